@@ -1,0 +1,139 @@
+//! The top-level keys of `fabulaws-config.yml` and what deployer does with each.
+//!
+//! A FabulAWS user's existing file must load: keys deployer uses are validated, keys
+//! that only configure the application are handed to templates as variables, and
+//! EC2-provisioning keys are accepted and reported as ignored. Anything else is an
+//! unknown key, reported with a did-you-mean.
+
+/// How deployer treats a top-level key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Read and validated by deployer.
+    Used,
+    /// A FabulAWS application setting, passed to templates as a variable of the same name.
+    TemplateVariable,
+    /// A FabulAWS key deployer accepts but does not act on; the text says why.
+    Ignored(&'static str),
+}
+
+/// Keys deployer reads. Names follow FabulAWS where it has one for the concept.
+pub const USED: &[&str] = &[
+    "branches",
+    "default_deployment",
+    "deploy_root",
+    "deploy_user",
+    "deployments",
+    "environments",
+    "execution",
+    "home",
+    "keep_releases",
+    "local_settings_py_relative_path",
+    "localsettings_template",
+    "migrate",
+    "password_names",
+    "production_environments",
+    "project",
+    "repo",
+    "roles",
+    "secrets_file",
+    "shared_dirs",
+    "shared_files",
+    "ssh",
+    "static_html",
+    "templates",
+    "valid_roles",
+    "vars",
+    "vcs_cmd",
+];
+
+/// FabulAWS keys that configure the application, not the deployment.
+pub const TEMPLATE_VARIABLES: &[&str] = &[
+    "celery_application",
+    "celery_workers",
+    "database_host",
+    "database_user",
+    "gunicorn_timeout",
+    "gunicorn_worker_class",
+    "gunicorn_worker_multiplier",
+    "pgbouncer_port",
+    "python",
+    "requirements_file",
+    "server_ports",
+    "settings_managepy",
+    "site_domains_map",
+    "static_hosting",
+    "use_basic_auth",
+    "webserver_user",
+    "wsgi_app",
+];
+
+const EC2: &str = "EC2 provisioning; deployer deploys to existing hosts";
+const AGENTS: &str = "server provisioning (logging and monitoring agents)";
+
+/// FabulAWS keys accepted and ignored, with the reason shown by `deployer check`.
+pub const IGNORED: &[(&str, &str)] = &[
+    ("app_server_packages", "package installation; put it in a role's `setup` commands"),
+    ("auto_scaling_groups", EC2),
+    ("avail_zones", EC2),
+    ("awslogs_access_key_id", AGENTS),
+    ("backup_key_fingerprint", "database backups are not part of deploys"),
+    ("cloudfront_distribution_ids", "CDN invalidation; run it from a role's `build` or `restart` commands"),
+    ("db_settings", "database server provisioning"),
+    ("disable_known_hosts", "deployer never disables host-key checking; use `ssh.known_hosts: accept-new`"),
+    ("ec2_attr_for_ssh", EC2),
+    ("extra_log_files", AGENTS),
+    ("gelf_log_host", AGENTS),
+    ("instance_settings", EC2),
+    ("instance_types", EC2),
+    ("latest_changeset_cmd", "deployer resolves the branch to a commit itself"),
+    ("less_version", "server provisioning"),
+    ("load_balancers", EC2),
+    ("log_host", AGENTS),
+    ("logstash_config", AGENTS),
+    ("node_version", "server provisioning"),
+    ("region", EC2),
+    ("requirements_sdists", "dependency installation belongs in a role's `build` commands"),
+    ("security_groups", EC2),
+    ("ssh_keys", "sysadmin user management"),
+    ("subnets", EC2),
+    ("syslog_server", AGENTS),
+    ("volume_sizes", EC2),
+    ("volume_types", EC2),
+];
+
+/// Classifies a top-level key; `None` means unknown.
+pub fn classify(key: &str) -> Option<KeyKind> {
+    if USED.contains(&key) {
+        return Some(KeyKind::Used);
+    }
+    if TEMPLATE_VARIABLES.contains(&key) {
+        return Some(KeyKind::TemplateVariable);
+    }
+    IGNORED.iter().find(|(name, _)| *name == key).map(|(_, reason)| KeyKind::Ignored(reason))
+}
+
+/// Every key a user could have meant, for did-you-mean suggestions.
+pub fn all() -> impl Iterator<Item = &'static str> {
+    USED.iter().chain(TEMPLATE_VARIABLES).copied().chain(IGNORED.iter().map(|(name, _)| *name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_has_one_kind() {
+        let mut seen = std::collections::BTreeSet::new();
+        for key in all() {
+            assert!(seen.insert(key), "`{key}` is listed twice");
+        }
+    }
+
+    #[test]
+    fn classifies() {
+        assert_eq!(classify("deploy_user"), Some(KeyKind::Used));
+        assert_eq!(classify("wsgi_app"), Some(KeyKind::TemplateVariable));
+        assert!(matches!(classify("instance_types"), Some(KeyKind::Ignored(_))));
+        assert_eq!(classify("keep_relases"), None);
+    }
+}

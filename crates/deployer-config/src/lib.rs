@@ -1,0 +1,41 @@
+//! `deployer-config`: everything between the text of `fabulaws-config.yml` and the
+//! list of hosts a command will run on.
+//!
+//! Flow: [`load_config`] reads the file → [`parse_config`] deserializes each section
+//! (`raw.rs`) and validates it into a [`Config`] (`validate.rs`, `environments.rs`),
+//! reporting every problem with its file, line, column and key path
+//! ([`ConfigErrors`]) → [`select_hosts`] applies Fabric's host-list rules for one
+//! environment and the `-H/-R/-x/-u` flags.
+//!
+//! I/O happens only in `loader.rs` (reading the file) and `discover.rs` (running
+//! role host commands); everything else is pure and deterministic.
+
+mod discover;
+mod environments;
+mod error;
+mod host_string;
+mod key_path;
+mod keys;
+mod loader;
+mod locate;
+mod model;
+mod names;
+mod overrides;
+mod problems;
+mod raw;
+mod select;
+mod validate;
+
+pub use discover::ShellDiscovery;
+pub use error::{ConfigError, ConfigErrors, Origin, did_you_mean};
+pub use host_string::{HostString, HostStringError};
+pub use key_path::{KeyPath, Segment};
+pub use loader::{DEFAULT_FILE_NAME, LoadError, find_config, load_config};
+pub use model::{
+    Config, Connection, Environment, ExecutionSettings, HealthCheck, KeyReport, KnownHosts, Migrate, Role, RoleHosts,
+    SecretsSpec, SshSettings, StaticHtml, TemplateSpec, Vars, Warning,
+};
+pub use names::{check_absolute_path, check_branch, check_name, check_relative_path, check_user};
+pub use overrides::Override;
+pub use select::{DiscoveryRequest, NoDiscovery, RoleDiscovery, Selection, SelectionError, TargetHost, select_hosts};
+pub use validate::parse_config;

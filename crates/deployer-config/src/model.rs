@@ -1,0 +1,222 @@
+//! The validated configuration: every value here has passed the checks in `names.rs`
+//! and `host_string.rs`, and every cross-reference (role, environment) resolves.
+
+use camino::Utf8PathBuf;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::host_string::HostString;
+use crate::key_path::KeyPath;
+
+/// Template variables: name → any YAML value. Insertion order is kept so output is stable.
+pub type Vars = IndexMap<String, serde_yaml::Value>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// The file this was loaded from.
+    pub file: Utf8PathBuf,
+    pub project: String,
+    /// FabulAWS deployment names; `[project]` when the file names none.
+    pub deployments: Vec<String>,
+    pub repo: String,
+    pub environments: IndexMap<String, Environment>,
+    /// Every valid role in declaration order, with its commands.
+    pub roles: IndexMap<String, Role>,
+    pub deploy_user: Option<String>,
+    pub keep_releases: u32,
+    pub migrate: Option<Migrate>,
+    pub shared_files: Vec<Utf8PathBuf>,
+    pub shared_dirs: Vec<Utf8PathBuf>,
+    pub templates: Vec<TemplateSpec>,
+    pub static_html: StaticHtml,
+    pub secrets: SecretsSpec,
+    pub ssh: SshSettings,
+    pub execution: ExecutionSettings,
+    /// Global template variables, including FabulAWS application keys.
+    pub vars: Vars,
+    /// What deployer did with each top-level key.
+    pub keys: KeyReport,
+    pub warnings: Vec<Warning>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    pub name: String,
+    /// The branch of the default deployment.
+    pub branch: String,
+    /// deployment → branch, for files that use FabulAWS's `branches.<deployment>.<environment>`.
+    pub branches: IndexMap<String, String>,
+    /// The directory holding `releases/`, `current` and `shared/` on each host.
+    pub deploy_root: Utf8PathBuf,
+    /// Listed in `production_environments`: commands ask for confirmation.
+    pub production: bool,
+    pub vars: Vars,
+    /// role → its hosts in this environment, in the order written.
+    pub roles: IndexMap<String, RoleHosts>,
+}
+
+impl Environment {
+    /// The branch this environment deploys for `deployment`.
+    pub fn branch_for(&self, deployment: &str) -> &str {
+        self.branches.get(deployment).map_or(self.branch.as_str(), String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleHosts {
+    /// Hosts written in the file.
+    pub hosts: Vec<HostString>,
+    /// A local command that prints more hosts; run only when the role is targeted.
+    pub command: Option<String>,
+    pub connection: Connection,
+    pub vars: Vars,
+    /// Where this entry is in the file, for errors found later (e.g. bad command output).
+    #[serde(skip)]
+    pub key_path: KeyPath,
+}
+
+/// How deployer reaches a host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Connection {
+    /// Through the system OpenSSH client.
+    #[default]
+    Ssh,
+    /// On this machine, without ssh (Fabric's `local()`, Ansible's `connection: local`).
+    Local,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Role {
+    pub name: String,
+    /// Run in each new release on the role's hosts, before the switch.
+    pub build: Vec<String>,
+    /// Run after `current` switches.
+    pub restart: Vec<String>,
+    pub healthcheck: Option<HealthCheck>,
+    /// Run once per host by `create_environment`.
+    pub setup: Vec<String>,
+    pub vars: Vars,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthCheck {
+    pub command: String,
+    /// Extra attempts after the first failure.
+    pub retries: u32,
+    /// Seconds between attempts.
+    pub interval: u32,
+    /// Seconds one attempt may take.
+    pub timeout: u32,
+}
+
+/// The migration command, run once per deploy on one host of `role`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Migrate {
+    pub command: Vec<String>,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateSpec {
+    /// Relative to the directory of the configuration file.
+    pub src: Utf8PathBuf,
+    /// Relative to the release directory.
+    pub dest: Utf8PathBuf,
+    /// Roles whose hosts get it; empty means every host.
+    pub roles: Vec<String>,
+    pub mode: u32,
+    /// Where it was declared, for errors about the source file.
+    #[serde(skip)]
+    pub key_path: KeyPath,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StaticHtml {
+    /// The maintenance page served with status 503 (`503.html`).
+    pub upgrade_message: Option<Utf8PathBuf>,
+    /// The page that keeps a load balancer's health check green (`healthcheck.html`).
+    pub healthcheck_override: Option<Utf8PathBuf>,
+    /// Where on each host the pages go; relative paths are under the deploy root.
+    pub directory: Utf8PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretsSpec {
+    /// FabulAWS `password_names`.
+    pub names: Vec<String>,
+    /// The local file holding the values, with `{environment}` replaced per environment.
+    pub file_pattern: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SshSettings {
+    pub connect_timeout: u32,
+    pub connection_attempts: u32,
+    pub gateway: Option<HostString>,
+    pub identity_file: Option<Utf8PathBuf>,
+    pub known_hosts: KnownHosts,
+    pub known_hosts_file: Option<Utf8PathBuf>,
+    pub forward_agent: bool,
+    pub port: Option<u16>,
+}
+
+/// Host-key policy. There is deliberately no "off".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KnownHosts {
+    /// `StrictHostKeyChecking=yes`: unknown or changed keys are refused.
+    #[default]
+    Strict,
+    /// `StrictHostKeyChecking=accept-new`: unknown keys are learned, changed keys refused.
+    AcceptNew,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionSettings {
+    /// Hosts worked on at once within a phase.
+    pub pool_size: u32,
+    /// Hosts switched at once by `deploy_serial`.
+    pub batch_size: u32,
+    /// Leave unreachable hosts out instead of aborting.
+    pub skip_bad_hosts: bool,
+    /// Seconds any one remote step may run.
+    pub command_timeout: u32,
+}
+
+/// What `deployer check` reports about the keys it found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KeyReport {
+    pub used: Vec<String>,
+    pub template_variables: Vec<String>,
+    /// (key, reason)
+    pub ignored: Vec<(String, String)>,
+}
+
+/// Something worth telling the user that does not stop the command.
+#[derive(Debug, Clone, Serialize)]
+pub struct Warning {
+    pub key_path: KeyPath,
+    pub message: String,
+}
+
+impl Config {
+    /// The environment called `name`, or an error with a did-you-mean.
+    pub fn environment(&self, name: &str) -> Result<&Environment, crate::SelectionError> {
+        self.environments.get(name).ok_or_else(|| crate::SelectionError::UnknownEnvironment {
+            name: name.to_owned(),
+            help: crate::error::did_you_mean(name, self.environments.keys().map(String::as_str))
+                .unwrap_or_else(|| format!("environments are: {}", join_names(self.environments.keys()))),
+        })
+    }
+
+    /// The local secrets file for an environment (relative to the config file's directory).
+    pub fn secrets_file(&self, environment: &str) -> String {
+        self.secrets.file_pattern.replace("{environment}", environment)
+    }
+}
+
+pub(crate) fn join_names<'a>(names: impl IntoIterator<Item = &'a String>) -> String {
+    let names: Vec<String> = names.into_iter().map(|name| format!("`{name}`")).collect();
+    if names.is_empty() { "(none)".to_owned() } else { names.join(", ") }
+}

@@ -1,0 +1,125 @@
+//! Collects every problem found while validating, then resolves each one to a
+//! position in the file (or to the `--set` flag it came from) in one pass.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{ConfigError, Origin, did_you_mean};
+use crate::key_path::KeyPath;
+use crate::locate::{At, Locator};
+
+#[derive(Debug)]
+struct Problem {
+    path: KeyPath,
+    at: At,
+    message: String,
+    label: String,
+    help: Option<String>,
+}
+
+/// A `--set` override, remembered so errors in its value point at the flag.
+#[derive(Debug, Clone)]
+pub(crate) struct OverrideOrigin {
+    pub path: KeyPath,
+    pub flag: String,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Problems {
+    found: Vec<Problem>,
+    overrides: Vec<OverrideOrigin>,
+}
+
+impl Problems {
+    pub fn new(overrides: Vec<OverrideOrigin>) -> Self {
+        Self { found: Vec::new(), overrides }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.found.is_empty()
+    }
+
+    /// Records a problem with the value at `path`.
+    pub fn value(&mut self, path: &KeyPath, message: impl Into<String>) {
+        let message = message.into();
+        self.found.push(Problem { path: path.clone(), at: At::Value, label: message.clone(), message, help: None });
+    }
+
+    /// Records a problem with the key at `path` (unknown or misplaced keys).
+    pub fn key(&mut self, path: &KeyPath, message: impl Into<String>, help: Option<String>) {
+        let message = message.into();
+        self.found.push(Problem { path: path.clone(), at: At::Key, label: message.clone(), message, help });
+    }
+
+    /// Records a problem with a value, with a hint.
+    pub fn value_with_help(&mut self, path: &KeyPath, message: impl Into<String>, help: Option<String>) {
+        let message = message.into();
+        self.found.push(Problem { path: path.clone(), at: At::Value, label: message.clone(), message, help });
+    }
+
+    /// Deserializes one section; a failure is recorded and yields `None`.
+    pub fn section<T: DeserializeOwned>(&mut self, path: &KeyPath, value: serde_yaml::Value) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(parsed) => Some(parsed),
+            Err(error) => {
+                let full = path.join_serde(error.path());
+                let inner = error.into_inner().to_string();
+                self.serde_problem(full, &inner);
+                None
+            }
+        }
+    }
+
+    fn serde_problem(&mut self, path: KeyPath, message: &str) {
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+            let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            let help = did_you_mean(field, candidates.iter().copied())
+                .or_else(|| (!candidates.is_empty()).then(|| format!("expected one of: {}", candidates.join(", "))));
+            let message = format!("unknown key `{field}`");
+            self.found.push(Problem { path, at: At::Key, label: "unknown key".to_owned(), message, help });
+        } else if let Some(rest) = message.strip_prefix("unknown variant `") {
+            let (variant, expected) = rest.split_once('`').unwrap_or((rest, ""));
+            let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            let help = did_you_mean(variant, candidates.iter().copied())
+                .or_else(|| Some(format!("expected one of: {}", candidates.join(", "))));
+            let message = format!("unknown value `{variant}`");
+            self.found.push(Problem { path, at: At::Value, label: "unknown value".to_owned(), message, help });
+        } else if let Some(rest) = message.strip_prefix("missing field `") {
+            let field = rest.split('`').next().unwrap_or(rest);
+            let message = format!("missing required key `{field}`");
+            self.found.push(Problem { path, at: At::Key, label: message.clone(), message, help: None });
+        } else {
+            self.value(&path, message);
+        }
+    }
+
+    /// Turns the problems into located errors. Builds the position index only now,
+    /// so a valid file never pays for it.
+    pub fn into_errors(self, text: &str) -> Vec<ConfigError> {
+        let locator = Locator::new(text);
+        self.found
+            .into_iter()
+            .map(|problem| {
+                let origin = match self.overrides.iter().rev().find(|set| problem.path.starts_with(&set.path)) {
+                    Some(set) => Origin::CommandLine { flag: set.flag.clone() },
+                    None => match locator.locate(&problem.path, problem.at) {
+                        Some(span) => Origin::File {
+                            line: span.line,
+                            column: span.column,
+                            offset: span.offset,
+                            length: span.length,
+                        },
+                        None => Origin::Nowhere,
+                    },
+                };
+                ConfigError {
+                    message: problem.message,
+                    key_path: problem.path,
+                    origin,
+                    label: problem.label,
+                    help: problem.help,
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,288 @@
+//! The effective host list of a command, by Fabric's rules.
+//!
+//! - `-H` hosts and `-R` roles from the command line replace the configuration's
+//!   hosts; without either, every role of the environment is targeted.
+//! - Within that one source, explicit hosts come first, then each role's hosts in
+//!   role order.
+//! - Duplicates are dropped (first occurrence kept) unless `--no-dedupe`. Unlike
+//!   Fabric, two spellings of one destination (`web1` and `deploy@web1` when the
+//!   deploy user is `deploy`) count as duplicates: they would reach the same account.
+//! - `-x` removes hosts. An exclusion without a user or port matches the host with
+//!   any user or port. Unlike Fabric, exclusions apply with `--no-dedupe` too.
+//! - The user is the host string's `user@`, else `-u`, else `deploy_user`, else none
+//!   (ssh decides from `~/.ssh/config`). The port is the host string's, else
+//!   `ssh.port`, else none.
+//! - A role's `command` runs only when that role is targeted (or when `-H` hosts
+//!   need their roles looked up).
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::error::did_you_mean;
+use crate::host_string::{HostString, HostStringError};
+use crate::model::{Config, Connection, Environment, join_names};
+use crate::names::{check_user, printable};
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// `-H`, already split at commas.
+    pub hosts: Vec<String>,
+    /// `-R`, already split at commas.
+    pub roles: Vec<String>,
+    /// `-x`, already split at commas.
+    pub exclude: Vec<String>,
+    /// `false` with `--no-dedupe`.
+    pub dedupe: bool,
+    /// `-u`.
+    pub user: Option<String>,
+}
+
+/// One host a command will run on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetHost {
+    pub host: String,
+    /// `None` when ssh decides (from `~/.ssh/config` or the local user name).
+    pub user: Option<String>,
+    /// `None` when ssh decides.
+    pub port: Option<u16>,
+    /// The targeted roles this host plays, in role order.
+    pub roles: Vec<String>,
+    pub connection: Connection,
+}
+
+impl TargetHost {
+    /// The host string ssh is given, e.g. `deploy@[2001:db8::1]:2222`.
+    pub fn destination(&self) -> HostString {
+        HostString { user: self.user.clone(), host: self.host.clone(), port: self.port }
+    }
+}
+
+impl std::fmt::Display for TargetHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.destination().fmt(f)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SelectionError {
+    #[error("unknown environment `{name}`")]
+    UnknownEnvironment { name: String, help: String },
+    #[error("unknown role `{name}` in `-R`")]
+    UnknownRole { name: String, help: String },
+    #[error("`{flag}`: {error}")]
+    InvalidHost { flag: &'static str, error: HostStringError },
+    #[error("`-u`: {0}")]
+    InvalidUser(String),
+    #[error("role `{role}` of environment `{environment}`: host command failed: {reason}")]
+    Discovery { environment: String, role: String, command: String, reason: String },
+    #[error("role `{role}` of environment `{environment}`: line {line} of the host command's output: {error}")]
+    DiscoveredHost { environment: String, role: String, line: usize, error: HostStringError },
+}
+
+impl SelectionError {
+    /// A hint for the user, when there is one.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            Self::UnknownEnvironment { help, .. } | Self::UnknownRole { help, .. } => Some(help.clone()),
+            Self::Discovery { command, .. } => Some(format!("the command was: {}", printable(command))),
+            _ => None,
+        }
+    }
+}
+
+/// Runs a role's host command and returns what it printed.
+pub trait RoleDiscovery {
+    /// `Err` carries a short reason (exit status, stderr tail).
+    fn discover(&mut self, request: &DiscoveryRequest<'_>) -> Result<String, String>;
+}
+
+/// What a host command is run for; also passed to it as environment variables.
+#[derive(Debug, Clone, Copy)]
+pub struct DiscoveryRequest<'a> {
+    pub project: &'a str,
+    pub environment: &'a str,
+    pub role: &'a str,
+    pub command: &'a str,
+}
+
+/// Discovery for configurations known to have no host commands (tests, benchmarks).
+pub struct NoDiscovery;
+
+impl RoleDiscovery for NoDiscovery {
+    fn discover(&mut self, request: &DiscoveryRequest<'_>) -> Result<String, String> {
+        Err(format!("host commands are not available here (role `{}`)", request.role))
+    }
+}
+
+struct Candidate {
+    host: HostString,
+    roles: Vec<String>,
+    connection: Connection,
+}
+
+/// Resolves the hosts of `environment` for `selection`, in execution order.
+pub fn select_hosts(
+    config: &Config,
+    environment: &str,
+    selection: &Selection,
+    discovery: &mut dyn RoleDiscovery,
+) -> Result<Vec<TargetHost>, SelectionError> {
+    let environment = config.environment(environment)?;
+    for role in &selection.roles {
+        if !config.roles.contains_key(role) {
+            let names: Vec<&str> = config.roles.keys().map(String::as_str).collect();
+            let help = did_you_mean(role, names.iter().copied())
+                .unwrap_or_else(|| format!("roles are: {}", join_names(config.roles.keys())));
+            return Err(SelectionError::UnknownRole { name: role.clone(), help });
+        }
+    }
+    if let Some(user) = &selection.user {
+        check_user(user).map_err(SelectionError::InvalidUser)?;
+    }
+    let explicit = parse_flag_hosts("-H", &selection.hosts)?;
+    let exclude = parse_flag_hosts("-x", &selection.exclude)?;
+
+    let mut role_hosts = RoleHostCache { config, environment, discovery, resolved: IndexMap::new() };
+    let mut candidates = Vec::new();
+    if explicit.is_empty() && selection.roles.is_empty() {
+        for role in environment.roles.keys() {
+            push_role(&mut candidates, &mut role_hosts, role)?;
+        }
+    } else {
+        for host in explicit {
+            let (roles, connection) = role_hosts.roles_of(&host)?;
+            candidates.push(Candidate { host, roles, connection });
+        }
+        for role in &selection.roles {
+            push_role(&mut candidates, &mut role_hosts, role)?;
+        }
+    }
+
+    let mut targets: Vec<TargetHost> = Vec::with_capacity(candidates.len());
+    let mut seen: IndexMap<(Option<String>, String, Option<u16>), usize> = IndexMap::new();
+    for candidate in candidates {
+        if exclude.iter().any(|pattern| excludes(pattern, &candidate.host)) {
+            continue;
+        }
+        let user =
+            candidate.host.user.clone().or_else(|| selection.user.clone()).or_else(|| config.deploy_user.clone());
+        let port = candidate.host.port.or(config.ssh.port);
+        let key = (user.clone(), candidate.host.host.clone(), port);
+        if selection.dedupe {
+            if let Some(&index) = seen.get(&key) {
+                let target: &mut TargetHost = &mut targets[index];
+                for role in candidate.roles {
+                    if !target.roles.contains(&role) {
+                        target.roles.push(role);
+                    }
+                }
+                continue;
+            }
+            seen.insert(key, targets.len());
+        }
+        targets.push(TargetHost {
+            host: candidate.host.host,
+            user,
+            port,
+            roles: candidate.roles,
+            connection: candidate.connection,
+        });
+    }
+    for target in &mut targets {
+        // Report roles in the configuration's role order, whatever the order of discovery.
+        target.roles.sort_by_key(|role| config.roles.get_index_of(role));
+    }
+    Ok(targets)
+}
+
+fn push_role(
+    candidates: &mut Vec<Candidate>,
+    cache: &mut RoleHostCache<'_, '_>,
+    role: &str,
+) -> Result<(), SelectionError> {
+    let connection = cache.environment.roles.get(role).map(|entry| entry.connection).unwrap_or_default();
+    for host in cache.hosts(role)?.clone() {
+        candidates.push(Candidate { host, roles: vec![role.to_owned()], connection });
+    }
+    Ok(())
+}
+
+fn parse_flag_hosts(flag: &'static str, values: &[String]) -> Result<Vec<HostString>, SelectionError> {
+    values
+        .iter()
+        .filter(|value| !value.trim().is_empty())
+        .map(|value| value.parse::<HostString>().map_err(|error| SelectionError::InvalidHost { flag, error }))
+        .collect()
+}
+
+fn excludes(pattern: &HostString, host: &HostString) -> bool {
+    pattern.host == host.host
+        && pattern.user.as_ref().is_none_or(|user| host.user.as_ref() == Some(user))
+        && pattern.port.is_none_or(|port| host.port == Some(port))
+}
+
+/// Each role's hosts in this environment, with host commands run at most once.
+struct RoleHostCache<'c, 'd> {
+    config: &'c Config,
+    environment: &'c Environment,
+    discovery: &'d mut dyn RoleDiscovery,
+    resolved: IndexMap<String, Vec<HostString>>,
+}
+
+impl RoleHostCache<'_, '_> {
+    fn hosts(&mut self, role: &str) -> Result<&Vec<HostString>, SelectionError> {
+        if !self.resolved.contains_key(role) {
+            let hosts = self.resolve(role)?;
+            self.resolved.insert(role.to_owned(), hosts);
+        }
+        Ok(&self.resolved[role])
+    }
+
+    fn resolve(&mut self, role: &str) -> Result<Vec<HostString>, SelectionError> {
+        let Some(entry) = self.environment.roles.get(role) else { return Ok(Vec::new()) };
+        let mut hosts = entry.hosts.clone();
+        if let Some(command) = &entry.command {
+            let request =
+                DiscoveryRequest { project: &self.config.project, environment: &self.environment.name, role, command };
+            let output = self.discovery.discover(&request).map_err(|reason| SelectionError::Discovery {
+                environment: self.environment.name.clone(),
+                role: role.to_owned(),
+                command: command.clone(),
+                reason,
+            })?;
+            for (number, line) in output.lines().enumerate() {
+                // Whitespace separates hosts, so `aws ... --output text` works as is.
+                let line = line.split('#').next().unwrap_or_default();
+                for word in line.split_whitespace() {
+                    let host = word.parse::<HostString>().map_err(|error| SelectionError::DiscoveredHost {
+                        environment: self.environment.name.clone(),
+                        role: role.to_owned(),
+                        line: number + 1,
+                        error,
+                    })?;
+                    if !hosts.contains(&host) {
+                        hosts.push(host);
+                    }
+                }
+            }
+        }
+        Ok(hosts)
+    }
+
+    /// The roles a `-H` host plays in this environment (every role that lists it),
+    /// and how to reach it.
+    fn roles_of(&mut self, host: &HostString) -> Result<(Vec<String>, Connection), SelectionError> {
+        let mut roles = Vec::new();
+        let mut connection = None;
+        let names: Vec<String> = self.environment.roles.keys().cloned().collect();
+        for role in names {
+            let listed = self.hosts(&role)?.iter().any(|known| known.host == host.host && known.port == host.port);
+            if listed {
+                connection.get_or_insert(self.environment.roles[&role].connection);
+                roles.push(role);
+            }
+        }
+        Ok((roles, connection.unwrap_or_default()))
+    }
+}
