@@ -1,1 +1,13 @@
-fn main() {}
+//! The `deployer` command. Everything happens in `run`; this file only wires modules.
+
+mod cli;
+mod commands;
+mod context;
+mod diagnostics;
+mod exit;
+mod output;
+mod run;
+
+fn main() -> std::process::ExitCode {
+    run::run(std::env::args_os())
+}

@@ -195,11 +195,15 @@ fn environment_branches(
     let mut checked = Vec::new();
     let mut result = IndexMap::new();
     for deployment in deployments {
-        let candidates: Vec<&BranchEntry> =
+        let mut candidates: Vec<&BranchEntry> =
             [map.by_deployment.get(&(deployment.clone(), name.to_owned())), own.as_ref(), map.by_environment.get(name)]
                 .into_iter()
                 .flatten()
                 .collect();
+        // A `--set` override replaces whatever the file says.
+        if let Some(overridden) = candidates.iter().position(|entry| problems.is_overridden(&entry.path)) {
+            candidates = vec![candidates[overridden]];
+        }
         let Some(first) = candidates.first() else {
             let which = if deployments.len() > 1 { format!(" for deployment `{deployment}`") } else { String::new() };
             problems.key(

@@ -70,13 +70,22 @@ impl fmt::Display for ConfigErrors {
 }
 
 /// Suggests the candidate closest to `input`, if any is close enough to be a typo.
+///
+/// Edit distance (with transpositions) catches short names like `wbe` → `web`;
+/// Jaro-Winkler catches long names with a shared prefix.
 pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     candidates
         .into_iter()
-        .map(|candidate| (strsim::jaro_winkler(input, candidate), candidate))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| format!("did you mean `{candidate}`?"))
+        .map(|candidate| {
+            let distance = strsim::damerau_levenshtein(input, candidate);
+            (distance, strsim::jaro_winkler(input, candidate), candidate)
+        })
+        .filter(|(distance, similarity, candidate)| {
+            let allowed = (input.len().min(candidate.len()) / 3).max(1);
+            *distance <= allowed || *similarity > 0.8
+        })
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, candidate)| format!("did you mean `{candidate}`?"))
 }
 
 #[cfg(test)]
@@ -90,5 +99,7 @@ mod tests {
             Some("did you mean `keep_releases`?")
         );
         assert_eq!(did_you_mean("zzz", ["keep_releases", "repo"]), None);
+        assert_eq!(did_you_mean("wbe", ["web", "worker"]).as_deref(), Some("did you mean `web`?"));
+        assert_eq!(did_you_mean("db", ["web", "cache"]), None);
     }
 }

@@ -18,6 +18,8 @@ pub struct Config {
     pub project: String,
     /// FabulAWS deployment names; `[project]` when the file names none.
     pub deployments: Vec<String>,
+    /// FabulAWS `default_deployment`: used when the command line names no deployment.
+    pub default_deployment: Option<String>,
     pub repo: String,
     pub environments: IndexMap<String, Environment>,
     /// Every valid role in declaration order, with its commands.

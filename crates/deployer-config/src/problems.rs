@@ -34,26 +34,36 @@ impl Problems {
         Self { found: Vec::new(), overrides }
     }
 
+    /// Whether `path` was set by a `--set` flag (which then wins over the file).
+    pub fn is_overridden(&self, path: &KeyPath) -> bool {
+        self.overrides.iter().any(|set| path.starts_with(&set.path))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.found.is_empty()
     }
 
     /// Records a problem with the value at `path`.
     pub fn value(&mut self, path: &KeyPath, message: impl Into<String>) {
-        let message = message.into();
-        self.found.push(Problem { path: path.clone(), at: At::Value, label: message.clone(), message, help: None });
+        self.value_with_help(path, message, None);
     }
 
     /// Records a problem with the key at `path` (unknown or misplaced keys).
     pub fn key(&mut self, path: &KeyPath, message: impl Into<String>, help: Option<String>) {
         let message = message.into();
-        self.found.push(Problem { path: path.clone(), at: At::Key, label: message.clone(), message, help });
+        self.found.push(Problem { path: path.clone(), at: At::Key, label: "here".to_owned(), message, help });
     }
 
     /// Records a problem with a value, with a hint.
     pub fn value_with_help(&mut self, path: &KeyPath, message: impl Into<String>, help: Option<String>) {
         let message = message.into();
-        self.found.push(Problem { path: path.clone(), at: At::Value, label: message.clone(), message, help });
+        self.found.push(Problem {
+            path: path.clone(),
+            at: At::Value,
+            label: "invalid value".to_owned(),
+            message,
+            help,
+        });
     }
 
     /// Deserializes one section; a failure is recorded and yields `None`.
@@ -87,17 +97,18 @@ impl Problems {
         } else if let Some(rest) = message.strip_prefix("missing field `") {
             let field = rest.split('`').next().unwrap_or(rest);
             let message = format!("missing required key `{field}`");
-            self.found.push(Problem { path, at: At::Key, label: message.clone(), message, help: None });
+            self.found.push(Problem { path, at: At::Key, label: "in this mapping".to_owned(), message, help: None });
         } else {
-            self.value(&path, message);
+            self.value(&path, friendly_types(message));
         }
     }
 
-    /// Turns the problems into located errors. Builds the position index only now,
+    /// Turns the problems into located errors, in file order. Builds the position index only now,
     /// so a valid file never pays for it.
     pub fn into_errors(self, text: &str) -> Vec<ConfigError> {
         let locator = Locator::new(text);
-        self.found
+        let mut errors = self
+            .found
             .into_iter()
             .map(|problem| {
                 let origin = match self.overrides.iter().rev().find(|set| problem.path.starts_with(&set.path)) {
@@ -120,6 +131,21 @@ impl Problems {
                     help: problem.help,
                 }
             })
-            .collect()
+            .collect::<Vec<_>>();
+        errors.sort_by_key(|error| match error.origin {
+            Origin::CommandLine { .. } => (0, 0),
+            Origin::File { offset, .. } => (1, offset),
+            Origin::Nowhere => (2, 0),
+        });
+        errors
     }
+}
+
+/// serde names Rust types ("expected u32"); say what a YAML writer should write.
+fn friendly_types(message: &str) -> String {
+    message
+        .replace("expected u32", "expected a whole number")
+        .replace("expected u16", "expected a whole number from 0 to 65535")
+        .replace("expected a sequence", "expected a list")
+        .replace("expected a map", "expected a mapping")
 }

@@ -286,3 +286,7 @@ impl RoleHostCache<'_, '_> {
         Ok((roles, connection.unwrap_or_default()))
     }
 }
+
+#[cfg(test)]
+#[path = "select_tests.rs"]
+mod tests;

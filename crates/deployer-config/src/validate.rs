@@ -44,7 +44,13 @@ fn syntax_error(text: &str, error: &serde_yaml::Error) -> ConfigError {
         let locator = crate::locate::Locator::new(text);
         if let Some((path, span)) = locator.duplicates().first() {
             return ConfigError {
-                message: format!("duplicate key `{path}`"),
+                message: format!(
+                    "duplicate key `{}`",
+                    path.segments().last().map_or_else(String::new, |last| match last {
+                        crate::key_path::Segment::Key(key) => key.clone(),
+                        crate::key_path::Segment::Index(index) => index.to_string(),
+                    })
+                ),
                 key_path: path.clone(),
                 origin: Origin::File { line: span.line, column: span.column, offset: span.offset, length: span.length },
                 label: "this key appears earlier in the same mapping".to_owned(),
@@ -143,7 +149,7 @@ impl Validator<'_> {
                     .value(&root.key("vcs_cmd"), format!("deployer deploys git repositories only, not `{vcs}`"));
             }
         }
-        let deployments = self.deployments(&mut top, project.as_deref());
+        let (deployments, default_deployment) = self.deployments(&mut top, project.as_deref());
         let deploy_user = self.take::<String>(&mut top, "deploy_user");
         if let Some(user) = &deploy_user {
             self.check(&root.key("deploy_user"), check_user(user));
@@ -202,6 +208,7 @@ impl Validator<'_> {
             file: self.file.to_owned(),
             project: project?,
             deployments,
+            default_deployment,
             repo: repo?,
             environments,
             roles,
@@ -227,7 +234,7 @@ impl Validator<'_> {
         }
     }
 
-    fn deployments(&mut self, top: &mut TopLevel, project: Option<&str>) -> Vec<String> {
+    fn deployments(&mut self, top: &mut TopLevel, project: Option<&str>) -> (Vec<String>, Option<String>) {
         let path = KeyPath::root().key("deployments");
         let mut deployments = self.take::<Vec<String>>(top, "deployments").unwrap_or_default();
         for (index, name) in deployments.iter().enumerate() {
@@ -236,21 +243,21 @@ impl Validator<'_> {
         if deployments.is_empty() {
             deployments.extend(project.map(str::to_owned));
         }
-        if let Some(default) = self.take::<String>(top, "default_deployment") {
-            if !deployments.contains(&default) {
+        let default = self.take::<String>(top, "default_deployment");
+        if let Some(default) = &default {
+            if !deployments.contains(default) {
                 self.problems.value_with_help(
                     &KeyPath::root().key("default_deployment"),
                     format!("`{default}` is not one of the deployments"),
-                    did_you_mean(&default, deployments.iter().map(String::as_str)),
+                    did_you_mean(default, deployments.iter().map(String::as_str)),
                 );
             } else {
-                // The default deployment comes first: it is the one used when the
-                // command line names none.
-                deployments.retain(|name| name != &default);
-                deployments.insert(0, default);
+                // The default deployment comes first: environments report its branch.
+                deployments.retain(|name| name != default);
+                deployments.insert(0, default.clone());
             }
         }
-        deployments
+        (deployments, default)
     }
 
     fn roles(&mut self, top: &mut TopLevel) -> IndexMap<String, Role> {
@@ -468,7 +475,11 @@ impl Validator<'_> {
     fn at_least_one(&mut self, path: &KeyPath, value: Option<u32>, default: u32) -> u32 {
         match value {
             Some(0) => {
-                self.problems.value(path, "must be at least 1");
+                let name = match path.segments().last() {
+                    Some(crate::key_path::Segment::Key(name)) => name.as_str(),
+                    _ => "the value",
+                };
+                self.problems.value(path, format!("`{name}` must be at least 1"));
                 default
             }
             Some(value) => value,

@@ -1,0 +1,225 @@
+//! The command line, defined once with clap; `--help`, completions and the man page
+//! are all generated from it.
+
+use camino::Utf8PathBuf;
+use clap::{Args, Parser, Subcommand};
+use deployer_config::Override;
+
+/// Deploy git-based web applications to fleets of Linux servers over SSH.
+///
+/// Reads `fabulaws-config.yml` (in this directory or the nearest parent), compiles
+/// the command into a plan, and runs it on every host in parallel through OpenSSH.
+#[derive(Debug, Parser)]
+#[command(name = "deployer", version, propagate_version = true, max_term_width = 100)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// The configuration file [default: fabulaws-config.yml here or in the nearest parent]
+    #[arg(short = 'c', long, global = true, env = "DEPLOYER_CONFIG", value_name = "FILE")]
+    pub config: Option<Utf8PathBuf>,
+
+    /// Log in as this user, unless a host string names one (beats `deploy_user`)
+    #[arg(short = 'u', long, global = true, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Run on these hosts instead of the configuration's (comma-separated host strings)
+    #[arg(short = 'H', long = "hosts", global = true, value_delimiter = ',', value_name = "HOSTS")]
+    pub hosts: Vec<String>,
+
+    /// Run on the hosts of these roles instead of every role (comma-separated)
+    #[arg(short = 'R', long = "roles", global = true, value_delimiter = ',', value_name = "ROLES")]
+    pub roles: Vec<String>,
+
+    /// Leave out these hosts (comma-separated host strings)
+    #[arg(short = 'x', long = "exclude-hosts", global = true, value_delimiter = ',', value_name = "HOSTS")]
+    pub exclude_hosts: Vec<String>,
+
+    /// Keep hosts that appear more than once in the host list
+    #[arg(long, global = true)]
+    pub no_dedupe: bool,
+
+    /// Override a configuration value, e.g. `--set environments.staging.branch=hotfix`
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    pub set: Vec<Override>,
+
+    /// Answer yes to confirmations (production environments)
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+#[command(rename_all = "snake_case")]
+pub(crate) enum Command {
+    /// Validate the configuration and summarise environments, branches and roles
+    Check {
+        /// Check only this environment
+        environment: Option<String>,
+    },
+
+    /// List the hosts a command would run on, in execution order
+    Hosts(Target),
+
+    /// Prepare new hosts: directories, role setup commands, secrets, then a full deploy
+    #[command(visible_alias = "create-environment")]
+    CreateEnvironment(Target),
+
+    /// Deploy to every host at once, with the maintenance page up during migrations
+    #[command(visible_alias = "deploy-full")]
+    DeployFull(DeployArgs),
+
+    /// Deploy batch by batch without downtime (for backward-compatible changes)
+    #[command(visible_alias = "deploy-serial")]
+    DeploySerial(SerialArgs),
+
+    /// Switch every host back to the previous complete release
+    Rollback(RollbackArgs),
+
+    /// Put up the maintenance page on web hosts
+    #[command(visible_alias = "begin-upgrade")]
+    BeginUpgrade(BeginUpgradeArgs),
+
+    /// Take down the maintenance page on web hosts
+    #[command(visible_alias = "end-upgrade")]
+    EndUpgrade(Target),
+
+    /// Upload the environment's secrets to every host
+    #[command(visible_alias = "update-server-passwords")]
+    UpdateServerPasswords(Target),
+
+    /// Show the plan a command would run, without connecting anywhere
+    Plan {
+        /// The command and its arguments, e.g. `deploy_full staging`
+        #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+
+    /// Show each host's live release, previous release, lock and drift
+    Status(Target),
+
+    /// Run a command on the targeted hosts: `deployer run staging -- uptime`
+    Run {
+        #[command(flatten)]
+        target: Target,
+        /// The command to run
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+
+    /// Inspect or release an environment's deploy lock
+    Lock {
+        #[command(subcommand)]
+        action: LockAction,
+    },
+
+    /// Print shell completions
+    Completions {
+        /// The shell to complete for
+        shell: clap_complete::Shell,
+    },
+
+    /// Write man pages (`deployer.1` and one per command) into a directory
+    #[command(hide = true)]
+    Man {
+        /// Where to write them
+        #[arg(default_value = ".")]
+        out_dir: Utf8PathBuf,
+    },
+}
+
+/// `[PROJECT] ENVIRONMENT`, as in FabulAWS's `deploy_full:myproject,staging`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Target {
+    /// The environment, optionally preceded by the deployment name (`myproject staging`)
+    #[arg(value_name = "PROJECT] [ENVIRONMENT", num_args = 1..=2, required = true)]
+    pub target: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DeployArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Deploy this branch instead of the environment's
+    #[arg(long, conflicts_with = "commit")]
+    pub branch: Option<String>,
+    /// Deploy this commit (a full or abbreviated id)
+    #[arg(long)]
+    pub commit: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SerialArgs {
+    #[command(flatten)]
+    pub deploy: DeployArgs,
+    /// Hosts switched at once [default: `execution.batch_size`, else 1]
+    #[arg(long)]
+    pub batch_size: Option<u32>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RollbackArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The release to go back to [default: the previous complete release]
+    #[arg(long, value_name = "RELEASE_ID")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct BeginUpgradeArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Put up only the 503 page, so load balancers take the hosts out of service
+    #[arg(long)]
+    pub no_stay_healthy: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LockAction {
+    /// Who holds the lock of an environment, and since when
+    Status(Target),
+    /// Release a lock; the holder's id must be given
+    Release {
+        #[command(flatten)]
+        target: Target,
+        /// The lock holder's deploy id, as `lock status` shows it
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dashed_aliases_parse() {
+        let cli = Cli::try_parse_from(["deployer", "deploy-full", "myproject", "staging"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::DeployFull(DeployArgs { ref target, .. }) if target.target == ["myproject", "staging"])
+        );
+    }
+
+    #[test]
+    fn host_flags_split_at_commas() {
+        let cli = Cli::try_parse_from(["deployer", "hosts", "staging", "-H", "a,b", "-x", "c"]).unwrap();
+        assert_eq!(cli.global.hosts, ["a", "b"]);
+        assert_eq!(cli.global.exclude_hosts, ["c"]);
+    }
+}

@@ -1,0 +1,137 @@
+//! `deployer check [ENV]`: validate the file and summarise it. Exits 0 or 1.
+
+use std::fmt::Write;
+
+use deployer_config::{Config, LoadError};
+use serde_json::json;
+
+use crate::cli::GlobalArgs;
+use crate::context::{self, CliError};
+use crate::diagnostics;
+use crate::exit::Exit;
+use crate::output;
+
+pub(crate) fn run(global: &GlobalArgs, environment: Option<&str>) -> Result<Exit, CliError> {
+    let config = match context::load(global) {
+        Ok(config) => config,
+        Err(CliError::Load(LoadError::Invalid(errors))) => {
+            if global.json {
+                let value = json!({ "file": errors.file, "valid": false, "errors": errors.errors });
+                output::stdout(&format!("{}\n", serde_json::to_string_pretty(&value).unwrap_or_default()));
+            }
+            output::stderr(&diagnostics::render_config_errors(&errors));
+            return Ok(Exit::Failed);
+        }
+        Err(other) => {
+            output::stderr(&diagnostics::render(&other));
+            return Ok(Exit::Failed);
+        }
+    };
+    if let Some(name) = environment {
+        if let Err(error) = config.environment(name) {
+            output::stderr(&diagnostics::render(&CliError::from(error)));
+            return Ok(Exit::Failed);
+        }
+    }
+    let shown: Vec<&deployer_config::Environment> =
+        config.environments.values().filter(|env| environment.is_none_or(|name| env.name == name)).collect();
+    if global.json {
+        output::stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&summary_json(&config, &shown)).unwrap_or_default()
+        ));
+    } else {
+        output::stdout(&summary_text(&config, &shown));
+    }
+    for warning in &config.warnings {
+        output::stderr(&format!("warning: {} (at `{}`)\n", warning.message, warning.key_path));
+    }
+    Ok(Exit::Success)
+}
+
+fn role_counts(environment: &deployer_config::Environment) -> Vec<(String, String)> {
+    environment
+        .roles
+        .iter()
+        .map(|(role, hosts)| {
+            let count = match (&hosts.command, hosts.hosts.len()) {
+                (Some(_), 0) => "from a command".to_owned(),
+                (Some(_), listed) => format!("{listed} + from a command"),
+                (None, listed) => listed.to_string(),
+            };
+            (role.clone(), count)
+        })
+        .collect()
+}
+
+fn summary_text(config: &Config, environments: &[&deployer_config::Environment]) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "{}: valid", config.file);
+    let _ = writeln!(text, "project `{}`, repository {}", config.project, config.repo);
+    let _ = writeln!(text);
+    let name_width = environments.iter().map(|env| env.name.len()).max().unwrap_or(0).max("environment".len());
+    let branch_width = environments.iter().map(|env| env.branch.len()).max().unwrap_or(0).max("branch".len());
+    let _ = writeln!(text, "{:name_width$}  {:branch_width$}  roles (hosts)", "environment", "branch");
+    for environment in environments {
+        let roles: Vec<String> =
+            role_counts(environment).into_iter().map(|(role, count)| format!("{role} {count}")).collect();
+        let roles = if roles.is_empty() { "(no hosts)".to_owned() } else { roles.join(", ") };
+        let production = if environment.production { "  [production: asks for confirmation]" } else { "" };
+        let _ = writeln!(
+            text,
+            "{:name_width$}  {:branch_width$}  {roles}{production}",
+            environment.name, environment.branch
+        );
+    }
+    let _ = writeln!(text);
+    let _ = writeln!(text, "keys used: {}", config.keys.used.join(", "));
+    if !config.keys.template_variables.is_empty() {
+        let _ = writeln!(text, "passed to templates as variables: {}", config.keys.template_variables.join(", "));
+    }
+    if !config.keys.ignored.is_empty() {
+        let _ = writeln!(text, "ignored FabulAWS keys:");
+        for (key, reason) in &config.keys.ignored {
+            let _ = writeln!(text, "  {key}: {reason}");
+        }
+    }
+    text
+}
+
+fn summary_json(config: &Config, environments: &[&deployer_config::Environment]) -> serde_json::Value {
+    let environments: Vec<serde_json::Value> = environments
+        .iter()
+        .map(|environment| {
+            let roles: serde_json::Map<String, serde_json::Value> = environment
+                .roles
+                .iter()
+                .map(|(role, hosts)| {
+                    (role.clone(), json!({ "hosts": hosts.hosts.len(), "command": hosts.command.is_some() }))
+                })
+                .collect();
+            json!({
+                "name": environment.name,
+                "branch": environment.branch,
+                "branches": environment.branches,
+                "deploy_root": environment.deploy_root,
+                "production": environment.production,
+                "roles": roles,
+            })
+        })
+        .collect();
+    let ignored: Vec<serde_json::Value> =
+        config.keys.ignored.iter().map(|(key, reason)| json!({ "key": key, "reason": reason })).collect();
+    json!({
+        "file": config.file,
+        "valid": true,
+        "project": config.project,
+        "repo": config.repo,
+        "deployments": config.deployments,
+        "environments": environments,
+        "keys": {
+            "used": config.keys.used,
+            "template_variables": config.keys.template_variables,
+            "ignored": ignored,
+        },
+        "warnings": config.warnings,
+    })
+}

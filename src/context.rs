@@ -1,0 +1,114 @@
+//! Turning global flags into a loaded configuration and a target environment.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use deployer_config::{
+    Config, LoadError, Selection, SelectionError, ShellDiscovery, TargetHost, did_you_mean, find_config, load_config,
+    select_hosts,
+};
+
+use crate::cli::{GlobalArgs, Target};
+
+/// How long a role's host command may run.
+const DISCOVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Errors the binary reports, all before any host is contacted.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Selection(#[from] SelectionError),
+    #[error("unknown deployment `{name}`")]
+    UnknownDeployment { name: String, help: String },
+    #[error("this file has several deployments ({names}); name one: `deployer <command> <deployment> {environment}`")]
+    AmbiguousDeployment { names: String, environment: String },
+    #[error("the current directory is not valid UTF-8")]
+    NonUtf8Directory,
+    #[error("cannot write `{path}`: {source}")]
+    Write { path: Utf8PathBuf, source: std::io::Error },
+    #[error("`{0}` is not available in this build yet")]
+    NotYetAvailable(&'static str),
+}
+
+impl CliError {
+    pub(crate) fn help(&self) -> Option<String> {
+        match self {
+            Self::Selection(error) => error.help(),
+            Self::UnknownDeployment { help, .. } => Some(help.clone()),
+            Self::Load(LoadError::NotFound { .. }) => {
+                Some("create one from `fabulaws-config.yml.example`, or pass `--config FILE`".to_owned())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The configuration file to use: `--config`, else the nearest `fabulaws-config.yml`.
+pub(crate) fn config_path(global: &GlobalArgs) -> Result<Utf8PathBuf, CliError> {
+    if let Some(path) = &global.config {
+        return Ok(path.clone());
+    }
+    let current = std::env::current_dir().map_err(|_| CliError::NonUtf8Directory)?;
+    let current = Utf8PathBuf::try_from(current).map_err(|_| CliError::NonUtf8Directory)?;
+    Ok(find_config(&current)?)
+}
+
+pub(crate) fn load(global: &GlobalArgs) -> Result<Config, CliError> {
+    let path = config_path(global)?;
+    Ok(load_config(&path, &global.set)?)
+}
+
+/// A command's `[PROJECT] ENVIRONMENT`, checked against the configuration.
+#[derive(Debug, Clone)]
+#[allow(dead_code)] // `deployment` selects the branch once deploys exist.
+pub(crate) struct ResolvedTarget {
+    pub deployment: String,
+    pub environment: String,
+}
+
+pub(crate) fn resolve_target(config: &Config, target: &Target) -> Result<ResolvedTarget, CliError> {
+    let (deployment, environment) = match target.target.as_slice() {
+        [deployment, environment] => {
+            if !config.deployments.contains(deployment) {
+                let help = did_you_mean(deployment, config.deployments.iter().map(String::as_str))
+                    .unwrap_or_else(|| format!("deployments are: {}", config.deployments.join(", ")));
+                return Err(CliError::UnknownDeployment { name: deployment.clone(), help });
+            }
+            (deployment.clone(), environment.clone())
+        }
+        [environment] => {
+            let deployment = match (&config.default_deployment, config.deployments.as_slice()) {
+                (Some(default), _) => default.clone(),
+                (None, [only]) => only.clone(),
+                (None, _) => {
+                    return Err(CliError::AmbiguousDeployment {
+                        names: config.deployments.join(", "),
+                        environment: environment.clone(),
+                    });
+                }
+            };
+            (deployment, environment.clone())
+        }
+        _ => unreachable!("clap allows one or two values"),
+    };
+    config.environment(&environment)?;
+    Ok(ResolvedTarget { deployment, environment })
+}
+
+pub(crate) fn selection(global: &GlobalArgs) -> Selection {
+    Selection {
+        hosts: global.hosts.clone(),
+        roles: global.roles.clone(),
+        exclude: global.exclude_hosts.clone(),
+        dedupe: !global.no_dedupe,
+        user: global.user.clone(),
+    }
+}
+
+/// The hosts of `environment` for the global `-H/-R/-x/-u` flags; runs role host
+/// commands for the roles that are needed.
+pub(crate) fn hosts(config: &Config, environment: &str, global: &GlobalArgs) -> Result<Vec<TargetHost>, CliError> {
+    let directory = config.file.parent().map_or_else(|| Utf8Path::new(".").to_owned(), Utf8Path::to_owned);
+    let mut discovery = ShellDiscovery { directory, timeout: DISCOVERY_TIMEOUT };
+    Ok(select_hosts(config, environment, &selection(global), &mut discovery)?)
+}
