@@ -140,7 +140,7 @@ pub(crate) enum Command {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct Target {
     /// The environment, optionally preceded by the deployment name (`myproject staging`)
-    #[arg(value_name = "PROJECT] [ENVIRONMENT", num_args = 1..=2, required = true)]
+    #[arg(value_name = "[PROJECT] ENVIRONMENT", num_args = 1..=2, required = true)]
     pub target: Vec<String>,
 }
 

@@ -298,18 +298,21 @@ fn parse_hosts(
     single_scalar: bool,
 ) -> Vec<HostString> {
     let mut hosts: Vec<HostString> = Vec::with_capacity(raw.len());
+    // Position of each host in `hosts`: keeps the duplicate check linear for big fleets.
+    let mut positions: std::collections::HashMap<HostString, usize> = std::collections::HashMap::with_capacity(raw.len());
     for (index, text) in raw.iter().enumerate() {
         // A role written as a single string (`web: web1`) has no index in its path.
         let item_path = if single_scalar { path.clone() } else { path.index(index) };
         match text.parse::<HostString>() {
             Ok(host) => {
-                if let Some(first) = hosts.iter().position(|known| known == &host) {
+                if let Some(&first) = positions.get(&host) {
                     problems.value_with_help(
                         &item_path,
                         format!("duplicate host `{host}` in role `{role}`"),
                         Some(format!("it is already entry {first} of this list; remove one")),
                     );
                 } else {
+                    positions.insert(host.clone(), hosts.len());
                     hosts.push(host);
                 }
             }

@@ -243,6 +243,7 @@ impl RoleHostCache<'_, '_> {
         let Some(entry) = self.environment.roles.get(role) else { return Ok(Vec::new()) };
         let mut hosts = entry.hosts.clone();
         if let Some(command) = &entry.command {
+            let mut known: std::collections::HashSet<HostString> = hosts.iter().cloned().collect();
             let request =
                 DiscoveryRequest { project: &self.config.project, environment: &self.environment.name, role, command };
             let output = self.discovery.discover(&request).map_err(|reason| SelectionError::Discovery {
@@ -261,7 +262,7 @@ impl RoleHostCache<'_, '_> {
                         line: number + 1,
                         error,
                     })?;
-                    if !hosts.contains(&host) {
+                    if known.insert(host.clone()) {
                         hosts.push(host);
                     }
                 }
