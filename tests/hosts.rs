@@ -118,7 +118,9 @@ fn a_failing_role_command_names_the_role() {
     let outcome = run(deployer(directory.path()).args(["hosts", "staging"]));
     assert_eq!(outcome.code, 2);
     assert!(
-        outcome.stderr.contains("role `web` of environment `staging`: host command failed: it exited with exit status: 3: nope"),
+        outcome
+            .stderr
+            .contains("role `web` of environment `staging`: host command failed: it exited with exit status: 3: nope"),
         "{}",
         outcome.stderr
     );

@@ -27,11 +27,11 @@ pub(crate) fn run(global: &GlobalArgs, environment: Option<&str>) -> Result<Exit
             return Ok(Exit::Failed);
         }
     };
-    if let Some(name) = environment {
-        if let Err(error) = config.environment(name) {
-            output::stderr(&diagnostics::render(&CliError::from(error)));
-            return Ok(Exit::Failed);
-        }
+    if let Some(name) = environment
+        && let Err(error) = config.environment(name)
+    {
+        output::stderr(&diagnostics::render(&CliError::from(error)));
+        return Ok(Exit::Failed);
     }
     let shown: Vec<&deployer_config::Environment> =
         config.environments.values().filter(|env| environment.is_none_or(|name| env.name == name)).collect();

@@ -4,7 +4,7 @@
 //! Target (issue 2): parse + validate + resolve under 100 ms.
 
 use camino::Utf8Path;
-use deployer_config::{parse_config, select_hosts, NoDiscovery, Selection};
+use deployer_config::{NoDiscovery, Selection, parse_config, select_hosts};
 
 const HOSTS: usize = 10_000;
 const ROLES: [&str; 5] = ["web", "worker", "db-primary", "db-replica", "cache"];

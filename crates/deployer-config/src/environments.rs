@@ -275,10 +275,10 @@ fn role_hosts(
                 continue;
             }
         };
-        if let Some(command) = &command {
-            if command.trim().is_empty() {
-                problems.value(&path.key("command"), "the command is empty");
-            }
+        if let Some(command) = &command
+            && command.trim().is_empty()
+        {
+            problems.value(&path.key("command"), "the command is empty");
         }
         let hosts =
             parse_hosts(problems, &hosts_path, &role, &raw_hosts, matches!(raw_hosts.len(), 1) && hosts_path == path);
@@ -299,7 +299,8 @@ fn parse_hosts(
 ) -> Vec<HostString> {
     let mut hosts: Vec<HostString> = Vec::with_capacity(raw.len());
     // Position of each host in `hosts`: keeps the duplicate check linear for big fleets.
-    let mut positions: std::collections::HashMap<HostString, usize> = std::collections::HashMap::with_capacity(raw.len());
+    let mut positions: std::collections::HashMap<HostString, usize> =
+        std::collections::HashMap::with_capacity(raw.len());
     for (index, text) in raw.iter().enumerate() {
         // A role written as a single string (`web: web1`) has no index in its path.
         let item_path = if single_scalar { path.clone() } else { path.index(index) };

@@ -108,10 +108,10 @@ fn check_host(host: &str) -> Result<(), String> {
             None => (host, None),
         };
         Ipv6Addr::from_str(address).map_err(|_| format!("`{}` is not a valid IPv6 address", printable(address)))?;
-        if let Some(zone) = zone {
-            if zone.is_empty() || !zone.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
-                return Err(format!("`{}` is not a valid IPv6 zone id", printable(zone)));
-            }
+        if let Some(zone) = zone
+            && (zone.is_empty() || !zone.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        {
+            return Err(format!("`{}` is not a valid IPv6 zone id", printable(zone)));
         }
         return Ok(());
     }

@@ -143,11 +143,10 @@ impl Validator<'_> {
         if let Some(repo) = &repo {
             self.check(&root.key("repo"), check_repository(repo));
         }
-        if let Some(vcs) = self.take::<String>(&mut top, "vcs_cmd") {
-            if vcs != "git" {
-                self.problems
-                    .value(&root.key("vcs_cmd"), format!("deployer deploys git repositories only, not `{vcs}`"));
-            }
+        if let Some(vcs) = self.take::<String>(&mut top, "vcs_cmd")
+            && vcs != "git"
+        {
+            self.problems.value(&root.key("vcs_cmd"), format!("deployer deploys git repositories only, not `{vcs}`"));
         }
         let (deployments, default_deployment) = self.deployments(&mut top, project.as_deref());
         let deploy_user = self.take::<String>(&mut top, "deploy_user");
