@@ -212,6 +212,22 @@ impl Config {
         })
     }
 
+    /// Template variables for `role` in `environment`; the most specific wins:
+    /// top level < role < environment < the environment's entry for the role.
+    pub fn vars_for(&self, environment: &Environment, role: Option<&str>) -> Vars {
+        let mut vars = self.vars.clone();
+        let role_settings = role.and_then(|role| self.roles.get(role));
+        let role_entry = role.and_then(|role| environment.roles.get(role));
+        for layer in
+            [role_settings.map(|role| &role.vars), Some(&environment.vars), role_entry.map(|entry| &entry.vars)]
+                .into_iter()
+                .flatten()
+        {
+            vars.extend(layer.iter().map(|(name, value)| (name.clone(), value.clone())));
+        }
+        vars
+    }
+
     /// The local secrets file for an environment (relative to the config file's directory).
     pub fn secrets_file(&self, environment: &str) -> String {
         self.secrets.file_pattern.replace("{environment}", environment)
@@ -221,4 +237,37 @@ impl Config {
 pub(crate) fn join_names<'a>(names: impl IntoIterator<Item = &'a String>) -> String {
     let names: Vec<String> = names.into_iter().map(|name| format!("`{name}`")).collect();
     if names.is_empty() { "(none)".to_owned() } else { names.join(", ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use camino::Utf8Path;
+
+    const CONFIG: &str = r#"
+project: demo
+repo: /r.git
+vars: {a: top, b: top, c: top, d: top}
+roles:
+  web:
+    vars: {b: role, c: role, d: role}
+environments:
+  staging:
+    branch: main
+    vars: {c: environment, d: environment}
+    roles:
+      web:
+        hosts: [web1]
+        vars: {d: entry}
+"#;
+
+    #[test]
+    fn the_most_specific_variable_wins() {
+        let config = crate::parse_config(Utf8Path::new("t.yml"), CONFIG, &[]).unwrap();
+        let staging = &config.environments["staging"];
+        let shown = |vars: super::Vars| -> Vec<String> {
+            vars.iter().map(|(name, value)| format!("{name}={}", value.as_str().unwrap())).collect()
+        };
+        assert_eq!(shown(config.vars_for(staging, Some("web"))), ["a=top", "b=role", "c=environment", "d=entry"]);
+        assert_eq!(shown(config.vars_for(staging, None)), ["a=top", "b=top", "c=environment", "d=environment"]);
+    }
 }
