@@ -61,21 +61,18 @@ fn check_local_files(config: &Config, text: &str) -> Result<(), ConfigErrors> {
         return Ok(());
     }
     let locator = crate::locate::Locator::new(text);
-    let errors =
-        missing
-            .into_iter()
-            .map(|(path, relative)| {
-                let origin = locator.locate(&path, crate::locate::At::Value).map_or(Origin::Nowhere, |span| {
-                    Origin::File { line: span.line, column: span.column, offset: span.offset, length: span.length }
-                });
-                ConfigError {
-                    message: format!("file `{}` does not exist", base.join(&relative)),
-                    label: "no such file".to_owned(),
-                    key_path: path,
-                    origin,
-                    help: Some("paths are relative to the directory of the configuration file".to_owned()),
-                }
-            })
-            .collect();
+    let errors = missing
+        .into_iter()
+        .map(|(path, relative)| {
+            let origin = locator.locate(&path, crate::locate::At::Value).map_or(Origin::Nowhere, Origin::from);
+            ConfigError {
+                message: format!("file `{}` does not exist", base.join(&relative)),
+                label: "no such file".to_owned(),
+                key_path: path,
+                origin,
+                help: Some("paths are relative to the directory of the configuration file".to_owned()),
+            }
+        })
+        .collect();
     Err(ConfigErrors { file: config.file.clone(), text: text.to_owned(), errors })
 }

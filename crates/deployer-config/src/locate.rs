@@ -25,6 +25,12 @@ pub struct ByteSpan {
     pub column: usize,
 }
 
+impl From<ByteSpan> for crate::error::Origin {
+    fn from(span: ByteSpan) -> Self {
+        Self::File { line: span.line, column: span.column, offset: span.offset, length: span.length }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct NodeSpans {
     key: Option<ByteSpan>,

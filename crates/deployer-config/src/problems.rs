@@ -114,12 +114,7 @@ impl Problems {
                 let origin = match self.overrides.iter().rev().find(|set| problem.path.starts_with(&set.path)) {
                     Some(set) => Origin::CommandLine { flag: set.flag.clone() },
                     None => match locator.locate(&problem.path, problem.at) {
-                        Some(span) => Origin::File {
-                            line: span.line,
-                            column: span.column,
-                            offset: span.offset,
-                            length: span.length,
-                        },
+                        Some(span) => Origin::from(span),
                         None => Origin::Nowhere,
                     },
                 };

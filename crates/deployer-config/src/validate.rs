@@ -52,7 +52,7 @@ fn syntax_error(text: &str, error: &serde_yaml::Error) -> ConfigError {
                     })
                 ),
                 key_path: path.clone(),
-                origin: Origin::File { line: span.line, column: span.column, offset: span.offset, length: span.length },
+                origin: Origin::from(*span),
                 label: "this key appears earlier in the same mapping".to_owned(),
                 help: Some("each key may appear once per mapping; remove or merge one of them".to_owned()),
             };
