@@ -84,7 +84,7 @@ impl Locator {
 
 struct Walker<'a, 'text> {
     parser: Parser<'text, saphyr_parser::StrInput<'text>>,
-    lines: &'a LineTable,
+    lines: &'a LineTable<'text>,
     locator: Locator,
 }
 
@@ -182,17 +182,17 @@ impl<'text> Walker<'_, 'text> {
 }
 
 /// Converts the parser's (line, character column) markers to byte offsets.
-struct LineTable {
+struct LineTable<'text> {
     text_len: usize,
     starts: Vec<usize>,
-    text: String,
+    text: &'text str,
 }
 
-impl LineTable {
-    fn new(text: &str) -> Self {
+impl<'text> LineTable<'text> {
+    fn new(text: &'text str) -> Self {
         let mut starts = vec![0];
         starts.extend(text.match_indices('\n').map(|(index, _)| index + 1));
-        Self { text_len: text.len(), starts, text: text.to_owned() }
+        Self { text_len: text.len(), starts, text }
     }
 
     fn byte_offset(&self, line: usize, column: usize) -> usize {
