@@ -1,10 +1,32 @@
-//! `deployer-plan`: the pure planning core (issue 3).
+//! `deployer-plan`: the pure planning core.
 //!
-//! For now it holds the one quoting function through which every value reaches a
-//! remote shell ([`shell::quote`]). The planner itself (config + command + hosts +
-//! pinned revision → `Plan`) builds on it.
+//! [`compile`] turns a validated configuration, a command, the resolved hosts, the
+//! pinned revision and the loaded template sources into a [`Plan`]: phases
+//! separated by fleet-wide barriers, each with the typed steps every host runs and
+//! the exact script of each step. What `deployer plan` prints is what the executor
+//! runs.
 //!
-//! Architecture invariant: this crate does no I/O, reads no clock and opens no
-//! connection.
+//! Architecture invariants:
+//! - no I/O, no clock, no network: the caller passes the time, the revision and
+//!   the file contents in ([`PlanInput`]);
+//! - every value reaches a script through [`shell::quote`];
+//! - a plan never holds a secret value: secrets are slots in a [`Script`], filled
+//!   by the executor when it writes to a host's standard input.
 
+mod compile;
+mod error;
+mod input;
+mod layout;
+mod model;
+mod script;
 pub mod shell;
+mod steps;
+mod templates;
+mod text;
+
+pub use compile::{check_release_id, compile};
+pub use error::PlanError;
+pub use input::{CommandSpec, Invocation, PlanInput, Sources};
+pub use model::{Concurrency, HostWork, Phase, Plan, PlanHost, Revision, Scope, Step, StepKind};
+pub use script::{Part, Script};
+pub use steps::{HEREDOC_END, LOCK_HELD_STATUS};

@@ -1,0 +1,80 @@
+//! Everything the planner needs, gathered by the caller. The planner itself reads
+//! no file, no clock and no network.
+
+use std::collections::BTreeMap;
+
+use camino::Utf8PathBuf;
+use deployer_config::{Config, TargetHost};
+
+use crate::model::Revision;
+
+/// The command to compile and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandSpec {
+    CreateEnvironment,
+    DeployFull,
+    DeploySerial {
+        batch_size: Option<u32>,
+    },
+    Rollback {
+        to: Option<String>,
+    },
+    BeginUpgrade {
+        stay_healthy: bool,
+    },
+    EndUpgrade,
+    UpdateServerPasswords,
+    /// An ad-hoc shell command (`deployer run ENV -- COMMAND`).
+    Run {
+        command: String,
+    },
+}
+
+impl CommandSpec {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::CreateEnvironment => "create_environment",
+            Self::DeployFull => "deploy_full",
+            Self::DeploySerial { .. } => "deploy_serial",
+            Self::Rollback { .. } => "rollback",
+            Self::BeginUpgrade { .. } => "begin_upgrade",
+            Self::EndUpgrade => "end_upgrade",
+            Self::UpdateServerPasswords => "update_server_passwords",
+            Self::Run { .. } => "run",
+        }
+    }
+
+    /// Whether the command ships a new release (and so needs a revision).
+    pub fn ships_a_release(&self) -> bool {
+        matches!(self, Self::CreateEnvironment | Self::DeployFull | Self::DeploySerial { .. })
+    }
+}
+
+/// Who runs this deploy, from where, and when: recorded in locks and history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub deploy_id: String,
+    pub local_user: String,
+    pub controller: String,
+    pub pid: u32,
+    /// UTC, `YYYYmmddTHHMMSSZ`: the first half of release ids.
+    pub stamp: String,
+    /// UTC, RFC 3339, for people.
+    pub started_at: String,
+}
+
+/// Local files the plan embeds, by the path the configuration names them with
+/// (templates and maintenance pages).
+pub type Sources = BTreeMap<Utf8PathBuf, String>;
+
+pub struct PlanInput<'a> {
+    pub config: &'a Config,
+    pub deployment: &'a str,
+    pub environment: &'a str,
+    pub command: CommandSpec,
+    pub hosts: &'a [TargetHost],
+    /// Required by commands that ship a release.
+    pub revision: Option<Revision>,
+    pub invocation: Invocation,
+    pub sources: &'a Sources,
+}

@@ -1,0 +1,136 @@
+//! What a plan is: phases separated by fleet-wide barriers, each with the exact
+//! steps every host will run.
+
+use serde::Serialize;
+
+use crate::script::Script;
+
+/// A compiled command, ready to print or to run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// `deploy_full`, `rollback`, ...
+    pub command: String,
+    pub project: String,
+    pub deployment: String,
+    pub environment: String,
+    /// Identifies this run in locks and history.
+    pub deploy_id: String,
+    /// The one commit every host gets (deploys only).
+    pub revision: Option<Revision>,
+    /// The one release id every host gets (deploys only).
+    pub release_id: Option<String>,
+    /// The environment's directory on every host.
+    pub deploy_root: String,
+    /// The question asked before running, for production environments.
+    pub confirmation: Option<String>,
+    pub hosts: Vec<PlanHost>,
+    /// Run in order; a phase starts only when the previous one ended on every host.
+    pub phases: Vec<Phase>,
+}
+
+/// The commit a deploy ships, resolved once on the machine running deployer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Revision {
+    /// The branch it came from, when it came from one.
+    pub branch: Option<String>,
+    /// The full commit id.
+    pub commit: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanHost {
+    /// The destination as ssh gets it (`user@host:port`).
+    pub name: String,
+    pub host: String,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub roles: Vec<String>,
+    pub connection: deployer_config::Connection,
+}
+
+/// A group of steps that runs on some hosts, followed by a barrier.
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    /// A short name (`prepare`, `switch`, ...).
+    pub name: String,
+    pub description: String,
+    pub scope: Scope,
+    pub concurrency: Concurrency,
+    /// Per host (indices into [`Plan::hosts`]), the steps it runs, in order.
+    pub work: Vec<HostWork>,
+    /// What undoes this phase on a host that completed it, if a later phase fails.
+    pub undo: Vec<HostWork>,
+    /// A value every host prints (`DEPLOYER-CAPTURE name=value`); all hosts must
+    /// agree on it, and later steps use it.
+    pub captures: Vec<String>,
+}
+
+/// Which hosts a phase runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Scope {
+    /// Every targeted host.
+    All,
+    /// The targeted hosts that play `role`.
+    Role { role: String },
+    /// Exactly one host of `role` (run-once steps such as migrations).
+    Once { role: String },
+}
+
+/// How many hosts of a phase work at the same time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Concurrency {
+    /// Up to `size` hosts at once.
+    Pool { size: u32 },
+    /// `size` hosts at a time; each batch finishes every step before the next starts.
+    Batches { size: u32 },
+}
+
+/// The steps one host runs in one phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostWork {
+    pub host: usize,
+    pub steps: Vec<Step>,
+}
+
+/// One step: a typed action and the exact script that performs it.
+///
+/// Scripts assume `set -eu`: the executor runs each in a subshell with it, so the
+/// first failing command fails the step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub kind: StepKind,
+    pub title: String,
+    /// Seconds the step may run; enforced on the host too.
+    pub timeout: u32,
+    pub script: Script,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    CheckConnection,
+    CreateLayout,
+    Setup,
+    Lock,
+    Unlock,
+    PrepareRelease,
+    LinkShared,
+    RenderTemplate,
+    Build,
+    MarkComplete,
+    RemoveRelease,
+    MaintenanceOn,
+    MaintenanceOff,
+    Migrate,
+    Switch,
+    SwitchBack,
+    Restart,
+    HealthCheck,
+    RecordHistory,
+    Prune,
+    UploadSecrets,
+    ChooseRollbackTarget,
+    Command,
+}

@@ -1,0 +1,93 @@
+//! The plan as a person reads it: phases in order, hosts grouped by identical
+//! steps, and every step's exact script (secrets redacted).
+
+use std::fmt::Write;
+
+use indexmap::IndexMap;
+
+use crate::model::{Concurrency, HostWork, Plan, Scope, Step};
+
+/// Host names listed before "and N more".
+const HOSTS_SHOWN: usize = 8;
+
+impl Plan {
+    /// The plan as text. Deterministic: the same plan gives the same text.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "plan: {} {} {}", self.command, self.deployment, self.environment);
+        if let Some(revision) = &self.revision {
+            match &revision.branch {
+                Some(branch) => {
+                    let _ = writeln!(out, "commit: {} (branch {branch})", revision.commit);
+                }
+                None => {
+                    let _ = writeln!(out, "commit: {}", revision.commit);
+                }
+            }
+        }
+        if let Some(release) = &self.release_id {
+            let _ = writeln!(out, "release: {release}");
+        }
+        let _ = writeln!(out, "deploy root: {}", self.deploy_root);
+        let _ = writeln!(out, "deploy id: {}", self.deploy_id);
+        if let Some(question) = &self.confirmation {
+            let _ = writeln!(out, "asks first: {question}");
+        }
+        let _ = writeln!(out, "hosts ({}):", self.hosts.len());
+        for host in &self.hosts {
+            let roles = if host.roles.is_empty() { "-".to_owned() } else { host.roles.join(",") };
+            let _ = writeln!(out, "  {}  {roles}", host.name);
+        }
+        for (number, phase) in self.phases.iter().enumerate() {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "phase {}/{}: {}: {}", number + 1, self.phases.len(), phase.name, phase.description);
+            let scope = match &phase.scope {
+                Scope::All => "every host".to_owned(),
+                Scope::Role { role } => format!("the `{role}` hosts"),
+                Scope::Once { role } => format!("one `{role}` host"),
+            };
+            let pace = match phase.concurrency {
+                Concurrency::Pool { size } => format!("{size} at a time"),
+                Concurrency::Batches { size } => format!("in batches of {size}, each finished before the next"),
+            };
+            let _ = writeln!(out, "  runs on {scope} ({} host(s)), {pace}", phase.work.len());
+            for capture in &phase.captures {
+                let _ = writeln!(out, "  every host must report the same `{capture}`");
+            }
+            self.write_groups(&mut out, &phase.work, "  ");
+            if !phase.undo.is_empty() {
+                let _ = writeln!(out, "  if a later phase fails, on each host that finished this one:");
+                self.write_groups(&mut out, &phase.undo, "    ");
+            }
+        }
+        out
+    }
+
+    fn write_groups(&self, out: &mut String, work: &[HostWork], indent: &str) {
+        let mut groups: IndexMap<String, (Vec<usize>, &[Step])> = IndexMap::new();
+        for item in work {
+            let key: String =
+                item.steps.iter().map(|step| format!("{}\0{}\0{}\0", step.title, step.timeout, step.script)).collect();
+            groups.entry(key).or_insert_with(|| (Vec::new(), &item.steps)).0.push(item.host);
+        }
+        for (hosts, steps) in groups.values() {
+            let mut names: Vec<&str> =
+                hosts.iter().take(HOSTS_SHOWN).map(|&index| self.hosts[index].name.as_str()).collect();
+            let more = hosts.len().saturating_sub(HOSTS_SHOWN);
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            names.dedup();
+            let _ = writeln!(out, "{indent}on {}{more}:", names.join(", "));
+            for (number, step) in steps.iter().enumerate() {
+                let _ =
+                    writeln!(out, "{indent}  {}. {} [{}, {}s]", number + 1, step.title, kind_name(step), step.timeout);
+                for line in step.script.to_string().lines() {
+                    let _ = writeln!(out, "{indent}     | {line}");
+                }
+            }
+        }
+    }
+}
+
+fn kind_name(step: &Step) -> String {
+    serde_json::to_value(step.kind).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+}

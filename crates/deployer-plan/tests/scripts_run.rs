@@ -1,0 +1,275 @@
+//! Runs the scripts of real plans through `sh` on this machine, against a real git
+//! repository and a temporary deploy root: create_environment, two deploys, a
+//! rollback, pruning and the undo of a switch. This proves the scripts, not the
+//! executor (which has its own tests over SSH); the loop below is the smallest
+//! stand-in for it.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use deployer_config::{Config, NoDiscovery, Selection, load_config, select_hosts};
+use deployer_plan::{CommandSpec, HostWork, Invocation, Plan, PlanInput, Revision, Sources, compile};
+
+const SECRET: &str = "s3cr3t value with 'quotes' and $(touch MARKER)";
+const HOSTILE: &str = "$(touch MARKER); `touch MARKER` 'x' \"y\" {a,b} *";
+
+struct Fixture {
+    _directory: tempfile::TempDir,
+    root: Utf8PathBuf,
+    config: Config,
+}
+
+fn git(repository: &Utf8Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
+        .arg("-C")
+        .arg(repository)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn commit(fixture: &Fixture, content: &str) -> String {
+    let source = fixture.root.join("source");
+    std::fs::write(source.join("app.txt"), content).unwrap();
+    git(&source, &["add", "."]);
+    git(&source, &["commit", "-q", "-m", content]);
+    git(&source, &["rev-parse", "HEAD"])
+}
+
+fn fixture() -> Fixture {
+    let directory = tempfile::Builder::new().prefix("dpl").tempdir().unwrap();
+    let root = Utf8PathBuf::try_from(directory.path().to_owned()).unwrap();
+    let source = root.join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    git(&source, &["init", "-q"]);
+    std::fs::create_dir_all(root.join("templates")).unwrap();
+    std::fs::write(
+        root.join("templates/app.conf.j2"),
+        "raw={{ hostile }}\nquoted={{ hostile | shell_quote }}\nkey={{ secrets.api_key }}\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("templates/503.html"), "down for maintenance\n").unwrap();
+    std::fs::write(root.join("templates/healthcheck.html"), "OK").unwrap();
+    let config = format!(
+        r#"
+project: demo
+repo: {root}/source
+deploy_root: {root}/hosts
+keep_releases: 2
+valid_roles: [web]
+roles:
+  web:
+    build: "echo built > built.txt"
+    restart: "echo restart >> {root}/restarts.log"
+    healthcheck: test -f built.txt
+migrate:
+  role: web
+  command: echo "$DEPLOYER_RELEASE" >> {root}/migrations.log
+shared_dirs: [media]
+shared_files: [config/local.env]
+templates:
+  - src: templates/app.conf.j2
+    dest: config/app.conf
+    mode: "0640"
+static_html:
+  upgrade_message: templates/503.html
+  healthcheck_override: templates/healthcheck.html
+password_names: [api_key]
+vars:
+  hostile: "{hostile}"
+environments:
+  testing:
+    branch: main
+    connection: local
+    roles:
+      web: [localhost]
+"#,
+        hostile = HOSTILE.replace('\\', "\\\\").replace('"', "\\\""),
+    );
+    std::fs::write(root.join("fabulaws-config.yml"), config).unwrap();
+    let config = load_config(&root.join("fabulaws-config.yml"), &[]).unwrap();
+    Fixture { _directory: directory, root, config }
+}
+
+fn plan(fixture: &Fixture, command: CommandSpec, stamp: &str, commit: &str) -> Plan {
+    let hosts =
+        select_hosts(&fixture.config, "testing", &Selection { dedupe: true, ..Selection::default() }, &mut NoDiscovery)
+            .unwrap();
+    let mut sources = Sources::new();
+    for name in ["templates/app.conf.j2", "templates/503.html", "templates/healthcheck.html"] {
+        sources.insert(name.into(), std::fs::read_to_string(fixture.root.join(name)).unwrap());
+    }
+    compile(&PlanInput {
+        config: &fixture.config,
+        deployment: "demo",
+        environment: "testing",
+        command,
+        hosts: &hosts,
+        revision: Some(Revision { branch: Some("main".to_owned()), commit: commit.to_owned() }),
+        invocation: Invocation {
+            deploy_id: format!("{stamp}-1"),
+            local_user: "tester".to_owned(),
+            controller: "here".to_owned(),
+            pid: 1,
+            stamp: stamp.to_owned(),
+            started_at: "2026-11-23T00:00:00Z".to_owned(),
+        },
+        sources: &sources,
+    })
+    .unwrap()
+}
+
+/// Runs each step's script through `sh` with `set -eu`, as the executor will.
+/// Returns the captured values.
+fn run_work(work: &[HostWork], captured: &mut BTreeMap<String, String>, directory: &Utf8Path) {
+    for item in work {
+        for step in &item.steps {
+            let script: Result<String, String> = step.script.expose(
+                |name| if name == "api_key" { Ok(SECRET.to_owned()) } else { Err(format!("unknown secret {name}")) },
+                |name| captured.get(name).cloned().ok_or_else(|| format!("nothing captured as {name}")),
+            );
+            let output = Command::new("sh")
+                .arg("-c")
+                .arg(format!("set -eu\n{}", script.unwrap()))
+                .current_dir(directory)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success(),
+                "step `{}` failed: {}\n{}",
+                step.title,
+                String::from_utf8_lossy(&output.stderr),
+                step.script
+            );
+            for line in stdout.lines() {
+                if let Some((name, value)) =
+                    line.strip_prefix("DEPLOYER-CAPTURE ").and_then(|rest| rest.split_once('='))
+                {
+                    captured.insert(name.to_owned(), value.to_owned());
+                }
+            }
+        }
+    }
+}
+
+fn run(plan: &Plan, fixture: &Fixture) -> BTreeMap<String, String> {
+    let mut captured = BTreeMap::new();
+    for phase in &plan.phases {
+        run_work(&phase.work, &mut captured, &fixture.root);
+    }
+    captured
+}
+
+fn current(fixture: &Fixture) -> String {
+    let link = std::fs::read_link(fixture.root.join("hosts/testing/current")).unwrap();
+    link.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+fn no_marker_anywhere(path: &Path) {
+    for entry in std::fs::read_dir(path).unwrap() {
+        let entry = entry.unwrap();
+        assert_ne!(entry.file_name(), "MARKER", "a hostile value ran a command: {}", entry.path().display());
+        if entry.file_type().unwrap().is_dir() {
+            no_marker_anywhere(&entry.path());
+        }
+    }
+}
+
+#[test]
+fn create_deploy_rollback_and_prune_through_sh() {
+    let fixture = fixture();
+    let root = fixture.root.join("hosts/testing");
+    let first = commit(&fixture, "one");
+
+    let plan_one = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &first);
+    run(&plan_one, &fixture);
+    let release_one = plan_one.release_id.clone().unwrap();
+    assert_eq!(current(&fixture), release_one);
+    assert_eq!(std::fs::read_to_string(root.join("current/app.txt")).unwrap(), "one");
+    assert_eq!(std::fs::read_to_string(root.join("current/built.txt")).unwrap(), "built\n");
+    assert!(root.join(format!(".deployer/complete/{release_one}")).exists());
+    assert!(!root.join(".deployer/lock").exists(), "the lock is released");
+    assert!(!root.join("maintenance/503.html").exists(), "the maintenance page is down again");
+
+    // Template values arrive literally; the quoted form reads back as the value.
+    let rendered = std::fs::read_to_string(root.join("current/config/app.conf")).unwrap();
+    let mut lines = rendered.lines();
+    assert_eq!(lines.next().unwrap(), format!("raw={HOSTILE}"));
+    let quoted = lines.next().unwrap().strip_prefix("quoted=").unwrap().to_owned();
+    let echoed = Command::new("sh").arg("-c").arg(format!("printf %s {quoted}")).output().unwrap();
+    assert_eq!(String::from_utf8(echoed.stdout).unwrap(), HOSTILE);
+    assert_eq!(lines.next().unwrap(), format!("key={SECRET}"));
+    assert_eq!(std::fs::metadata(root.join("current/config/app.conf")).unwrap().permissions().mode() & 0o777, 0o640);
+
+    // Secrets: 0600 files in a 0700 directory, holding exactly the value.
+    assert_eq!(std::fs::read_to_string(root.join("secrets/api_key")).unwrap(), SECRET);
+    assert_eq!(std::fs::metadata(root.join("secrets/api_key")).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(root.join("secrets")).unwrap().permissions().mode() & 0o777, 0o700);
+    assert!(std::fs::symlink_metadata(root.join("current/media")).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(root.join("current/config/local.env")).unwrap().file_type().is_symlink());
+
+    // A second deploy of a new commit; then undo its switch like a failed deploy would.
+    let second = commit(&fixture, "two");
+    let plan_two = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &second);
+    run(&plan_two, &fixture);
+    let release_two = plan_two.release_id.clone().unwrap();
+    assert_eq!(current(&fixture), release_two);
+    let switch = plan_two.phases.iter().find(|phase| phase.name == "switch").unwrap();
+    run_work(&switch.undo, &mut BTreeMap::new(), &fixture.root);
+    assert_eq!(current(&fixture), release_one, "undoing the switch goes back to the previous release");
+    run_work(&switch.work, &mut BTreeMap::new(), &fixture.root);
+    assert_eq!(current(&fixture), release_two);
+
+    // Rollback picks the previous deployed release from the history.
+    let rollback = plan(&fixture, CommandSpec::Rollback { to: None }, "20261123T000003Z", &second);
+    let captured = run(&rollback, &fixture);
+    assert_eq!(captured["rollback_target"], release_one);
+    assert_eq!(captured["migrations_since_target"], "yes");
+    assert_eq!(current(&fixture), release_one);
+    let history = std::fs::read_to_string(root.join(".deployer/history")).unwrap();
+    assert!(history.contains(&format!("{release_one}\t-\t")), "the rollback is in the history:\n{history}");
+
+    // More deploys: keep_releases is 2, and the live and previous releases stay.
+    let mut releases = vec![release_one.clone(), release_two.clone()];
+    for (number, stamp) in ["20261123T000004Z", "20261123T000005Z", "20261123T000006Z"].iter().enumerate() {
+        let next = commit(&fixture, &format!("deploy {number}"));
+        let deploy = plan(&fixture, CommandSpec::DeployFull, stamp, &next);
+        run(&deploy, &fixture);
+        releases.push(deploy.release_id.unwrap());
+    }
+    let mut left: Vec<String> = std::fs::read_dir(root.join("releases"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, releases[3..], "the two newest complete releases are kept");
+    let migrations = std::fs::read_to_string(fixture.root.join("migrations.log")).unwrap();
+    assert_eq!(migrations.lines().count(), 5, "migrate ran once per deploy");
+    no_marker_anywhere(fixture.root.as_std_path());
+}
+
+#[test]
+fn a_held_lock_is_reported_and_left_alone() {
+    let fixture = fixture();
+    let first = commit(&fixture, "one");
+    let plan_one = plan(&fixture, CommandSpec::DeployFull, "20261123T000001Z", &first);
+    let lock = &plan_one.phases[0];
+    run_work(&lock.work, &mut BTreeMap::new(), &fixture.root);
+    let other = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &first);
+    let script = other.phases[0].work[0].steps[0].script.to_string();
+    let output = Command::new("sh").arg("-c").arg(format!("set -eu\n{script}")).output().unwrap();
+    assert_eq!(output.status.code(), Some(deployer_plan::LOCK_HELD_STATUS));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("id=20261123T000001Z-1"), "names the holder");
+    // The loser's unlock must not remove the holder's lock.
+    run_work(&other.phases[0].undo, &mut BTreeMap::new(), &fixture.root);
+    assert!(fixture.root.join("hosts/testing/.deployer/lock/owner").exists());
+    run_work(&lock.undo, &mut BTreeMap::new(), &fixture.root);
+    assert!(!fixture.root.join("hosts/testing/.deployer/lock").exists());
+}

@@ -1,0 +1,72 @@
+//! Snapshots of the plan of every command on the example configuration, as text
+//! and as JSON. Secrets appear only as `[secret:name]`.
+
+mod support;
+
+use deployer_plan::CommandSpec;
+use support::{example, plan};
+
+fn snapshot(name: &str, environment: &str, command: CommandSpec) {
+    let config = example();
+    let plan = plan(&config, environment, command).unwrap();
+    let text = plan.to_text();
+    let json = serde_json::to_string_pretty(&plan).unwrap();
+    for secret_slot in ["[secret:database_password]", "[secret:secret_key]"] {
+        if name.starts_with("deploy") || name.starts_with("create") || name.starts_with("update") {
+            assert!(text.contains(secret_slot), "{name}: {secret_slot} is missing from the text");
+            assert!(json.contains(secret_slot), "{name}: {secret_slot} is missing from the JSON");
+        }
+    }
+    insta::assert_snapshot!(format!("{name}_text"), text);
+    insta::assert_json_snapshot!(format!("{name}_json"), plan);
+}
+
+#[test]
+fn deploy_full() {
+    snapshot("deploy_full", "staging", CommandSpec::DeployFull);
+}
+
+#[test]
+fn deploy_serial() {
+    snapshot("deploy_serial", "staging", CommandSpec::DeploySerial { batch_size: Some(2) });
+}
+
+#[test]
+fn rollback() {
+    snapshot("rollback", "staging", CommandSpec::Rollback { to: None });
+}
+
+#[test]
+fn rollback_to() {
+    snapshot("rollback_to", "staging", CommandSpec::Rollback { to: Some("20261120T090000Z-abc1234".to_owned()) });
+}
+
+#[test]
+fn begin_upgrade() {
+    snapshot("begin_upgrade", "staging", CommandSpec::BeginUpgrade { stay_healthy: true });
+}
+
+#[test]
+fn begin_upgrade_no_stay_healthy() {
+    snapshot("begin_upgrade_no_stay_healthy", "staging", CommandSpec::BeginUpgrade { stay_healthy: false });
+}
+
+#[test]
+fn end_upgrade() {
+    snapshot("end_upgrade", "staging", CommandSpec::EndUpgrade);
+}
+
+#[test]
+fn update_server_passwords() {
+    snapshot("update_server_passwords", "staging", CommandSpec::UpdateServerPasswords);
+}
+
+#[test]
+fn create_environment() {
+    snapshot("create_environment", "testing", CommandSpec::CreateEnvironment);
+}
+
+#[test]
+fn run() {
+    snapshot("run", "staging", CommandSpec::Run { command: "uptime".to_owned() });
+}
