@@ -34,7 +34,9 @@ pub fn compile(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
         (_, false) => None,
     };
     let layout = Layout::new(&environment.deploy_root);
-    let compiler = Compiler {
+    let mut compiler = Compiler {
+        restarts: Vec::new(),
+        health_checks: Vec::new(),
         input,
         config,
         environment,
@@ -42,6 +44,10 @@ pub fn compile(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
         steps: StepBuilder { layout: &layout, timeout: config.execution.command_timeout },
         release: release.as_ref(),
     };
+    compiler.restarts =
+        compiler.by_role(|role| (!role.restart.is_empty()).then(|| compiler.steps.restart(&role.name, &role.restart)));
+    compiler.health_checks =
+        compiler.by_role(|role| role.healthcheck.as_ref().map(|check| compiler.steps.health_check(&role.name, check)));
     let phases = compiler.phases()?;
     let command = input.command.name();
     Ok(Plan {
@@ -66,7 +72,20 @@ struct ReleaseInfo {
     revision: Revision,
 }
 
+/// role → a step that is the same on every host of the role.
+type RoleSteps = Vec<(String, Step)>;
+
+/// The steps of `steps` for the roles `host` plays, in the host's role order.
+fn for_host(steps: &RoleSteps, host: &TargetHost) -> Vec<Step> {
+    host.roles
+        .iter()
+        .flat_map(|role| steps.iter().filter(move |(name, _)| name == role).map(|(_, step)| step.clone()))
+        .collect()
+}
+
 struct Compiler<'a> {
+    restarts: RoleSteps,
+    health_checks: RoleSteps,
     input: &'a PlanInput<'a>,
     config: &'a Config,
     environment: &'a Environment,
@@ -106,9 +125,10 @@ impl Compiler<'_> {
                 phases.push(self.prepare(release)?);
                 phases.extend(self.migrate(release)?);
                 let size = batch_size.unwrap_or(self.config.execution.batch_size).max(1);
+                let switch = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
                 let mut rollout =
                     self.phase_all("rollout", "switch, restart and health-check batch by batch", |_, host| {
-                        let mut steps = vec![self.steps.switch(&ReleaseRef::Id(release.id.clone()))];
+                        let mut steps = vec![switch.clone()];
                         steps.extend(self.restart_steps(host));
                         steps.extend(self.health_steps(host));
                         Ok(steps)
@@ -213,9 +233,9 @@ impl Compiler<'_> {
         let has_maintenance = maintenance.is_some();
         phases.extend(maintenance);
         phases.extend(migrate);
-        let mut switch = self.phase_all("switch", "switch `current` to the new release on every host", |_, _| {
-            Ok(vec![self.steps.switch(&ReleaseRef::Id(release.id.clone()))])
-        })?;
+        let step = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
+        let mut switch = self
+            .phase_all("switch", "switch `current` to the new release on every host", |_, _| Ok(vec![step.clone()]))?;
         switch.undo = self.switch_undo();
         phases.push(switch);
         phases.extend(self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?);
@@ -246,9 +266,12 @@ impl Compiler<'_> {
             command: self.input.command.name(),
             started_at: &invocation.started_at,
         };
-        let mut phase = self
-            .phase_all("lock", "take the environment lock on every host", |_, _| Ok(vec![self.steps.lock(&owner)]))?;
-        phase.undo = self.for_all(|_| vec![self.steps.unlock(&invocation.deploy_id)]);
+        // Steps that are the same on every host are built once and cloned.
+        let lock = self.steps.lock(&owner);
+        let unlock = self.steps.unlock(&invocation.deploy_id);
+        let mut phase =
+            self.phase_all("lock", "take the environment lock on every host", |_, _| Ok(vec![lock.clone()]))?;
+        phase.undo = self.for_all(|_| vec![unlock.clone()]);
         Ok(phase)
     }
 
@@ -259,27 +282,31 @@ impl Compiler<'_> {
             &self.config.secrets.names,
         )?;
         let (dirs, files) = self.shared();
-        let history = self.history_line(release, "prepared");
+        let id = &release.id;
+        let commit = &release.revision.commit;
+        let fetch = self.steps.prepare_release(&self.config.repo, commit, id);
+        let link = self.steps.link_shared(id, &dirs, &files);
+        let complete = self.steps.mark_complete(id, &self.history_line(release, "prepared"));
+        let builds = self.by_role(|role| {
+            (!role.build.is_empty())
+                .then(|| self.steps.build(id, commit, &self.environment.name, &role.name, &role.build))
+        });
         let mut phase =
             self.phase_all("prepare", "build the new release on every host; nothing is live yet", |index, host| {
-                let id = &release.id;
-                let mut steps = vec![self.steps.prepare_release(&self.config.repo, &release.revision.commit, id)];
-                steps.extend(self.steps.link_shared(id, &dirs, &files));
+                let mut steps = vec![fetch.clone()];
+                steps.extend(link.clone());
                 for spec in &self.config.templates {
                     let Some(role) = template_role(&spec.roles, host) else { continue };
                     let context = self.template_context(index, host, role, release);
                     let content = templates.render(spec.src.as_str(), &context)?;
                     steps.push(self.steps.render_template(id, spec.dest.as_str(), content, spec.mode)?);
                 }
-                steps.extend(self.per_role(host, |role| {
-                    (!role.build.is_empty()).then(|| {
-                        self.steps.build(id, &release.revision.commit, &self.environment.name, &role.name, &role.build)
-                    })
-                }));
-                steps.push(self.steps.mark_complete(id, &history));
+                steps.extend(for_host(&builds, host));
+                steps.push(complete.clone());
                 Ok(steps)
             })?;
-        phase.undo = self.for_all(|_| vec![self.steps.remove_release(&release.id)]);
+        let remove = self.steps.remove_release(id);
+        phase.undo = self.for_all(|_| vec![remove.clone()]);
         Ok(phase)
     }
 
@@ -303,30 +330,34 @@ impl Compiler<'_> {
     }
 
     fn finish(&self, release: &ReleaseInfo) -> Result<Phase, PlanError> {
-        let history = self.history_line(release, "deployed");
-        self.phase_all("finish", "record the deploy, prune old releases, release the lock", |_, _| {
-            Ok(vec![
-                self.steps.record_history(&history),
-                self.steps.prune(self.config.keep_releases),
-                self.steps.unlock(&self.input.invocation.deploy_id),
-            ])
-        })
+        let steps = vec![
+            self.steps.record_history(&self.history_line(release, "deployed")),
+            self.steps.prune(self.config.keep_releases),
+            self.steps.unlock(&self.input.invocation.deploy_id),
+        ];
+        self.phase_all("finish", "record the deploy, prune old releases, release the lock", |_, _| Ok(steps.clone()))
     }
 
     fn switch_undo(&self) -> Vec<HostWork> {
+        let back = self.steps.switch_back();
         self.for_all(|host| {
-            let mut steps = vec![self.steps.switch_back()];
+            let mut steps = vec![back.clone()];
             steps.extend(self.restart_steps(host));
             steps
         })
     }
 
     fn restart_steps(&self, host: &TargetHost) -> Vec<Step> {
-        self.per_role(host, |role| (!role.restart.is_empty()).then(|| self.steps.restart(&role.name, &role.restart)))
+        for_host(&self.restarts, host)
     }
 
     fn health_steps(&self, host: &TargetHost) -> Vec<Step> {
-        self.per_role(host, |role| role.healthcheck.as_ref().map(|check| self.steps.health_check(&role.name, check)))
+        for_host(&self.health_checks, host)
+    }
+
+    /// One step per role that has one, built once for all hosts of the role.
+    fn by_role(&self, step: impl Fn(&deployer_config::Role) -> Option<Step>) -> RoleSteps {
+        self.config.roles.values().filter_map(|role| step(role).map(|step| (role.name.clone(), step))).collect()
     }
 
     /// One step per role of the host, for the roles that have one.
