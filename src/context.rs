@@ -28,6 +28,16 @@ pub(crate) enum CliError {
     Write { path: Utf8PathBuf, source: std::io::Error },
     #[error("`{0}` is not available in this build yet")]
     NotYetAvailable(&'static str),
+    #[error("`{0}` does not compile to a plan")]
+    NoPlan(&'static str),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot read `{path}`: {source}")]
+    Read { path: Utf8PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Plan(#[from] deployer_plan::PlanError),
+    #[error(transparent)]
+    Revision(#[from] crate::revision::RevisionError),
 }
 
 impl CliError {

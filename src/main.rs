@@ -5,7 +5,10 @@ mod commands;
 mod context;
 mod diagnostics;
 mod exit;
+mod invocation;
 mod output;
+mod planning;
+mod revision;
 mod run;
 
 fn main() -> std::process::ExitCode {

@@ -3,6 +3,7 @@
 mod check;
 mod docs;
 mod hosts;
+mod plan;
 
 use crate::cli::{Cli, Command, LockAction};
 use crate::context::CliError;
@@ -22,7 +23,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         Command::BeginUpgrade(_) => Err(CliError::NotYetAvailable("begin_upgrade")),
         Command::EndUpgrade(_) => Err(CliError::NotYetAvailable("end_upgrade")),
         Command::UpdateServerPasswords(_) => Err(CliError::NotYetAvailable("update_server_passwords")),
-        Command::Plan { .. } => Err(CliError::NotYetAvailable("plan")),
+        Command::Plan { command } => plan::run(global, &command),
         Command::Status(_) => Err(CliError::NotYetAvailable("status")),
         Command::Run { .. } => Err(CliError::NotYetAvailable("run")),
         Command::Lock { action: LockAction::Status(_) | LockAction::Release { .. } } => {

@@ -1,0 +1,96 @@
+//! From a parsed command to a [`Plan`]: load the configuration, select the hosts,
+//! pin the revision, read the template sources, compile. Shared by `deployer plan`
+//! and by every command that runs a plan.
+
+use camino::Utf8Path;
+use deployer_config::Config;
+use deployer_plan::{CommandSpec, Plan, PlanInput, Sources, compile};
+
+use crate::cli::{Command, GlobalArgs, LockAction, Target};
+use crate::context::{self, CliError};
+use crate::{invocation, revision};
+
+/// A command that compiles to a plan, with what it needs besides the configuration.
+pub(crate) struct PlanRequest {
+    pub target: Target,
+    pub spec: CommandSpec,
+    pub branch: Option<String>,
+    pub commit: Option<String>,
+}
+
+impl PlanRequest {
+    pub(crate) fn from_command(command: Command) -> Result<Self, CliError> {
+        let plain = |target: Target, spec| Self { target, spec, branch: None, commit: None };
+        Ok(match command {
+            Command::CreateEnvironment(target) => plain(target, CommandSpec::CreateEnvironment),
+            Command::DeployFull(args) => {
+                Self { target: args.target, spec: CommandSpec::DeployFull, branch: args.branch, commit: args.commit }
+            }
+            Command::DeploySerial(args) => Self {
+                target: args.deploy.target,
+                spec: CommandSpec::DeploySerial { batch_size: args.batch_size },
+                branch: args.deploy.branch,
+                commit: args.deploy.commit,
+            },
+            Command::Rollback(args) => plain(args.target, CommandSpec::Rollback { to: args.to }),
+            Command::BeginUpgrade(args) => {
+                plain(args.target, CommandSpec::BeginUpgrade { stay_healthy: !args.no_stay_healthy })
+            }
+            Command::EndUpgrade(target) => plain(target, CommandSpec::EndUpgrade),
+            Command::UpdateServerPasswords(target) => plain(target, CommandSpec::UpdateServerPasswords),
+            Command::Run { target, command } => plain(target, CommandSpec::Run { command: command.join(" ") }),
+            Command::Check { .. } => return Err(CliError::NoPlan("check")),
+            Command::Hosts(_) => return Err(CliError::NoPlan("hosts")),
+            Command::Plan { .. } => return Err(CliError::NoPlan("plan")),
+            Command::Status(_) => return Err(CliError::NoPlan("status")),
+            Command::Lock { action: LockAction::Status(_) | LockAction::Release { .. } } => {
+                return Err(CliError::NoPlan("lock"));
+            }
+            Command::Completions { .. } => return Err(CliError::NoPlan("completions")),
+            Command::Man { .. } => return Err(CliError::NoPlan("man")),
+        })
+    }
+}
+
+pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(Config, Plan), CliError> {
+    let config = context::load(global)?;
+    let target = context::resolve_target(&config, &request.target)?;
+    let hosts = context::hosts(&config, &target.environment, global)?;
+    let directory = config.file.parent().unwrap_or(Utf8Path::new(".")).to_owned();
+    let revision = if request.spec.ships_a_release() {
+        let environment = config.environment(&target.environment)?;
+        let branch = request.branch.clone().unwrap_or_else(|| environment.branch_for(&target.deployment).to_owned());
+        Some(revision::resolve(&config.repo, &branch, request.commit.as_deref(), &directory)?)
+    } else {
+        None
+    };
+    let sources = load_sources(&config, &directory)?;
+    let plan = compile(&PlanInput {
+        config: &config,
+        deployment: &target.deployment,
+        environment: &target.environment,
+        command: request.spec,
+        hosts: &hosts,
+        revision,
+        invocation: invocation::current(),
+        sources: &sources,
+    })?;
+    Ok((config, plan))
+}
+
+/// Every template and maintenance page the configuration names.
+fn load_sources(config: &Config, directory: &Utf8Path) -> Result<Sources, CliError> {
+    let mut sources = Sources::new();
+    let paths = config
+        .templates
+        .iter()
+        .map(|spec| spec.src.clone())
+        .chain(config.static_html.upgrade_message.clone())
+        .chain(config.static_html.healthcheck_override.clone());
+    for path in paths {
+        let full = directory.join(&path);
+        let text = std::fs::read_to_string(&full).map_err(|source| CliError::Read { path: full, source })?;
+        sources.insert(path, text);
+    }
+    Ok(sources)
+}
