@@ -1,0 +1,37 @@
+//! What the executor reports while it runs. The binary turns events into progress
+//! bars, plain lines, JSON lines and per-host log files; the executor never prints.
+
+use serde::Serialize;
+
+use crate::outcome::RunStatus;
+use crate::transport::Stream;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Connecting { hosts: usize },
+    HostConnected { host: String },
+    HostUnreachable { host: String, error: String, skipped: bool },
+    PhaseStarted { phase: String, number: usize, of: usize, hosts: usize },
+    StepStarted { host: String, phase: String, step: usize, title: String },
+    StepFinished { host: String, phase: String, step: usize, title: String, status: i32, duration_ms: u64 },
+    Output { host: String, stream: Stream, line: String },
+    HostFailed { host: String, phase: String, error: String },
+    PhaseFinished { phase: String, failed: usize, duration_ms: u64 },
+    Captured { name: String, value: String },
+    UndoStarted { phase: String, hosts: usize },
+    Interrupted,
+    Finished { status: RunStatus, duration_ms: u64 },
+}
+
+/// Receives events; implementations use interior mutability.
+pub trait Reporter: Sync {
+    fn report(&self, event: Event);
+}
+
+/// Drops every event (tests, benchmarks).
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn report(&self, _event: Event) {}
+}

@@ -1,0 +1,30 @@
+//! `deployer-exec`: runs a [`Plan`](deployer_plan::Plan) on many hosts.
+//!
+//! - [`Transport`]: the boundary to the machines; [`LocalTransport`] runs on this
+//!   machine, `deployer-ssh` provides OpenSSH.
+//! - [`Wire`]: one script per host per phase on `sh -s`'s stdin; steps report
+//!   start, end and exit status with nonce'd markers; each step is time-limited on
+//!   the host itself.
+//! - [`Executor`]: phases in order with a barrier after each; hosts concurrently
+//!   up to the pool size, or in batches; fail-fast (or warn-only); undo of what ran,
+//!   newest phase first; an [`Outcome`] whose status maps to an exit code.
+//!
+//! Architecture invariant: this crate never prints; it reports [`Event`]s.
+
+mod events;
+mod executor;
+mod lines;
+mod local;
+mod outcome;
+mod secrets;
+mod transport;
+mod wire;
+
+pub use events::{Event, Reporter, Silent};
+pub use executor::{ExecOptions, Executor};
+pub use lines::{MAX_LINE, read_both, read_lines};
+pub use local::{LocalTransport, run_sh};
+pub use outcome::{Failure, HostReport, HostResult, Outcome, RunStatus};
+pub use secrets::{SecretsError, parse_secrets};
+pub use transport::{OutputSink, Stream, Transport, TransportError};
+pub use wire::{KILL_GRACE_SECONDS, Marker, TIMED_OUT_STATUS, Wire};

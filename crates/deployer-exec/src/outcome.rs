@@ -1,0 +1,75 @@
+//! How a run ended, per host and overall.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// The overall result; each has its own process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Success,
+    /// Failed before anything switched; undo left the fleet as it was.
+    Failed,
+    /// Failed after some hosts switched; every switched host was switched back.
+    RolledBack,
+    /// Hosts may be on different releases (warn-only, or an undo that failed).
+    Partial,
+    /// Another run holds the environment's lock; nothing changed.
+    LockHeld,
+    /// Interrupted (Ctrl-C); what ran was undone as far as possible.
+    Interrupted,
+}
+
+/// What happened to one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostReport {
+    pub host: String,
+    pub roles: Vec<String>,
+    pub result: HostResult,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum HostResult {
+    Ok,
+    Failed {
+        phase: String,
+        error: String,
+    },
+    Unreachable {
+        error: String,
+    },
+    /// Left out (`--skip-bad-hosts`) or never reached because the run stopped first.
+    Skipped,
+}
+
+/// One failure, with the last lines the host printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub host: String,
+    pub phase: String,
+    pub step: Option<String>,
+    pub error: String,
+    pub output_tail: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub status: RunStatus,
+    pub hosts: Vec<HostReport>,
+    pub failures: Vec<Failure>,
+    pub undo_failures: Vec<Failure>,
+    /// Values the hosts reported (`DEPLOYER-CAPTURE`), e.g. the rollback target.
+    pub captured: BTreeMap<String, String>,
+    /// A reason the run stopped before contacting hosts, if any.
+    pub refused: Option<String>,
+    pub duration_ms: u64,
+}
+
+impl Outcome {
+    pub fn succeeded(&self) -> bool {
+        self.status == RunStatus::Success
+    }
+}

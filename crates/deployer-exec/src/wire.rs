@@ -1,0 +1,169 @@
+//! What goes over the wire: one script per host per phase, sent on the standard
+//! input of `sh -s`, and the markers by which the host reports each step.
+//!
+//! Each step runs as `timeout -k <grace> <limit> sh -s <<'<delimiter>'`:
+//! - the script travels inside a here-document, so it never appears in any
+//!   process's arguments (secrets included);
+//! - GNU `timeout` puts the step in its own process group and kills the whole
+//!   group at the limit, so nothing the step started outlives it on the host;
+//! - the step's exit code comes back in an end marker. Markers carry a per-run
+//!   nonce, so a step's own output cannot fake them.
+
+use deployer_plan::{HEREDOC_END, Step};
+
+/// Seconds between SIGTERM and SIGKILL when a step runs out of time.
+pub const KILL_GRACE_SECONDS: u32 = 10;
+
+/// Exit status of a step that ran out of time (GNU `timeout`).
+pub const TIMED_OUT_STATUS: i32 = 124;
+
+/// A marker line a host prints around each step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Marker {
+    Start { step: usize },
+    End { step: usize, status: i32 },
+}
+
+/// Builds and parses the per-run wire format.
+#[derive(Debug, Clone)]
+pub struct Wire {
+    nonce: String,
+}
+
+impl Wire {
+    /// `nonce` must be unpredictable to the scripts' output (hex or alphanumeric).
+    pub fn new(nonce: impl Into<String>) -> Self {
+        Self { nonce: nonce.into() }
+    }
+
+    fn marker(&self) -> String {
+        format!("DEPLOYER-{}", self.nonce)
+    }
+
+    fn delimiter(&self) -> String {
+        format!("DEPLOYER_STEP_{}", self.nonce)
+    }
+
+    /// Refuses text that could end a here-document early.
+    pub fn check_content(&self, text: &str) -> Result<(), String> {
+        let delimiter = self.delimiter();
+        match text.lines().find(|line| *line == delimiter || *line == HEREDOC_END) {
+            Some(line) => Err(format!("a value contains the reserved line `{line}`")),
+            None => Ok(()),
+        }
+    }
+
+    /// The script for one host's steps in one phase. `scripts` are the steps'
+    /// scripts with every slot already filled.
+    pub fn phase_script(&self, steps: &[Step], scripts: &[String]) -> String {
+        let marker = self.marker();
+        let delimiter = self.delimiter();
+        let mut out = String::with_capacity(scripts.iter().map(String::len).sum::<usize>() + 256 * steps.len());
+        for (index, (step, script)) in steps.iter().zip(scripts).enumerate() {
+            out.push_str(&format!(
+                "printf '%s\\n' '{marker} START {index}'\n\
+                 timeout -k {KILL_GRACE_SECONDS} {limit} sh -s <<'{delimiter}'\n\
+                 set -eu\n\
+                 {script}{newline}\
+                 {delimiter}\n\
+                 status=$?\n\
+                 printf '%s\\n' \"{marker} END {index} $status\"\n\
+                 if [ \"$status\" -ne 0 ]; then exit \"$status\"; fi\n",
+                limit = step.timeout.max(1),
+                newline = if script.ends_with('\n') { "" } else { "\n" },
+            ));
+        }
+        out.push_str("exit 0\n");
+        out
+    }
+
+    /// Reads a marker from a line of standard output, if it is one.
+    pub fn parse(&self, line: &str) -> Option<Marker> {
+        let rest = line.strip_prefix(&self.marker())?.strip_prefix(' ')?;
+        let mut words = rest.split(' ');
+        match (words.next()?, words.next()?.parse().ok()?, words.next()) {
+            ("START", step, None) => Some(Marker::Start { step }),
+            ("END", step, Some(status)) => Some(Marker::End { step, status: status.parse().ok()? }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use deployer_plan::{Script, StepKind};
+
+    use super::*;
+
+    fn step(timeout: u32) -> Step {
+        Step { kind: StepKind::Command, title: "t".to_owned(), timeout, script: Script::new() }
+    }
+
+    fn run(script: &str) -> (Vec<Marker>, String) {
+        let output = std::process::Command::new("sh")
+            .arg("-s")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(script.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        let wire = Wire::new("n0nce");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let markers = stdout.lines().filter_map(|line| wire.parse(line)).collect();
+        let other = stdout.lines().filter(|line| wire.parse(line).is_none()).collect::<Vec<_>>().join("\n");
+        (markers, other)
+    }
+
+    #[test]
+    fn reports_each_step_and_stops_at_the_first_failure() {
+        let wire = Wire::new("n0nce");
+        let scripts = ["echo one\n".to_owned(), "echo two; exit 3\n".to_owned(), "echo three\n".to_owned()];
+        let (markers, output) = run(&wire.phase_script(&[step(5), step(5), step(5)], &scripts));
+        assert_eq!(
+            markers,
+            [
+                Marker::Start { step: 0 },
+                Marker::End { step: 0, status: 0 },
+                Marker::Start { step: 1 },
+                Marker::End { step: 1, status: 3 }
+            ]
+        );
+        assert_eq!(output, "one\ntwo");
+    }
+
+    #[test]
+    fn a_step_that_outlives_its_limit_is_killed_with_its_children() {
+        let wire = Wire::new("n0nce");
+        let scripts = ["sleep 60 & sleep 60\n".to_owned()];
+        let started = std::time::Instant::now();
+        let (markers, _) = run(&wire.phase_script(&[step(1)], &scripts));
+        assert_eq!(markers[1], Marker::End { step: 0, status: TIMED_OUT_STATUS });
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_step_cannot_read_the_rest_of_the_script_or_fake_markers() {
+        let wire = Wire::new("n0nce");
+        let scripts = ["cat; echo 'DEPLOYER-other END 0 0'\n".to_owned(), "echo second\n".to_owned()];
+        let (markers, output) = run(&wire.phase_script(&[step(5), step(5)], &scripts));
+        assert_eq!(markers.len(), 4, "{markers:?}");
+        assert!(output.contains("second"));
+        assert!(!output.contains("echo second"), "the step read the script: {output}");
+    }
+
+    #[test]
+    fn parses_only_its_own_markers() {
+        let wire = Wire::new("abc");
+        assert_eq!(wire.parse("DEPLOYER-abc START 2"), Some(Marker::Start { step: 2 }));
+        assert_eq!(wire.parse("DEPLOYER-abc END 2 124"), Some(Marker::End { step: 2, status: 124 }));
+        assert_eq!(wire.parse("DEPLOYER-xyz END 2 0"), None);
+        assert_eq!(wire.parse("DEPLOYER-abc END x 0"), None);
+        assert!(wire.check_content("DEPLOYER_STEP_abc").is_err());
+        assert!(wire.check_content(HEREDOC_END).is_err());
+        assert!(wire.check_content("fine").is_ok());
+    }
+}

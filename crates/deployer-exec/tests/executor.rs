@@ -1,0 +1,360 @@
+//! The executor's scheduling and failure semantics, on real `sh` processes through
+//! the local transport (and a wrapper that makes chosen hosts unreachable).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use deployer_config::Connection;
+use deployer_exec::{
+    Event, ExecOptions, Executor, HostResult, LocalTransport, OutputSink, Reporter, RunStatus, Transport,
+    TransportError, Wire,
+};
+use deployer_plan::{Concurrency, HostWork, Phase, Plan, PlanHost, Scope, Script, Step, StepKind};
+use tokio_util::sync::CancellationToken;
+
+struct Fixture {
+    _directory: tempfile::TempDir,
+    log: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let directory = tempfile::tempdir().unwrap();
+    let log = directory.path().join("log");
+    std::fs::write(&log, "").unwrap();
+    Fixture { _directory: directory, log }
+}
+
+fn step(kind: StepKind, title: &str, script: &str) -> Step {
+    Step { kind, title: title.to_owned(), timeout: 30, script: Script::text(script) }
+}
+
+/// A step that appends `<phase> <host>` to the shared log, then runs `extra`.
+fn logged(log: &Path, phase: &str, extra: &str) -> impl Fn(usize) -> Vec<Step> {
+    let log = log.display().to_string();
+    let phase = phase.to_owned();
+    let extra = extra.to_owned();
+    move |host| {
+        vec![step(
+            StepKind::Command,
+            &phase,
+            &format!("echo '{phase} {host}' >> '{log}'\n{}", extra.replace("HOST", &host.to_string())),
+        )]
+    }
+}
+
+fn phase(name: &str, hosts: usize, concurrency: Concurrency, steps: impl Fn(usize) -> Vec<Step>) -> Phase {
+    Phase {
+        name: name.to_owned(),
+        description: name.to_owned(),
+        scope: Scope::All,
+        concurrency,
+        work: (0..hosts).map(|host| HostWork { host, steps: steps(host) }).collect(),
+        undo: Vec::new(),
+        captures: Vec::new(),
+    }
+}
+
+fn plan(hosts: usize, phases: Vec<Phase>) -> Plan {
+    Plan {
+        command: "test".to_owned(),
+        project: "p".to_owned(),
+        deployment: "p".to_owned(),
+        environment: "e".to_owned(),
+        deploy_id: "id".to_owned(),
+        revision: None,
+        release_id: None,
+        deploy_root: "/tmp".to_owned(),
+        confirmation: None,
+        hosts: (0..hosts)
+            .map(|index| PlanHost {
+                name: format!("h{index}"),
+                host: format!("h{index}"),
+                user: None,
+                port: None,
+                roles: vec!["web".to_owned()],
+                connection: Connection::Local,
+            })
+            .collect(),
+        phases,
+    }
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<Event>>);
+
+impl Reporter for Recorder {
+    fn report(&self, event: Event) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+/// The local transport, with some hosts unreachable.
+struct Flaky {
+    down: Vec<usize>,
+}
+
+impl Transport for Flaky {
+    async fn connect(&self, index: usize, _host: &PlanHost) -> Result<(), TransportError> {
+        if self.down.contains(&index) { Err(TransportError::Connect("connection refused".to_owned())) } else { Ok(()) }
+    }
+    async fn run(
+        &self,
+        index: usize,
+        host: &PlanHost,
+        script: String,
+        sink: &mut dyn OutputSink,
+    ) -> Result<i32, TransportError> {
+        LocalTransport.run(index, host, script, sink).await
+    }
+    async fn close(&self) {}
+}
+
+async fn execute(plan: &Plan, options: ExecOptions, down: Vec<usize>) -> (deployer_exec::Outcome, Vec<Event>) {
+    let recorder = Recorder::default();
+    let secrets = BTreeMap::new();
+    let outcome = Executor {
+        plan,
+        transport: &Flaky { down },
+        reporter: &recorder,
+        secrets: &secrets,
+        options,
+        cancel: CancellationToken::new(),
+        wire: Wire::new("t3st"),
+    }
+    .run()
+    .await;
+    (outcome, recorder.0.into_inner().unwrap())
+}
+
+fn log_lines(fixture: &Fixture) -> Vec<String> {
+    std::fs::read_to_string(&fixture.log).unwrap().lines().map(str::to_owned).collect()
+}
+
+const POOL: Concurrency = Concurrency::Pool { size: 8 };
+
+#[tokio::test]
+async fn phases_run_in_order_with_a_barrier_between_them() {
+    let fixture = fixture();
+    let plan = plan(
+        4,
+        vec![
+            phase("one", 4, POOL, logged(&fixture.log, "one", "sleep 0.0HOST")),
+            phase("two", 4, POOL, logged(&fixture.log, "two", "")),
+        ],
+    );
+    let (outcome, events) = execute(&plan, ExecOptions::default(), vec![]).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
+    let lines = log_lines(&fixture);
+    let last_one = lines.iter().rposition(|line| line.starts_with("one")).unwrap();
+    let first_two = lines.iter().position(|line| line.starts_with("two")).unwrap();
+    assert!(last_one < first_two, "phase two started before phase one ended: {lines:?}");
+    assert_eq!(lines.len(), 8);
+    let finished = events.iter().filter(|event| matches!(event, Event::StepFinished { status: 0, .. })).count();
+    assert_eq!(finished, 8, "each step reports its end");
+}
+
+#[tokio::test]
+async fn fail_fast_stops_new_work_and_undoes_only_what_ran() {
+    let fixture = fixture();
+    let mut prepare =
+        phase("prepare", 3, Concurrency::Pool { size: 1 }, logged(&fixture.log, "prepare", "[ HOST -ne 1 ]"));
+    prepare.undo = (0..3).map(|host| HostWork { host, steps: logged(&fixture.log, "undo", "")(host) }).collect();
+    let plan = plan(3, vec![prepare, phase("later", 3, POOL, logged(&fixture.log, "later", ""))]);
+    let (outcome, _) = execute(&plan, ExecOptions::default(), vec![]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(log_lines(&fixture), ["prepare 0", "prepare 1", "undo 0", "undo 1"]);
+    assert_eq!(outcome.failures.len(), 1);
+    assert_eq!(outcome.failures[0].host, "h1");
+    assert_eq!(outcome.failures[0].error, "`prepare` exited with status 1");
+    assert!(matches!(outcome.hosts[1].result, HostResult::Failed { .. }));
+}
+
+#[tokio::test]
+async fn a_failure_after_the_switch_switches_back_and_says_so() {
+    let fixture = fixture();
+    let mut switch = phase("switch", 2, POOL, |host| {
+        vec![step(StepKind::Switch, "switch", &format!("echo 'switch {host}' >> '{}'", fixture.log.display()))]
+    });
+    switch.undo = (0..2).map(|host| HostWork { host, steps: logged(&fixture.log, "switch-back", "")(host) }).collect();
+    let plan = plan(2, vec![switch, phase("healthcheck", 2, POOL, logged(&fixture.log, "health", "[ HOST -ne 0 ]"))]);
+    let (outcome, _) = execute(&plan, ExecOptions::default(), vec![]).await;
+    assert_eq!(outcome.status, RunStatus::RolledBack);
+    let lines = log_lines(&fixture);
+    assert!(lines.contains(&"switch-back 0".to_owned()) && lines.contains(&"switch-back 1".to_owned()), "{lines:?}");
+}
+
+#[tokio::test]
+async fn a_failed_undo_makes_the_run_partial() {
+    let fixture = fixture();
+    let mut switch = phase("switch", 2, POOL, |_| vec![step(StepKind::Switch, "switch", "true")]);
+    switch.undo = (0..2)
+        .map(|host| HostWork {
+            host,
+            steps: vec![step(StepKind::SwitchBack, "switch back", if host == 1 { "false" } else { "true" })],
+        })
+        .collect();
+    let plan = plan(2, vec![switch, phase("healthcheck", 2, POOL, logged(&fixture.log, "health", "false"))]);
+    let (outcome, _) = execute(&plan, ExecOptions::default(), vec![]).await;
+    assert_eq!(outcome.status, RunStatus::Partial);
+    assert_eq!(outcome.undo_failures.len(), 1);
+    assert_eq!(outcome.undo_failures[0].host, "h1");
+}
+
+#[tokio::test]
+async fn warn_only_carries_on_but_reports_failure() {
+    let fixture = fixture();
+    let plan = plan(
+        2,
+        vec![
+            phase("one", 2, POOL, logged(&fixture.log, "one", "[ HOST -ne 0 ]")),
+            phase("two", 2, POOL, logged(&fixture.log, "two", "")),
+        ],
+    );
+    let (outcome, _) = execute(&plan, ExecOptions { warn_only: true, ..ExecOptions::default() }, vec![]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let mut lines = log_lines(&fixture);
+    lines.sort();
+    assert_eq!(lines, ["one 0", "one 1", "two 0", "two 1"]);
+}
+
+#[tokio::test]
+async fn a_held_lock_has_its_own_status() {
+    let plan = plan(
+        2,
+        vec![phase("lock", 2, POOL, |host| {
+            vec![step(StepKind::Lock, "lock", if host == 1 { "exit 75" } else { "true" })]
+        })],
+    );
+    let (outcome, _) = execute(&plan, ExecOptions::default(), vec![]).await;
+    assert_eq!(outcome.status, RunStatus::LockHeld);
+    assert_eq!(outcome.failures[0].error, "the environment is locked by another run");
+}
+
+#[tokio::test]
+async fn unreachable_hosts_stop_the_run_unless_skipped() {
+    let fixture = fixture();
+    let plan = plan(3, vec![phase("one", 3, POOL, logged(&fixture.log, "one", ""))]);
+    let (outcome, events) = execute(&plan, ExecOptions::default(), vec![1]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(log_lines(&fixture).is_empty(), "nothing ran");
+    assert!(
+        events.iter().any(|event| matches!(event, Event::HostUnreachable { host, skipped: false, .. } if host == "h1"))
+    );
+
+    let (outcome, _) = execute(&plan, ExecOptions { skip_bad_hosts: true, ..ExecOptions::default() }, vec![1]).await;
+    assert_eq!(outcome.status, RunStatus::Success);
+    let mut lines = log_lines(&fixture);
+    lines.sort();
+    assert_eq!(lines, ["one 0", "one 2"]);
+    assert!(matches!(outcome.hosts[1].result, HostResult::Unreachable { .. }));
+}
+
+#[tokio::test]
+async fn batches_finish_one_at_a_time_and_a_failing_batch_stops_the_rest() {
+    let fixture = fixture();
+    let plan = plan(
+        5,
+        vec![phase(
+            "rollout",
+            5,
+            Concurrency::Batches { size: 2 },
+            logged(&fixture.log, "rollout", "sleep 0.05; echo 'end HOST' >> LOG; [ HOST -ne 2 ]"),
+        )],
+    );
+    let mut plan = plan;
+    for work in &mut plan.phases[0].work {
+        let text = work.steps[0].script.to_string().replace("LOG", &format!("'{}'", fixture.log.display()));
+        work.steps[0].script = Script::text(text);
+    }
+    let (outcome, _) = execute(&plan, ExecOptions::default(), vec![]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let lines = log_lines(&fixture);
+    let position = |text: &str| lines.iter().position(|line| line == text).unwrap_or(usize::MAX);
+    assert!(position("end 0") < position("rollout 2") && position("end 1") < position("rollout 2"), "{lines:?}");
+    assert_eq!(position("rollout 4"), usize::MAX, "the third batch must not start: {lines:?}");
+}
+
+#[tokio::test]
+async fn captured_values_must_agree() {
+    let mut choose = phase("choose", 2, POOL, |host| {
+        vec![step(StepKind::ChooseRollbackTarget, "choose", &format!("echo 'DEPLOYER-CAPTURE target=r{}'", 0))]
+    });
+    choose.captures = vec!["target".to_owned()];
+    let mut use_it = phase("use", 2, POOL, |_| Vec::new());
+    for work in &mut use_it.work {
+        let mut script = Script::text("test ");
+        script.push_variable("target");
+        script.push_text(" = r0");
+        work.steps = vec![Step { kind: StepKind::Command, title: "use".to_owned(), timeout: 10, script }];
+    }
+    let agreeing = plan(2, vec![choose.clone(), use_it]);
+    let (outcome, _) = execute(&agreeing, ExecOptions::default(), vec![]).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
+    assert_eq!(outcome.captured["target"], "r0");
+
+    let mut disagreeing = agreeing.clone();
+    disagreeing.phases[0].work[1].steps[0].script = Script::text("echo 'DEPLOYER-CAPTURE target=r1'");
+    let (outcome, _) = execute(&disagreeing, ExecOptions::default(), vec![]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(outcome.failures[0].error, "hosts disagree on `target`: r0 on h0; r1 on h1");
+}
+
+#[tokio::test]
+async fn a_step_over_its_time_limit_is_stopped_on_the_host() {
+    let mut slow = phase("slow", 1, POOL, |_| vec![step(StepKind::Command, "sleepy", "sleep 30")]);
+    slow.work[0].steps[0].timeout = 1;
+    let (outcome, _) = execute(&plan(1, vec![slow]), ExecOptions::default(), vec![]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(outcome.failures[0].error, "`sleepy` ran out of time (1s) and was stopped on the host");
+}
+
+#[tokio::test]
+async fn cancelling_stops_new_work_and_undoes() {
+    let fixture = fixture();
+    let mut one = phase("one", 2, POOL, logged(&fixture.log, "one", ""));
+    one.undo = (0..2).map(|host| HostWork { host, steps: logged(&fixture.log, "undo", "")(host) }).collect();
+    let plan = plan(2, vec![one, phase("two", 2, POOL, logged(&fixture.log, "two", ""))]);
+    let cancel = CancellationToken::new();
+    struct CancelAfterPhaseOne(CancellationToken);
+    impl Reporter for CancelAfterPhaseOne {
+        fn report(&self, event: Event) {
+            if matches!(event, Event::PhaseFinished { ref phase, .. } if phase == "one") {
+                self.0.cancel();
+            }
+        }
+    }
+    let secrets = BTreeMap::new();
+    let outcome = Executor {
+        plan: &plan,
+        transport: &LocalTransport,
+        reporter: &CancelAfterPhaseOne(cancel.clone()),
+        secrets: &secrets,
+        options: ExecOptions::default(),
+        cancel,
+        wire: Wire::new("t3st"),
+    }
+    .run()
+    .await;
+    assert_eq!(outcome.status, RunStatus::Interrupted);
+    let mut lines = log_lines(&fixture);
+    lines.sort();
+    assert_eq!(lines, ["one 0", "one 1", "undo 0", "undo 1"]);
+}
+
+#[tokio::test]
+async fn a_missing_secret_stops_the_run_before_any_host() {
+    let fixture = fixture();
+    let mut script = Script::text("echo ");
+    script.push_secret("api_key");
+    let plan = plan(
+        1,
+        vec![phase("one", 1, POOL, move |_| {
+            vec![Step { kind: StepKind::Command, title: "s".to_owned(), timeout: 5, script: script.clone() }]
+        })],
+    );
+    let (outcome, events) = execute(&plan, ExecOptions::default(), vec![]).await;
+    assert_eq!(outcome.refused.as_deref(), Some("secret `api_key` is not in the secrets file"));
+    assert!(!events.iter().any(|event| matches!(event, Event::Connecting { .. })));
+    assert!(log_lines(&fixture).is_empty());
+}
