@@ -277,7 +277,7 @@ async fn batches_finish_one_at_a_time_and_a_failing_batch_stops_the_rest() {
 
 #[tokio::test]
 async fn captured_values_must_agree() {
-    let mut choose = phase("choose", 2, POOL, |host| {
+    let mut choose = phase("choose", 2, POOL, |_host| {
         vec![step(StepKind::ChooseRollbackTarget, "choose", &format!("echo 'DEPLOYER-CAPTURE target=r{}'", 0))]
     });
     choose.captures = vec!["target".to_owned()];
