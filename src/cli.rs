@@ -52,9 +52,21 @@ pub(crate) struct GlobalArgs {
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
 
-    /// Print machine-readable JSON instead of text
+    /// Print machine-readable JSON instead of text (a JSON-lines event stream for runs)
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Hosts worked on at once [default: `execution.pool_size`]
+    #[arg(short = 'z', long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub pool_size: Option<u32>,
+
+    /// Keep going when a step fails (the exit code still reports the failure)
+    #[arg(short = 'w', long, global = true)]
+    pub warn_only: bool,
+
+    /// Leave unreachable hosts out instead of failing
+    #[arg(long, global = true)]
+    pub skip_bad_hosts: bool,
 }
 
 #[derive(Debug, Subcommand)]

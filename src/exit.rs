@@ -11,16 +11,12 @@ pub(crate) enum Exit {
     /// Bad configuration or arguments; no host was contacted.
     BadInput = 2,
     /// A step failed after some hosts switched; they were all switched back.
-    #[allow(dead_code)]
     RolledBack = 3,
     /// Hosts are on different releases (`--on-failure=halt`, or a failed revert).
-    #[allow(dead_code)]
     Partial = 4,
     /// Another deploy holds the environment's lock; nothing was changed.
-    #[allow(dead_code)]
     Locked = 5,
     /// Interrupted (Ctrl-C).
-    #[allow(dead_code)]
     Interrupted = 130,
 }
 

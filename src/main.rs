@@ -8,6 +8,7 @@ mod exit;
 mod invocation;
 mod output;
 mod planning;
+mod report;
 mod revision;
 mod run;
 

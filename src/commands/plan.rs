@@ -37,5 +37,8 @@ fn merge(outer: &GlobalArgs, inner: GlobalArgs) -> GlobalArgs {
         set: outer.set.iter().cloned().chain(inner.set).collect(),
         yes: outer.yes || inner.yes,
         json: outer.json || inner.json,
+        pool_size: inner.pool_size.or(outer.pool_size),
+        warn_only: outer.warn_only || inner.warn_only,
+        skip_bad_hosts: outer.skip_bad_hosts || inner.skip_bad_hosts,
     }
 }

@@ -9,19 +9,72 @@ use crate::transport::Stream;
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Connecting { hosts: usize },
-    HostConnected { host: String },
-    HostUnreachable { host: String, error: String, skipped: bool },
-    PhaseStarted { phase: String, number: usize, of: usize, hosts: usize },
-    StepStarted { host: String, phase: String, step: usize, title: String },
-    StepFinished { host: String, phase: String, step: usize, title: String, status: i32, duration_ms: u64 },
-    Output { host: String, stream: Stream, line: String },
-    HostFailed { host: String, phase: String, error: String },
-    PhaseFinished { phase: String, failed: usize, duration_ms: u64 },
-    Captured { name: String, value: String },
-    UndoStarted { phase: String, hosts: usize },
+    Connecting {
+        hosts: usize,
+    },
+    HostConnected {
+        host: String,
+    },
+    HostUnreachable {
+        host: String,
+        error: String,
+        skipped: bool,
+    },
+    PhaseStarted {
+        phase: String,
+        number: usize,
+        of: usize,
+        hosts: usize,
+    },
+    StepStarted {
+        host: String,
+        phase: String,
+        step: usize,
+        title: String,
+    },
+    StepFinished {
+        host: String,
+        phase: String,
+        step: usize,
+        title: String,
+        status: i32,
+        duration_ms: u64,
+    },
+    Output {
+        host: String,
+        stream: Stream,
+        line: String,
+    },
+    HostFailed {
+        host: String,
+        phase: String,
+        error: String,
+    },
+    /// The host finished its work in the phase (successfully or not).
+    HostDone {
+        host: String,
+        phase: String,
+        ok: bool,
+        duration_ms: u64,
+    },
+    PhaseFinished {
+        phase: String,
+        failed: usize,
+        duration_ms: u64,
+    },
+    Captured {
+        name: String,
+        value: String,
+    },
+    UndoStarted {
+        phase: String,
+        hosts: usize,
+    },
     Interrupted,
-    Finished { status: RunStatus, duration_ms: u64 },
+    Finished {
+        status: RunStatus,
+        duration_ms: u64,
+    },
 }
 
 /// Receives events; implementations use interior mutability.

@@ -382,6 +382,12 @@ impl<T: Transport> Executor<'_, T> {
                 error: error.clone(),
             });
         }
+        self.reporter.report(Event::HostDone {
+            host: host.name.clone(),
+            phase: phase.name.clone(),
+            ok: result.error.is_none(),
+            duration_ms: result.duration_ms,
+        });
         result
     }
 

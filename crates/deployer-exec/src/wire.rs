@@ -17,6 +17,11 @@ pub const KILL_GRACE_SECONDS: u32 = 10;
 /// Exit status of a step that ran out of time (GNU `timeout`).
 pub const TIMED_OUT_STATUS: i32 = 124;
 
+/// The phase script's own status after a failed step. The step's real status is in
+/// its end marker; a fixed, ordinary value here keeps ssh from treating 127 or 255
+/// as a transport error and dropping the output.
+pub const STEP_FAILED_EXIT: i32 = 3;
+
 /// A marker line a host prints around each step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Marker {
@@ -68,7 +73,7 @@ impl Wire {
                  {delimiter}\n\
                  status=$?\n\
                  printf '%s\\n' \"{marker} END {index} $status\"\n\
-                 if [ \"$status\" -ne 0 ]; then exit \"$status\"; fi\n",
+                 if [ \"$status\" -ne 0 ]; then exit {STEP_FAILED_EXIT}; fi\n",
                 limit = step.timeout.max(1),
                 newline = if script.ends_with('\n') { "" } else { "\n" },
             ));

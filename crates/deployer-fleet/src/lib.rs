@@ -1,0 +1,269 @@
+//! A fleet of real OpenSSH hosts on this machine, for tests and benchmarks.
+//!
+//! Each host is its own `/usr/sbin/sshd` listening on its own loopback address
+//! (`127.A.B.N`, port 2222), with its own host key, in its own mount namespace
+//! where [`DEPLOY_PATH`] is a bind mount of that host's directory. So every host
+//! has the same deploy path with separate contents, as real servers do, and a
+//! test can read each host's files from [`FleetHost::files`].
+//!
+//! Needs root (mount namespaces, sshd's privilege separation), `sshd`,
+//! `ssh-keygen` and `unshare`. [`Fleet::unavailable`] says why a fleet cannot start
+//! here, so tests can skip with a visible message. Everything a fleet starts is
+//! stopped when it is dropped.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The path at which every fleet host sees its own files.
+pub const DEPLOY_PATH: &str = "/srv/deployer-fleet";
+
+/// The port every fleet host listens on (on its own address).
+pub const PORT: u16 = 2222;
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+pub struct FleetHost {
+    pub address: Ipv4Addr,
+    /// This host's files: what it sees at [`DEPLOY_PATH`].
+    pub files: PathBuf,
+    child: Option<Child>,
+}
+
+impl FleetHost {
+    /// `root@127.A.B.N:2222`.
+    pub fn host_string(&self, user: &str) -> String {
+        format!("{user}@{}:{PORT}", self.address)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+pub struct Fleet {
+    pub directory: PathBuf,
+    pub hosts: Vec<FleetHost>,
+    /// The user the fleet's hosts accept (the user running the fleet).
+    pub user: String,
+    keep: bool,
+}
+
+impl Fleet {
+    /// Why a fleet cannot start on this machine, if it cannot.
+    pub fn unavailable() -> Option<String> {
+        let is_root = Command::new("id").arg("-u").output().map(|output| output.stdout == b"0\n").unwrap_or(false);
+        if !is_root {
+            return Some("the sshd fleet needs root (mount namespaces, sshd privilege separation)".to_owned());
+        }
+        for tool in [SSHD, "/usr/bin/ssh-keygen", "/usr/bin/unshare", "/usr/bin/ssh"] {
+            if !Path::new(tool).exists() {
+                return Some(format!("`{tool}` is missing (apt-get install openssh-server openssh-client util-linux)"));
+            }
+        }
+        None
+    }
+
+    /// Starts `count` hosts with their state under `directory`.
+    pub fn start(count: usize, directory: &Path) -> Result<Self, String> {
+        if let Some(reason) = Self::unavailable() {
+            return Err(reason);
+        }
+        if count == 0 || count > 250 {
+            return Err("a fleet has 1 to 250 hosts".to_owned());
+        }
+        std::fs::create_dir_all(directory).map_err(|error| format!("{}: {error}", directory.display()))?;
+        std::fs::create_dir_all(DEPLOY_PATH).map_err(|error| format!("{DEPLOY_PATH}: {error}"))?;
+        // sshd refuses to start as root without its privilege separation directory.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let client_key = directory.join("client_key");
+        if !client_key.exists() {
+            keygen(&client_key)?;
+        }
+        std::fs::copy(directory.join("client_key.pub"), directory.join("authorized_keys"))
+            .map_err(|error| error.to_string())?;
+        let user = std::env::var("USER").ok().filter(|user| !user.is_empty()).unwrap_or_else(|| "root".to_owned());
+        let mut fleet = Self { directory: directory.to_owned(), hosts: Vec::new(), user, keep: false };
+        // A random /24 of 127/8 per fleet, so fleets of parallel tests do not collide.
+        let seed = std::process::id() ^ (Instant::now().elapsed().subsec_nanos() | nanos());
+        let network = [127, 1 + (seed % 250) as u8, ((seed >> 8) % 250) as u8];
+        let mut known_hosts = String::new();
+        for index in 0..count {
+            let address = Ipv4Addr::new(network[0], network[1], network[2], 1 + index as u8);
+            let host = fleet.start_host(index, address)?;
+            let key = std::fs::read_to_string(fleet.host_dir(index).join("host_key.pub"))
+                .map_err(|error| error.to_string())?;
+            let key: Vec<&str> = key.split_whitespace().take(2).collect();
+            known_hosts.push_str(&format!("[{address}]:{PORT} {}\n", key.join(" ")));
+            fleet.hosts.push(host);
+        }
+        std::fs::write(fleet.known_hosts(), known_hosts).map_err(|error| error.to_string())?;
+        for host in &mut fleet.hosts {
+            wait_until_listening(host)?;
+        }
+        Ok(fleet)
+    }
+
+    pub fn known_hosts(&self) -> PathBuf {
+        self.directory.join("known_hosts")
+    }
+
+    pub fn client_key(&self) -> PathBuf {
+        self.directory.join("client_key")
+    }
+
+    fn host_dir(&self, index: usize) -> PathBuf {
+        self.directory.join(format!("host{index}"))
+    }
+
+    fn start_host(&self, index: usize, address: Ipv4Addr) -> Result<FleetHost, String> {
+        let dir = self.host_dir(index);
+        let files = dir.join("files");
+        std::fs::create_dir_all(&files).map_err(|error| error.to_string())?;
+        let host_key = dir.join("host_key");
+        if !host_key.exists() {
+            keygen(&host_key)?;
+        }
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "ListenAddress {address}:{PORT}\n\
+                 HostKey {key}\n\
+                 PidFile {dir}/sshd.pid\n\
+                 AuthorizedKeysFile {authorized}\n\
+                 PasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\n\
+                 PubkeyAuthentication yes\n\
+                 PermitRootLogin prohibit-password\n\
+                 UsePAM no\n\
+                 StrictModes no\n\
+                 PrintMotd no\n\
+                 MaxStartups 200:30:400\n\
+                 MaxSessions 20\n\
+                 LogLevel INFO\n",
+                key = host_key.display(),
+                dir = dir.display(),
+                authorized = self.directory.join("authorized_keys").display(),
+            ),
+        )
+        .map_err(|error| error.to_string())?;
+        let log = std::fs::File::create(dir.join("sshd.log")).map_err(|error| error.to_string())?;
+        // A private mount namespace per host, with this host's files at DEPLOY_PATH.
+        let child = Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "sh",
+                "-c",
+                "mount --bind \"$1\" \"$2\" && exec \"$3\" -D -e -f \"$4\"",
+                "fleet-host",
+            ])
+            .arg(&files)
+            .arg(DEPLOY_PATH)
+            .arg(SSHD)
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|error| format!("cannot start sshd: {error}"))?;
+        Ok(FleetHost { address, files, child: Some(child) })
+    }
+
+    /// Stops one host (its sshd and everything it runs), to make it unreachable.
+    pub fn stop_host(&mut self, index: usize) {
+        if let Some(mut child) = self.hosts[index].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Leaves the hosts running after this value is dropped (`deployer-fleet up`).
+    pub fn keep_running(&mut self) {
+        self.keep = true;
+        let pids: Vec<String> = self.hosts.iter().filter_map(FleetHost::pid).map(|pid| pid.to_string()).collect();
+        let _ = std::fs::write(self.directory.join("pids"), pids.join("\n"));
+    }
+
+    /// Stops the hosts of a fleet left running by [`keep_running`](Self::keep_running).
+    pub fn stop_kept(directory: &Path) -> Result<usize, String> {
+        let pids = std::fs::read_to_string(directory.join("pids"))
+            .map_err(|error| format!("no fleet in {}: {error}", directory.display()))?;
+        let mut stopped = 0;
+        for pid in pids.lines().filter(|line| !line.is_empty()) {
+            if Command::new("kill").arg(pid).status().is_ok_and(|status| status.success()) {
+                stopped += 1;
+            }
+        }
+        let _ = std::fs::remove_file(directory.join("pids"));
+        Ok(stopped)
+    }
+
+    /// A `fabulaws-config.yml` fragment naming this fleet's hosts and keys.
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "# {} fleet hosts; each sees its own files at {DEPLOY_PATH}\nssh:\n  known_hosts_file: {}\n  identity_file: {}\nhosts:\n",
+            self.hosts.len(),
+            self.known_hosts().display(),
+            self.client_key().display()
+        );
+        for host in &self.hosts {
+            text.push_str(&format!("  - {}    # files: {}\n", host.host_string(&self.user), host.files.display()));
+        }
+        text
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        for index in 0..self.hosts.len() {
+            self.stop_host(index);
+        }
+    }
+}
+
+fn nanos() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|time| time.subsec_nanos()).unwrap_or(0)
+}
+
+fn keygen(path: &Path) -> Result<(), String> {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "deployer-fleet", "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|error| format!("cannot run ssh-keygen: {error}"))?;
+    if status.success() { Ok(()) } else { Err(format!("ssh-keygen failed for {}", path.display())) }
+}
+
+fn wait_until_listening(host: &mut FleetHost) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let address = SocketAddr::from((host.address, PORT));
+    while Instant::now() < deadline {
+        if let Some(child) = host.child.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            let log = host
+                .files
+                .parent()
+                .map(|dir| dir.join("sshd.log"))
+                .and_then(|log| std::fs::read_to_string(log).ok())
+                .unwrap_or_default();
+            return Err(format!("sshd for {} exited ({status}): {}", host.address, log.trim()));
+        }
+        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::io::stderr().flush();
+    Err(format!("sshd for {} did not start listening", host.address))
+}

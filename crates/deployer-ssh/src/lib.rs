@@ -1,0 +1,17 @@
+//! `deployer-ssh`: the only crate that knows SSH.
+//!
+//! [`FleetTransport`] implements [`deployer_exec::Transport`]: hosts marked
+//! `connection: local` run on this machine; every other host gets one OpenSSH
+//! ControlMaster (through the `openssh` crate, native multiplexing), started
+//! before the first phase and closed at the end of the run, on every way out.
+//!
+//! Defaults that matter for safety: `BatchMode=yes` (no prompts), strict host-key
+//! checking unless the configuration says `accept-new`, agent forwarding off, the
+//! sockets in a private 0700 directory ([`ControlDir`]) with short names, and
+//! `ControlPersist` limited so a master orphaned by `kill -9` still goes away.
+
+mod control_dir;
+mod transport;
+
+pub use control_dir::{ControlDir, ControlDirError};
+pub use transport::{FleetTransport, SshSettings};

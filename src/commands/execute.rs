@@ -1,0 +1,182 @@
+//! Commands that run a plan on hosts: compile, confirm, connect, run, report.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use camino::Utf8Path;
+use deployer_config::Config;
+use deployer_exec::{ExecOptions, Executor, RunStatus, Wire};
+use deployer_plan::{Part, Plan};
+use deployer_ssh::{FleetTransport, SshSettings};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Command, GlobalArgs};
+use crate::context::CliError;
+use crate::exit::Exit;
+use crate::output;
+use crate::planning::{PlanRequest, build_plan};
+use crate::report::{CliReporter, HostLogs, Progress, Style};
+
+pub(crate) fn run(global: &GlobalArgs, command: Command) -> Result<Exit, CliError> {
+    let (config, plan) = build_plan(global, PlanRequest::from_command(command)?)?;
+    if let Some(question) = &plan.confirmation {
+        confirm(question, global.yes)?;
+    }
+    let directory = config.file.parent().unwrap_or(Utf8Path::new(".")).to_owned();
+    let secrets = load_secrets(&config, &plan, &directory)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|error| CliError::Usage(format!("error: cannot start the async runtime: {error}\n")))?;
+    runtime.block_on(execute(global, &config, &plan, &secrets, &directory))
+}
+
+async fn execute(
+    global: &GlobalArgs,
+    config: &Config,
+    plan: &Plan,
+    secrets: &BTreeMap<String, String>,
+    directory: &Utf8Path,
+) -> Result<Exit, CliError> {
+    let settings = SshSettings {
+        connect_timeout: Duration::from_secs(config.ssh.connect_timeout.into()),
+        connection_attempts: config.ssh.connection_attempts,
+        known_hosts: config.ssh.known_hosts,
+        known_hosts_file: config.ssh.known_hosts_file.as_ref().map(|file| directory.join(file)),
+        identity_file: config.ssh.identity_file.as_ref().map(|file| expand_home(file.as_str(), directory)),
+        gateway: config.ssh.gateway.as_ref().map(ToString::to_string),
+        forward_agent: config.ssh.forward_agent,
+    };
+    let transport = FleetTransport::new(settings).map_err(|error| CliError::Usage(format!("error: {error}\n")))?;
+    let logs = HostLogs::create(directory, &plan.deploy_id);
+    let log_directory = logs.directory().to_owned();
+    let style = if global.json {
+        Style::Json
+    } else if std::io::stderr().is_terminal() {
+        Style::Progress(Progress::new())
+    } else {
+        Style::Plain
+    };
+    let json = matches!(style, Style::Json);
+    let reporter = CliReporter::new(style, logs);
+    if !json {
+        output::stderr(&format!(
+            "{} {} {}: logs in {log_directory}\n",
+            plan.command, plan.deployment, plan.environment
+        ));
+    }
+
+    let cancel = CancellationToken::new();
+    let control_directory = transport.control_directory().to_owned();
+    let signals = tokio::spawn(watch_interrupts(cancel.clone(), control_directory));
+    let outcome = Executor {
+        plan,
+        transport: &transport,
+        reporter: &reporter,
+        secrets,
+        options: ExecOptions {
+            warn_only: global.warn_only,
+            skip_bad_hosts: global.skip_bad_hosts || config.execution.skip_bad_hosts,
+            connect_concurrency: 8,
+            pool_size: global.pool_size,
+        },
+        cancel,
+        wire: Wire::new(nonce()),
+    }
+    .run()
+    .await;
+    signals.abort();
+    reporter.finish(&outcome);
+    drop(transport);
+    if !json {
+        output::stderr(&format!("{}; logs in {log_directory}\n", describe(outcome.status)));
+    }
+    Ok(match outcome.status {
+        RunStatus::Success => Exit::Success,
+        RunStatus::Failed if outcome.refused.is_some() => Exit::BadInput,
+        RunStatus::Failed => Exit::Failed,
+        RunStatus::RolledBack => Exit::RolledBack,
+        RunStatus::Partial => Exit::Partial,
+        RunStatus::LockHeld => Exit::Locked,
+        RunStatus::Interrupted => Exit::Interrupted,
+    })
+}
+
+/// First Ctrl-C: stop starting work, undo, exit 130. Second: close the masters
+/// and exit at once, saying what may be left.
+async fn watch_interrupts(cancel: CancellationToken, control_directory: camino::Utf8PathBuf) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    cancel.cancel();
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    output::stderr(
+        "interrupted again: stopping now. Steps already running finish on their hosts (each has a time limit); \
+         a lock this run took may remain: check with `deployer lock status`\n",
+    );
+    FleetTransport::emergency_close(&control_directory);
+    std::process::exit(Exit::Interrupted as i32);
+}
+
+fn describe(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Success => "done",
+        RunStatus::Failed => "failed; nothing was switched",
+        RunStatus::RolledBack => "failed after switching; every switched host was switched back",
+        RunStatus::Partial => "failed; hosts may be on different releases (see above)",
+        RunStatus::LockHeld => "the environment is locked by another run; nothing was changed",
+        RunStatus::Interrupted => "interrupted; what ran was undone where possible",
+    }
+}
+
+fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(format!("error: {question} Pass --yes to confirm (no terminal to ask on)\n")));
+    }
+    output::stderr(&format!("{question} [y/N] "));
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(CliError::Usage("not confirmed; nothing was done\n".to_owned()))
+    }
+}
+
+/// The secrets the plan uses, from the environment's local secrets file.
+fn load_secrets(config: &Config, plan: &Plan, directory: &Utf8Path) -> Result<BTreeMap<String, String>, CliError> {
+    let uses_secrets = plan
+        .phases
+        .iter()
+        .flat_map(|phase| phase.work.iter().chain(&phase.undo))
+        .flat_map(|work| &work.steps)
+        .any(|step| step.script.parts().iter().any(|part| matches!(part, Part::Secret { .. })));
+    if !uses_secrets {
+        return Ok(BTreeMap::new());
+    }
+    let path = directory.join(config.secrets_file(&plan.environment));
+    let text = std::fs::read_to_string(&path).map_err(|source| CliError::Read { path: path.clone(), source })?;
+    deployer_exec::parse_secrets(&text).map_err(|error| CliError::Usage(format!("error: {path}: {error}\n")))
+}
+
+fn expand_home(path: &str, directory: &Utf8Path) -> camino::Utf8PathBuf {
+    match path.strip_prefix("~/") {
+        Some(rest) => camino::Utf8PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(rest),
+        None => directory.join(path),
+    }
+}
+
+/// A per-run value markers are keyed with, so host output cannot imitate them.
+fn nonce() -> String {
+    let time =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|time| time.as_nanos()).unwrap_or(0);
+    let mixed = time ^ (u128::from(std::process::id()) << 64) ^ (std::ptr::addr_of!(time) as u128);
+    format!("{:x}", mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835))
+}

@@ -1,0 +1,160 @@
+//! Turning executor events into what people and machines read: plain lines (or a
+//! progress display on a terminal), JSON lines with `--json`, and one log file per
+//! host. Everything printed from a host is escaped, so remote output cannot move
+//! the cursor, change colours or inject fake lines.
+
+mod logs;
+mod progress;
+
+use std::sync::Mutex;
+
+use deployer_exec::{Event, Outcome, Reporter};
+
+pub(crate) use logs::HostLogs;
+pub(crate) use progress::Progress;
+
+use crate::output;
+
+/// How events are shown.
+pub(crate) enum Style {
+    /// JSON lines on stdout.
+    Json,
+    /// Plain lines on stderr (pipes, CI).
+    Plain,
+    /// A live display on the terminal.
+    Progress(Progress),
+}
+
+pub(crate) struct CliReporter {
+    style: Style,
+    logs: Mutex<HostLogs>,
+}
+
+impl CliReporter {
+    pub(crate) fn new(style: Style, logs: HostLogs) -> Self {
+        Self { style, logs: Mutex::new(logs) }
+    }
+
+    pub(crate) fn finish(&self, outcome: &Outcome) {
+        self.logs.lock().expect("not poisoned").finish();
+        if let Style::Progress(progress) = &self.style {
+            progress.clear();
+        }
+        match &self.style {
+            Style::Json => {
+                output::stdout(&format!("{}\n", serde_json::json!({ "event": "summary", "outcome": outcome })))
+            }
+            _ => output::stderr(&summary(outcome)),
+        }
+    }
+}
+
+impl Reporter for CliReporter {
+    fn report(&self, event: Event) {
+        self.logs.lock().expect("not poisoned").record(&event);
+        match &self.style {
+            Style::Json => {
+                if let Ok(line) = serde_json::to_string(&event) {
+                    output::stdout(&format!("{line}\n"));
+                }
+            }
+            Style::Plain => {
+                if let Some(line) = plain_line(&event) {
+                    output::stderr(&format!("{line}\n"));
+                }
+            }
+            Style::Progress(progress) => progress.update(&event, plain_line(&event)),
+        }
+    }
+}
+
+/// One line for the events a person follows; host output goes to the log files.
+fn plain_line(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::Connecting { hosts } => format!("connecting to {hosts} host(s)"),
+        Event::HostUnreachable { host, error, skipped } => {
+            let what = if *skipped { "left out" } else { "unreachable" };
+            format!("[{host}] {what}: {}", escape(error))
+        }
+        Event::PhaseStarted { phase, number, of, hosts } => format!("phase {number}/{of}: {phase} on {hosts} host(s)"),
+        Event::StepFinished { host, title, status, duration_ms, .. } => {
+            let result = if *status == 0 { "ok".to_owned() } else { format!("FAILED (status {status})") };
+            format!("[{host}] {title}: {result} ({})", seconds(*duration_ms))
+        }
+        Event::HostFailed { host, phase, error } => format!("[{host}] {phase} failed: {}", escape(error)),
+        Event::Captured { name, value } => format!("every host reported {name} = {}", escape(value)),
+        Event::UndoStarted { phase, hosts } => format!("undoing {phase} on {hosts} host(s)"),
+        Event::Interrupted => {
+            "interrupted: no new steps start; undoing what ran (Ctrl-C again to stop at once)".to_owned()
+        }
+        _ => return None,
+    })
+}
+
+fn summary(outcome: &Outcome) -> String {
+    let mut text = String::from("\n");
+    let width = outcome.hosts.iter().map(|host| host.host.len()).max().unwrap_or(4).max(4);
+    let roles_width = outcome.hosts.iter().map(|host| host.roles.join(",").len()).max().unwrap_or(5).max(5);
+    text.push_str(&format!("{:width$}  {:roles_width$}  {:8}  result\n", "host", "roles", "time"));
+    for host in &outcome.hosts {
+        let result = match &host.result {
+            deployer_exec::HostResult::Ok => "ok".to_owned(),
+            deployer_exec::HostResult::Failed { phase, error } => format!("failed in {phase}: {}", escape(error)),
+            deployer_exec::HostResult::Unreachable { error } => format!("unreachable: {}", escape(error)),
+            deployer_exec::HostResult::Skipped => "skipped".to_owned(),
+        };
+        text.push_str(&format!(
+            "{:width$}  {:roles_width$}  {:8}  {result}\n",
+            host.host,
+            host.roles.join(","),
+            seconds(host.duration_ms)
+        ));
+    }
+    for failure in &outcome.failures {
+        let step = failure.step.as_deref().map(|step| format!(", step `{step}`")).unwrap_or_default();
+        text.push_str(&format!("\nerror: [{}] {}{step}: {}\n", failure.host, failure.phase, escape(&failure.error)));
+        for line in &failure.output_tail {
+            text.push_str(&format!("  | {}\n", escape(line)));
+        }
+    }
+    for failure in &outcome.undo_failures {
+        text.push_str(&format!(
+            "error: [{}] {} did not complete: {}\n",
+            failure.host,
+            failure.phase,
+            escape(&failure.error)
+        ));
+    }
+    if let Some(reason) = &outcome.refused {
+        text.push_str(&format!("error: {}\n", escape(reason)));
+    }
+    text
+}
+
+pub(crate) fn seconds(milliseconds: u64) -> String {
+    format!("{:.1}s", milliseconds as f64 / 1000.0)
+}
+
+/// Makes remote text safe for a terminal: control characters become visible escapes.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escapes_terminal_control_sequences() {
+        assert_eq!(escape("a\u{1b}[2Jb\rc\u{7}"), "a\\u{1b}[2Jb\\rc\\u{7}");
+        assert_eq!(escape("tab\tok é"), "tab\tok é");
+    }
+}

@@ -1,0 +1,231 @@
+//! Runs against a real fleet of OpenSSH `sshd` hosts on loopback (see
+//! `crates/deployer-fleet`): a deploy on ten hosts, a failing step (fail-fast and
+//! warn-only), an unreachable host (with and without skipping), a step over its
+//! time limit, Ctrl-C, and no ssh process or control socket left after any of them.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use deployer_fleet::{DEPLOY_PATH, Fleet};
+use support::Outcome;
+
+/// Starts a fleet, or says loudly why this machine cannot.
+fn fleet(hosts: usize, directory: &Path) -> Option<Fleet> {
+    if let Some(reason) = Fleet::unavailable() {
+        eprintln!("SKIPPED: {reason}");
+        return None;
+    }
+    Some(Fleet::start(hosts, &directory.join("fleet")).expect("the fleet starts"))
+}
+
+struct Project {
+    directory: tempfile::TempDir,
+    fleet: Fleet,
+}
+
+impl Project {
+    fn path(&self) -> &Path {
+        self.directory.path()
+    }
+
+    /// `deployer` in the project, with HOME isolated from the developer's ssh config.
+    fn deployer(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_deployer"));
+        command.current_dir(self.path()).env("HOME", self.path()).env("NO_COLOR", "1").env_remove("DEPLOYER_CONFIG");
+        command
+    }
+
+    fn host_file(&self, host: usize, path: &str) -> PathBuf {
+        self.fleet.hosts[host].files.join(path)
+    }
+
+    fn current(&self, host: usize) -> Option<String> {
+        std::fs::read_link(self.host_file(host, "testing/current"))
+            .ok()
+            .map(|link| link.file_name().unwrap().to_string_lossy().into_owned())
+    }
+}
+
+fn git(directory: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
+        .arg("-C")
+        .arg(directory)
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// A project with a git repository and a configuration naming every fleet host.
+fn project(hosts: usize, extra: &str) -> Option<Project> {
+    let directory = tempfile::Builder::new().prefix("dpf").tempdir().unwrap();
+    let fleet = fleet(hosts, directory.path())?;
+    let source = directory.path().join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    git(&source, &["init", "-q"]);
+    std::fs::write(source.join("app.txt"), "v1\n").unwrap();
+    git(&source, &["add", "."]);
+    git(&source, &["commit", "-q", "-m", "v1"]);
+    let host_list: Vec<String> =
+        fleet.hosts.iter().map(|host| format!("\"{}\"", host.host_string(&fleet.user))).collect();
+    let config = format!(
+        "project: demo\n\
+         repo: {source}\n\
+         deploy_root: {DEPLOY_PATH}\n\
+         valid_roles: [web]\n\
+         roles:\n\
+         \x20 web:\n\
+         \x20   build: \"test ! -e {DEPLOY_PATH}/fail-build\"\n\
+         \x20   restart: \"echo restarted >> {DEPLOY_PATH}/restarts\"\n\
+         \x20   healthcheck: test -f app.txt\n\
+         ssh:\n\
+         \x20 known_hosts_file: {known_hosts}\n\
+         \x20 identity_file: {key}\n\
+         \x20 connect_timeout: 5\n\
+         {extra}\
+         environments:\n\
+         \x20 testing:\n\
+         \x20   branch: main\n\
+         \x20   roles:\n\
+         \x20     web: [{hosts}]\n",
+        source = source.display(),
+        known_hosts = fleet.known_hosts().display(),
+        key = fleet.client_key().display(),
+        hosts = host_list.join(", "),
+    );
+    std::fs::write(directory.path().join("fabulaws-config.yml"), config).unwrap();
+    Some(Project { directory, fleet })
+}
+
+/// No ssh process and no control socket of the run with `pid` may remain.
+fn nothing_left_behind(pid: u32) {
+    let control = format!("/tmp/deployer-0/{pid}");
+    assert!(!Path::new(&control).exists(), "the control directory {control} was left behind");
+    let processes = Command::new("pgrep").args(["-af", &control]).output().unwrap();
+    let listed = String::from_utf8_lossy(&processes.stdout);
+    assert!(listed.trim().is_empty(), "ssh processes left behind:\n{listed}");
+}
+
+fn run_and_check(project: &Project, args: &[&str]) -> Outcome {
+    let child = project.deployer().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    nothing_left_behind(pid);
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn deploys_to_ten_hosts_over_ssh() {
+    let Some(project) = project(10, "") else { return };
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let first = project.current(0).expect("host 0 has a current release");
+    for host in 0..10 {
+        assert_eq!(project.current(host).as_deref(), Some(first.as_str()), "host {host}");
+        // `current` is an absolute link, meaningful inside the host: read through releases/.
+        let app = project.host_file(host, &format!("testing/releases/{first}/app.txt"));
+        assert_eq!(std::fs::read_to_string(app).unwrap(), "v1\n");
+        assert_eq!(std::fs::read_to_string(project.host_file(host, "restarts")).unwrap(), "restarted\n");
+        assert!(!project.host_file(host, "testing/.deployer/lock").exists(), "host {host} still locked");
+    }
+    assert!(outcome.stderr.contains("done; logs in"), "{}", outcome.stderr);
+    let logs: Vec<_> = std::fs::read_dir(project.path().join(".deployer/logs")).unwrap().collect();
+    let run_logs = std::fs::read_dir(logs[0].as_ref().unwrap().path()).unwrap().count();
+    assert_eq!(run_logs, 10, "one log file per host");
+}
+
+#[test]
+fn a_failing_step_stops_the_deploy_before_any_switch() {
+    let Some(project) = project(4, "") else { return };
+    std::fs::write(project.host_file(2, "fail-build"), "").unwrap();
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("failed; nothing was switched"), "{}", outcome.stderr);
+    for host in 0..4 {
+        assert_eq!(project.current(host), None, "host {host} must not switch");
+        let releases =
+            std::fs::read_dir(project.host_file(host, "testing/releases")).map(|entries| entries.count()).unwrap_or(0);
+        assert_eq!(releases, 0, "host {host}: the unfinished release is removed");
+        assert!(!project.host_file(host, "testing/.deployer/lock").exists(), "host {host} still locked");
+    }
+}
+
+#[test]
+fn warn_only_runs_everywhere_and_still_fails() {
+    let Some(project) = project(3, "") else { return };
+    std::fs::write(project.host_file(1, "fail-build"), "").unwrap();
+    let check = format!("test ! -e {DEPLOY_PATH}/fail-build && touch {DEPLOY_PATH}/ran");
+    let outcome = run_and_check(&project, &["--warn-only", "run", "testing", "--", &check]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(project.host_file(0, "ran").exists() && project.host_file(2, "ran").exists());
+    let outcome = run_and_check(&project, &["run", "testing", "--", "uname -n"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+}
+
+#[test]
+fn an_unreachable_host_stops_the_run_unless_skipped() {
+    let Some(mut project) = project(3, "") else { return };
+    project.fleet.stop_host(1);
+    let touch = format!("touch {DEPLOY_PATH}/ran");
+    let outcome = run_and_check(&project, &["run", "testing", "--", &touch]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("unreachable"), "{}", outcome.stderr);
+    assert!(!project.host_file(0, "ran").exists(), "nothing runs when a host is unreachable");
+
+    let outcome = run_and_check(&project, &["--skip-bad-hosts", "run", "testing", "--", &touch]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(project.host_file(0, "ran").exists() && project.host_file(2, "ran").exists());
+    assert!(outcome.stderr.contains("left out"), "{}", outcome.stderr);
+}
+
+#[test]
+fn a_step_over_its_time_limit_is_stopped_on_the_host() {
+    let Some(project) = project(2, "execution:\n  command_timeout: 2\n") else { return };
+    let started = Instant::now();
+    let outcome = run_and_check(&project, &["run", "testing", "--", "sleep 47.5"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(outcome.stderr.contains("ran out of time (2s)"), "{}", outcome.stderr);
+    let left = Command::new("pgrep").args(["-f", "sleep 47.5"]).output().unwrap();
+    assert!(left.stdout.is_empty(), "the remote command outlived its limit");
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_leaves_nothing_behind() {
+    let Some(project) = project(3, "") else { return };
+    let mut child = project
+        .deployer()
+        .args(["--json", "run", "testing", "--", &format!("touch {DEPLOY_PATH}/started; sleep 3")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(0..3).all(|host| project.host_file(host, "started").exists()) {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let pid = child.id();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    nothing_left_behind(pid);
+}
+
+#[test]
+fn strict_host_key_checking_refuses_an_unknown_host() {
+    let Some(project) = project(1, "") else { return };
+    std::fs::write(project.fleet.known_hosts(), "").unwrap();
+    let outcome = run_and_check(&project, &["run", "testing", "--", "true"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(outcome.stderr.to_lowercase().contains("host key verification failed"), "{}", outcome.stderr);
+}
