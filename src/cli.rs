@@ -67,6 +67,10 @@ pub(crate) struct GlobalArgs {
     /// Leave unreachable hosts out instead of failing
     #[arg(long, global = true)]
     pub skip_bad_hosts: bool,
+
+    /// Reach hosts through this jump host (`[user@]host[:port]`; beats `ssh.gateway`)
+    #[arg(short = 'g', long, global = true, value_name = "HOST")]
+    pub gateway: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -229,3 +229,18 @@ fn strict_host_key_checking_refuses_an_unknown_host() {
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     assert!(outcome.stderr.to_lowercase().contains("host key verification failed"), "{}", outcome.stderr);
 }
+
+#[test]
+fn a_gateway_reaches_hosts_through_a_jump_host() {
+    let Some(project) = project(2, "") else { return };
+    let gateway = project.fleet.hosts[0].host_string(&project.fleet.user);
+    let target = project.fleet.hosts[1].host_string(&project.fleet.user);
+    let touch = format!("touch {DEPLOY_PATH}/via-gateway");
+    let outcome = run_and_check(&project, &["--gateway", &gateway, "-H", &target, "run", "testing", "--", &touch]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(project.host_file(1, "via-gateway").exists());
+    let outcome =
+        run_and_check(&project, &["--gateway=-oProxyCommand=touch /tmp/pwned", "run", "testing", "--", "true"]);
+    assert_eq!(outcome.code, 2);
+    assert!(outcome.stderr.contains("`--gateway`: invalid host string"), "{}", outcome.stderr);
+}

@@ -46,7 +46,7 @@ async fn execute(
         known_hosts: config.ssh.known_hosts,
         known_hosts_file: config.ssh.known_hosts_file.as_ref().map(|file| directory.join(file)),
         identity_file: config.ssh.identity_file.as_ref().map(|file| expand_home(file.as_str(), directory)),
-        gateway: config.ssh.gateway.as_ref().map(ToString::to_string),
+        gateway: gateway(global, config)?,
         forward_agent: config.ssh.forward_agent,
     };
     let transport = FleetTransport::new(settings).map_err(|error| CliError::Usage(format!("error: {error}\n")))?;
@@ -120,6 +120,17 @@ async fn watch_interrupts(cancel: CancellationToken, control_directory: camino::
     );
     FleetTransport::emergency_close(&control_directory);
     std::process::exit(Exit::Interrupted as i32);
+}
+
+/// `--gateway` (validated like any host string) or `ssh.gateway`.
+fn gateway(global: &GlobalArgs, config: &Config) -> Result<Option<String>, CliError> {
+    match &global.gateway {
+        Some(flag) => flag
+            .parse::<deployer_config::HostString>()
+            .map(|host| Some(host.to_string()))
+            .map_err(|error| CliError::Usage(format!("error: `--gateway`: {error}\n"))),
+        None => Ok(config.ssh.gateway.as_ref().map(ToString::to_string)),
+    }
 }
 
 fn describe(status: RunStatus) -> &'static str {

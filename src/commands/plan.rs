@@ -40,5 +40,6 @@ fn merge(outer: &GlobalArgs, inner: GlobalArgs) -> GlobalArgs {
         pool_size: inner.pool_size.or(outer.pool_size),
         warn_only: outer.warn_only || inner.warn_only,
         skip_bad_hosts: outer.skip_bad_hosts || inner.skip_bad_hosts,
+        gateway: inner.gateway.or_else(|| outer.gateway.clone()),
     }
 }

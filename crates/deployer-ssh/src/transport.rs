@@ -89,12 +89,6 @@ impl FleetTransport {
         if let Some(port) = host.port {
             builder.port(port);
         }
-        if let Some(file) = &self.settings.known_hosts_file {
-            builder.user_known_hosts_file(file);
-        }
-        if let Some(key) = &self.settings.identity_file {
-            builder.keyfile(key);
-        }
         if let Some(gateway) = &self.settings.gateway {
             builder.jump_hosts([gateway]);
         }
@@ -185,22 +179,33 @@ impl Transport for FleetTransport {
     }
 }
 
-/// The per-run ssh configuration: deployer's defaults first (the first value
+/// The per-run ssh configuration: deployer's settings first (the first value
 /// obtained wins), then the user's and the system's configuration, so HostName,
-/// User, Port, IdentityFile and ProxyJump keep working.
+/// User, Port, IdentityFile and ProxyJump keep working. Settings live here rather
+/// than on the command line so a gateway (`-J`) connection gets them too.
 fn write_config(path: &Utf8Path, settings: &SshSettings) -> std::io::Result<()> {
     let forward = if settings.forward_agent { "yes" } else { "no" };
-    let text = format!(
+    let strict = match settings.known_hosts {
+        KnownHosts::Strict => "yes",
+        KnownHosts::AcceptNew => "accept-new",
+    };
+    let mut text = format!(
         "# written by deployer for one run\n\
          Host *\n\
          \x20 LogLevel ERROR\n\
          \x20 BatchMode yes\n\
          \x20 ForwardAgent {forward}\n\
+         \x20 StrictHostKeyChecking {strict}\n\
          \x20 ServerAliveCountMax 3\n\
-         \x20 ConnectionAttempts 1\n\
-         Include ~/.ssh/config\n\
-         Include /etc/ssh/ssh_config\n"
+         \x20 ConnectionAttempts 1\n"
     );
+    if let Some(file) = &settings.known_hosts_file {
+        text.push_str(&format!("  UserKnownHostsFile \"{file}\"\n"));
+    }
+    if let Some(key) = &settings.identity_file {
+        text.push_str(&format!("  IdentityFile \"{key}\"\n  IdentitiesOnly yes\n"));
+    }
+    text.push_str("Include ~/.ssh/config\nInclude /etc/ssh/ssh_config\n");
     std::fs::write(path, text)
 }
 
