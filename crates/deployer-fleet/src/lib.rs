@@ -6,8 +6,13 @@
 //! has the same deploy path with separate contents, as real servers do, and a
 //! test can read each host's files from [`FleetHost::files`].
 //!
-//! Needs root (mount namespaces, sshd's privilege separation), `sshd`,
-//! `ssh-keygen` and `unshare`. [`Fleet::unavailable`] says why a fleet cannot start
+//! Hosts accept one unprivileged user, [`DEPLOY_USER`], created if missing (the
+//! realistic setup, and one where file permissions apply, so tests can inject
+//! faults with them). Its home and shell are ordinary, so a session costs what
+//! it costs on a real server, whatever the machine's own login files do.
+//!
+//! Needs root (mount namespaces, sshd's privilege separation, creating the user),
+//! `sshd`, `ssh-keygen`, `useradd` and `unshare`. [`Fleet::unavailable`] says why a fleet cannot start
 //! here, so tests can skip with a visible message. Everything a fleet starts is
 //! stopped when it is dropped.
 
@@ -22,6 +27,9 @@ pub const DEPLOY_PATH: &str = "/srv/deployer-fleet";
 
 /// The port every fleet host listens on (on its own address).
 pub const PORT: u16 = 2222;
+
+/// The user fleet hosts accept.
+pub const DEPLOY_USER: &str = "dplfleet";
 
 const SSHD: &str = "/usr/sbin/sshd";
 
@@ -58,7 +66,7 @@ impl Fleet {
         if !is_root {
             return Some("the sshd fleet needs root (mount namespaces, sshd privilege separation)".to_owned());
         }
-        for tool in [SSHD, "/usr/bin/ssh-keygen", "/usr/bin/unshare", "/usr/bin/ssh"] {
+        for tool in [SSHD, "/usr/bin/ssh-keygen", "/usr/bin/unshare", "/usr/bin/ssh", "/usr/sbin/useradd"] {
             if !Path::new(tool).exists() {
                 return Some(format!("`{tool}` is missing (apt-get install openssh-server openssh-client util-linux)"));
             }
@@ -75,6 +83,11 @@ impl Fleet {
             return Err("a fleet has 1 to 250 hosts".to_owned());
         }
         std::fs::create_dir_all(directory).map_err(|error| format!("{}: {error}", directory.display()))?;
+        ensure_user()?;
+        // The deploy user reads the authorized keys (and tests' repositories) from here.
+        for path in [Some(directory), directory.parent()].into_iter().flatten() {
+            set_mode(path, 0o755)?;
+        }
         std::fs::create_dir_all(DEPLOY_PATH).map_err(|error| format!("{DEPLOY_PATH}: {error}"))?;
         // sshd refuses to start as root without its privilege separation directory.
         let _ = std::fs::create_dir_all("/run/sshd");
@@ -84,7 +97,8 @@ impl Fleet {
         }
         std::fs::copy(directory.join("client_key.pub"), directory.join("authorized_keys"))
             .map_err(|error| error.to_string())?;
-        let user = std::env::var("USER").ok().filter(|user| !user.is_empty()).unwrap_or_else(|| "root".to_owned());
+        set_mode(&directory.join("authorized_keys"), 0o644)?;
+        let user = DEPLOY_USER.to_owned();
         let mut fleet = Self { directory: directory.to_owned(), hosts: Vec::new(), user, keep: false };
         // A random /24 of 127/8 per fleet, so fleets of parallel tests do not collide.
         let seed = std::process::id() ^ (Instant::now().elapsed().subsec_nanos() | nanos());
@@ -122,6 +136,15 @@ impl Fleet {
         let dir = self.host_dir(index);
         let files = dir.join("files");
         std::fs::create_dir_all(&files).map_err(|error| error.to_string())?;
+        set_mode(&dir, 0o755)?;
+        let status = Command::new("chown")
+            .arg(format!("{DEPLOY_USER}:{DEPLOY_USER}"))
+            .arg(&files)
+            .status()
+            .map_err(|error| error.to_string())?;
+        if !status.success() {
+            return Err(format!("cannot give {} to {DEPLOY_USER}", files.display()));
+        }
         let host_key = dir.join("host_key");
         if !host_key.exists() {
             keygen(&host_key)?;
@@ -137,7 +160,8 @@ impl Fleet {
                  PasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\n\
                  PubkeyAuthentication yes\n\
-                 PermitRootLogin prohibit-password\n\
+                 PermitRootLogin no\n\
+                 AllowUsers {DEPLOY_USER}\n\
                  UsePAM no\n\
                  StrictModes no\n\
                  PrintMotd no\n\
@@ -232,6 +256,46 @@ impl Drop for Fleet {
 
 fn nanos() -> u32 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|time| time.subsec_nanos()).unwrap_or(0)
+}
+
+/// Creates the deploy user once per machine: a home, /bin/bash, no password.
+fn ensure_user() -> Result<(), String> {
+    let exists = || {
+        Command::new("id")
+            .arg(DEPLOY_USER)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if !exists() {
+        // Another fleet may create it at the same time; `exists` decides below.
+        let _ = Command::new("useradd")
+            .args(["--create-home", "--shell", "/bin/bash", "--comment", "deployer test fleet", DEPLOY_USER])
+            .stderr(Stdio::null())
+            .status();
+    }
+    if !exists() {
+        return Err(format!("cannot create the user {DEPLOY_USER}"));
+    }
+    // `*`: no password, but not locked (sshd refuses locked accounts for key logins too).
+    let unlocked =
+        Command::new("usermod").args(["--password", "*", DEPLOY_USER]).status().is_ok_and(|status| status.success());
+    if !unlocked {
+        return Err(format!("cannot unlock the user {DEPLOY_USER}"));
+    }
+    // Fleet hosts fetch from repositories the test runner owns (real servers fetch
+    // over the network); git refuses repositories of other users unless told.
+    let gitconfig = PathBuf::from(format!("/home/{DEPLOY_USER}/.gitconfig"));
+    std::fs::write(&gitconfig, "[safe]\n\tdirectory = *\n")
+        .map_err(|error| format!("{}: {error}", gitconfig.display()))?;
+    set_mode(&gitconfig, 0o644)
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|error| format!("{}: {error}", path.display()))
 }
 
 fn keygen(path: &Path) -> Result<(), String> {

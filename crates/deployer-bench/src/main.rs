@@ -1,0 +1,239 @@
+//! `deployer-bench`: deploys one release to N = 1, 10, 50 and 100 real sshd hosts
+//! with deployer and with a plain-OpenSSH lower bound, at 0 ms and 50 ms round-trip
+//! time, and prints wall time, controller CPU time and deployer's peak memory.
+//!
+//! The lower bound runs the same plan's scripts with one plain `ssh host sh -s`
+//! session per host, phases separated by barriers (the next phase's script is
+//! written to stdin once every host finished the previous one). It has no
+//! ControlMaster, no per-phase channel, no markers, no logs.
+//!
+//! Controller CPU is counted with a cgroup (cpuacct), so it includes every ssh
+//! process the controller starts, daemonized masters too. Needs root.
+//!
+//! Run: `scripts/bench` (or `cargo run --release -p deployer-bench`).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod lower_bound;
+mod proxy;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use deployer_fleet::{DEPLOY_PATH, Fleet, PORT};
+
+/// Delayed hosts listen on this port, on the same address as the real ones.
+const DELAYED_PORT: u16 = 2223;
+
+const SIZES: [usize; 4] = [1, 10, 50, 100];
+const ROUND_TRIPS: [u64; 2] = [0, 50];
+
+struct Measure {
+    wall: Duration,
+    cpu: Duration,
+    peak_kb: Option<u64>,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("lower-bound") {
+        let plan = camino::Utf8PathBuf::from(&args[2]);
+        std::process::exit(lower_bound::child_main(&plan, &args[3], &args[4]));
+    }
+    if let Some(reason) = Fleet::unavailable() {
+        eprintln!("deployer-bench: {reason}");
+        std::process::exit(2);
+    }
+    let deployer =
+        std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/release/deployer"));
+    let deployer =
+        std::fs::canonicalize(&deployer).unwrap_or_else(|_| panic!("build deployer first: {}", deployer.display()));
+    let work = tempfile_dir();
+    eprintln!("starting {} sshd hosts in {}", SIZES[3], work.display());
+    let fleet = Fleet::start(SIZES[3], &work.join("fleet")).expect("the fleet starts");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut known = std::fs::read_to_string(fleet.known_hosts()).unwrap();
+    for host in &fleet.hosts {
+        let upstream = SocketAddr::from((host.address, PORT));
+        let listen = SocketAddr::from((host.address, DELAYED_PORT));
+        runtime
+            .block_on(proxy::serve(listen, upstream, Duration::from_millis(ROUND_TRIPS[1])))
+            .expect("the proxy listens");
+    }
+    for line in known.clone().lines() {
+        known.push_str(&line.replace(&format!("]:{PORT} "), &format!("]:{DELAYED_PORT} ")));
+        known.push('\n');
+    }
+    std::fs::write(work.join("known_hosts"), known).unwrap();
+    let source = work.join("source");
+    init_repository(&source);
+
+    let mut rows = Vec::new();
+    for round_trip in ROUND_TRIPS {
+        for size in SIZES {
+            let port = if round_trip == 0 { PORT } else { DELAYED_PORT };
+            let config = write_config(&work, &fleet, size, port);
+            // Warm-up: each variant's mirror on every host, so measured runs fetch one commit.
+            commit(&source);
+            let _ = run_deployer(&deployer, &config, "tool");
+            let _ = lower_bound::run(&config, "plain", &work, &fleet);
+            commit(&source);
+            std::thread::sleep(Duration::from_millis(1100)); // a new release id (one-second stamps)
+            let tool = run_deployer(&deployer, &config, "tool");
+            commit(&source);
+            let plain = lower_bound::run(&config, "plain", &work, &fleet);
+            eprintln!(
+                "N={size:>3} rtt={round_trip:>2}ms  deployer {:>6.2}s cpu {:>5.2}s rss {:>6} KB | lower bound {:>6.2}s cpu {:>5.2}s",
+                tool.wall.as_secs_f64(),
+                tool.cpu.as_secs_f64(),
+                tool.peak_kb.unwrap_or(0),
+                plain.wall.as_secs_f64(),
+                plain.cpu.as_secs_f64()
+            );
+            rows.push((size, round_trip, tool, plain));
+        }
+    }
+    println!(
+        "| N | RTT | deployer wall | lower bound wall | wall ratio | deployer CPU | lower bound CPU | CPU ratio | deployer peak RSS |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (size, round_trip, tool, plain) in &rows {
+        println!(
+            "| {size} | {round_trip} ms | {:.2} s | {:.2} s | {:.2}x | {:.2} s | {:.2} s | {:.2}x | {:.1} MB |",
+            tool.wall.as_secs_f64(),
+            plain.wall.as_secs_f64(),
+            tool.wall.as_secs_f64() / plain.wall.as_secs_f64(),
+            tool.cpu.as_secs_f64(),
+            plain.cpu.as_secs_f64(),
+            tool.cpu.as_secs_f64() / plain.cpu.as_secs_f64().max(0.001),
+            tool.peak_kb.unwrap_or(0) as f64 / 1024.0,
+        );
+    }
+    drop(fleet);
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+fn tempfile_dir() -> PathBuf {
+    let path = PathBuf::from(format!("/tmp/dpl-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&path).unwrap();
+    path
+}
+
+fn git(directory: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(["-c", "user.name=bench", "-c", "user.email=bench@example.com", "-c", "init.defaultBranch=main", "-C"])
+        .arg(directory)
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A small application: a few hundred files, like a modest web app.
+fn init_repository(source: &Path) {
+    std::fs::create_dir_all(source.join("app")).unwrap();
+    git(source, &["init", "-q"]);
+    for index in 0..300 {
+        std::fs::write(
+            source.join("app").join(format!("module{index}.py")),
+            format!("# module {index}\n{}\n", "x = 1\n".repeat(50)),
+        )
+        .unwrap();
+    }
+    commit(source);
+}
+
+fn commit(source: &Path) {
+    let stamp = format!("{:?}", Instant::now());
+    std::fs::write(source.join("VERSION"), stamp).unwrap();
+    git(source, &["add", "."]);
+    git(source, &["commit", "-q", "-m", "bench"]);
+}
+
+fn write_config(work: &Path, fleet: &Fleet, size: usize, port: u16) -> PathBuf {
+    let hosts: Vec<String> =
+        fleet.hosts[..size].iter().map(|host| format!("\"{}@{}:{port}\"", fleet.user, host.address)).collect();
+    let config = format!(
+        "project: bench\n\
+         repo: {source}\n\
+         deploy_root: {DEPLOY_PATH}\n\
+         keep_releases: 3\n\
+         valid_roles: [web]\n\
+         roles:\n\
+         \x20 web:\n\
+         \x20   restart: \"true\"\n\
+         \x20   healthcheck: test -f VERSION\n\
+         ssh:\n\
+         \x20 known_hosts_file: {known}\n\
+         \x20 identity_file: {key}\n\
+         execution:\n\
+         \x20 pool_size: 100\n\
+         environments:\n\
+         \x20 tool: {{branch: main, roles: {{web: [{list}]}}}}\n\
+         \x20 plain: {{branch: main, roles: {{web: [{list}]}}}}\n",
+        source = work.join("source").display(),
+        known = work.join("known_hosts").display(),
+        key = fleet.client_key().display(),
+        list = hosts.join(", "),
+    );
+    let path = work.join(format!("config-{size}-{port}.yml"));
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// Runs `command` inside a fresh cpuacct cgroup; returns wall and CPU time.
+pub(crate) fn in_cgroup(name: &str, command: &mut Command) -> (Duration, Duration, std::process::Output) {
+    let group = PathBuf::from(format!("/sys/fs/cgroup/cpuacct/{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir(&group);
+    std::fs::create_dir(&group).expect("create a cpuacct cgroup (needs root and cgroup v1 cpuacct)");
+    let procs = group.join("cgroup.procs");
+    let program = command.get_program().to_owned();
+    let args: Vec<_> = command.get_args().map(ToOwned::to_owned).collect();
+    let started = Instant::now();
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg("echo $$ > \"$0\" && exec \"$@\"")
+        .arg(&procs)
+        .arg(program)
+        .args(args)
+        .current_dir(command.get_current_dir().unwrap_or(Path::new(".")))
+        .envs(command.get_envs().filter_map(|(key, value)| value.map(|value| (key.to_owned(), value.to_owned()))))
+        .stdin(Stdio::null())
+        .output()
+        .expect("the command runs");
+    let wall = started.elapsed();
+    // Daemonized ssh masters may outlive the command by a moment; wait for them.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(&procs).map(|text| !text.trim().is_empty()).unwrap_or(false)
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let nanos: u64 = std::fs::read_to_string(group.join("cpuacct.usage"))
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0);
+    let _ = std::fs::remove_dir(&group);
+    (wall, Duration::from_nanos(nanos), output)
+}
+
+fn run_deployer(deployer: &Path, config: &Path, environment: &str) -> Measure {
+    let mut command = Command::new("/usr/bin/time");
+    command
+        .args(["-f", "peak-rss-kb=%M"])
+        .arg(deployer)
+        .arg("-c")
+        .arg(config)
+        .args(["deploy_full", environment])
+        .env("HOME", config.parent().unwrap());
+    let (wall, cpu, output) = in_cgroup("dpl-tool", &mut command);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        eprintln!("deployer failed:\n{stderr}");
+    }
+    let peak_kb =
+        stderr.lines().find_map(|line| line.strip_prefix("peak-rss-kb=")).and_then(|kb| kb.trim().parse().ok());
+    Measure { wall, cpu, peak_kb }
+}
