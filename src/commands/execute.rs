@@ -52,21 +52,22 @@ async fn execute(
     let transport = FleetTransport::new(settings).map_err(|error| CliError::Usage(format!("error: {error}\n")))?;
     let logs = HostLogs::create(directory, &plan.deploy_id);
     let log_directory = logs.directory().to_owned();
-    let style = if global.json {
-        Style::Json
-    } else if std::io::stderr().is_terminal() {
-        Style::Progress(Progress::new())
-    } else {
-        Style::Plain
-    };
-    let json = matches!(style, Style::Json);
-    let reporter = CliReporter::new(style, logs);
-    if !json {
+    // The header goes out before any progress bar is drawn, so it cannot disturb them.
+    if !global.json {
         output::stderr(&format!(
             "{} {} {}: logs in {log_directory}\n",
             plan.command, plan.deployment, plan.environment
         ));
     }
+    let style = if global.json {
+        Style::Json
+    } else if std::io::stderr().is_terminal() {
+        Style::Progress(Progress::new(&plan.hosts.iter().map(|host| host.name.clone()).collect::<Vec<_>>()))
+    } else {
+        Style::Plain
+    };
+    let json = matches!(style, Style::Json);
+    let reporter = CliReporter::new(style, logs);
 
     let cancel = CancellationToken::new();
     let control_directory = transport.control_directory().to_owned();
