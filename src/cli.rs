@@ -68,9 +68,22 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true)]
     pub skip_bad_hosts: bool,
 
+    /// After a failure at or after the switch: `rollback` every switched host (default) or `halt` and leave them
+    #[arg(long, global = true, value_enum, default_value_t = OnFailure::Rollback)]
+    pub on_failure: OnFailure,
+
     /// Reach hosts through this jump host (`[user@]host[:port]`; beats `ssh.gateway`)
     #[arg(short = 'g', long, global = true, value_name = "HOST")]
     pub gateway: Option<String>,
+}
+
+/// What to do with switched hosts when a later step fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OnFailure {
+    /// Switch every switched host back to its previous release
+    Rollback,
+    /// Leave hosts as they are; the exit code says the fleet is partial
+    Halt,
 }
 
 #[derive(Debug, Subcommand)]

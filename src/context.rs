@@ -26,8 +26,6 @@ pub(crate) enum CliError {
     NonUtf8Directory,
     #[error("cannot write `{path}`: {source}")]
     Write { path: Utf8PathBuf, source: std::io::Error },
-    #[error("`{0}` is not available in this build yet")]
-    NotYetAvailable(&'static str),
     #[error("`{0}` does not compile to a plan")]
     NoPlan(&'static str),
     #[error("{0}")]

@@ -42,9 +42,10 @@ impl PlanRequest {
             Command::Check { .. } => return Err(CliError::NoPlan("check")),
             Command::Hosts(_) => return Err(CliError::NoPlan("hosts")),
             Command::Plan { .. } => return Err(CliError::NoPlan("plan")),
-            Command::Status(_) => return Err(CliError::NoPlan("status")),
-            Command::Lock { action: LockAction::Status(_) | LockAction::Release { .. } } => {
-                return Err(CliError::NoPlan("lock"));
+            Command::Status(target) => plain(target, CommandSpec::Status),
+            Command::Lock { action: LockAction::Status(target) } => plain(target, CommandSpec::Status),
+            Command::Lock { action: LockAction::Release { target, id } } => {
+                plain(target, CommandSpec::LockRelease { id })
             }
             Command::Completions { .. } => return Err(CliError::NoPlan("completions")),
             Command::Man { .. } => return Err(CliError::NoPlan("man")),

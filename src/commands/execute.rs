@@ -25,21 +25,39 @@ pub(crate) fn run(global: &GlobalArgs, command: Command) -> Result<Exit, CliErro
     }
     let directory = config.file.parent().unwrap_or(Utf8Path::new(".")).to_owned();
     let secrets = load_secrets(&config, &plan, &directory)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|error| CliError::Usage(format!("error: cannot start the async runtime: {error}\n")))?;
-    runtime.block_on(execute(global, &config, &plan, &secrets, &directory))
+    runtime()?.block_on(execute(global, &config, &plan, &secrets, &directory))
 }
 
-async fn execute(
+/// Runs `plan` on its hosts with `reporter`, owning the transport, the runtime
+/// and Ctrl-C handling. Shared by every command that touches hosts.
+pub(crate) fn run_plan(
     global: &GlobalArgs,
     config: &Config,
     plan: &Plan,
     secrets: &BTreeMap<String, String>,
-    directory: &Utf8Path,
-) -> Result<Exit, CliError> {
+    reporter: &dyn deployer_exec::Reporter,
+) -> Result<deployer_exec::Outcome, CliError> {
+    let directory = config.file.parent().unwrap_or(Utf8Path::new(".")).to_owned();
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let transport = transport(global, config, &directory)?;
+        let cancel = CancellationToken::new();
+        let signals = tokio::spawn(watch_interrupts(cancel.clone(), transport.control_directory().to_owned()));
+        let outcome = executor(global, config, plan, secrets, &transport, reporter, cancel).run().await;
+        signals.abort();
+        Ok(outcome)
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|error| CliError::Usage(format!("error: cannot start the async runtime: {error}\n")))
+}
+
+fn transport(global: &GlobalArgs, config: &Config, directory: &Utf8Path) -> Result<FleetTransport, CliError> {
     let settings = SshSettings {
         connect_timeout: Duration::from_secs(config.ssh.connect_timeout.into()),
         connection_attempts: config.ssh.connection_attempts,
@@ -49,7 +67,43 @@ async fn execute(
         gateway: gateway(global, config)?,
         forward_agent: config.ssh.forward_agent,
     };
-    let transport = FleetTransport::new(settings).map_err(|error| CliError::Usage(format!("error: {error}\n")))?;
+    FleetTransport::new(settings).map_err(|error| CliError::Usage(format!("error: {error}\n")))
+}
+
+fn executor<'a>(
+    global: &GlobalArgs,
+    config: &Config,
+    plan: &'a Plan,
+    secrets: &'a BTreeMap<String, String>,
+    transport: &'a FleetTransport,
+    reporter: &'a dyn deployer_exec::Reporter,
+    cancel: CancellationToken,
+) -> Executor<'a, FleetTransport> {
+    Executor {
+        plan,
+        transport,
+        reporter,
+        secrets,
+        options: ExecOptions {
+            warn_only: global.warn_only,
+            skip_bad_hosts: global.skip_bad_hosts || config.execution.skip_bad_hosts,
+            connect_concurrency: 8,
+            pool_size: global.pool_size,
+            halt_on_failure: global.on_failure == crate::cli::OnFailure::Halt,
+        },
+        cancel,
+        wire: Wire::new(nonce()),
+    }
+}
+
+async fn execute(
+    global: &GlobalArgs,
+    config: &Config,
+    plan: &Plan,
+    secrets: &BTreeMap<String, String>,
+    directory: &Utf8Path,
+) -> Result<Exit, CliError> {
+    let transport = transport(global, config, directory)?;
     let logs = HostLogs::create(directory, &plan.deploy_id);
     let log_directory = logs.directory().to_owned();
     // The header goes out before any progress bar is drawn, so it cannot disturb them.
@@ -72,22 +126,7 @@ async fn execute(
     let cancel = CancellationToken::new();
     let control_directory = transport.control_directory().to_owned();
     let signals = tokio::spawn(watch_interrupts(cancel.clone(), control_directory));
-    let outcome = Executor {
-        plan,
-        transport: &transport,
-        reporter: &reporter,
-        secrets,
-        options: ExecOptions {
-            warn_only: global.warn_only,
-            skip_bad_hosts: global.skip_bad_hosts || config.execution.skip_bad_hosts,
-            connect_concurrency: 8,
-            pool_size: global.pool_size,
-        },
-        cancel,
-        wire: Wire::new(nonce()),
-    }
-    .run()
-    .await;
+    let outcome = executor(global, config, plan, secrets, &transport, &reporter, cancel).run().await;
     signals.abort();
     reporter.finish(&outcome);
     drop(transport);

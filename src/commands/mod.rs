@@ -5,6 +5,7 @@ mod docs;
 mod execute;
 mod hosts;
 mod plan;
+mod status;
 
 use crate::cli::{Cli, Command, LockAction};
 use crate::context::CliError;
@@ -26,9 +27,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { out_dir } => docs::man_pages(&out_dir),
         Command::Plan { command } => plan::run(global, &command),
-        Command::Status(_) => Err(CliError::NotYetAvailable("status")),
-        Command::Lock { action: LockAction::Status(_) | LockAction::Release { .. } } => {
-            Err(CliError::NotYetAvailable("lock"))
-        }
+        Command::Status(target) => status::status(global, &target),
+        Command::Lock { action: LockAction::Status(target) } => status::lock_status(global, &target),
+        Command::Lock { action: LockAction::Release { target, id } } => status::lock_release(global, &target, &id),
     }
 }

@@ -41,5 +41,6 @@ fn merge(outer: &GlobalArgs, inner: GlobalArgs) -> GlobalArgs {
         warn_only: outer.warn_only || inner.warn_only,
         skip_bad_hosts: outer.skip_bad_hosts || inner.skip_bad_hosts,
         gateway: inner.gateway.or_else(|| outer.gateway.clone()),
+        on_failure: if inner.on_failure == crate::cli::OnFailure::Halt { inner.on_failure } else { outer.on_failure },
     }
 }

@@ -82,6 +82,11 @@ fn plain_line(event: &Event) -> Option<String> {
             format!("[{host}] {title}: {result} ({})", seconds(*duration_ms))
         }
         Event::HostFailed { host, phase, error } => format!("[{host}] {phase} failed: {}", escape(error)),
+        Event::Captured { name, value } if name == "migrations_since_target" && value == "yes" => {
+            "warning: migrations ran after the rollback target was deployed; the database may be newer than that release expects"
+                .to_owned()
+        }
+        Event::Captured { name, value } if name == "migrations_since_target" => format!("no migrations ran since the rollback target ({})", escape(value)),
         Event::Captured { name, value } => format!("every host reported {name} = {}", escape(value)),
         Event::UndoStarted { phase, hosts } => format!("undoing {phase} on {hosts} host(s)"),
         Event::Interrupted => {
@@ -124,6 +129,18 @@ fn summary(outcome: &Outcome) -> String {
             failure.phase,
             escape(&failure.error)
         ));
+    }
+    if !outcome.switched.is_empty() {
+        let others: Vec<&str> = outcome
+            .hosts
+            .iter()
+            .map(|host| host.host.as_str())
+            .filter(|host| !outcome.switched.iter().any(|name| name == host))
+            .collect();
+        text.push_str(&format!("\nleft on the new release: {}\n", outcome.switched.join(", ")));
+        if !others.is_empty() {
+            text.push_str(&format!("on their previous release: {}\n", others.join(", ")));
+        }
     }
     if let Some(reason) = &outcome.refused {
         text.push_str(&format!("error: {}\n", escape(reason)));

@@ -27,11 +27,20 @@ pub struct ExecOptions {
     pub connect_concurrency: usize,
     /// Overrides every phase's pool size (`--pool-size`).
     pub pool_size: Option<u32>,
+    /// `--on-failure=halt`: after a failure at or after a switch, leave switched
+    /// hosts as they are (the outcome names them) instead of switching them back.
+    pub halt_on_failure: bool,
 }
 
 impl Default for ExecOptions {
     fn default() -> Self {
-        Self { warn_only: false, skip_bad_hosts: false, connect_concurrency: 8, pool_size: None }
+        Self {
+            warn_only: false,
+            skip_bad_hosts: false,
+            connect_concurrency: 8,
+            pool_size: None,
+            halt_on_failure: false,
+        }
     }
 }
 
@@ -96,6 +105,7 @@ impl<T: Transport> Executor<'_, T> {
             failures: Vec::new(),
             undo_failures: Vec::new(),
             captured: BTreeMap::new(),
+            switched: Vec::new(),
             refused: None,
             duration_ms: 0,
         };
@@ -112,6 +122,8 @@ impl<T: Transport> Executor<'_, T> {
         }
 
         let mut attempted: Vec<Vec<usize>> = Vec::new();
+        // Hosts whose switch step succeeded, per switching phase.
+        let mut switch_results: Vec<usize> = Vec::new();
         let mut failed_at: Option<usize> = None;
         let mut lock_held = false;
         for (index, phase) in self.plan.phases.iter().enumerate() {
@@ -141,6 +153,11 @@ impl<T: Transport> Executor<'_, T> {
             }
             let mut phase_failed = !outcome.failures.is_empty() && results.is_empty();
             attempted.push(results.iter().filter(|result| result.started).map(|result| result.host).collect());
+            if phase_switches(phase) {
+                switch_results.extend(
+                    results.iter().filter(|result| result.started && result.error.is_none()).map(|result| result.host),
+                );
+            }
             for result in &results {
                 outcome.hosts[result.host].duration_ms += result.duration_ms;
                 lock_held |= result.lock_held;
@@ -186,8 +203,21 @@ impl<T: Transport> Executor<'_, T> {
             .iter()
             .zip(&attempted)
             .any(|(phase, hosts)| !hosts.is_empty() && phase_switches(phase));
-        if stopped_early {
+        let halted = stopped_early && switched && self.options.halt_on_failure && !interrupted;
+        if halted {
+            // Only the phases before the first switch are undone (the lock is released,
+            // unfinished releases removed); switched hosts stay where they are.
+            let first_switch = self.plan.phases.iter().position(phase_switches).unwrap_or(attempted.len());
+            let mut before: Vec<Vec<usize>> = attempted.clone();
+            for hosts in before.iter_mut().skip(first_switch) {
+                hosts.clear();
+            }
+            outcome.switched = self.switched_hosts(&switch_results);
+            self.undo(&before, &mut outcome).await;
+        } else if stopped_early {
             self.undo(&attempted, &mut outcome).await;
+        } else if self.options.warn_only && failed_at.is_some() {
+            outcome.switched = self.switched_hosts(&switch_results);
         }
         outcome.status = if lock_held {
             RunStatus::LockHeld
@@ -199,6 +229,8 @@ impl<T: Transport> Executor<'_, T> {
             if switched { RunStatus::Partial } else { RunStatus::Failed }
         } else if !switched {
             RunStatus::Failed
+        } else if halted {
+            RunStatus::Partial
         } else if outcome.undo_failures.is_empty() {
             RunStatus::RolledBack
         } else {
@@ -389,6 +421,13 @@ impl<T: Transport> Executor<'_, T> {
             duration_ms: result.duration_ms,
         });
         result
+    }
+
+    fn switched_hosts(&self, hosts: &[usize]) -> Vec<String> {
+        let mut names: Vec<String> = hosts.iter().map(|&host| self.plan.hosts[host].name.clone()).collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     fn record_failure(

@@ -63,6 +63,9 @@ pub struct Outcome {
     pub undo_failures: Vec<Failure>,
     /// Values the hosts reported (`DEPLOYER-CAPTURE`), e.g. the rollback target.
     pub captured: BTreeMap<String, String>,
+    /// Hosts left on the new release when the run did not switch them back
+    /// (`--on-failure=halt`, `--warn-only`).
+    pub switched: Vec<String>,
     /// A reason the run stopped before contacting hosts, if any.
     pub refused: Option<String>,
     pub duration_ms: u64,

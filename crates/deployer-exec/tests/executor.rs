@@ -358,3 +358,24 @@ async fn a_missing_secret_stops_the_run_before_any_host() {
     assert!(!events.iter().any(|event| matches!(event, Event::Connecting { .. })));
     assert!(log_lines(&fixture).is_empty());
 }
+
+#[tokio::test]
+async fn halt_leaves_switched_hosts_and_says_which() {
+    let fixture = fixture();
+    let mut switch = phase("switch", 3, POOL, |_| vec![step(StepKind::Switch, "switch", "true")]);
+    switch.undo = (0..3).map(|host| HostWork { host, steps: logged(&fixture.log, "switch-back", "")(host) }).collect();
+    let mut lock = phase("lock", 3, POOL, |_| vec![step(StepKind::Lock, "lock", "true")]);
+    lock.undo = (0..3).map(|host| HostWork { host, steps: logged(&fixture.log, "unlock", "")(host) }).collect();
+    let plan =
+        plan(3, vec![lock, switch, phase("healthcheck", 3, POOL, logged(&fixture.log, "health", "[ HOST -ne 2 ]"))]);
+    let (outcome, _) = execute(&plan, ExecOptions { halt_on_failure: true, ..ExecOptions::default() }, vec![]).await;
+    assert_eq!(outcome.status, RunStatus::Partial);
+    assert_eq!(outcome.switched, ["h0", "h1", "h2"]);
+    let lines = log_lines(&fixture);
+    assert!(!lines.iter().any(|line| line.starts_with("switch-back")), "halt must not switch back: {lines:?}");
+    assert_eq!(
+        lines.iter().filter(|line| line.starts_with("unlock")).count(),
+        3,
+        "the lock is still released: {lines:?}"
+    );
+}

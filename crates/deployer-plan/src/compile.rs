@@ -195,6 +195,19 @@ impl Compiler<'_> {
                     Ok(vec![self.steps.upload_secrets(&self.config.secrets.names)?])
                 })?);
             }
+            CommandSpec::Status => {
+                phases.push(self.phase_all("status", "read every host's releases and lock", |_, _| {
+                    Ok(vec![self.steps.read_status()])
+                })?);
+            }
+            CommandSpec::LockRelease { id } => {
+                if id.is_empty() || id.contains(['\n', '\0']) {
+                    return Err(PlanError::Unsafe("the lock id is empty or contains a newline".to_owned()));
+                }
+                phases.push(self.phase_all("unlock", "release the lock held by this id", |_, _| {
+                    Ok(vec![self.steps.release_lock(id)])
+                })?);
+            }
             CommandSpec::Run { command } => {
                 if command.trim().is_empty() || command.contains('\0') {
                     return Err(PlanError::Unsafe("the command is empty or contains a NUL byte".to_owned()));

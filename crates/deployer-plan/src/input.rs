@@ -28,6 +28,12 @@ pub enum CommandSpec {
     Run {
         command: String,
     },
+    /// Read each host's releases, history and lock (`status`, `lock status`).
+    Status,
+    /// Remove the environment's lock, only if `id` holds it.
+    LockRelease {
+        id: String,
+    },
 }
 
 impl CommandSpec {
@@ -41,6 +47,8 @@ impl CommandSpec {
             Self::EndUpgrade => "end_upgrade",
             Self::UpdateServerPasswords => "update_server_passwords",
             Self::Run { .. } => "run",
+            Self::Status => "status",
+            Self::LockRelease { .. } => "lock_release",
         }
     }
 

@@ -133,4 +133,6 @@ pub enum StepKind {
     UploadSecrets,
     ChooseRollbackTarget,
     Command,
+    ReadStatus,
+    ReleaseLock,
 }

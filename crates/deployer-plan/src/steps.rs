@@ -476,6 +476,52 @@ impl StepBuilder<'_> {
         self.step(StepKind::ChooseRollbackTarget, "find the release to roll back to", Script::text(text))
     }
 
+    /// Prints `DEPLOYER-STATUS key=value` lines: the live and previous release,
+    /// the live commit, the number of complete releases, and the lock's owner.
+    pub fn read_status(&self) -> Step {
+        let layout = self.layout;
+        let text = format!(
+            "current=$(readlink -- {current} 2>/dev/null || true); current=${{current##*/}}\n\
+             echo \"DEPLOYER-STATUS current=$current\"\n\
+             echo \"DEPLOYER-STATUS previous=$(cat -- {previous} 2>/dev/null || true)\"\n\
+             echo \"DEPLOYER-STATUS commit=$(awk -F '\\t' -v id=\"$current\" '$1 == id && $2 != \"-\" {{ commit = $2 }} END {{ print commit }}' {history} 2>/dev/null || true)\"\n\
+             echo \"DEPLOYER-STATUS releases=$(ls -1 -- {complete} 2>/dev/null | wc -l)\"\n\
+             if [ -d {lock} ]; then\n\
+             \x20 echo 'DEPLOYER-STATUS lock=held'\n\
+             \x20 sed 's/^/DEPLOYER-STATUS lock_/' {owner} 2>/dev/null || true\n\
+             else\n\
+             \x20 echo 'DEPLOYER-STATUS lock=free'\n\
+             fi\n",
+            current = layout.at("current"),
+            previous = layout.at(".deployer/previous"),
+            history = layout.at(".deployer/history"),
+            complete = layout.at(".deployer/complete"),
+            lock = layout.at(".deployer/lock"),
+            owner = layout.at(".deployer/lock/owner"),
+        );
+        self.step(StepKind::ReadStatus, "read releases, history and lock", Script::text(text))
+    }
+
+    /// Removes the lock only if `id` holds it; otherwise shows the holder and fails.
+    pub fn release_lock(&self, id: &str) -> Step {
+        let layout = self.layout;
+        let text = format!(
+            "if [ ! -d {lock} ]; then echo 'deployer: no lock is held'; exit 0; fi\n\
+             if grep -qxF -- {id} {owner} 2>/dev/null; then\n\
+             \x20 rm -rf -- {lock}\n\
+             \x20 echo 'deployer: lock released'\n\
+             else\n\
+             \x20 echo 'deployer: refused: the lock is held by another run:' >&2\n\
+             \x20 cat -- {owner} >&2 2>/dev/null || echo '(no owner record)' >&2\n\
+             \x20 exit 1\n\
+             fi\n",
+            lock = layout.at(".deployer/lock"),
+            owner = layout.at(".deployer/lock/owner"),
+            id = q(&format!("id={id}")),
+        );
+        self.step(StepKind::ReleaseLock, "release the lock if this id holds it", Script::text(text))
+    }
+
     pub fn command(&self, command: &str) -> Step {
         self.step(StepKind::Command, "run the command", Script::text(format!("( {command}\n) </dev/null\n")))
     }

@@ -1,0 +1,241 @@
+//! `deployer status ENV`, `deployer lock status ENV` and `deployer lock release ENV
+//! --id ID`: read-only (or lock-only) runs whose results are tables.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+use deployer_exec::{Event, Reporter, RunStatus};
+use deployer_plan::CommandSpec;
+use serde::Serialize;
+
+use crate::cli::{GlobalArgs, Target};
+use crate::context::CliError;
+use crate::exit::Exit;
+use crate::output;
+use crate::planning::{PlanRequest, build_plan};
+use crate::report::escape;
+
+use super::execute::run_plan;
+
+/// What `status` learned about one host.
+#[derive(Debug, Default, Clone, Serialize)]
+struct HostStatus {
+    host: String,
+    reachable: bool,
+    error: Option<String>,
+    current: Option<String>,
+    commit: Option<String>,
+    previous: Option<String>,
+    releases: Option<u32>,
+    lock: Option<LockOwner>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+struct LockOwner {
+    id: String,
+    user: String,
+    controller: String,
+    pid: String,
+    command: String,
+    started: String,
+    /// The holder ran on this machine and its process is gone.
+    stale: bool,
+}
+
+/// Collects `DEPLOYER-STATUS` lines and connection errors.
+#[derive(Default)]
+struct Collector {
+    lines: Mutex<BTreeMap<String, Vec<String>>>,
+    errors: Mutex<BTreeMap<String, String>>,
+}
+
+impl Reporter for Collector {
+    fn report(&self, event: Event) {
+        match event {
+            Event::Output { host, line, .. } => {
+                if let Some(rest) = line.strip_prefix("DEPLOYER-STATUS ") {
+                    self.lines.lock().expect("not poisoned").entry(host).or_default().push(rest.to_owned());
+                } else if line.starts_with("deployer: ") {
+                    self.lines.lock().expect("not poisoned").entry(host).or_default().push(format!("message={line}"));
+                }
+            }
+            Event::HostUnreachable { host, error, .. } | Event::HostFailed { host, error, .. } => {
+                self.errors.lock().expect("not poisoned").insert(host, error);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn gather(
+    global: &GlobalArgs,
+    target: &Target,
+    spec: CommandSpec,
+) -> Result<(Vec<HostStatus>, RunStatus, Collector), CliError> {
+    let request = PlanRequest { target: target.clone(), spec, branch: None, commit: None };
+    let (config, plan) = build_plan(global, request)?;
+    let collector = Collector::default();
+    let outcome = run_plan(global, &config, &plan, &BTreeMap::new(), &collector)?;
+    let lines = collector.lines.lock().expect("not poisoned").clone();
+    let errors = collector.errors.lock().expect("not poisoned").clone();
+    let this_machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_owned();
+    let hosts = plan
+        .hosts
+        .iter()
+        .map(|host| {
+            let mut status = HostStatus { host: host.name.clone(), ..HostStatus::default() };
+            status.error = errors.get(&host.name).cloned();
+            status.reachable = lines.contains_key(&host.name);
+            let mut owner: Option<LockOwner> = None;
+            for line in lines.get(&host.name).into_iter().flatten() {
+                let Some((key, value)) = line.split_once('=') else { continue };
+                let value = value.to_owned();
+                let some = |value: String| Some(value).filter(|value| !value.is_empty());
+                match key {
+                    "current" => status.current = some(value),
+                    "previous" => status.previous = some(value),
+                    "commit" => status.commit = some(value),
+                    "releases" => status.releases = value.trim().parse().ok(),
+                    "lock" if value == "held" => owner = Some(LockOwner::default()),
+                    "lock_id" => owner.get_or_insert_with(LockOwner::default).id = value,
+                    "lock_user" => owner.get_or_insert_with(LockOwner::default).user = value,
+                    "lock_controller" => owner.get_or_insert_with(LockOwner::default).controller = value,
+                    "lock_pid" => owner.get_or_insert_with(LockOwner::default).pid = value,
+                    "lock_command" => owner.get_or_insert_with(LockOwner::default).command = value,
+                    "lock_started" => owner.get_or_insert_with(LockOwner::default).started = value,
+                    _ => {}
+                }
+            }
+            if let Some(owner) = &mut owner {
+                owner.stale = owner.controller == this_machine
+                    && !owner.pid.is_empty()
+                    && !std::path::Path::new(&format!("/proc/{}", owner.pid)).exists();
+            }
+            status.lock = owner;
+            status
+        })
+        .collect();
+    Ok((hosts, outcome.status, collector))
+}
+
+pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliError> {
+    let (hosts, run, _) = gather(global, target, CommandSpec::Status)?;
+    let live: BTreeMap<String, Vec<&str>> =
+        hosts.iter().filter(|host| host.reachable).fold(BTreeMap::new(), |mut live, host| {
+            live.entry(host.current.clone().unwrap_or_else(|| "(none)".to_owned())).or_default().push(&host.host);
+            live
+        });
+    if global.json {
+        let value = serde_json::json!({ "hosts": hosts, "drift": live.len() > 1, "live_releases": live });
+        output::stdout(&format!("{}\n", serde_json::to_string_pretty(&value).unwrap_or_default()));
+    } else {
+        let mut text = String::new();
+        let width = hosts.iter().map(|host| host.host.len()).max().unwrap_or(4).max(4);
+        let _ = writeln!(
+            text,
+            "{:width$}  {:26}  {:8}  {:26}  {:8}  lock",
+            "host", "current", "commit", "previous", "releases"
+        );
+        for host in &hosts {
+            if !host.reachable {
+                let error = host.error.as_deref().unwrap_or("no answer");
+                let _ = writeln!(text, "{:width$}  unreachable: {}", host.host, escape(error));
+                continue;
+            }
+            let short = host.commit.as_deref().map_or("-", |commit| &commit[..commit.len().min(7)]);
+            let _ = writeln!(
+                text,
+                "{:width$}  {:26}  {:8}  {:26}  {:8}  {}",
+                host.host,
+                host.current.as_deref().unwrap_or("-"),
+                short,
+                host.previous.as_deref().unwrap_or("-"),
+                host.releases.map_or("-".to_owned(), |count| count.to_string()),
+                describe_lock(host.lock.as_ref()),
+            );
+        }
+        match live.len() {
+            0 => {}
+            1 => {
+                let _ = writeln!(text, "\nevery reachable host is on {}", live.keys().next().expect("one"));
+            }
+            _ => {
+                let _ = writeln!(text, "\ndrift: {} releases are live:", live.len());
+                for (release, on) in &live {
+                    let _ = writeln!(text, "  {release} on {}", on.join(", "));
+                }
+            }
+        }
+        output::stdout(&text);
+    }
+    Ok(if run == RunStatus::Success { Exit::Success } else { Exit::Failed })
+}
+
+pub(crate) fn lock_status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliError> {
+    let (hosts, run, _) = gather(global, target, CommandSpec::Status)?;
+    if global.json {
+        let value: Vec<_> = hosts
+            .iter()
+            .map(|host| serde_json::json!({ "host": host.host, "reachable": host.reachable, "lock": host.lock }))
+            .collect();
+        output::stdout(&format!("{}\n", serde_json::to_string_pretty(&value).unwrap_or_default()));
+    } else {
+        let mut text = String::new();
+        for host in &hosts {
+            let state = if host.reachable { describe_lock(host.lock.as_ref()) } else { "unreachable".to_owned() };
+            let _ = writeln!(text, "{}  {state}", host.host);
+        }
+        output::stdout(&text);
+    }
+    Ok(if run == RunStatus::Success { Exit::Success } else { Exit::Failed })
+}
+
+pub(crate) fn lock_release(global: &GlobalArgs, target: &Target, id: &str) -> Result<Exit, CliError> {
+    let spec = CommandSpec::LockRelease { id: id.to_owned() };
+    let request = PlanRequest { target: target.clone(), spec, branch: None, commit: None };
+    let (config, plan) = build_plan(global, request)?;
+    let collector = Collector::default();
+    let outcome = run_plan(global, &config, &plan, &BTreeMap::new(), &collector)?;
+    let lines = collector.lines.lock().expect("not poisoned").clone();
+    let mut text = String::new();
+    for report in &outcome.hosts {
+        let said = lines
+            .get(&report.host)
+            .and_then(|lines| lines.last())
+            .and_then(|line| line.strip_prefix("message=deployer: "));
+        match &report.result {
+            deployer_exec::HostResult::Ok => {
+                let _ = writeln!(text, "{}  {}", report.host, said.unwrap_or("done"));
+            }
+            _ => {
+                let failure = outcome.failures.iter().find(|failure| failure.host == report.host);
+                let detail = failure
+                    .map(|failure| failure.output_tail.iter().map(|line| escape(line)).collect::<Vec<_>>().join("; "))
+                    .unwrap_or_default();
+                let _ = writeln!(text, "{}  refused: {detail}", report.host);
+            }
+        }
+    }
+    output::stdout(&text);
+    Ok(if outcome.status == RunStatus::Success { Exit::Success } else { Exit::Failed })
+}
+
+fn describe_lock(lock: Option<&LockOwner>) -> String {
+    match lock {
+        None => "free".to_owned(),
+        Some(owner) => {
+            let stale =
+                if owner.stale { " (stale: that process is gone; `deployer lock release` with its id)" } else { "" };
+            format!(
+                "held by {}@{} (pid {}, `{}`) since {}, id {}{stale}",
+                escape(&owner.user),
+                escape(&owner.controller),
+                escape(&owner.pid),
+                escape(&owner.command),
+                escape(&owner.started),
+                escape(&owner.id)
+            )
+        }
+    }
+}
