@@ -41,7 +41,11 @@ pub fn compile(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
         config,
         environment,
         hosts: input.hosts,
-        steps: StepBuilder { layout: &layout, timeout: config.execution.command_timeout },
+        steps: StepBuilder {
+            layout: &layout,
+            timeout: config.execution.command_timeout,
+            environment: &environment.name,
+        },
         release: release.as_ref(),
     };
     compiler.restarts =
@@ -160,6 +164,7 @@ impl Compiler<'_> {
                 );
                 phases.push(self.phase_all("finish", "record the rollback and release the lock", |_, _| {
                     let mut record = self.steps.record_history("");
+                    record.title = "record the rollback in the history".to_owned();
                     record.script = rollback_history(
                         &self.input.invocation.started_at,
                         &self.input.invocation.local_user,

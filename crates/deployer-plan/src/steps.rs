@@ -32,6 +32,7 @@ pub(crate) struct Owner<'a> {
 pub(crate) struct StepBuilder<'a> {
     pub layout: &'a Layout,
     pub timeout: u32,
+    pub environment: &'a str,
 }
 
 impl StepBuilder<'_> {
@@ -365,8 +366,20 @@ impl StepBuilder<'_> {
         self.step(StepKind::SwitchBack, "switch `current` back to the previous release", Script::text(text))
     }
 
+    /// The variables build and migrate commands get, for commands that run in
+    /// `current` (restart, health check): taken from what `current` points at when
+    /// the step runs, so they are right after a switch back too.
+    fn live_release_variables(&self) -> String {
+        format!(
+            "release_dir=$(readlink -- {current} 2>/dev/null || true)\n\
+             export DEPLOYER_RELEASE=\"${{release_dir##*/}}\" DEPLOYER_RELEASE_DIR=\"$release_dir\" DEPLOYER_ENVIRONMENT={environment}\n",
+            current = self.layout.at("current"),
+            environment = q(self.environment),
+        )
+    }
+
     pub fn restart(&self, role: &str, commands: &[String]) -> Step {
-        let mut text = String::new();
+        let mut text = self.live_release_variables();
         for command in commands {
             let _ = writeln!(text, "( cd -- {} && {command}\n) </dev/null", self.layout.at("current"));
         }
@@ -374,8 +387,9 @@ impl StepBuilder<'_> {
     }
 
     pub fn health_check(&self, role: &str, check: &HealthCheck) -> Step {
-        let text = format!(
-            "attempt=1\n\
+        let text = self.live_release_variables()
+            + &format!(
+                "attempt=1\n\
              until ( cd -- {current} && timeout {timeout} sh -c {command} ) </dev/null; do\n\
              \x20 if [ \"$attempt\" -gt {retries} ]; then\n\
              \x20   echo {message} >&2\n\
@@ -384,13 +398,13 @@ impl StepBuilder<'_> {
              \x20 attempt=$((attempt + 1))\n\
              \x20 sleep {interval}\n\
              done\n",
-            current = self.layout.at("current"),
-            timeout = check.timeout,
-            command = q(&check.command),
-            retries = check.retries,
-            interval = check.interval,
-            message = q(&format!("deployer: health check failed {} time(s)", check.retries + 1)),
-        );
+                current = self.layout.at("current"),
+                timeout = check.timeout,
+                command = q(&check.command),
+                retries = check.retries,
+                interval = check.interval,
+                message = q(&format!("deployer: health check failed {} time(s)", check.retries + 1)),
+            );
         let mut step = self.step(StepKind::HealthCheck, format!("health check (`{role}`)"), Script::text(text));
         step.timeout = (check.retries + 1) * (check.timeout + check.interval) + 10;
         step
