@@ -70,8 +70,8 @@ fn json_plans_carry_the_same_phases() {
     assert_eq!(plan["revision"]["commit"], commit);
     let phases: Vec<&str> =
         plan["phases"].as_array().unwrap().iter().map(|phase| phase["name"].as_str().unwrap()).collect();
-    assert_eq!(phases, ["lock", "prepare", "rollout", "finish"]);
-    assert_eq!(plan["phases"][2]["concurrency"], serde_json::json!({"kind": "batches", "size": 1}));
+    assert_eq!(phases, ["lock", "lock_rest", "prepare", "rollout", "finish"]);
+    assert_eq!(plan["phases"][3]["concurrency"], serde_json::json!({"kind": "batches", "size": 1}));
 }
 
 #[test]

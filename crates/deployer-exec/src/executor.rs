@@ -61,6 +61,9 @@ struct WorkResult {
     host: usize,
     started: bool,
     error: Option<(Option<String>, String)>,
+    /// The kind of the step that failed; `None` with an error means the host
+    /// stopped answering (its state is unknown).
+    failed_kind: Option<StepKind>,
     lock_held: bool,
     captures: BTreeMap<String, String>,
     tail: Vec<String>,
@@ -204,6 +207,7 @@ impl<T: Transport> Executor<'_, T> {
             .zip(&attempted)
             .any(|(phase, hosts)| !hosts.is_empty() && phase_switches(phase));
         let halted = stopped_early && switched && self.options.halt_on_failure && !interrupted;
+        let mut undone_consistently = true;
         if halted {
             // Only the phases before the first switch are undone (the lock is released,
             // unfinished releases removed); switched hosts stay where they are.
@@ -214,8 +218,9 @@ impl<T: Transport> Executor<'_, T> {
             }
             outcome.switched = self.switched_hosts(&switch_results);
             self.undo(&before, &mut outcome).await;
+            undone_consistently = false;
         } else if stopped_early {
-            self.undo(&attempted, &mut outcome).await;
+            undone_consistently = self.undo(&attempted, &mut outcome).await;
         } else if self.options.warn_only && failed_at.is_some() {
             outcome.switched = self.switched_hosts(&switch_results);
         }
@@ -231,7 +236,7 @@ impl<T: Transport> Executor<'_, T> {
             RunStatus::Failed
         } else if halted {
             RunStatus::Partial
-        } else if outcome.undo_failures.is_empty() {
+        } else if undone_consistently {
             RunStatus::RolledBack
         } else {
             RunStatus::Partial
@@ -372,6 +377,7 @@ impl<T: Transport> Executor<'_, T> {
             host: work.host,
             started: true,
             error: None,
+            failed_kind: None,
             lock_held: false,
             captures: std::mem::take(&mut sink.captures),
             tail: sink.tail.iter().cloned().collect(),
@@ -384,6 +390,7 @@ impl<T: Transport> Executor<'_, T> {
             }
             (Ok(_), Some(index)) => {
                 let step = &work.steps[index];
+                result.failed_kind = Some(step.kind);
                 let code = sink.ended[index].unwrap_or_default();
                 result.lock_held = step.kind == StepKind::Lock && code == LOCK_HELD_STATUS;
                 let error = match code {
@@ -480,7 +487,10 @@ impl<T: Transport> Executor<'_, T> {
     }
 
     /// Runs the undo of every phase that ran, newest first, on the hosts that ran it.
-    async fn undo(&self, attempted: &[Vec<usize>], outcome: &mut Outcome) {
+    /// Returns false when a host may not be back on its previous release (a switch
+    /// back failed, or the host stopped answering).
+    async fn undo(&self, attempted: &[Vec<usize>], outcome: &mut Outcome) -> bool {
+        let mut consistent = true;
         for (index, hosts) in attempted.iter().enumerate().rev() {
             let phase = &self.plan.phases[index];
             let items: Vec<&HostWork> = phase.undo.iter().filter(|work| hosts.contains(&work.host)).collect();
@@ -490,6 +500,9 @@ impl<T: Transport> Executor<'_, T> {
             self.reporter.report(Event::UndoStarted { phase: phase.name.clone(), hosts: items.len() });
             let undo_phase = Phase { name: format!("undo {}", phase.name), ..phase.clone() };
             for result in self.run_phase(&undo_phase, &items, &outcome.captured, true).await {
+                if result.error.is_some() && matches!(result.failed_kind, None | Some(StepKind::SwitchBack)) {
+                    consistent = false;
+                }
                 if let Some((step, error)) = result.error {
                     outcome.undo_failures.push(Failure {
                         host: self.plan.hosts[result.host].name.clone(),
@@ -501,6 +514,7 @@ impl<T: Transport> Executor<'_, T> {
                 }
             }
         }
+        consistent
     }
 }
 
@@ -510,6 +524,7 @@ impl WorkResult {
             host,
             started: false,
             error: None,
+            failed_kind: None,
             lock_held: false,
             captures: BTreeMap::new(),
             tail: Vec::new(),

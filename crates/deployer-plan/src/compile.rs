@@ -125,7 +125,7 @@ impl Compiler<'_> {
             }
             CommandSpec::DeploySerial { batch_size } => {
                 let release = self.release()?;
-                phases.push(self.lock()?);
+                phases.extend(self.locks()?);
                 phases.push(self.prepare(release)?);
                 phases.extend(self.migrate(release)?);
                 let size = batch_size.unwrap_or(self.config.execution.batch_size).max(1);
@@ -146,7 +146,7 @@ impl Compiler<'_> {
                 if let Some(id) = to {
                     check_release_id(id)?;
                 }
-                phases.push(self.lock()?);
+                phases.extend(self.locks()?);
                 let mut choose =
                     self.phase_all("choose", "find the release to roll back to on every host", |_, _| {
                         Ok(vec![self.steps.choose_rollback_target(to.as_deref())])
@@ -230,7 +230,7 @@ impl Compiler<'_> {
     fn deploy_full(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
         let release = self.release()?;
         let pages = self.pages("deploy_full").ok();
-        phases.push(self.lock()?);
+        phases.extend(self.locks()?);
         phases.push(self.prepare(release)?);
         let migrate = self.migrate(release)?;
         // The maintenance page is up exactly during the migration window.
@@ -291,6 +291,36 @@ impl Compiler<'_> {
             self.phase_all("lock", "take the environment lock on every host", |_, _| Ok(vec![lock.clone()]))?;
         phase.undo = self.for_all(|_| vec![unlock.clone()]);
         Ok(phase)
+    }
+
+    /// The lock in two phases: the first host alone, then all the others. Two runs
+    /// started at the same moment both try the first host first, so exactly one
+    /// wins and the other stops having changed nothing; taking every host at once
+    /// could leave each run holding part of the fleet and both failing.
+    fn locks(&self) -> Result<Vec<Phase>, PlanError> {
+        let all = self.lock()?;
+        if self.hosts.len() < 2 {
+            return Ok(vec![all]);
+        }
+        let (first_work, rest_work) = all.work.split_at(1);
+        let (first_undo, rest_undo) = all.undo.split_at(1);
+        let first = Phase {
+            name: "lock".to_owned(),
+            description: "take the environment lock on the first host (a second run stops here)".to_owned(),
+            scope: Scope::All,
+            concurrency: Concurrency::Pool { size: 1 },
+            work: first_work.to_vec(),
+            undo: first_undo.to_vec(),
+            captures: Vec::new(),
+        };
+        let rest = Phase {
+            name: "lock_rest".to_owned(),
+            description: "take the environment lock on every other host".to_owned(),
+            work: rest_work.to_vec(),
+            undo: rest_undo.to_vec(),
+            ..all
+        };
+        Ok(vec![first, rest])
     }
 
     fn prepare(&self, release: &ReleaseInfo) -> Result<Phase, PlanError> {

@@ -273,3 +273,70 @@ fn a_held_lock_is_reported_and_left_alone() {
     run_work(&lock.undo, &mut BTreeMap::new(), &fixture.root);
     assert!(!fixture.root.join("hosts/testing/.deployer/lock").exists());
 }
+
+#[test]
+fn a_reader_never_sees_current_missing_during_500_switches() {
+    let fixture = fixture();
+    let root = fixture.root.join("hosts/testing");
+    let first = commit(&fixture, "one");
+    let plan_one = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &first);
+    run(&plan_one, &fixture);
+    let second = commit(&fixture, "two");
+    let plan_two = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &second);
+    run(&plan_two, &fixture);
+    let switch_script = |plan: &Plan| {
+        let phase = plan.phases.iter().find(|phase| phase.name == "switch").unwrap();
+        format!("set -eu\n{}", phase.work[0].steps[0].script)
+    };
+    let scripts = [switch_script(&plan_one), switch_script(&plan_two)];
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        let target = root.join("current/app.txt");
+        std::thread::spawn(move || {
+            let (mut reads, mut missing) = (0u64, 0u64);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match std::fs::read_to_string(&target) {
+                    Ok(text) if text == "one" || text == "two" => reads += 1,
+                    _ => missing += 1,
+                }
+            }
+            (reads, missing)
+        })
+    };
+    for round in 0..500 {
+        let output = Command::new("sh").arg("-c").arg(&scripts[round % 2]).output().unwrap();
+        assert!(output.status.success(), "switch {round}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (reads, missing) = reader.join().unwrap();
+    assert_eq!(missing, 0, "current was missing or incomplete {missing} times out of {}", reads + missing);
+    assert!(reads > 500, "the reader ran ({reads} reads)");
+    assert!(!root.join(".current.deployer-tmp").exists(), "no temporary link is left");
+}
+
+#[test]
+fn keep_releases_holds_over_eight_deploys() {
+    let fixture = fixture();
+    let root = fixture.root.join("hosts/testing");
+    let mut deployed = Vec::new();
+    for number in 0..8 {
+        let commit = commit(&fixture, &format!("version {number}"));
+        let command = if number == 0 { CommandSpec::CreateEnvironment } else { CommandSpec::DeployFull };
+        let deploy = plan(&fixture, command, &format!("20261123T0000{number:02}Z"), &commit);
+        run(&deploy, &fixture);
+        deployed.push(deploy.release_id.unwrap());
+        let mut left: Vec<String> = std::fs::read_dir(root.join("releases"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let keep = deployed.len().min(2);
+        assert_eq!(left, deployed[deployed.len() - keep..], "after deploy {number}");
+        assert_eq!(current(&fixture), deployed[number], "current after deploy {number}");
+        if number > 0 {
+            assert!(root.join("releases").join(&deployed[number - 1]).exists(), "the previous release is kept");
+        }
+    }
+}

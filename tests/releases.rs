@@ -1,0 +1,249 @@
+//! Releases that are safe to ship, on a real sshd fleet: deploy twice and roll
+//! back, serial batches, failures after the switch, concurrent deploys, and a
+//! secret that never shows up anywhere but its file.
+
+mod support;
+
+use std::process::Stdio;
+
+use deployer_fleet::DEPLOY_PATH;
+use support::project::{Project, project_with, run_and_check};
+
+const MAINTENANCE: &str = "/srv/deployer-fleet/testing/maintenance/503.html";
+
+/// Roles that record what they saw: whether the maintenance page was up during the
+/// build and the migration, each restart and health check with the live release.
+fn recording_roles() -> String {
+    format!(
+        "  web:\n\
+         \x20   build: \"if [ -e {MAINTENANCE} ]; then echo up; else echo down; fi >> {DEPLOY_PATH}/page-during-build\"\n\
+         \x20   restart: \"test ! -e {DEPLOY_PATH}/fail-restart && echo $DEPLOYER_RELEASE >> {DEPLOY_PATH}/restarts && date +%s%N > {DEPLOY_PATH}/restart-at\"\n\
+         \x20   healthcheck: \"test -f app.txt && test ! -e {DEPLOY_PATH}/fail-health && echo $DEPLOYER_RELEASE >> {DEPLOY_PATH}/health && date +%s%N > {DEPLOY_PATH}/health-at\"\n"
+    )
+}
+
+fn recording_extra() -> String {
+    format!(
+        "migrate:\n\
+         \x20 role: web\n\
+         \x20 command: \"if [ -e {MAINTENANCE} ]; then echo up; else echo down; fi >> {DEPLOY_PATH}/migrations\"\n\
+         static_html:\n\
+         \x20 upgrade_message: 503.html\n\
+         \x20 healthcheck_override: healthcheck.html\n\
+         keep_releases: 3\n"
+    )
+}
+
+fn releases_on(project: &Project, hosts: usize) -> Vec<Option<String>> {
+    (0..hosts).map(|host| project.current(host)).collect()
+}
+
+fn all_on(project: &Project, hosts: usize) -> String {
+    let live = releases_on(project, hosts);
+    let first = live[0].clone().expect("host 0 has a live release");
+    assert!(live.iter().all(|release| release.as_deref() == Some(first.as_str())), "hosts differ: {live:?}");
+    for host in 0..hosts {
+        assert!(
+            project.host_file(host, &format!("testing/.deployer/complete/{first}")).exists(),
+            "host {host}: not complete"
+        );
+    }
+    first
+}
+
+#[test]
+fn deploy_twice_then_roll_back() {
+    let Some(project) = project_with(10, &recording_roles(), &recording_extra()) else { return };
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let first = all_on(&project, 10);
+
+    project.commit("v2\n");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let second = all_on(&project, 10);
+    assert_ne!(first, second);
+    assert_eq!(project.current_file(3, "app.txt").as_deref(), Some("v2\n"));
+
+    let outcome = run_and_check(&project, &["rollback", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("warning: migrations ran after the rollback target"), "{}", outcome.stderr);
+    assert_eq!(all_on(&project, 10), first, "every host is back on the first release");
+
+    for host in 0..10 {
+        let history = project.lines(host, "testing/.deployer/history");
+        let deployed: Vec<&String> = history.iter().filter(|line| line.contains("\tdeployed\t")).collect();
+        assert_eq!(deployed.len(), 2, "host {host}: {history:?}");
+        assert!(
+            history.iter().any(|line| line.starts_with(&format!("{first}\t-\t")) && line.contains("rolled-back-to")),
+            "{history:?}"
+        );
+        // Restarted and health-checked on every deploy and on the rollback.
+        assert_eq!(project.lines(host, "restarts"), [first.clone(), second.clone(), first.clone()], "host {host}");
+        assert_eq!(project.lines(host, "health"), [first.clone(), second.clone(), first.clone()], "host {host}");
+        // The maintenance page was down while building and down again afterwards.
+        assert_eq!(project.lines(host, "page-during-build"), ["down", "down"], "host {host}");
+        assert!(!project.host_file(host, "testing/maintenance/503.html").exists(), "host {host}: page still up");
+    }
+    // Migrations ran once per deploy, on one host, with the page up.
+    let migrations: Vec<Vec<String>> = (0..10).map(|host| project.lines(host, "migrations")).collect();
+    assert_eq!(migrations.iter().map(Vec::len).sum::<usize>(), 2, "{migrations:?}");
+    assert!(migrations.iter().flatten().all(|line| line == "up"), "{migrations:?}");
+}
+
+#[test]
+fn serial_batches_switch_in_order_and_a_failing_batch_is_switched_back() {
+    let Some(project) = project_with(9, &recording_roles(), &recording_extra()) else { return };
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let first = all_on(&project, 9);
+
+    // A clean serial deploy: batches of 3, each health-checked before the next starts.
+    project.commit("v2\n");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let outcome = run_and_check(&project, &["deploy_serial", "testing", "--batch-size", "3"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let second = all_on(&project, 9);
+    let time = |host: usize, file: &str| -> u128 { project.lines(host, file)[0].parse().unwrap() };
+    for batch in 0..2 {
+        let last_health = (batch * 3..batch * 3 + 3).map(|host| time(host, "health-at")).max().unwrap();
+        let next_restart = ((batch + 1) * 3..(batch + 1) * 3 + 3).map(|host| time(host, "restart-at")).min().unwrap();
+        assert!(last_health < next_restart, "batch {} restarted before batch {batch} was healthy", batch + 1);
+    }
+
+    // The second batch fails its health check: everything that switched goes back.
+    std::fs::write(project.host_file(4, "fail-health"), "").unwrap();
+    project.commit("v3\n");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let outcome = run_and_check(&project, &["deploy_serial", "testing", "--batch-size", "3"]);
+    assert_eq!(outcome.code, 3, "rolled back: {}", outcome.stderr);
+    assert_eq!(all_on(&project, 9), second);
+    for host in 6..9 {
+        assert_eq!(project.lines(host, "restarts").len(), 2, "host {host}: the third batch never started");
+    }
+    assert_ne!(first, second);
+}
+
+#[test]
+fn halt_leaves_the_fleet_partial_and_names_the_hosts() {
+    let Some(project) = project_with(7, &recording_roles(), &recording_extra()) else { return };
+    assert_eq!(run_and_check(&project, &["deploy_full", "testing"]).code, 0);
+    let first = all_on(&project, 7);
+    std::fs::write(project.host_file(4, "fail-health"), "").unwrap();
+    project.commit("v2\n");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let outcome = run_and_check(&project, &["--on-failure=halt", "deploy_serial", "testing", "--batch-size", "3"]);
+    assert_eq!(outcome.code, 4, "partial: {}", outcome.stderr);
+    assert!(outcome.stderr.contains("left on the new release:"), "{}", outcome.stderr);
+    let live = releases_on(&project, 7);
+    assert!(live[..6].iter().all(|release| release.as_deref() != Some(first.as_str())), "{live:?}");
+    assert_eq!(live[6].as_deref(), Some(first.as_str()), "the last host never switched");
+    let status = run_and_check(&project, &["status", "testing"]);
+    assert!(status.stdout.contains("drift: 2 releases are live"), "{}", status.stdout);
+    assert!(!project.host_file(0, "testing/.deployer/lock").exists(), "the lock is released");
+}
+
+#[test]
+fn a_restart_failing_on_one_host_switches_every_host_back() {
+    let Some(project) = project_with(5, &recording_roles(), &recording_extra()) else { return };
+    assert_eq!(run_and_check(&project, &["deploy_full", "testing"]).code, 0);
+    let first = all_on(&project, 5);
+    std::fs::write(project.host_file(2, "fail-restart"), "").unwrap();
+    project.commit("v2\n");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 3, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("every switched host was switched back"), "{}", outcome.stderr);
+    assert_eq!(all_on(&project, 5), first);
+    for host in 0..5 {
+        assert!(!project.host_file(host, "testing/.deployer/lock").exists());
+        assert!(!project.host_file(host, "testing/maintenance/503.html").exists(), "host {host}: page still up");
+    }
+}
+
+#[test]
+fn two_deploys_at_the_same_moment_exactly_one_runs() {
+    let Some(project) = project_with(6, &recording_roles(), &recording_extra()) else { return };
+    let spawn = || {
+        project
+            .deployer()
+            .args(["deploy_full", "testing"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    let codes = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+    let mut exits: Vec<i32> = codes.iter().map(|output| output.status.code().unwrap()).collect();
+    exits.sort();
+    assert_eq!(
+        exits,
+        [0, 5],
+        "one deploys, the other finds the lock: {:?}",
+        codes.iter().map(|output| String::from_utf8_lossy(&output.stderr).into_owned()).collect::<Vec<_>>()
+    );
+    let release = all_on(&project, 6);
+    for host in 0..6 {
+        let entries = std::fs::read_dir(project.host_file(host, "testing/releases")).unwrap().count();
+        assert_eq!(entries, 1, "host {host}: the losing run created nothing ({release})");
+        assert!(!project.host_file(host, "testing/.deployer/lock").exists(), "host {host}: lock left");
+    }
+}
+
+#[test]
+fn a_secret_reaches_its_file_and_nothing_else() {
+    const CANARY: &str = "canary-5f1e-0c7a-never-print";
+    let extra = "password_names: [api_key]\ntemplates:\n  - {src: env.j2, dest: app.env, mode: \"0600\"}\n";
+    let Some(project) = project_with(3, super_roles(), extra) else { return };
+    std::fs::write(project.path().join("env.j2"), "API_KEY={{ secrets.api_key }}\n").unwrap();
+    std::fs::write(project.path().join("fabsecrets_testing.py"), format!("api_key = \"{CANARY}\"\n")).unwrap();
+
+    let outcome = run_and_check(&project, &["--json", "update_server_passwords", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let mut seen = outcome.stdout + &outcome.stderr;
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    seen += &(outcome.stdout + &outcome.stderr);
+    // A forced failure, at the most verbose output: the secret must not surface in errors.
+    std::fs::write(project.host_file(1, "fail-build"), "").unwrap();
+    project.commit("v2\n");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let outcome = run_and_check(&project, &["--json", "deploy_full", "testing"]);
+    assert_eq!(outcome.code, 1);
+    seen += &(outcome.stdout + &outcome.stderr);
+    let plan = run_and_check(&project, &["--json", "plan", "deploy_full", "testing"]);
+    seen += &(plan.stdout + &plan.stderr);
+    assert!(!seen.contains(CANARY), "the secret appeared in deployer's output");
+    for entry in walk(&project.path().join(".deployer/logs")) {
+        let text = std::fs::read_to_string(&entry).unwrap();
+        assert!(!text.contains(CANARY), "the secret is in the log {}", entry.display());
+    }
+
+    use std::os::unix::fs::PermissionsExt;
+    for host in 0..3 {
+        let secret = project.host_file(host, "testing/secrets/api_key");
+        assert_eq!(std::fs::read_to_string(&secret).unwrap(), CANARY);
+        assert_eq!(std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(project.host_file(host, "testing/secrets")).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let env = project.current_file(host, "app.env").unwrap();
+        assert_eq!(env, format!("API_KEY={CANARY}\n"));
+    }
+}
+
+fn super_roles() -> &'static str {
+    support::project::DEFAULT_ROLES
+}
+
+fn walk(path: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
+}

@@ -1,0 +1,152 @@
+//! A project on a real sshd fleet: a git repository, a configuration naming every
+//! fleet host, and `deployer` run with HOME isolated from the developer's ssh config.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use deployer_fleet::{DEPLOY_PATH, Fleet};
+
+use super::Outcome;
+
+/// Starts a fleet, or says loudly why this machine cannot.
+pub fn fleet(hosts: usize, directory: &Path) -> Option<Fleet> {
+    if let Some(reason) = Fleet::unavailable() {
+        eprintln!("SKIPPED: {reason}");
+        return None;
+    }
+    Some(Fleet::start(hosts, &directory.join("fleet")).expect("the fleet starts"))
+}
+
+pub struct Project {
+    pub directory: tempfile::TempDir,
+    pub fleet: Fleet,
+}
+
+impl Project {
+    pub fn path(&self) -> &Path {
+        self.directory.path()
+    }
+
+    /// `deployer` in the project, with HOME isolated from the developer's ssh config.
+    pub fn deployer(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_deployer"));
+        command.current_dir(self.path()).env("HOME", self.path()).env("NO_COLOR", "1").env_remove("DEPLOYER_CONFIG");
+        command
+    }
+
+    pub fn host_file(&self, host: usize, path: &str) -> PathBuf {
+        self.fleet.hosts[host].files.join(path)
+    }
+
+    pub fn current(&self, host: usize) -> Option<String> {
+        std::fs::read_link(self.host_file(host, "testing/current"))
+            .ok()
+            .map(|link| link.file_name().unwrap().to_string_lossy().into_owned())
+    }
+}
+
+pub fn git(directory: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
+        .arg("-C")
+        .arg(directory)
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// A project with a git repository and a configuration naming every fleet host.
+/// The roles section of [`project`]: a build that fails where `fail-build` exists,
+/// a restart that records itself, a health check.
+pub const DEFAULT_ROLES: &str = "  web:\n    build: \"test ! -e /srv/deployer-fleet/fail-build\"\n    restart: \"echo restarted >> /srv/deployer-fleet/restarts\"\n    healthcheck: test -f app.txt\n";
+
+pub fn project(hosts: usize, extra: &str) -> Option<Project> {
+    project_with(hosts, DEFAULT_ROLES, extra)
+}
+
+/// A project whose `roles:` section is `roles` (indented by two spaces), with
+/// `extra` top-level YAML, and maintenance pages next to the configuration.
+pub fn project_with(hosts: usize, roles: &str, extra: &str) -> Option<Project> {
+    let directory = tempfile::Builder::new().prefix("dpf").tempdir().unwrap();
+    let fleet = fleet(hosts, directory.path())?;
+    let source = directory.path().join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    git(&source, &["init", "-q"]);
+    std::fs::write(source.join("app.txt"), "v1\n").unwrap();
+    git(&source, &["add", "."]);
+    git(&source, &["commit", "-q", "-m", "v1"]);
+    let host_list: Vec<String> =
+        fleet.hosts.iter().map(|host| format!("\"{}\"", host.host_string(&fleet.user))).collect();
+    let config = format!(
+        "project: demo\n\
+         repo: {source}\n\
+         deploy_root: {DEPLOY_PATH}\n\
+         valid_roles: [web]\n\
+         roles:\n\
+         {roles}\
+         ssh:\n\
+         \x20 known_hosts_file: {known_hosts}\n\
+         \x20 identity_file: {key}\n\
+         \x20 connect_timeout: 5\n\
+         {extra}\
+         environments:\n\
+         \x20 testing:\n\
+         \x20   branch: main\n\
+         \x20   roles:\n\
+         \x20     web: [{hosts}]\n",
+        source = source.display(),
+        known_hosts = fleet.known_hosts().display(),
+        key = fleet.client_key().display(),
+        hosts = host_list.join(", "),
+    );
+    let _ = DEPLOY_PATH;
+    std::fs::write(directory.path().join("fabulaws-config.yml"), config).unwrap();
+    std::fs::write(directory.path().join("503.html"), "down for maintenance\n").unwrap();
+    std::fs::write(directory.path().join("healthcheck.html"), "OK\n").unwrap();
+    Some(Project { directory, fleet })
+}
+
+/// No ssh process and no control socket of the run with `pid` may remain.
+pub fn nothing_left_behind(pid: u32) {
+    let control = format!("/tmp/deployer-0/{pid}");
+    assert!(!Path::new(&control).exists(), "the control directory {control} was left behind");
+    let processes = Command::new("pgrep").args(["-af", &control]).output().unwrap();
+    let listed = String::from_utf8_lossy(&processes.stdout);
+    assert!(listed.trim().is_empty(), "ssh processes left behind:\n{listed}");
+}
+
+pub fn run_and_check(project: &Project, args: &[&str]) -> Outcome {
+    let child = project.deployer().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    nothing_left_behind(pid);
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+impl Project {
+    /// Commits a new version of the app.
+    pub fn commit(&self, content: &str) {
+        let source = self.path().join("source");
+        std::fs::write(source.join("app.txt"), content).unwrap();
+        git(&source, &["add", "."]);
+        git(&source, &["commit", "-q", "-m", content]);
+    }
+
+    /// A file of the release `current` points at on `host` (read from outside the
+    /// host's mount namespace, so through `releases/`).
+    pub fn current_file(&self, host: usize, path: &str) -> Option<String> {
+        let release = self.current(host)?;
+        std::fs::read_to_string(self.host_file(host, &format!("testing/releases/{release}/{path}"))).ok()
+    }
+
+    pub fn lines(&self, host: usize, path: &str) -> Vec<String> {
+        std::fs::read_to_string(self.host_file(host, path)).unwrap_or_default().lines().map(str::to_owned).collect()
+    }
+}
