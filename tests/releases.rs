@@ -247,3 +247,78 @@ fn walk(path: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn create_environment_can_run_twice_and_logs_per_host() {
+    let extra = format!("{}shared_files: [config/local.env]\nshared_dirs: [media]\n", recording_extra());
+    let Some(project) = project_with(3, &recording_roles(), &extra) else { return };
+    let outcome = run_and_check(&project, &["create_environment", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    std::fs::write(project.host_file(1, "testing/shared/config/local.env"), "KEEP=me\n").unwrap();
+    project.commit("v2\n");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let outcome = run_and_check(&project, &["create_environment", "testing"]);
+    assert_eq!(outcome.code, 0, "running it again does no harm: {}", outcome.stderr);
+    all_on(&project, 3);
+    assert_eq!(
+        std::fs::read_to_string(project.host_file(1, "testing/shared/config/local.env")).unwrap(),
+        "KEEP=me\n",
+        "shared files survive"
+    );
+    for run in std::fs::read_dir(project.path().join(".deployer/logs")).unwrap() {
+        assert_eq!(std::fs::read_dir(run.unwrap().path()).unwrap().count(), 3, "one log file per host");
+    }
+}
+
+#[test]
+fn production_asks_before_running() {
+    let extra = format!("{}production_environments: [testing]\n", recording_extra());
+    let Some(project) = project_with(1, &recording_roles(), &extra) else { return };
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("run `deploy_full` on production environment `testing`?"), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("--yes"), "{}", outcome.stderr);
+    assert_eq!(project.current(0), None, "nothing ran");
+    let outcome = run_and_check(&project, &["--yes", "deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+}
+
+#[test]
+fn lock_status_and_release_respect_the_holder() {
+    let Some(project) = project_with(2, &recording_roles(), &recording_extra()) else { return };
+    let this_machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_owned();
+    for host in 0..2 {
+        let lock = project.host_file(host, "testing/.deployer/lock");
+        std::fs::create_dir_all(&lock).unwrap();
+        std::fs::write(
+            lock.join("owner"),
+            format!("id=20261101T000000Z-77\nuser=alice\ncontroller={this_machine}\npid=999999\ncommand=deploy_full\nstarted=2026-11-01T00:00:00Z\n"),
+        )
+        .unwrap();
+        let _ = std::process::Command::new("chown")
+            .args(["-R", "dplfleet:dplfleet"])
+            .arg(project.host_file(host, "testing"))
+            .status();
+    }
+    let outcome = run_and_check(&project, &["lock", "status", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(outcome.stdout.contains("held by alice@"), "{}", outcome.stdout);
+    assert!(outcome.stdout.contains("id 20261101T000000Z-77 (stale: that process is gone"), "{}", outcome.stdout);
+
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 5, "a held lock stops the deploy: {}", outcome.stderr);
+    assert!(project.host_file(0, "testing/.deployer/lock/owner").exists(), "the holder's lock is untouched");
+
+    let outcome = run_and_check(&project, &["lock", "release", "testing", "--id", "someone-else"]);
+    assert_eq!(outcome.code, 1);
+    assert!(outcome.stdout.contains("refused") && outcome.stdout.contains("user=alice"), "{}", outcome.stdout);
+    assert!(project.host_file(0, "testing/.deployer/lock").exists());
+
+    let outcome = run_and_check(&project, &["lock", "release", "testing", "--id", "20261101T000000Z-77"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stdout);
+    assert!(
+        !project.host_file(0, "testing/.deployer/lock").exists()
+            && !project.host_file(1, "testing/.deployer/lock").exists()
+    );
+    assert_eq!(run_and_check(&project, &["deploy_full", "testing"]).code, 0);
+}

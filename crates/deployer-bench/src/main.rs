@@ -14,6 +14,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod lower_bound;
+mod mirror;
 mod proxy;
 
 use std::net::SocketAddr;
@@ -29,10 +30,10 @@ const DELAYED_PORT: u16 = 2223;
 const SIZES: [usize; 4] = [1, 10, 50, 100];
 const ROUND_TRIPS: [u64; 2] = [0, 50];
 
-struct Measure {
-    wall: Duration,
-    cpu: Duration,
-    peak_kb: Option<u64>,
+pub(crate) struct Measure {
+    pub(crate) wall: Duration,
+    pub(crate) cpu: Duration,
+    pub(crate) peak_kb: Option<u64>,
 }
 
 fn main() {
@@ -44,6 +45,11 @@ fn main() {
     if let Some(reason) = Fleet::unavailable() {
         eprintln!("deployer-bench: {reason}");
         std::process::exit(2);
+    }
+    if args.get(1).map(String::as_str) == Some("mirror") {
+        let deployer = args.get(2).map_or("target/release/deployer", String::as_str);
+        mirror::run(&std::fs::canonicalize(deployer).expect("build deployer first"));
+        return;
     }
     let deployer =
         std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/release/deployer"));
@@ -114,13 +120,13 @@ fn main() {
     let _ = std::fs::remove_dir_all(&work);
 }
 
-fn tempfile_dir() -> PathBuf {
+pub(crate) fn tempfile_dir() -> PathBuf {
     let path = PathBuf::from(format!("/tmp/dpl-bench-{}", std::process::id()));
     std::fs::create_dir_all(&path).unwrap();
     path
 }
 
-fn git(directory: &Path, args: &[&str]) {
+pub(crate) fn git(directory: &Path, args: &[&str]) {
     let status = Command::new("git")
         .args(["-c", "user.name=bench", "-c", "user.email=bench@example.com", "-c", "init.defaultBranch=main", "-C"])
         .arg(directory)
@@ -145,14 +151,14 @@ fn init_repository(source: &Path) {
     commit(source);
 }
 
-fn commit(source: &Path) {
+pub(crate) fn commit(source: &Path) {
     let stamp = format!("{:?}", Instant::now());
     std::fs::write(source.join("VERSION"), stamp).unwrap();
     git(source, &["add", "."]);
     git(source, &["commit", "-q", "-m", "bench"]);
 }
 
-fn write_config(work: &Path, fleet: &Fleet, size: usize, port: u16) -> PathBuf {
+pub(crate) fn write_config(work: &Path, fleet: &Fleet, size: usize, port: u16) -> PathBuf {
     let hosts: Vec<String> =
         fleet.hosts[..size].iter().map(|host| format!("\"{}@{}:{port}\"", fleet.user, host.address)).collect();
     let config = format!(
@@ -219,7 +225,7 @@ pub(crate) fn in_cgroup(name: &str, command: &mut Command) -> (Duration, Duratio
     (wall, Duration::from_nanos(nanos), output)
 }
 
-fn run_deployer(deployer: &Path, config: &Path, environment: &str) -> Measure {
+pub(crate) fn run_deployer(deployer: &Path, config: &Path, environment: &str) -> Measure {
     let mut command = Command::new("/usr/bin/time");
     command
         .args(["-f", "peak-rss-kb=%M"])

@@ -1,0 +1,88 @@
+//! `deployer-bench mirror`: a redeploy of a new commit to 50 hosts whose mirror is
+//! already there, against a fresh `git clone --depth 1` of the same commit on
+//! every host (what a tool without a cached mirror does on each deploy).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use deployer_fleet::{DEPLOY_PATH, Fleet, PORT};
+
+use crate::{commit, git, run_deployer, tempfile_dir, write_config};
+
+const HOSTS: usize = 50;
+
+pub(crate) fn run(deployer: &Path) {
+    let work = tempfile_dir();
+    eprintln!("starting {HOSTS} sshd hosts in {}", work.display());
+    let fleet = Fleet::start(HOSTS, &work.join("fleet")).expect("the fleet starts");
+    std::fs::copy(fleet.known_hosts(), work.join("known_hosts")).unwrap();
+    let source = work.join("source");
+    let size = sizeable_repository(&source);
+    let config = write_config(&work, &fleet, HOSTS, PORT);
+
+    // The first deploy creates the mirrors; it is not measured.
+    let warm = run_deployer(deployer, &config, "tool");
+    eprintln!("first deploy (clones the mirrors): {:.2}s", warm.wall.as_secs_f64());
+    commit(&source);
+    std::thread::sleep(Duration::from_millis(1100));
+    let redeploy = run_deployer(deployer, &config, "tool");
+
+    let url = format!("file://{}", source.display());
+    let started = Instant::now();
+    let clones: Vec<_> = fleet
+        .hosts
+        .iter()
+        .map(|host| {
+            let script = format!(
+                "rm -rf {DEPLOY_PATH}/clone && git clone --quiet --depth 1 --branch main -- {url} {DEPLOY_PATH}/clone"
+            );
+            Command::new("ssh")
+                .args(["-T", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o"])
+                .arg(format!("UserKnownHostsFile={}", work.join("known_hosts").display()))
+                .args(["-o", "IdentitiesOnly=yes", "-i"])
+                .arg(fleet.client_key())
+                .args(["-p", &PORT.to_string(), "--", &format!("{}@{}", fleet.user, host.address), &script])
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let failures = clones.into_iter().map(|mut child| child.wait().unwrap()).filter(|status| !status.success()).count();
+    let clone_wall = started.elapsed();
+    assert_eq!(failures, 0, "every clone succeeds");
+
+    println!("| {HOSTS} hosts, {size:.1} MB working tree | wall |");
+    println!("|---|---:|");
+    println!("| deployer redeploy (mirror present, whole deploy_full) | {:.2} s |", redeploy.wall.as_secs_f64());
+    println!("| fresh `git clone --depth 1` per host (clone only) | {:.2} s |", clone_wall.as_secs_f64());
+    println!("| ratio | {:.2}x faster |", clone_wall.as_secs_f64() / redeploy.wall.as_secs_f64());
+    drop(fleet);
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// About 20 MB of source-like text in 2,000 files, with some history.
+fn sizeable_repository(source: &Path) -> f64 {
+    std::fs::create_dir_all(source.join("src")).unwrap();
+    git(source, &["init", "-q"]);
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut bytes = 0usize;
+    for round in 0..4 {
+        for file in 0..500 {
+            let mut text = String::new();
+            for line in 0..120 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(&format!(
+                    "fn f{round}_{file}_{line}(x: u64) -> u64 {{ x.wrapping_mul({seed}) ^ {} }}\n",
+                    seed >> 11
+                ));
+            }
+            bytes += text.len();
+            std::fs::write(source.join("src").join(format!("r{round}_m{file}.rs")), text).unwrap();
+        }
+        commit(source);
+    }
+    bytes as f64 / 1_000_000.0
+}
