@@ -207,13 +207,26 @@ impl<'text> LineTable<'text> {
         // Point at the first line of a multi-line node only.
         let line_end = self.text[offset..].find('\n').map_or(self.text_len, |index| offset + index);
         let length = end.min(line_end) - offset;
-        ByteSpan {
-            offset,
-            length: length.max(1).min(self.text_len - offset),
-            line: span.start.line(),
-            column: span.start.col() + 1,
-        }
+        let (offset, length) = char_span(self.text, offset, length);
+        ByteSpan { offset, length, line: span.start.line(), column: span.start.col() + 1 }
     }
+}
+
+/// Snaps a byte span to character boundaries, at least one character long when
+/// there is one: renderers slice the text with it.
+pub(crate) fn char_span(text: &str, offset: usize, length: usize) -> (usize, usize) {
+    let mut start = offset.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = (start + length).min(text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    if end == start {
+        end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
+    }
+    (start, end - start)
 }
 
 #[cfg(test)]
@@ -251,6 +264,15 @@ mod tests {
         assert_eq!(duplicates.len(), 1);
         assert_eq!(duplicates[0].0, KeyPath::from_dotted("b.c"));
         assert_eq!(duplicates[0].1.line, 4);
+    }
+
+    #[test]
+    fn spans_snap_to_character_boundaries() {
+        let text = "a: \u{fffd}b";
+        assert_eq!(char_span(text, 3, 1), (3, 3));
+        assert_eq!(char_span(text, 4, 1), (3, 3));
+        assert_eq!(char_span(text, 99, 1), (text.len(), 0));
+        assert_eq!(char_span(text, 0, 0), (0, 1));
     }
 
     #[test]

@@ -58,11 +58,9 @@ fn syntax_error(text: &str, error: &serde_yaml::Error) -> ConfigError {
             };
         }
     }
-    let origin = error.location().map_or(Origin::Nowhere, |location| Origin::File {
-        line: location.line(),
-        column: location.column(),
-        offset: location.index(),
-        length: 1,
+    let origin = error.location().map_or(Origin::Nowhere, |location| {
+        let (offset, length) = crate::locate::char_span(text, location.index(), 1);
+        Origin::File { line: location.line(), column: location.column(), offset, length }
     });
     let message = message.split_once(": ").filter(|(prefix, _)| !prefix.contains(' ')).map_or(message, |(_, m)| m);
     ConfigError {
