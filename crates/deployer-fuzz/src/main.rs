@@ -109,7 +109,7 @@ fn main() {
         let took = started.elapsed();
         slowest = slowest.max(took);
         executions += 1;
-        if let Err(panic) = outcome.as_ref().map_err(|panic| panic_text(panic)).and_then(|result| result.clone()) {
+        if let Err(panic) = outcome.as_ref().map_err(panic_text).and_then(|result| result.clone()) {
             report(target, &input, &format!("failed: {panic}"));
         }
         if took > SLOW {
@@ -141,15 +141,14 @@ fn check(target: &str, input: &[u8]) -> Result<(), String> {
                 }
                 Err(errors) => {
                     for error in &errors.errors {
-                        if let deployer_config::Origin::File { offset, length, .. } = error.origin {
-                            if offset + length > text.len()
+                        if let deployer_config::Origin::File { offset, length, .. } = error.origin
+                            && (offset + length > text.len()
                                 || !text.is_char_boundary(offset)
-                                || !text.is_char_boundary(offset + length)
-                            {
-                                return Err(format!(
-                                    "error span {offset}+{length} outside the text or not on a character boundary"
-                                ));
-                            }
+                                || !text.is_char_boundary(offset + length))
+                        {
+                            return Err(format!(
+                                "error span {offset}+{length} outside the text or not on a character boundary"
+                            ));
                         }
                         if error.message.is_empty() {
                             return Err("an empty error message".to_owned());
