@@ -132,3 +132,43 @@ fn a_gateway_reaches_hosts_through_a_jump_host() {
     assert_eq!(outcome.code, 2);
     assert!(outcome.stderr.contains("`--gateway`: invalid host string"), "{}", outcome.stderr);
 }
+
+#[test]
+fn a_host_that_freezes_mid_step_is_given_up_on_in_bounded_time() {
+    let Some(project) = project(3, "execution:\n  command_timeout: 3\n") else { return };
+    let mut child = project
+        .deployer()
+        .args(["run", "testing", "--", &format!("touch {DEPLOY_PATH}/started; sleep 2")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !project.host_file(1, "started").exists() {
+        assert!(Instant::now() < deadline, "the step never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    project.fleet.signal_host(1, "STOP");
+    let started = Instant::now();
+    let output = child.wait_with_output();
+    project.fleet.signal_host(1, "CONT");
+    let output = output.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(45), "took {:?}", started.elapsed());
+    assert!(stderr.contains("stopped answering"), "{stderr}");
+    nothing_left_behind(pid);
+}
+
+#[test]
+fn a_frozen_host_at_the_start_is_unreachable_within_the_connect_timeout() {
+    let Some(project) = project(2, "") else { return };
+    project.fleet.signal_host(1, "STOP");
+    let started = Instant::now();
+    let outcome = run_and_check(&project, &["run", "testing", "--", "true"]);
+    project.fleet.signal_host(1, "CONT");
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("unreachable"), "{}", outcome.stderr);
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+}

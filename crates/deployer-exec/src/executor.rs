@@ -12,10 +12,13 @@ use tokio_util::sync::CancellationToken;
 use crate::events::{Event, Reporter};
 use crate::outcome::{Failure, HostReport, HostResult, Outcome, RunStatus};
 use crate::transport::{OutputSink, Stream, Transport};
-use crate::wire::{Marker, TIMED_OUT_STATUS, Wire};
+use crate::wire::{KILL_GRACE_SECONDS, Marker, TIMED_OUT_STATUS, Wire};
 
 /// Lines of a host's output kept for error messages.
 const TAIL_LINES: usize = 20;
+
+/// Seconds beyond the steps' own limits before a silent host is given up on.
+const ANSWER_GRACE_SECONDS: u64 = 10;
 
 #[derive(Debug, Clone)]
 pub struct ExecOptions {
@@ -372,7 +375,22 @@ impl<T: Transport> Executor<'_, T> {
             tail: VecDeque::new(),
             captures: BTreeMap::new(),
         };
-        let status = self.transport.run(work.host, host, script, &mut sink).await;
+        // The host enforces each step's limit itself; this deadline covers a host that
+        // stops answering altogether (frozen, or its packets silently dropped).
+        let deadline =
+            work.steps.iter().map(|step| u64::from(step.timeout) + u64::from(KILL_GRACE_SECONDS)).sum::<u64>()
+                + ANSWER_GRACE_SECONDS;
+        let status = match tokio::time::timeout(
+            std::time::Duration::from_secs(deadline),
+            self.transport.run(work.host, host, script, &mut sink),
+        )
+        .await
+        {
+            Ok(status) => status,
+            Err(_) => Err(crate::transport::TransportError::Lost(format!(
+                "the host stopped answering (no reply within {deadline}s)"
+            ))),
+        };
         let mut result = WorkResult {
             host: work.host,
             started: true,

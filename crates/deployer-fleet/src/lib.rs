@@ -201,9 +201,36 @@ impl Fleet {
 
     /// Stops one host (its sshd and everything it runs), to make it unreachable.
     pub fn stop_host(&mut self, index: usize) {
+        self.signal_host(index, "CONT");
         if let Some(mut child) = self.hosts[index].child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) one host: its sshd and every process
+    /// it started, so it holds connections open but answers nothing.
+    pub fn signal_host(&self, index: usize, signal: &str) {
+        let Some(root) = self.hosts[index].pid() else { return };
+        let mut family = vec![root];
+        let mut added = true;
+        while added {
+            added = false;
+            for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+                let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+                let parent = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .and_then(|ppid| ppid.parse::<u32>().ok());
+                if parent.is_some_and(|parent| family.contains(&parent)) && !family.contains(&pid) {
+                    family.push(pid);
+                    added = true;
+                }
+            }
+        }
+        for pid in family {
+            let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
         }
     }
 

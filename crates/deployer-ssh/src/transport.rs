@@ -54,6 +54,12 @@ impl FleetTransport {
     /// For a second Ctrl-C: tells every master to exit, synchronously, without the
     /// async runtime. Anything left is bounded by `ControlPersist`.
     pub fn emergency_close(control_directory: &Utf8Path) {
+        Self::exit_masters(control_directory);
+        let _ = std::fs::remove_dir_all(control_directory);
+    }
+
+    /// `ssh -O exit` for every master socket left in the directory.
+    fn exit_masters(control_directory: &Utf8Path) {
         let Ok(entries) = std::fs::read_dir(control_directory) else { return };
         for entry in entries.flatten() {
             let socket = entry.path().join("master");
@@ -68,7 +74,6 @@ impl FleetTransport {
                     .status();
             }
         }
-        let _ = std::fs::remove_dir_all(control_directory);
     }
 
     fn builder(&self, host: &PlanHost) -> SessionBuilder {
@@ -176,6 +181,10 @@ impl Transport for FleetTransport {
                 let _ = session.close().await;
             }
         }
+        // A polite close lets a master wait for channels a silent host never ends;
+        // tell any master still there to exit now.
+        let directory = self.control.path().to_owned();
+        let _ = tokio::task::spawn_blocking(move || Self::exit_masters(&directory)).await;
     }
 }
 
