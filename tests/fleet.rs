@@ -136,7 +136,7 @@ fn a_gateway_reaches_hosts_through_a_jump_host() {
 #[test]
 fn a_host_that_freezes_mid_step_is_given_up_on_in_bounded_time() {
     let Some(project) = project(3, "execution:\n  command_timeout: 3\n") else { return };
-    let mut child = project
+    let child = project
         .deployer()
         .args(["run", "testing", "--", &format!("touch {DEPLOY_PATH}/started; sleep 2")])
         .stdout(Stdio::null())
