@@ -199,6 +199,7 @@ fn a_secret_reaches_its_file_and_nothing_else() {
     let Some(project) = project_with(3, super_roles(), extra) else { return };
     std::fs::write(project.path().join("env.j2"), "API_KEY={{ secrets.api_key }}\n").unwrap();
     std::fs::write(project.path().join("fabsecrets_testing.py"), format!("api_key = \"{CANARY}\"\n")).unwrap();
+    let sampler = CmdlineSampler::start(CANARY);
 
     let outcome = run_and_check(&project, &["--json", "update_server_passwords", "testing"]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
@@ -216,6 +217,9 @@ fn a_secret_reaches_its_file_and_nothing_else() {
     let plan = run_and_check(&project, &["--json", "plan", "deploy_full", "testing"]);
     seen += &(plan.stdout + &plan.stderr);
     assert!(!seen.contains(CANARY), "the secret appeared in deployer's output");
+    let (samples, found) = sampler.stop();
+    assert!(samples > 100, "the sampler ran ({samples} scans)");
+    assert_eq!(found, None, "the secret was in a process's command line");
     for entry in walk(&project.path().join(".deployer/logs")) {
         let text = std::fs::read_to_string(&entry).unwrap();
         assert!(!text.contains(CANARY), "the secret is in the log {}", entry.display());
@@ -321,4 +325,39 @@ fn lock_status_and_release_respect_the_holder() {
             && !project.host_file(1, "testing/.deployer/lock").exists()
     );
     assert_eq!(run_and_check(&project, &["deploy_full", "testing"]).code, 0);
+}
+
+/// Scans every process's command line every few milliseconds, looking for a value.
+struct CmdlineSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(u64, Option<String>)>,
+}
+
+impl CmdlineSampler {
+    fn start(needle: &'static str) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut scans = 0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                    if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+                        let text = String::from_utf8_lossy(&cmdline);
+                        if text.contains(needle) {
+                            return (scans, Some(text.replace('\0', " ")));
+                        }
+                    }
+                }
+                scans += 1;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            (scans, None)
+        });
+        Self { stop, thread }
+    }
+
+    fn stop(self) -> (u64, Option<String>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
 }

@@ -424,19 +424,27 @@ impl StepBuilder<'_> {
              previous=$(cat -- {previous} 2>/dev/null || true)\n\
              good=$(awk -F '\\t' '$5 == \"deployed\" {{ good = $1 }} END {{ print good }}' {history} 2>/dev/null || true)\n\
              cd -- {releases}\n\
+             set --\n\
              for release in *; do\n\
              \x20 [ -d \"$release\" ] || continue\n\
-             \x20 if [ ! -e {complete}/\"$release\" ] && [ \"$release\" != \"$current\" ]; then rm -rf -- \"$release\"; fi\n\
+             \x20 if [ ! -e {complete}/\"$release\" ] && [ \"$release\" != \"$current\" ]; then set -- \"$@\" \"$release\"; fi\n\
              done\n\
+             if [ \"$#\" -gt 0 ]; then rm -rf -- \"$@\"; fi\n\
              ls -1 | sort -r | {{\n\
              \x20 count=0\n\
+             \x20 set --\n\
              \x20 while IFS= read -r release; do\n\
              \x20   [ -e {complete}/\"$release\" ] || continue\n\
              \x20   count=$((count + 1))\n\
              \x20   [ \"$count\" -gt {keep} ] || continue\n\
              \x20   case \"$release\" in \"$current\"|\"$previous\"|\"$good\") continue ;; esac\n\
-             \x20   rm -rf -- \"$release\" && rm -f -- {complete}/\"$release\"\n\
+             \x20   set -- \"$@\" \"$release\"\n\
              \x20 done\n\
+             \x20 # One rm for all (not one process per release): thousands of old releases prune fast.\n\
+             \x20 if [ \"$#\" -gt 0 ]; then\n\
+             \x20   rm -rf -- \"$@\"\n\
+             \x20   (cd -- {complete} && rm -f -- \"$@\")\n\
+             \x20 fi\n\
              }}\n",
             current = layout.at("current"),
             previous = layout.at(".deployer/previous"),

@@ -340,3 +340,65 @@ fn keep_releases_holds_over_eight_deploys() {
         }
     }
 }
+
+#[test]
+fn pruning_5000_old_releases_keeps_the_right_ones() {
+    let fixture = fixture();
+    let root = fixture.root.join("hosts/testing");
+    let first = commit(&fixture, "one");
+    let create = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &first);
+    run(&create, &fixture);
+    // 5,000 old complete releases and 100 unfinished ones.
+    for number in 0..5100 {
+        let id = format!("2020{:04}T000000Z-{number:07x}", 1000 + number % 9000);
+        std::fs::create_dir_all(root.join("releases").join(&id)).unwrap();
+        std::fs::write(root.join("releases").join(&id).join("f"), "x").unwrap();
+        if number < 5000 {
+            std::fs::write(root.join(".deployer/complete").join(&id), "").unwrap();
+        }
+    }
+    let second = commit(&fixture, "two");
+    let deploy = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &second);
+    let started = std::time::Instant::now();
+    run(&deploy, &fixture);
+    let left: std::collections::BTreeSet<String> = std::fs::read_dir(root.join("releases"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let expected: std::collections::BTreeSet<String> = [create.release_id.unwrap(), deploy.release_id.unwrap()].into();
+    assert_eq!(left, expected, "only the newest two (also current and previous) remain");
+    assert_eq!(std::fs::read_dir(root.join(".deployer/complete")).unwrap().count(), 2, "their markers went with them");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "pruning took {:?}", started.elapsed());
+}
+
+#[test]
+fn a_symlink_planted_in_the_repository_cannot_redirect_writes() {
+    let fixture = fixture();
+    let outside = fixture.root.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, fixture.root.join("source/config")).unwrap();
+    let hostile = commit(&fixture, "planted");
+    let deploy = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &hostile);
+    let mut captured: BTreeMap<String, String> = BTreeMap::new();
+    let mut failure = None;
+    'phases: for phase in &deploy.phases {
+        for item in &phase.work {
+            for step in &item.steps {
+                let script: Result<String, String> = step.script.expose(
+                    |_| Ok(SECRET.to_owned()),
+                    |name| captured.get(name).cloned().ok_or_else(|| name.to_owned()),
+                );
+                let output =
+                    Command::new("sh").arg("-c").arg(format!("set -eu\n{}", script.unwrap())).output().unwrap();
+                if !output.status.success() {
+                    failure = Some(String::from_utf8_lossy(&output.stderr).into_owned());
+                    break 'phases;
+                }
+            }
+        }
+    }
+    captured.clear();
+    let failure = failure.expect("the deploy must stop at the planted symlink");
+    assert!(failure.contains("is a symlink; refusing to write through it"), "{failure}");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing was written outside the release");
+}

@@ -1,0 +1,70 @@
+//! Hostile output from a host: terminal escape sequences, invalid UTF-8 and a
+//! 64 MB line. deployer must neither pass control sequences to the terminal nor
+//! hold the output in memory.
+
+mod support;
+
+use std::process::Command;
+
+fn project() -> tempfile::TempDir {
+    let directory = tempfile::tempdir().unwrap();
+    let config = format!(
+        "project: demo\nrepo: /nonexistent.git\ndeploy_root: {}/hosts\nvalid_roles: [web]\nenvironments:\n  testing:\n    branch: main\n    connection: local\n    roles:\n      web: [localhost]\n",
+        directory.path().display()
+    );
+    std::fs::write(directory.path().join("fabulaws-config.yml"), config).unwrap();
+    directory
+}
+
+const HOSTILE: &str = "printf '\\033[2J\\033]0;owned\\007visible\\n'; printf '\\377\\376bytes\\n'; head -c 67108864 /dev/zero | tr '\\0' x; echo; echo after; exit 3";
+
+#[test]
+fn hostile_output_is_escaped_capped_and_not_kept_in_memory() {
+    let directory = project();
+    let time = std::path::Path::new("/usr/bin/time");
+    let mut command = if time.exists() {
+        let mut command = Command::new(time);
+        command.args(["-f", "peak-rss-kb=%M"]).arg(env!("CARGO_BIN_EXE_deployer"));
+        command
+    } else {
+        eprintln!("SKIPPED the memory check: /usr/bin/time is not installed");
+        Command::new(env!("CARGO_BIN_EXE_deployer"))
+    };
+    let output = command
+        .current_dir(directory.path())
+        .env("NO_COLOR", "1")
+        .args(["run", "testing", "--", HOSTILE])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        !output.stderr.contains(&0x1b) && !output.stdout.contains(&0x1b),
+        "an escape character reached the terminal"
+    );
+    assert!(stderr.contains("\\u{1b}[2J"), "the escape is shown, escaped: {stderr}");
+    assert!(stderr.contains("after"), "output after the long line is kept");
+    assert!(stderr.len() + stdout.len() < 1_000_000, "the 64 MB line is not echoed ({} bytes)", stderr.len());
+    if let Some(peak) = stderr.lines().find_map(|line| line.strip_prefix("peak-rss-kb=")) {
+        let peak: u64 = peak.trim().parse().unwrap();
+        assert!(peak < 64 * 1024, "peak memory {peak} KB: the output was held in memory");
+    }
+    let logs = directory.path().join(".deployer/logs");
+    let run = std::fs::read_dir(&logs).unwrap().next().unwrap().unwrap().path();
+    let log = std::fs::read(std::fs::read_dir(run).unwrap().next().unwrap().unwrap().path()).unwrap();
+    assert!(!log.contains(&0x1b), "logs hold escaped text");
+    assert!(log.len() < 1_000_000, "the log is capped ({} bytes)", log.len());
+    assert!(String::from_utf8_lossy(&log).contains("[line cut]"));
+
+    let output = Command::new(env!("CARGO_BIN_EXE_deployer"))
+        .current_dir(directory.path())
+        .args(["--json", "run", "testing", "--", HOSTILE])
+        .output()
+        .unwrap();
+    assert!(!output.stdout.contains(&0x1b), "JSON events carry escapes as JSON escapes");
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {line:.200}"));
+    }
+}
