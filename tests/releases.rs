@@ -361,3 +361,122 @@ impl CmdlineSampler {
         self.thread.join().unwrap()
     }
 }
+
+/// Roles whose restart waits on host 0 while a `hold` file exists there: a gate
+/// that stops a deploy just after the switch, without sleeps.
+fn gated_roles() -> String {
+    format!(
+        "  web:\n\
+         \x20   restart: \"if [ -e {DEPLOY_PATH}/hold ]; then touch {DEPLOY_PATH}/holding; while [ -e {DEPLOY_PATH}/hold ]; do sleep 0.05; done; fi\"\n\
+         \x20   healthcheck: test -f app.txt\n"
+    )
+}
+
+fn wait_for(path: &std::path::Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !path.exists() {
+        assert!(std::time::Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_controller_killed_after_the_switch_is_recovered_with_status_lock_and_rollback() {
+    let Some(project) = project_with(3, &gated_roles(), "keep_releases: 3\n") else { return };
+    assert_eq!(run_and_check(&project, &["deploy_full", "testing"]).code, 0);
+    let first = all_on(&project, 3);
+
+    project.commit("v2\n");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(project.host_file(0, "hold"), "").unwrap();
+    let mut child = project
+        .deployer()
+        .args(["deploy_full", "testing"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&project.host_file(0, "holding"));
+    std::process::Command::new("kill").args(["-KILL", &child.id().to_string()]).status().unwrap();
+    let _ = child.wait();
+    std::fs::remove_file(project.host_file(0, "hold")).unwrap();
+    // SIGKILL leaves the masters; ControlPersist ends them, the test does it now.
+    let _ = std::process::Command::new("pkill").args(["-f", &format!("/tmp/deployer-0/{}", child.id())]).status();
+
+    // status: every host on the new release, and the dead run's lock, flagged stale.
+    let status = run_and_check(&project, &["--json", "status", "testing"]);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let hosts = status["hosts"].as_array().unwrap();
+    assert!(hosts.iter().all(|host| host["current"] != first.as_str()), "the switch had happened: {status}");
+    let lock = &hosts[0]["lock"];
+    assert_eq!(lock["stale"], true, "{status}");
+    let id = lock["id"].as_str().unwrap().to_owned();
+
+    // A new deploy refuses; the stale lock is released by its id; rollback restores.
+    assert_eq!(run_and_check(&project, &["rollback", "testing"]).code, 5);
+    assert_eq!(run_and_check(&project, &["lock", "release", "testing", "--id", &id]).code, 0);
+    let outcome = run_and_check(&project, &["rollback", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(all_on(&project, 3), first);
+}
+
+#[test]
+fn ctrl_c_during_prepare_cleans_up_and_a_second_one_exits_at_once() {
+    let roles = format!(
+        "  web:\n\
+         \x20   build: \"touch {DEPLOY_PATH}/building; while [ ! -e {DEPLOY_PATH}/go ]; do sleep 0.05; done\"\n\
+         \x20   healthcheck: test -f app.txt\n"
+    );
+    let Some(project) = project_with(2, &roles, "execution:\n  command_timeout: 30\n") else { return };
+    // First press: the build finishes, the release is removed, the lock released, exit 130.
+    let child = project
+        .deployer()
+        .args(["deploy_full", "testing"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&project.host_file(0, "building"));
+    wait_for(&project.host_file(1, "building"));
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    for host in 0..2 {
+        std::fs::write(project.host_file(host, "go"), "").unwrap();
+    }
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
+    support::project::nothing_left_behind(pid);
+    for host in 0..2 {
+        assert_eq!(project.current(host), None, "host {host} switched");
+        assert_eq!(
+            std::fs::read_dir(project.host_file(host, "testing/releases")).unwrap().count(),
+            0,
+            "host {host}: release left"
+        );
+        assert!(!project.host_file(host, "testing/.deployer/lock").exists(), "host {host}: lock left");
+        std::fs::remove_file(project.host_file(host, "go")).unwrap();
+        std::fs::remove_file(project.host_file(host, "building")).unwrap();
+    }
+
+    // Second press: out at once, saying what may be left.
+    let child = project
+        .deployer()
+        .args(["deploy_full", "testing"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&project.host_file(0, "building"));
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "the second Ctrl-C took {:?}", started.elapsed());
+    assert!(stderr.contains("interrupted again") && stderr.contains("deployer lock status"), "{stderr}");
+    for host in 0..2 {
+        std::fs::write(project.host_file(host, "go"), "").unwrap();
+    }
+}

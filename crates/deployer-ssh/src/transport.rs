@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt;
 use crate::control_dir::ControlDir;
 
 /// How long an idle master survives if deployer dies without closing it.
-const ORPHAN_LIFETIME_SECONDS: usize = 3600;
+const ORPHAN_LIFETIME_SECONDS: usize = 60;
 
 /// Connection settings, from the configuration's `ssh` section and the flags.
 #[derive(Debug, Clone)]
