@@ -70,8 +70,17 @@ pub fn project(hosts: usize, extra: &str) -> Option<Project> {
 /// A project whose `roles:` section is `roles` (indented by two spaces), with
 /// `extra` top-level YAML, and maintenance pages next to the configuration.
 pub fn project_with(hosts: usize, roles: &str, extra: &str) -> Option<Project> {
+    project_on_disks(hosts, roles, extra, None)
+}
+
+/// [`project_with`] on hosts whose files are a tmpfs of `(megabytes, inodes)`.
+pub fn project_on_disks(hosts: usize, roles: &str, extra: &str, small_disk: Option<(u32, u32)>) -> Option<Project> {
     let directory = tempfile::Builder::new().prefix("dpf").tempdir().unwrap();
-    let fleet = fleet(hosts, directory.path())?;
+    if let Some(reason) = Fleet::unavailable() {
+        eprintln!("SKIPPED: {reason}");
+        return None;
+    }
+    let fleet = Fleet::start_with(hosts, &directory.path().join("fleet"), small_disk).expect("the fleet starts");
     let source = directory.path().join("source");
     std::fs::create_dir_all(&source).unwrap();
     git(&source, &["init", "-q"]);

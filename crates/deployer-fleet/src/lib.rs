@@ -76,6 +76,12 @@ impl Fleet {
 
     /// Starts `count` hosts with their state under `directory`.
     pub fn start(count: usize, directory: &Path) -> Result<Self, String> {
+        Self::start_with(count, directory, None)
+    }
+
+    /// Like [`start`](Self::start), with each host's files on a tmpfs of
+    /// `(megabytes, inodes)`, so tests can fill a host's disk or its inodes.
+    pub fn start_with(count: usize, directory: &Path, small_disk: Option<(u32, u32)>) -> Result<Self, String> {
         if let Some(reason) = Self::unavailable() {
             return Err(reason);
         }
@@ -106,7 +112,7 @@ impl Fleet {
         let mut known_hosts = String::new();
         for index in 0..count {
             let address = Ipv4Addr::new(network[0], network[1], network[2], 1 + index as u8);
-            let host = fleet.start_host(index, address)?;
+            let host = fleet.start_host(index, address, small_disk)?;
             let key = std::fs::read_to_string(fleet.host_dir(index).join("host_key.pub"))
                 .map_err(|error| error.to_string())?;
             let key: Vec<&str> = key.split_whitespace().take(2).collect();
@@ -132,10 +138,20 @@ impl Fleet {
         self.directory.join(format!("host{index}"))
     }
 
-    fn start_host(&self, index: usize, address: Ipv4Addr) -> Result<FleetHost, String> {
+    fn start_host(&self, index: usize, address: Ipv4Addr, small_disk: Option<(u32, u32)>) -> Result<FleetHost, String> {
         let dir = self.host_dir(index);
         let files = dir.join("files");
         std::fs::create_dir_all(&files).map_err(|error| error.to_string())?;
+        if let Some((megabytes, inodes)) = small_disk {
+            let status = Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m,nr_inodes={inodes},mode=0755"), "fleet-disk"])
+                .arg(&files)
+                .status()
+                .map_err(|error| error.to_string())?;
+            if !status.success() {
+                return Err(format!("cannot mount a tmpfs on {}", files.display()));
+            }
+        }
         set_mode(&dir, 0o755)?;
         let status = Command::new("chown")
             .arg(format!("{DEPLOY_USER}:{DEPLOY_USER}"))
@@ -277,6 +293,11 @@ impl Drop for Fleet {
         }
         for index in 0..self.hosts.len() {
             self.stop_host(index);
+            // A small disk (tmpfs) goes away with its host.
+            let files = &self.hosts[index].files;
+            if Command::new("mountpoint").arg("-q").arg(files).status().is_ok_and(|status| status.success()) {
+                let _ = Command::new("umount").arg("--lazy").arg(files).status();
+            }
         }
     }
 }

@@ -138,7 +138,7 @@ impl Compiler<'_> {
                         Ok(steps)
                     })?;
                 rollout.concurrency = Concurrency::Batches { size };
-                rollout.undo = self.switch_undo();
+                rollout.undo = self.switch_undo(&ReleaseRef::Id(release.id.clone()));
                 phases.push(rollout);
                 phases.push(self.finish(release)?);
             }
@@ -156,7 +156,7 @@ impl Compiler<'_> {
                 let mut switch = self.phase_all("switch", "switch every host to the rollback target", |_, _| {
                     Ok(vec![self.steps.switch(&ReleaseRef::Captured("rollback_target".to_owned()))])
                 })?;
-                switch.undo = self.switch_undo();
+                switch.undo = self.switch_undo(&ReleaseRef::Captured("rollback_target".to_owned()));
                 phases.push(switch);
                 phases.extend(self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?);
                 phases.extend(
@@ -254,7 +254,7 @@ impl Compiler<'_> {
         let step = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
         let mut switch = self
             .phase_all("switch", "switch `current` to the new release on every host", |_, _| Ok(vec![step.clone()]))?;
-        switch.undo = self.switch_undo();
+        switch.undo = self.switch_undo(&ReleaseRef::Id(release.id.clone()));
         phases.push(switch);
         phases.extend(self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?);
         phases
@@ -386,8 +386,8 @@ impl Compiler<'_> {
         self.phase_all("finish", "record the deploy, prune old releases, release the lock", |_, _| Ok(steps.clone()))
     }
 
-    fn switch_undo(&self) -> Vec<HostWork> {
-        let back = self.steps.switch_back();
+    fn switch_undo(&self, release: &ReleaseRef) -> Vec<HostWork> {
+        let back = self.steps.switch_back(release);
         self.for_all(|host| {
             let mut steps = vec![back.clone()];
             steps.extend(self.restart_steps(host));

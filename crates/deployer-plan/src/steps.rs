@@ -92,14 +92,24 @@ impl StepBuilder<'_> {
         .map(|line| q(line))
         .collect::<Vec<_>>()
         .join(" ");
+        // A lock that cannot be created (disk full, no inodes, read-only) is an
+        // error, not "held"; a lock whose owner record cannot be written is removed
+        // again, or nobody could ever prove it theirs.
         let text = format!(
             "mkdir -p -- {dir}\n\
-             if mkdir -- {lock} 2>/dev/null; then\n\
-             \x20 printf '%s\\n' {record} > {owner}\n\
-             else\n\
+             if problem=$(mkdir -- {lock} 2>&1); then\n\
+             \x20 if ! printf '%s\\n' {record} > {owner}; then\n\
+             \x20   rm -rf -- {lock}\n\
+             \x20   echo 'deployer: cannot write the lock owner record' >&2\n\
+             \x20   exit 1\n\
+             \x20 fi\n\
+             elif [ -d {lock} ]; then\n\
              \x20 echo 'deployer: the environment is locked by another run:' >&2\n\
              \x20 cat -- {owner} >&2 2>/dev/null || echo '(no owner record yet)' >&2\n\
              \x20 exit {status}\n\
+             else\n\
+             \x20 printf 'deployer: cannot take the lock: %s\\n' \"$problem\" >&2\n\
+             \x20 exit 1\n\
              fi\n",
             dir = layout.at(".deployer"),
             owner = layout.at(".deployer/lock/owner"),
@@ -344,11 +354,17 @@ impl StepBuilder<'_> {
     }
 
     /// Undo of a switch: back to what `current` pointed at before it.
-    pub fn switch_back(&self) -> Step {
+    /// Undo of a switch to `release`: only a host that is on `release` goes back to
+    /// what `current` pointed at before (or to no release, after a first deploy). A
+    /// host whose switch never happened is left alone.
+    pub fn switch_back(&self, release: &ReleaseRef) -> Step {
         let layout = self.layout;
-        let text = format!(
-            "previous=$(cat -- {previous_file} 2>/dev/null || true)\n\
-             if [ -n \"$previous\" ] && [ -e {complete}/\"$previous\" ]; then\n\
+        let mut script = Script::text("release=");
+        release.push_quoted(&mut script);
+        script.push_text(format!(
+            "\nif [ \"$(readlink -- {current} 2>/dev/null || true)\" != {releases}/\"$release\" ]; then exit 0; fi\n\
+             previous=$(cat -- {previous_file} 2>/dev/null || true)\n\
+             if [ -n \"$previous\" ] && [ \"$previous\" != \"$release\" ] && [ -e {complete}/\"$previous\" ]; then\n\
              \x20 rm -f -- {link_tmp}\n\
              \x20 ln -s -- {releases}/\"$previous\" {link_tmp}\n\
              \x20 mv -T -- {link_tmp} {current}\n\
@@ -362,8 +378,8 @@ impl StepBuilder<'_> {
             releases = q(layout.root_path().join("releases").as_str()),
             current = layout.at("current"),
             root = layout.root(),
-        );
-        self.step(StepKind::SwitchBack, "switch `current` back to the previous release", Script::text(text))
+        ));
+        self.step(StepKind::SwitchBack, "switch `current` back to the previous release", script)
     }
 
     /// The variables build and migrate commands get, for commands that run in

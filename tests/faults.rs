@@ -1,0 +1,151 @@
+//! Faults on real sshd hosts with small disks: a full disk and exhausted inodes
+//! during prepare and at the switch, and a failing migration. After each, the
+//! fleet must be exactly as it was, and nothing of the failed run may be left.
+
+mod support;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use deployer_fleet::DEPLOY_PATH;
+use support::project::{Project, project_on_disks, run_and_check};
+
+const MEGABYTES: u32 = 24;
+const INODES: u32 = 4000;
+
+fn roles() -> String {
+    format!(
+        "  web:\n\
+         \x20   restart: \"true\"\n\
+         \x20   healthcheck: test -f app.txt\n"
+    )
+}
+
+/// Every invariant after a failed run: each host on `release` (complete), no lock,
+/// no temporary link or file, no unfinished release, the maintenance page down.
+fn fleet_is_intact(project: &Project, hosts: usize, release: &str) {
+    for host in 0..hosts {
+        assert_eq!(project.current(host).as_deref(), Some(release), "host {host} is not on {release}");
+        assert!(
+            project.host_file(host, &format!("testing/.deployer/complete/{release}")).exists(),
+            "host {host}: not complete"
+        );
+        assert!(!project.host_file(host, "testing/.deployer/lock").exists(), "host {host}: lock left");
+        assert!(!project.host_file(host, "testing/.current.deployer-tmp").exists(), "host {host}: temporary link left");
+        assert!(!project.host_file(host, "testing/maintenance/503.html").exists(), "host {host}: maintenance page up");
+        let releases: Vec<String> = std::fs::read_dir(project.host_file(host, "testing/releases"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(releases, [release.to_owned()], "host {host}: leftovers in releases/");
+    }
+}
+
+/// Fills a host's disk; returns the filler's path (remove it to free the space).
+fn fill_disk(project: &Project, host: usize) -> std::path::PathBuf {
+    let path = project.host_file(host, "filler");
+    let mut file = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    while file.write_all(&chunk).is_ok() {}
+    let _ = file.flush();
+    path
+}
+
+/// Uses up a host's inodes; returns the directory holding the files.
+fn exhaust_inodes(project: &Project, host: usize) -> std::path::PathBuf {
+    let directory = project.host_file(host, "inodes");
+    std::fs::create_dir_all(&directory).unwrap();
+    let mut number = 0u32;
+    while std::fs::File::create(directory.join(number.to_string())).is_ok() {
+        number += 1;
+    }
+    directory
+}
+
+fn deployed(project: &Project, hosts: usize) -> String {
+    let outcome = run_and_check(project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let release = project.current(0).unwrap();
+    fleet_is_intact(project, hosts, &release);
+    release
+}
+
+fn next_version(project: &Project, text: &str) {
+    project.commit(text);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+}
+
+#[test]
+fn a_full_disk_during_prepare_changes_nothing() {
+    let Some(project) = project_on_disks(3, &roles(), "", Some((MEGABYTES, INODES))) else { return };
+    let first = deployed(&project, 3);
+    let filler = fill_disk(&project, 1);
+    next_version(&project, "v2\n");
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    std::fs::remove_file(filler).unwrap();
+    fleet_is_intact(&project, 3, &first);
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "with space again the deploy works: {}", outcome.stderr);
+}
+
+#[test]
+fn exhausted_inodes_during_prepare_change_nothing() {
+    let Some(project) = project_on_disks(2, &roles(), "", Some((MEGABYTES, INODES))) else { return };
+    let first = deployed(&project, 2);
+    let files = exhaust_inodes(&project, 0);
+    next_version(&project, "v2\n");
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    std::fs::remove_dir_all(files).unwrap();
+    fleet_is_intact(&project, 2, &first);
+}
+
+#[test]
+fn a_full_disk_at_the_switch_switches_everyone_back() {
+    // The migration (on host 0) waits for a `go` file: the gate where host 1's disk fills.
+    let extra = format!(
+        "migrate:\n  role: web\n  command: \"touch {DEPLOY_PATH}/gated; while [ ! -e {DEPLOY_PATH}/go ]; do sleep 0.05; done; rm -f {DEPLOY_PATH}/go\"\n"
+    );
+    let Some(project) = project_on_disks(3, &roles(), &extra, Some((MEGABYTES, INODES))) else { return };
+    std::fs::write(project.host_file(0, "go"), "").unwrap();
+    let first = deployed(&project, 3);
+    std::fs::remove_file(project.host_file(0, "gated")).unwrap();
+
+    next_version(&project, "v2\n");
+    let child = project
+        .deployer()
+        .args(["deploy_full", "testing"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !project.host_file(0, "gated").exists() {
+        assert!(std::time::Instant::now() < deadline, "the migration never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let filler = fill_disk(&project, 1);
+    std::fs::write(project.host_file(0, "go"), "").unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    support::project::nothing_left_behind(pid);
+    assert_eq!(output.status.code(), Some(3), "rolled back: {stderr}");
+    std::fs::remove_file(filler).unwrap();
+    fleet_is_intact(&project, 3, &first);
+}
+
+#[test]
+fn a_failing_migration_changes_nothing() {
+    let extra = "migrate:\n  role: web\n  command: \"echo 'relation already exists' >&2; exit 1\"\nstatic_html:\n  upgrade_message: 503.html\n  healthcheck_override: healthcheck.html\n";
+    let Some(project) = project_on_disks(3, &roles(), "", None) else { return };
+    let first = deployed(&project, 3);
+    let config = std::fs::read_to_string(project.path().join("fabulaws-config.yml")).unwrap();
+    std::fs::write(project.path().join("fabulaws-config.yml"), format!("{extra}{config}")).unwrap();
+    next_version(&project, "v2\n");
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("relation already exists"), "the migration's error is shown: {}", outcome.stderr);
+    fleet_is_intact(&project, 3, &first);
+}
