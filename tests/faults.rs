@@ -14,11 +14,10 @@ const MEGABYTES: u32 = 24;
 const INODES: u32 = 4000;
 
 fn roles() -> String {
-    format!(
-        "  web:\n\
+    "  web:\n\
          \x20   restart: \"true\"\n\
          \x20   healthcheck: test -f app.txt\n"
-    )
+        .to_string()
 }
 
 /// Every invariant after a failed run: each host on `release` (complete), no lock,
