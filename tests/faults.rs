@@ -148,3 +148,94 @@ fn a_failing_migration_changes_nothing() {
     assert!(outcome.stderr.contains("relation already exists"), "the migration's error is shown: {}", outcome.stderr);
     fleet_is_intact(&project, 3, &first);
 }
+
+fn wait_for(path: &std::path::Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !path.exists() {
+        assert!(std::time::Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_link_cut_during_prepare_leaves_the_other_hosts_intact() {
+    let roles = format!(
+        "  web:\n\
+         \x20   build: \"touch {DEPLOY_PATH}/building; while [ ! -e {DEPLOY_PATH}/go ]; do sleep 0.05; done\"\n\
+         \x20   restart: \"true\"\n\
+         \x20   healthcheck: test -f app.txt\n"
+    );
+    let Some(project) = project_on_disks(3, &roles, "", None) else { return };
+    for host in 0..3 {
+        std::fs::write(project.host_file(host, "go"), "").unwrap();
+    }
+    let first = deployed(&project, 3);
+    for host in 0..3 {
+        std::fs::remove_file(project.host_file(host, "go")).unwrap();
+        std::fs::remove_file(project.host_file(host, "building")).unwrap();
+    }
+    next_version(&project, "v2\n");
+    let child = project
+        .deployer()
+        .args(["deploy_full", "testing"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for host in 0..3 {
+        wait_for(&project.host_file(host, "building"));
+    }
+    project.fleet.signal_host(1, "KILL");
+    for host in [0, 2] {
+        std::fs::write(project.host_file(host, "go"), "").unwrap();
+    }
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    support::project::nothing_left_behind(pid);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("failed; nothing was switched"), "{stderr}");
+    for host in [0, 2] {
+        assert_eq!(project.current(host).as_deref(), Some(first.as_str()));
+        assert!(!project.host_file(host, "testing/.deployer/lock").exists(), "host {host}: lock left");
+        assert_eq!(
+            std::fs::read_dir(project.host_file(host, "testing/releases")).unwrap().count(),
+            1,
+            "host {host}: leftovers"
+        );
+    }
+    // The cut host still serves the release it had; its lock is reported, not hidden.
+    assert_eq!(project.current(1).as_deref(), Some(first.as_str()));
+    assert!(stderr.contains(&project.fleet.hosts[1].address.to_string()), "the cut host is named: {stderr}");
+}
+
+#[test]
+fn ctrl_c_after_the_switch_switches_everyone_back() {
+    let roles = format!(
+        "  web:\n\
+         \x20   restart: \"if [ -e {DEPLOY_PATH}/hold ]; then touch {DEPLOY_PATH}/holding; while [ -e {DEPLOY_PATH}/hold ]; do sleep 0.05; done; fi\"\n\
+         \x20   healthcheck: test -f app.txt\n"
+    );
+    let Some(project) = project_on_disks(3, &roles, "", None) else { return };
+    let first = deployed(&project, 3);
+    next_version(&project, "v2\n");
+    std::fs::write(project.host_file(0, "hold"), "").unwrap();
+    let child = project
+        .deployer()
+        .args(["deploy_full", "testing"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&project.host_file(0, "holding"));
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    std::fs::remove_file(project.host_file(0, "hold")).unwrap();
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    support::project::nothing_left_behind(pid);
+    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
+    for host in 0..3 {
+        assert_eq!(project.current(host).as_deref(), Some(first.as_str()), "host {host} was not switched back");
+        assert!(!project.host_file(host, "testing/.deployer/lock").exists(), "host {host}: lock left");
+    }
+}
