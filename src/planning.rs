@@ -82,13 +82,7 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
 /// Every template and maintenance page the configuration names.
 fn load_sources(config: &Config, directory: &Utf8Path) -> Result<Sources, CliError> {
     let mut sources = Sources::new();
-    let paths = config
-        .templates
-        .iter()
-        .map(|spec| spec.src.clone())
-        .chain(config.static_html.upgrade_message.clone())
-        .chain(config.static_html.healthcheck_override.clone());
-    for path in paths {
+    for (_, path) in config.local_files() {
         let full = directory.join(&path);
         let text = std::fs::read_to_string(&full).map_err(|source| CliError::Read { path: full, source })?;
         sources.insert(path, text);

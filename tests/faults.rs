@@ -149,14 +149,6 @@ fn a_failing_migration_changes_nothing() {
     fleet_is_intact(&project, 3, &first);
 }
 
-fn wait_for(path: &std::path::Path) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !path.exists() {
-        assert!(std::time::Instant::now() < deadline, "{} never appeared", path.display());
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn the_link_cut_during_prepare_leaves_the_other_hosts_intact() {
     let roles = format!(

@@ -372,14 +372,6 @@ fn gated_roles() -> String {
     )
 }
 
-fn wait_for(path: &std::path::Path) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !path.exists() {
-        assert!(std::time::Instant::now() < deadline, "{} never appeared", path.display());
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn a_controller_killed_after_the_switch_is_recovered_with_status_lock_and_rollback() {
     let Some(project) = project_with(3, &gated_roles(), "keep_releases: 3\n") else { return };

@@ -159,3 +159,12 @@ impl Project {
         std::fs::read_to_string(self.host_file(host, path)).unwrap_or_default().lines().map(str::to_owned).collect()
     }
 }
+
+/// Waits (30 s at most) for a file a gate or a step creates.
+pub fn wait_for(path: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !path.exists() {
+        assert!(std::time::Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -4,7 +4,6 @@
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::error::{ConfigError, ConfigErrors, Origin};
-use crate::key_path::KeyPath;
 use crate::model::Config;
 use crate::overrides::Override;
 use crate::validate::parse_config;
@@ -44,18 +43,7 @@ pub fn load_config(path: &Utf8Path, overrides: &[Override]) -> Result<Config, Lo
 /// Template and page sources must exist before any host is touched.
 fn check_local_files(config: &Config, text: &str) -> Result<(), ConfigErrors> {
     let base = config.file.parent().unwrap_or(Utf8Path::new("."));
-    let mut missing: Vec<(KeyPath, Utf8PathBuf)> = Vec::new();
-    for template in &config.templates {
-        missing.push((template.key_path.clone(), template.src.clone()));
-    }
-    for (key, page) in [
-        ("upgrade_message", &config.static_html.upgrade_message),
-        ("healthcheck_override", &config.static_html.healthcheck_override),
-    ] {
-        if let Some(page) = page {
-            missing.push((KeyPath::root().key("static_html").key(key), page.clone()));
-        }
-    }
+    let mut missing = config.local_files();
     missing.retain(|(_, relative)| !base.join(relative).is_file());
     if missing.is_empty() {
         return Ok(());

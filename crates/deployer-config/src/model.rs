@@ -228,6 +228,22 @@ impl Config {
         vars
     }
 
+    /// Every local file the configuration names (templates and maintenance pages),
+    /// relative to its directory, with the key that names it.
+    pub fn local_files(&self) -> Vec<(KeyPath, Utf8PathBuf)> {
+        let mut files: Vec<(KeyPath, Utf8PathBuf)> =
+            self.templates.iter().map(|template| (template.key_path.clone(), template.src.clone())).collect();
+        for (key, page) in [
+            ("upgrade_message", &self.static_html.upgrade_message),
+            ("healthcheck_override", &self.static_html.healthcheck_override),
+        ] {
+            if let Some(page) = page {
+                files.push((KeyPath::root().key("static_html").key(key), page.clone()));
+            }
+        }
+        files
+    }
+
     /// The local secrets file for an environment (relative to the config file's directory).
     pub fn secrets_file(&self, environment: &str) -> String {
         self.secrets.file_pattern.replace("{environment}", environment)

@@ -20,13 +20,7 @@ pub fn example() -> Config {
 pub fn sources(config: &Config) -> Sources {
     let base = config.file.parent().unwrap_or(Utf8Path::new(".")).to_owned();
     let mut sources = Sources::new();
-    let paths = config
-        .templates
-        .iter()
-        .map(|spec| spec.src.clone())
-        .chain(config.static_html.upgrade_message.clone())
-        .chain(config.static_html.healthcheck_override.clone());
-    for path in paths {
+    for (_, path) in config.local_files() {
         let text = std::fs::read_to_string(base.join(&path)).expect("the source exists");
         sources.insert(path, text);
     }
