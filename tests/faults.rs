@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::Stdio;
 
 use deployer_fleet::DEPLOY_PATH;
-use support::project::{Project, project_on_disks, run_and_check};
+use support::project::{Project, project_on_disks, run_and_check, wait_for};
 
 const MEGABYTES: u32 = 24;
 const INODES: u32 = 4000;

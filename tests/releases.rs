@@ -7,7 +7,7 @@ mod support;
 use std::process::Stdio;
 
 use deployer_fleet::DEPLOY_PATH;
-use support::project::{Project, project_with, run_and_check};
+use support::project::{Project, project_with, run_and_check, wait_for};
 
 const MAINTENANCE: &str = "/srv/deployer-fleet/testing/maintenance/503.html";
 
