@@ -231,3 +231,29 @@ fn ctrl_c_after_the_switch_switches_everyone_back() {
         assert!(!project.host_file(host, "testing/.deployer/lock").exists(), "host {host}: lock left");
     }
 }
+
+#[test]
+fn a_read_only_disk_during_prepare_changes_nothing() {
+    let Some(project) = project_on_disks(2, &roles(), "", None) else { return };
+    let first = deployed(&project, 2);
+    next_version(&project, "v2\n");
+    project.fleet.set_read_only(1, true).unwrap();
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    project.fleet.set_read_only(1, false).unwrap();
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(outcome.stderr.to_lowercase().contains("read-only"), "{}", outcome.stderr);
+    fleet_is_intact(&project, 2, &first);
+}
+
+#[test]
+fn a_changed_host_key_is_refused_and_nothing_runs() {
+    let Some(project) = project_on_disks(2, &roles(), "", None) else { return };
+    let first = deployed(&project, 2);
+    project.fleet.change_host_key(1).unwrap();
+    next_version(&project, "v2\n");
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    let text = outcome.stderr.to_lowercase();
+    assert!(text.contains("host key") && text.contains("unreachable"), "{}", outcome.stderr);
+    fleet_is_intact(&project, 2, &first);
+}

@@ -122,9 +122,17 @@ pub fn project_on_disks(hosts: usize, roles: &str, extra: &str, small_disk: Opti
 pub fn nothing_left_behind(pid: u32) {
     let control = format!("/tmp/deployer-0/{pid}");
     assert!(!Path::new(&control).exists(), "the control directory {control} was left behind");
-    let processes = Command::new("pgrep").args(["-af", &control]).output().unwrap();
-    let listed = String::from_utf8_lossy(&processes.stdout);
-    assert!(listed.trim().is_empty(), "ssh processes left behind:\n{listed}");
+    // A gateway's `ssh -W` helper ends a few milliseconds after its master.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let processes = Command::new("pgrep").args(["-af", &control]).output().unwrap();
+        let listed = String::from_utf8_lossy(&processes.stdout).into_owned();
+        if listed.trim().is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "ssh processes left behind:\n{listed}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 pub fn run_and_check(project: &Project, args: &[&str]) -> Outcome {

@@ -250,6 +250,40 @@ impl Fleet {
         }
     }
 
+    /// Remounts a host's files read-only (`true`) or read-write, inside its own
+    /// mount namespace.
+    pub fn set_read_only(&self, index: usize, read_only: bool) -> Result<(), String> {
+        let pid = self.hosts[index].pid().ok_or("the host is stopped")?;
+        let mode = if read_only { "remount,bind,ro" } else { "remount,bind,rw" };
+        let status = Command::new("nsenter")
+            .args(["-t", &pid.to_string(), "-m", "--", "mount", "-o", mode, DEPLOY_PATH])
+            .status()
+            .map_err(|error| error.to_string())?;
+        if status.success() { Ok(()) } else { Err(format!("cannot remount host {index}")) }
+    }
+
+    /// Gives a running host a new host key (as after a reinstall, or an attack):
+    /// the new key is written and sshd re-reads it on SIGHUP.
+    pub fn change_host_key(&self, index: usize) -> Result<(), String> {
+        let key = self.host_dir(index).join("host_key");
+        let _ = std::fs::remove_file(&key);
+        let _ = std::fs::remove_file(key.with_extension("pub"));
+        keygen(&key)?;
+        let pid = self.hosts[index].pid().ok_or("the host is stopped")?;
+        let _ = Command::new("kill").args(["-HUP", &pid.to_string()]).status();
+        // sshd re-executes itself on SIGHUP; wait until it listens again.
+        std::thread::sleep(Duration::from_millis(300));
+        let address = SocketAddr::from((self.hosts[index].address, PORT));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+            if Instant::now() > deadline {
+                return Err("sshd did not come back after SIGHUP".to_owned());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
     /// Leaves the hosts running after this value is dropped (`deployer-fleet up`).
     pub fn keep_running(&mut self) {
         self.keep = true;
