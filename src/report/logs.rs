@@ -36,7 +36,11 @@ impl HostLogs {
         }
         let (host, line) = match event {
             Event::Output { host, stream, line } => {
-                (host, format!("{stream:?}: {}", escape(line)).to_lowercase_prefix())
+                let name = match stream {
+                    deployer_exec::Stream::Stdout => "stdout",
+                    deployer_exec::Stream::Stderr => "stderr",
+                };
+                (host, format!("{name}: {}", escape(line)))
             }
             Event::StepStarted { host, phase, title, .. } => (host, format!("== {phase}: {title}")),
             Event::StepFinished { host, status, duration_ms, .. } => {
@@ -70,20 +74,6 @@ impl HostLogs {
     pub(crate) fn finish(&mut self) {
         for (writer, _) in self.files.values_mut() {
             let _ = writer.flush();
-        }
-    }
-}
-
-trait LowercasePrefix {
-    fn to_lowercase_prefix(self) -> String;
-}
-
-impl LowercasePrefix for String {
-    /// `Stdout: x` → `stdout: x`.
-    fn to_lowercase_prefix(self) -> String {
-        match self.split_once(": ") {
-            Some((prefix, rest)) => format!("{}: {rest}", prefix.to_lowercase()),
-            None => self,
         }
     }
 }
