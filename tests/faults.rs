@@ -5,10 +5,9 @@
 mod support;
 
 use std::io::Write;
-use std::process::Stdio;
 
 use deployer_fleet::DEPLOY_PATH;
-use support::project::{Project, project_on_disks, run_and_check, wait_for};
+use support::project::{Project, project_on_disks, run_and_check, signal, wait_for};
 
 const MEGABYTES: u32 = 24;
 const INODES: u32 = 4000;
@@ -112,13 +111,7 @@ fn a_full_disk_at_the_switch_switches_everyone_back() {
     std::fs::remove_file(project.host_file(0, "gated")).unwrap();
 
     next_version(&project, "v2\n");
-    let child = project
-        .deployer()
-        .args(["deploy_full", "testing"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = project.spawn(&["deploy_full", "testing"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !project.host_file(0, "gated").exists() {
         assert!(std::time::Instant::now() < deadline, "the migration never started");
@@ -167,13 +160,7 @@ fn the_link_cut_during_prepare_leaves_the_other_hosts_intact() {
         std::fs::remove_file(project.host_file(host, "building")).unwrap();
     }
     next_version(&project, "v2\n");
-    let child = project
-        .deployer()
-        .args(["deploy_full", "testing"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = project.spawn(&["deploy_full", "testing"]);
     for host in 0..3 {
         wait_for(&project.host_file(host, "building"));
     }
@@ -212,15 +199,9 @@ fn ctrl_c_after_the_switch_switches_everyone_back() {
     let first = deployed(&project, 3);
     next_version(&project, "v2\n");
     std::fs::write(project.host_file(0, "hold"), "").unwrap();
-    let child = project
-        .deployer()
-        .args(["deploy_full", "testing"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = project.spawn(&["deploy_full", "testing"]);
     wait_for(&project.host_file(0, "holding"));
-    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    signal(child.id(), "INT");
     std::fs::remove_file(project.host_file(0, "hold")).unwrap();
     let pid = child.id();
     let output = child.wait_with_output().unwrap();

@@ -7,7 +7,7 @@ mod support;
 use std::process::Stdio;
 
 use deployer_fleet::DEPLOY_PATH;
-use support::project::{Project, project_with, run_and_check, wait_for};
+use support::project::{Project, project_with, run_and_check, signal, wait_for};
 
 const MAINTENANCE: &str = "/srv/deployer-fleet/testing/maintenance/503.html";
 
@@ -165,15 +165,7 @@ fn a_restart_failing_on_one_host_switches_every_host_back() {
 #[test]
 fn two_deploys_at_the_same_moment_exactly_one_runs() {
     let Some(project) = project_with(6, &recording_roles(), &recording_extra()) else { return };
-    let spawn = || {
-        project
-            .deployer()
-            .args(["deploy_full", "testing"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || project.spawn(&["deploy_full", "testing"]);
     let (first, second) = (spawn(), spawn());
     let codes = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
     let mut exits: Vec<i32> = codes.iter().map(|output| output.status.code().unwrap()).collect();
@@ -389,7 +381,7 @@ fn a_controller_killed_after_the_switch_is_recovered_with_status_lock_and_rollba
         .spawn()
         .unwrap();
     wait_for(&project.host_file(0, "holding"));
-    std::process::Command::new("kill").args(["-KILL", &child.id().to_string()]).status().unwrap();
+    signal(child.id(), "KILL");
     let _ = child.wait();
     std::fs::remove_file(project.host_file(0, "hold")).unwrap();
     // SIGKILL leaves the masters; ControlPersist ends them, the test does it now.
@@ -421,16 +413,10 @@ fn ctrl_c_during_prepare_cleans_up_and_a_second_one_exits_at_once() {
     );
     let Some(project) = project_with(2, &roles, "execution:\n  command_timeout: 30\n") else { return };
     // First press: the build finishes, the release is removed, the lock released, exit 130.
-    let child = project
-        .deployer()
-        .args(["deploy_full", "testing"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = project.spawn(&["deploy_full", "testing"]);
     wait_for(&project.host_file(0, "building"));
     wait_for(&project.host_file(1, "building"));
-    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    signal(child.id(), "INT");
     for host in 0..2 {
         std::fs::write(project.host_file(host, "go"), "").unwrap();
     }
@@ -451,18 +437,12 @@ fn ctrl_c_during_prepare_cleans_up_and_a_second_one_exits_at_once() {
     }
 
     // Second press: out at once, saying what may be left.
-    let child = project
-        .deployer()
-        .args(["deploy_full", "testing"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = project.spawn(&["deploy_full", "testing"]);
     wait_for(&project.host_file(0, "building"));
-    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    signal(child.id(), "INT");
     std::thread::sleep(std::time::Duration::from_millis(200));
     let started = std::time::Instant::now();
-    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    signal(child.id(), "INT");
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");

@@ -176,3 +176,15 @@ pub fn wait_for(path: &Path) {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+impl Project {
+    /// Starts `deployer ARGS` in the background (stderr captured).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.deployer().args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+    }
+}
+
+/// Sends `signal` (`INT`, `KILL`, ...) to a process.
+pub fn signal(pid: u32, signal: &str) {
+    Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
+}
