@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use deployer_fleet::DEPLOY_PATH;
-use support::project::{nothing_left_behind, project, run_and_check};
+use support::invariants::{Expect, check_fleet};
+use support::project::{finish, project, run_and_check};
 
 #[test]
 fn deploys_to_ten_hosts_over_ssh() {
@@ -38,12 +39,11 @@ fn a_failing_step_stops_the_deploy_before_any_switch() {
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("failed; nothing was switched"), "{}", outcome.stderr);
+    check_fleet(&project, 4, &outcome, &Expect::nothing_deployed());
     for host in 0..4 {
-        assert_eq!(project.current(host), None, "host {host} must not switch");
         let releases =
             std::fs::read_dir(project.host_file(host, "testing/releases")).map(|entries| entries.count()).unwrap_or(0);
         assert_eq!(releases, 0, "host {host}: the unfinished release is removed");
-        assert!(!project.host_file(host, "testing/.deployer/lock").exists(), "host {host} still locked");
     }
 }
 
@@ -85,12 +85,13 @@ fn a_step_over_its_time_limit_is_stopped_on_the_host() {
     assert!(outcome.stderr.contains("ran out of time (2s)"), "{}", outcome.stderr);
     let left = Command::new("pgrep").args(["-f", "sleep 47.5"]).output().unwrap();
     assert!(left.stdout.is_empty(), "the remote command outlived its limit");
+    check_fleet(&project, 2, &outcome, &Expect::nothing_deployed());
 }
 
 #[test]
 fn ctrl_c_stops_the_run_and_leaves_nothing_behind() {
     let Some(project) = project(3, "") else { return };
-    let mut child = project
+    let child = project
         .deployer()
         .args(["--json", "run", "testing", "--", &format!("touch {DEPLOY_PATH}/started; sleep 3")])
         .stdout(Stdio::piped())
@@ -103,10 +104,9 @@ fn ctrl_c_stops_the_run_and_leaves_nothing_behind() {
         std::thread::sleep(Duration::from_millis(20));
     }
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    let pid = child.id();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    nothing_left_behind(pid);
+    let outcome = finish(child);
+    assert_eq!(outcome.code, 130);
+    check_fleet(&project, 3, &outcome, &Expect::nothing_deployed());
 }
 
 #[test]
@@ -139,11 +139,10 @@ fn a_host_that_freezes_mid_step_is_given_up_on_in_bounded_time() {
     let child = project
         .deployer()
         .args(["run", "testing", "--", &format!("touch {DEPLOY_PATH}/started; sleep 2")])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !project.host_file(1, "started").exists() {
         assert!(Instant::now() < deadline, "the step never started");
@@ -151,14 +150,13 @@ fn a_host_that_freezes_mid_step_is_given_up_on_in_bounded_time() {
     }
     project.fleet.signal_host(1, "STOP");
     let started = Instant::now();
-    let output = child.wait_with_output();
+    let outcome = finish(child);
+    let elapsed = started.elapsed();
     project.fleet.signal_host(1, "CONT");
-    let output = output.unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(45), "took {:?}", started.elapsed());
-    assert!(stderr.contains("stopped answering"), "{stderr}");
-    nothing_left_behind(pid);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(elapsed < Duration::from_secs(45), "took {elapsed:?}");
+    assert!(outcome.stderr.contains("stopped answering"), "{}", outcome.stderr);
+    check_fleet(&project, 3, &outcome, &Expect::nothing_deployed().cut_off(1));
 }
 
 #[test]
@@ -171,4 +169,5 @@ fn a_frozen_host_at_the_start_is_unreachable_within_the_connect_timeout() {
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("unreachable"), "{}", outcome.stderr);
     assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    check_fleet(&project, 2, &outcome, &Expect::nothing_deployed());
 }

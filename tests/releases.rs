@@ -7,6 +7,7 @@ mod support;
 use std::process::Stdio;
 
 use deployer_fleet::DEPLOY_PATH;
+use support::invariants::{Expect, check_fleet};
 use support::project::{Project, project_with, run_and_check, signal, wait_for};
 
 const MAINTENANCE: &str = "/srv/deployer-fleet/testing/maintenance/503.html";
@@ -118,7 +119,7 @@ fn serial_batches_switch_in_order_and_a_failing_batch_is_switched_back() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let outcome = run_and_check(&project, &["deploy_serial", "testing", "--batch-size", "3"]);
     assert_eq!(outcome.code, 3, "rolled back: {}", outcome.stderr);
-    assert_eq!(all_on(&project, 9), second);
+    check_fleet(&project, 9, &outcome, &Expect::all_on(&second).keeping(&first));
     for host in 6..9 {
         assert_eq!(project.lines(host, "restarts").len(), 2, "host {host}: the third batch never started");
     }
@@ -137,8 +138,9 @@ fn halt_leaves_the_fleet_partial_and_names_the_hosts() {
     assert_eq!(outcome.code, 4, "partial: {}", outcome.stderr);
     assert!(outcome.stderr.contains("left on the new release:"), "{}", outcome.stderr);
     let live = releases_on(&project, 7);
-    assert!(live[..6].iter().all(|release| release.as_deref() != Some(first.as_str())), "{live:?}");
-    assert_eq!(live[6].as_deref(), Some(first.as_str()), "the last host never switched");
+    let second = live[0].clone().unwrap();
+    assert_ne!(second, first);
+    check_fleet(&project, 7, &outcome, &Expect::partial(&first, &second, &[0, 1, 2, 3, 4, 5]));
     let status = run_and_check(&project, &["status", "testing"]);
     assert!(status.stdout.contains("drift: 2 releases are live"), "{}", status.stdout);
     assert!(!project.host_file(0, "testing/.deployer/lock").exists(), "the lock is released");
@@ -155,11 +157,7 @@ fn a_restart_failing_on_one_host_switches_every_host_back() {
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(outcome.code, 3, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("every switched host was switched back"), "{}", outcome.stderr);
-    assert_eq!(all_on(&project, 5), first);
-    for host in 0..5 {
-        assert!(!project.host_file(host, "testing/.deployer/lock").exists());
-        assert!(!project.host_file(host, "testing/maintenance/503.html").exists(), "host {host}: page still up");
-    }
+    check_fleet(&project, 5, &outcome, &Expect::all_on(&first));
 }
 
 #[test]
@@ -180,8 +178,13 @@ fn two_deploys_at_the_same_moment_exactly_one_runs() {
     for host in 0..6 {
         let entries = std::fs::read_dir(project.host_file(host, "testing/releases")).unwrap().count();
         assert_eq!(entries, 1, "host {host}: the losing run created nothing ({release})");
-        assert!(!project.host_file(host, "testing/.deployer/lock").exists(), "host {host}: lock left");
     }
+    let text = |stream: fn(&std::process::Output) -> &Vec<u8>| {
+        codes.iter().map(|output| String::from_utf8_lossy(stream(output)).into_owned()).collect::<String>()
+    };
+    let both =
+        support::Outcome { code: 5, stdout: text(|output| &output.stdout), stderr: text(|output| &output.stderr) };
+    check_fleet(&project, 6, &both, &Expect::all_on(&release));
 }
 
 #[test]
@@ -401,7 +404,7 @@ fn a_controller_killed_after_the_switch_is_recovered_with_status_lock_and_rollba
     assert_eq!(run_and_check(&project, &["lock", "release", "testing", "--id", &id]).code, 0);
     let outcome = run_and_check(&project, &["rollback", "testing"]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
-    assert_eq!(all_on(&project, 3), first);
+    check_fleet(&project, 3, &outcome, &Expect::all_on(&first));
 }
 
 #[test]
@@ -420,18 +423,15 @@ fn ctrl_c_during_prepare_cleans_up_and_a_second_one_exits_at_once() {
     for host in 0..2 {
         std::fs::write(project.host_file(host, "go"), "").unwrap();
     }
-    let pid = child.id();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
-    support::project::nothing_left_behind(pid);
+    let outcome = support::project::finish(child);
+    assert_eq!(outcome.code, 130, "{}", outcome.stderr);
+    check_fleet(&project, 2, &outcome, &Expect::nothing_deployed());
     for host in 0..2 {
-        assert_eq!(project.current(host), None, "host {host} switched");
         assert_eq!(
             std::fs::read_dir(project.host_file(host, "testing/releases")).unwrap().count(),
             0,
             "host {host}: release left"
         );
-        assert!(!project.host_file(host, "testing/.deployer/lock").exists(), "host {host}: lock left");
         std::fs::remove_file(project.host_file(host, "go")).unwrap();
         std::fs::remove_file(project.host_file(host, "building")).unwrap();
     }
@@ -448,6 +448,10 @@ fn ctrl_c_during_prepare_cleans_up_and_a_second_one_exits_at_once() {
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "the second Ctrl-C took {:?}", started.elapsed());
     assert!(stderr.contains("interrupted again") && stderr.contains("deployer lock status"), "{stderr}");
+    // What it left is what it said: the lock, with this run's id, and an unfinished release.
+    let outcome = support::Outcome { code: 130, stdout: String::new(), stderr: stderr.into_owned() };
+    wait_for(&project.host_file(0, "testing/.deployer/lock/owner"));
+    check_fleet(&project, 2, &outcome, &Expect::nothing_deployed().cut_off(0).cut_off(1));
     for host in 0..2 {
         std::fs::write(project.host_file(host, "go"), "").unwrap();
     }

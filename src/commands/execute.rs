@@ -16,7 +16,7 @@ use crate::context::CliError;
 use crate::exit::Exit;
 use crate::output;
 use crate::planning::{PlanRequest, build_plan};
-use crate::report::{CliReporter, HostLogs, Progress, Style};
+use crate::report::{CliReporter, HostLogs, Progress, RunNames, Style};
 
 pub(crate) fn run(global: &GlobalArgs, command: Command) -> Result<Exit, CliError> {
     let (config, plan) = build_plan(global, PlanRequest::from_command(command)?)?;
@@ -42,7 +42,8 @@ pub(crate) fn run_plan(
     runtime.block_on(async {
         let transport = transport(global, config, &directory)?;
         let cancel = CancellationToken::new();
-        let signals = tokio::spawn(watch_interrupts(cancel.clone(), transport.control_directory().to_owned()));
+        let control_directory = transport.control_directory().to_owned();
+        let signals = tokio::spawn(watch_interrupts(cancel.clone(), control_directory, left_behind(plan)));
         let outcome = executor(global, config, plan, secrets, &transport, reporter, cancel).run().await;
         signals.abort();
         Ok(outcome)
@@ -61,6 +62,7 @@ fn transport(global: &GlobalArgs, config: &Config, directory: &Utf8Path) -> Resu
     let settings = SshSettings {
         connect_timeout: Duration::from_secs(config.ssh.connect_timeout.into()),
         connection_attempts: config.ssh.connection_attempts,
+        keepalive_interval: Duration::from_secs(config.ssh.keepalive_interval.into()),
         known_hosts: config.ssh.known_hosts,
         known_hosts_file: config.ssh.known_hosts_file.as_ref().map(|file| directory.join(file)),
         identity_file: config.ssh.identity_file.as_ref().map(|file| expand_home(file.as_str(), directory)),
@@ -121,11 +123,12 @@ async fn execute(
         Style::Plain
     };
     let json = matches!(style, Style::Json);
-    let reporter = CliReporter::new(style, logs);
+    let names = RunNames { environment: plan.environment.clone(), deploy_id: plan.deploy_id.clone() };
+    let reporter = CliReporter::new(style, logs, names);
 
     let cancel = CancellationToken::new();
     let control_directory = transport.control_directory().to_owned();
-    let signals = tokio::spawn(watch_interrupts(cancel.clone(), control_directory));
+    let signals = tokio::spawn(watch_interrupts(cancel.clone(), control_directory, left_behind(plan)));
     let outcome = executor(global, config, plan, secrets, &transport, &reporter, cancel).run().await;
     signals.abort();
     reporter.finish(&outcome);
@@ -144,9 +147,24 @@ async fn execute(
     })
 }
 
+/// What a run stopped at once (a second Ctrl-C) may leave, and how to clean it up.
+fn left_behind(plan: &Plan) -> String {
+    let steps = plan.phases.iter().flat_map(|phase| &phase.work).flat_map(|work| &work.steps);
+    if steps.into_iter().any(|step| step.kind == deployer_plan::StepKind::Lock) {
+        format!(
+            "this run's environment lock (id {id}) may remain: check with `deployer lock status {env}`, \
+             release it with `deployer lock release {env} --id {id}`",
+            id = plan.deploy_id,
+            env = plan.environment
+        )
+    } else {
+        "this run took no lock".to_owned()
+    }
+}
+
 /// First Ctrl-C: stop starting work, undo, exit 130. Second: close the masters
 /// and exit at once, saying what may be left.
-async fn watch_interrupts(cancel: CancellationToken, control_directory: camino::Utf8PathBuf) {
+async fn watch_interrupts(cancel: CancellationToken, control_directory: camino::Utf8PathBuf, left_behind: String) {
     if tokio::signal::ctrl_c().await.is_err() {
         return;
     }
@@ -154,10 +172,10 @@ async fn watch_interrupts(cancel: CancellationToken, control_directory: camino::
     if tokio::signal::ctrl_c().await.is_err() {
         return;
     }
-    output::stderr(
+    output::stderr(&format!(
         "interrupted again: stopping now. Steps already running finish on their hosts (each has a time limit); \
-         a lock this run took may remain: check with `deployer lock status`\n",
-    );
+         {left_behind}\n"
+    ));
     FleetTransport::emergency_close(&control_directory);
     std::process::exit(Exit::Interrupted as i32);
 }

@@ -208,12 +208,20 @@ pub(crate) fn lock_release(global: &GlobalArgs, target: &Target, id: &str) -> Re
             deployer_exec::HostResult::Ok => {
                 let _ = writeln!(text, "{}  {}", report.host, said.unwrap_or("done"));
             }
-            _ => {
+            deployer_exec::HostResult::Failed { error, .. } | deployer_exec::HostResult::Unreachable { error } => {
                 let failure = outcome.failures.iter().find(|failure| failure.host == report.host);
-                let detail = failure
+                let tail = failure
                     .map(|failure| failure.output_tail.iter().map(|line| escape(line)).collect::<Vec<_>>().join("; "))
                     .unwrap_or_default();
-                let _ = writeln!(text, "{}  refused: {detail}", report.host);
+                // The host's own words when it refused; otherwise why it could not be asked.
+                if tail.is_empty() {
+                    let _ = writeln!(text, "{}  not released: {}", report.host, escape(error));
+                } else {
+                    let _ = writeln!(text, "{}  refused: {tail}", report.host);
+                }
+            }
+            deployer_exec::HostResult::Skipped => {
+                let _ = writeln!(text, "{}  not released: skipped", report.host);
             }
         }
     }

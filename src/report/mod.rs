@@ -28,11 +28,18 @@ pub(crate) enum Style {
 pub(crate) struct CliReporter {
     style: Style,
     logs: Mutex<HostLogs>,
+    run: RunNames,
+}
+
+/// What the summary needs to tell people how to clean up after this run.
+pub(crate) struct RunNames {
+    pub(crate) environment: String,
+    pub(crate) deploy_id: String,
 }
 
 impl CliReporter {
-    pub(crate) fn new(style: Style, logs: HostLogs) -> Self {
-        Self { style, logs: Mutex::new(logs) }
+    pub(crate) fn new(style: Style, logs: HostLogs, run: RunNames) -> Self {
+        Self { style, logs: Mutex::new(logs), run }
     }
 
     pub(crate) fn finish(&self, outcome: &Outcome) {
@@ -44,7 +51,7 @@ impl CliReporter {
             Style::Json => {
                 output::stdout(&format!("{}\n", serde_json::json!({ "event": "summary", "outcome": outcome })))
             }
-            _ => output::stderr(&summary(outcome)),
+            _ => output::stderr(&summary(outcome, &self.run)),
         }
     }
 }
@@ -96,7 +103,7 @@ fn plain_line(event: &Event) -> Option<String> {
     })
 }
 
-fn summary(outcome: &Outcome) -> String {
+fn summary(outcome: &Outcome, run: &RunNames) -> String {
     let mut text = String::from("\n");
     let width = outcome.hosts.iter().map(|host| host.host.len()).max().unwrap_or(4).max(4);
     let roles_width = outcome.hosts.iter().map(|host| host.roles.join(",").len()).max().unwrap_or(5).max(5);
@@ -141,6 +148,16 @@ fn summary(outcome: &Outcome) -> String {
         if !others.is_empty() {
             text.push_str(&format!("on their previous release: {}\n", others.join(", ")));
         }
+    }
+    if !outcome.locks_left.is_empty() {
+        text.push_str(&format!(
+            "\nthe environment lock of this run (id {id}) may remain on: {hosts}\n\
+             once they answer again, check with `deployer lock status {env}` and release it with \
+             `deployer lock release {env} --id {id}`\n",
+            id = run.deploy_id,
+            hosts = outcome.locks_left.join(", "),
+            env = run.environment,
+        ));
     }
     if let Some(reason) = &outcome.refused {
         text.push_str(&format!("error: {}\n", escape(reason)));

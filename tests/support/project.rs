@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use deployer_fleet::{DEPLOY_PATH, Fleet};
+use deployer_fleet::{DEPLOY_PATH, Fleet, Network, Options};
 
 use super::Outcome;
 
@@ -30,7 +30,7 @@ impl Project {
 
     /// `deployer` in the project, with HOME isolated from the developer's ssh config.
     pub fn deployer(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_deployer"));
+        let mut command = self.fleet.command(env!("CARGO_BIN_EXE_deployer"));
         command.current_dir(self.path()).env("HOME", self.path()).env("NO_COLOR", "1").env_remove("DEPLOYER_CONFIG");
         command
     }
@@ -75,12 +75,22 @@ pub fn project_with(hosts: usize, roles: &str, extra: &str) -> Option<Project> {
 
 /// [`project_with`] on hosts whose files are a tmpfs of `(megabytes, inodes)`.
 pub fn project_on_disks(hosts: usize, roles: &str, extra: &str, small_disk: Option<(u32, u32)>) -> Option<Project> {
+    project_on_fleet(hosts, roles, extra, Options { small_disk, network: Network::Loopback })
+}
+
+/// [`project_with`] on hosts that are separate network namespaces, whose links a
+/// test can cut, drop or slow.
+pub fn project_on_network(hosts: usize, roles: &str, extra: &str) -> Option<Project> {
+    project_on_fleet(hosts, roles, extra, Options { small_disk: None, network: Network::Namespaces })
+}
+
+fn project_on_fleet(hosts: usize, roles: &str, extra: &str, options: Options) -> Option<Project> {
     let directory = tempfile::Builder::new().prefix("dpf").tempdir().unwrap();
-    if let Some(reason) = Fleet::unavailable() {
+    if let Some(reason) = Fleet::unavailable_with(options) {
         eprintln!("SKIPPED: {reason}");
         return None;
     }
-    let fleet = Fleet::start_with(hosts, &directory.path().join("fleet"), small_disk).expect("the fleet starts");
+    let fleet = Fleet::start_with(hosts, &directory.path().join("fleet"), options).expect("the fleet starts");
     let source = directory.path().join("source");
     std::fs::create_dir_all(&source).unwrap();
     git(&source, &["init", "-q"]);
@@ -137,6 +147,11 @@ pub fn nothing_left_behind(pid: u32) {
 
 pub fn run_and_check(project: &Project, args: &[&str]) -> Outcome {
     let child = project.deployer().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    finish(child)
+}
+
+/// Waits for a run started with piped output, then checks it left nothing behind.
+pub fn finish(child: std::process::Child) -> Outcome {
     let pid = child.id();
     let output = child.wait_with_output().unwrap();
     nothing_left_behind(pid);
@@ -180,7 +195,7 @@ pub fn wait_for(path: &Path) {
 impl Project {
     /// Starts `deployer ARGS` in the background (stderr captured).
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        self.deployer().args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+        self.deployer().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
     }
 }
 

@@ -155,6 +155,8 @@ pub struct SecretsSpec {
 pub struct SshSettings {
     pub connect_timeout: u32,
     pub connection_attempts: u32,
+    /// Seconds between keepalives; a host that misses three is given up on.
+    pub keepalive_interval: u32,
     pub gateway: Option<HostString>,
     pub identity_file: Option<Utf8PathBuf>,
     pub known_hosts: KnownHosts,

@@ -72,6 +72,7 @@ pub(crate) struct RawStaticHtml {
 pub(crate) struct RawSsh {
     pub connect_timeout: Option<u32>,
     pub connection_attempts: Option<u32>,
+    pub keepalive_interval: Option<u32>,
     pub gateway: Option<String>,
     pub identity_file: Option<String>,
     pub known_hosts: Option<KnownHosts>,

@@ -22,6 +22,8 @@ const DEFAULT_KEEP_RELEASES: u32 = 5;
 const DEFAULT_POOL_SIZE: u32 = 64;
 const DEFAULT_COMMAND_TIMEOUT: u32 = 600;
 const DEFAULT_CONNECT_TIMEOUT: u32 = 10;
+/// ssh's default is no keepalives at all; 15 s finds a dead host within a minute.
+const DEFAULT_KEEPALIVE_INTERVAL: u32 = 15;
 
 /// Parses and validates a configuration held in memory. Does no I/O.
 pub fn parse_config(file: &Utf8Path, text: &str, overrides: &[Override]) -> Result<Config, ConfigErrors> {
@@ -439,12 +441,15 @@ impl Validator<'_> {
         let connect_timeout =
             self.at_least_one(&path.key("connect_timeout"), raw.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
         let connection_attempts = self.at_least_one(&path.key("connection_attempts"), raw.connection_attempts, 1);
+        let keepalive_interval =
+            self.at_least_one(&path.key("keepalive_interval"), raw.keepalive_interval, DEFAULT_KEEPALIVE_INTERVAL);
         if raw.port == Some(0) {
             self.problems.value(&path.key("port"), "port must be from 1 to 65535");
         }
         SshSettings {
             connect_timeout,
             connection_attempts,
+            keepalive_interval,
             gateway,
             identity_file: raw.identity_file.map(Into::into),
             known_hosts: raw.known_hosts.unwrap_or_default(),

@@ -10,6 +10,7 @@ use futures::stream::{self, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{Event, Reporter};
+use crate::locks::{LockLedger, LockResult};
 use crate::outcome::{Failure, HostReport, HostResult, Outcome, RunStatus};
 use crate::transport::{OutputSink, Stream, Transport};
 use crate::wire::{KILL_GRACE_SECONDS, Marker, TIMED_OUT_STATUS, Wire};
@@ -112,6 +113,7 @@ impl<T: Transport> Executor<'_, T> {
             undo_failures: Vec::new(),
             captured: BTreeMap::new(),
             switched: Vec::new(),
+            locks_left: Vec::new(),
             refused: None,
             duration_ms: 0,
         };
@@ -132,6 +134,7 @@ impl<T: Transport> Executor<'_, T> {
         let mut switch_results: Vec<usize> = Vec::new();
         let mut failed_at: Option<usize> = None;
         let mut lock_held = false;
+        let mut locks = LockLedger::new(hosts);
         for (index, phase) in self.plan.phases.iter().enumerate() {
             if self.cancel.is_cancelled() {
                 break;
@@ -157,6 +160,7 @@ impl<T: Transport> Executor<'_, T> {
             } else {
                 results = self.run_phase(phase, &items, &outcome.captured, false).await;
             }
+            note_locks(&mut locks, &items, &results);
             let mut phase_failed = !outcome.failures.is_empty() && results.is_empty();
             attempted.push(results.iter().filter(|result| result.started).map(|result| result.host).collect());
             if phase_switches(phase) {
@@ -220,13 +224,14 @@ impl<T: Transport> Executor<'_, T> {
                 hosts.clear();
             }
             outcome.switched = self.switched_hosts(&switch_results);
-            self.undo(&before, &mut outcome).await;
+            self.undo(&before, &mut outcome, &mut locks).await;
             undone_consistently = false;
         } else if stopped_early {
-            undone_consistently = self.undo(&attempted, &mut outcome).await;
+            undone_consistently = self.undo(&attempted, &mut outcome, &mut locks).await;
         } else if self.options.warn_only && failed_at.is_some() {
             outcome.switched = self.switched_hosts(&switch_results);
         }
+        outcome.locks_left = locks.left().into_iter().map(|host| self.plan.hosts[host].name.clone()).collect();
         outcome.status = if lock_held {
             RunStatus::LockHeld
         } else if interrupted {
@@ -507,7 +512,7 @@ impl<T: Transport> Executor<'_, T> {
     /// Runs the undo of every phase that ran, newest first, on the hosts that ran it.
     /// Returns false when a host may not be back on its previous release (a switch
     /// back failed, or the host stopped answering).
-    async fn undo(&self, attempted: &[Vec<usize>], outcome: &mut Outcome) -> bool {
+    async fn undo(&self, attempted: &[Vec<usize>], outcome: &mut Outcome, locks: &mut LockLedger) -> bool {
         let mut consistent = true;
         for (index, hosts) in attempted.iter().enumerate().rev() {
             let phase = &self.plan.phases[index];
@@ -517,7 +522,9 @@ impl<T: Transport> Executor<'_, T> {
             }
             self.reporter.report(Event::UndoStarted { phase: phase.name.clone(), hosts: items.len() });
             let undo_phase = Phase { name: format!("undo {}", phase.name), ..phase.clone() };
-            for result in self.run_phase(&undo_phase, &items, &outcome.captured, true).await {
+            let results = self.run_phase(&undo_phase, &items, &outcome.captured, true).await;
+            note_locks(locks, &items, &results);
+            for result in results {
                 if result.error.is_some() && matches!(result.failed_kind, None | Some(StepKind::SwitchBack)) {
                     consistent = false;
                 }
@@ -547,6 +554,21 @@ impl WorkResult {
             captures: BTreeMap::new(),
             tail: Vec::new(),
             duration_ms: 0,
+        }
+    }
+}
+
+fn note_locks(locks: &mut LockLedger, items: &[&HostWork], results: &[WorkResult]) {
+    for result in results {
+        if let Some(work) = items.iter().find(|work| work.host == result.host) {
+            let noted = LockResult {
+                host: result.host,
+                started: result.started,
+                succeeded: result.error.is_none(),
+                failed_kind: result.failed_kind,
+                held_by_another: result.lock_held,
+            };
+            locks.note(work, &noted);
         }
     }
 }

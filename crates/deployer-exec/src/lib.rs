@@ -15,6 +15,7 @@ mod events;
 mod executor;
 mod lines;
 mod local;
+mod locks;
 mod outcome;
 mod secrets;
 mod transport;

@@ -66,6 +66,9 @@ pub struct Outcome {
     /// Hosts left on the new release when the run did not switch them back
     /// (`--on-failure=halt`, `--warn-only`).
     pub switched: Vec<String>,
+    /// Hosts that may still hold this run's environment lock: they stopped
+    /// answering after taking it. Released with `lock release --id <deploy id>`.
+    pub locks_left: Vec<String>,
     /// A reason the run stopped before contacting hosts, if any.
     pub refused: Option<String>,
     pub duration_ms: u64,

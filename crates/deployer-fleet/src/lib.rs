@@ -1,7 +1,9 @@
 //! A fleet of real OpenSSH hosts on this machine, for tests and benchmarks.
 //!
-//! Each host is its own `/usr/sbin/sshd` listening on its own loopback address
-//! (`127.A.B.N`, port 2222), with its own host key, in its own mount namespace
+//! Each host is its own `/usr/sbin/sshd` with its own host key, listening on
+//! either its own loopback address (`127.A.B.N`, port 2222: [`Network::Loopback`])
+//! or its own address in its own network namespace ([`Network::Namespaces`],
+//! where a test can cut the link, drop packets or slow them), in its own mount namespace
 //! where [`DEPLOY_PATH`] is a bind mount of that host's directory. So every host
 //! has the same deploy path with separate contents, as real servers do, and a
 //! test can read each host's files from [`FleetHost::files`].
@@ -16,8 +18,12 @@
 //! here, so tests can skip with a visible message. Everything a fleet starts is
 //! stopped when it is dropped.
 
+mod namespaces;
+mod user;
+
+use std::ffi::OsStr;
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -32,6 +38,28 @@ pub const PORT: u16 = 2222;
 pub const DEPLOY_USER: &str = "dplfleet";
 
 const SSHD: &str = "/usr/sbin/sshd";
+
+/// How the controller reaches fleet hosts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Network {
+    /// Each host on its own loopback address: quick to start, but the network
+    /// itself cannot fail.
+    #[default]
+    Loopback,
+    /// Each host in its own network namespace, linked by a veth pair to a client
+    /// namespace that deployer runs in (see [`Fleet::command`]). Links can be cut,
+    /// packets dropped and links slowed.
+    Namespaces,
+}
+
+/// How to start a fleet.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Each host's files on a tmpfs of `(megabytes, inodes)`, so a test can fill
+    /// its disk or its inodes.
+    pub small_disk: Option<(u32, u32)>,
+    pub network: Network,
+}
 
 pub struct FleetHost {
     pub address: Ipv4Addr,
@@ -56,6 +84,7 @@ pub struct Fleet {
     pub hosts: Vec<FleetHost>,
     /// The user the fleet's hosts accept (the user running the fleet).
     pub user: String,
+    namespaces: Option<namespaces::Namespaces>,
     keep: bool,
 }
 
@@ -76,20 +105,27 @@ impl Fleet {
 
     /// Starts `count` hosts with their state under `directory`.
     pub fn start(count: usize, directory: &Path) -> Result<Self, String> {
-        Self::start_with(count, directory, None)
+        Self::start_with(count, directory, Options::default())
     }
 
-    /// Like [`start`](Self::start), with each host's files on a tmpfs of
-    /// `(megabytes, inodes)`, so tests can fill a host's disk or its inodes.
-    pub fn start_with(count: usize, directory: &Path, small_disk: Option<(u32, u32)>) -> Result<Self, String> {
-        if let Some(reason) = Self::unavailable() {
+    /// Why a fleet with `options` cannot start on this machine, if it cannot.
+    pub fn unavailable_with(options: Options) -> Option<String> {
+        Self::unavailable().or_else(|| match options.network {
+            Network::Loopback => None,
+            Network::Namespaces => namespaces::unavailable(),
+        })
+    }
+
+    /// Like [`start`](Self::start), with `options`.
+    pub fn start_with(count: usize, directory: &Path, options: Options) -> Result<Self, String> {
+        if let Some(reason) = Self::unavailable_with(options) {
             return Err(reason);
         }
         if count == 0 || count > 250 {
             return Err("a fleet has 1 to 250 hosts".to_owned());
         }
         std::fs::create_dir_all(directory).map_err(|error| format!("{}: {error}", directory.display()))?;
-        ensure_user()?;
+        user::ensure_user()?;
         // The deploy user reads the authorized keys (and tests' repositories) from here.
         for path in [Some(directory), directory.parent()].into_iter().flatten() {
             set_mode(path, 0o755)?;
@@ -105,14 +141,22 @@ impl Fleet {
             .map_err(|error| error.to_string())?;
         set_mode(&directory.join("authorized_keys"), 0o644)?;
         let user = DEPLOY_USER.to_owned();
-        let mut fleet = Self { directory: directory.to_owned(), hosts: Vec::new(), user, keep: false };
-        // A random /24 of 127/8 per fleet, so fleets of parallel tests do not collide.
+        let mut fleet =
+            Self { directory: directory.to_owned(), hosts: Vec::new(), user, namespaces: None, keep: false };
+        if options.network == Network::Namespaces {
+            fleet.namespaces = Some(namespaces::Namespaces::create(count)?);
+        }
+        // A random /24 of 127/8 per loopback fleet, so fleets of parallel tests do not
+        // collide (namespaced fleets each have their own network).
         let seed = std::process::id() ^ (Instant::now().elapsed().subsec_nanos() | nanos());
         let network = [127, 1 + (seed % 250) as u8, ((seed >> 8) % 250) as u8];
         let mut known_hosts = String::new();
         for index in 0..count {
-            let address = Ipv4Addr::new(network[0], network[1], network[2], 1 + index as u8);
-            let host = fleet.start_host(index, address, small_disk)?;
+            let address = match fleet.namespaces {
+                Some(_) => namespaces::host_address(index),
+                None => Ipv4Addr::new(network[0], network[1], network[2], 1 + index as u8),
+            };
+            let host = fleet.start_host(index, address, options.small_disk)?;
             let key = std::fs::read_to_string(fleet.host_dir(index).join("host_key.pub"))
                 .map_err(|error| error.to_string())?;
             let key: Vec<&str> = key.split_whitespace().take(2).collect();
@@ -191,8 +235,17 @@ impl Fleet {
         )
         .map_err(|error| error.to_string())?;
         let log = std::fs::File::create(dir.join("sshd.log")).map_err(|error| error.to_string())?;
-        // A private mount namespace per host, with this host's files at DEPLOY_PATH.
-        let child = Command::new("unshare")
+        // A private mount namespace per host, with this host's files at DEPLOY_PATH,
+        // inside the host's network namespace if it has one.
+        let mut command = match &self.namespaces {
+            Some(namespaces) => {
+                let mut command = namespaces::Namespaces::enter(&namespaces.host(index));
+                command.arg("unshare");
+                command
+            }
+            None => Command::new("unshare"),
+        };
+        let child = command
             .args([
                 "--mount",
                 "--propagation",
@@ -227,7 +280,29 @@ impl Fleet {
     /// Freezes (SIGSTOP) or thaws (SIGCONT) one host: its sshd and every process
     /// it started, so it holds connections open but answers nothing.
     pub fn signal_host(&self, index: usize, signal: &str) {
-        let Some(root) = self.hosts[index].pid() else { return };
+        for pid in self.family(index) {
+            let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
+        }
+    }
+
+    /// What runs on host `index` besides its listening sshd: sessions and the
+    /// commands they run, one `pid command line` each.
+    pub fn host_processes(&self, index: usize) -> Vec<String> {
+        let root = self.hosts[index].pid();
+        self.family(index)
+            .into_iter()
+            .filter(|pid| Some(*pid) != root)
+            .filter_map(|pid| {
+                let command = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let command = String::from_utf8_lossy(&command).replace('\0', " ");
+                Some(format!("{pid} {}", command.trim()))
+            })
+            .collect()
+    }
+
+    /// A host's sshd and all its descendants.
+    fn family(&self, index: usize) -> Vec<u32> {
+        let Some(root) = self.hosts[index].pid() else { return Vec::new() };
         let mut family = vec![root];
         let mut added = true;
         while added {
@@ -245,9 +320,7 @@ impl Fleet {
                 }
             }
         }
-        for pid in family {
-            let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
-        }
+        family
     }
 
     /// Remounts a host's files read-only (`true`) or read-write, inside its own
@@ -273,9 +346,8 @@ impl Fleet {
         let _ = Command::new("kill").args(["-HUP", &pid.to_string()]).status();
         // sshd re-executes itself on SIGHUP; wait until it listens again.
         std::thread::sleep(Duration::from_millis(300));
-        let address = SocketAddr::from((self.hosts[index].address, PORT));
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+        while !listening(pid, self.hosts[index].address) {
             if Instant::now() > deadline {
                 return Err("sshd did not come back after SIGHUP".to_owned());
             }
@@ -284,11 +356,51 @@ impl Fleet {
         Ok(())
     }
 
+    /// A command that runs `program` where the controller runs: in the client
+    /// network namespace of a namespaced fleet, or here.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        match &self.namespaces {
+            Some(namespaces) => {
+                let mut command = namespaces::Namespaces::enter(&namespaces.client());
+                command.arg(program);
+                command
+            }
+            None => Command::new(program),
+        }
+    }
+
+    /// The client network namespace deployer must run in (namespaced fleets).
+    pub fn client_namespace(&self) -> Option<String> {
+        self.namespaces.as_ref().map(namespaces::Namespaces::client)
+    }
+
+    fn namespaces(&self) -> Result<&namespaces::Namespaces, String> {
+        self.namespaces.as_ref().ok_or_else(|| "only a fleet started with Network::Namespaces has links".to_owned())
+    }
+
+    /// Cuts host `index`'s network link (`true`), or restores it.
+    pub fn cut_link(&self, index: usize, cut: bool) -> Result<(), String> {
+        self.namespaces()?.cut_link(index, cut)
+    }
+
+    /// Drops every packet to and from host `index` silently (`true`), or stops.
+    pub fn drop_packets(&self, index: usize, drop: bool) -> Result<(), String> {
+        self.namespaces()?.drop_packets(index, drop)
+    }
+
+    /// Limits host `index`'s link to `kbit` kilobits per second each way, or lifts it.
+    pub fn slow_link(&self, index: usize, kbit: Option<u32>) -> Result<(), String> {
+        self.namespaces()?.slow_link(index, kbit)
+    }
+
     /// Leaves the hosts running after this value is dropped (`deployer-fleet up`).
     pub fn keep_running(&mut self) {
         self.keep = true;
         let pids: Vec<String> = self.hosts.iter().filter_map(FleetHost::pid).map(|pid| pid.to_string()).collect();
         let _ = std::fs::write(self.directory.join("pids"), pids.join("\n"));
+        if let Some(namespaces) = &self.namespaces {
+            let _ = std::fs::write(self.directory.join("namespaces"), namespaces.names().join("\n"));
+        }
     }
 
     /// Stops the hosts of a fleet left running by [`keep_running`](Self::keep_running).
@@ -302,6 +414,12 @@ impl Fleet {
             }
         }
         let _ = std::fs::remove_file(directory.join("pids"));
+        if let Ok(names) = std::fs::read_to_string(directory.join("namespaces")) {
+            // sshd needs a moment to exit before its namespace can be let go of cleanly.
+            std::thread::sleep(Duration::from_millis(200));
+            namespaces::remove_named(&names.lines().map(str::to_owned).collect::<Vec<_>>());
+            let _ = std::fs::remove_file(directory.join("namespaces"));
+        }
         Ok(stopped)
     }
 
@@ -333,6 +451,9 @@ impl Drop for Fleet {
                 let _ = Command::new("umount").arg("--lazy").arg(files).status();
             }
         }
+        if let Some(namespaces) = &self.namespaces {
+            namespaces.delete();
+        }
     }
 }
 
@@ -340,56 +461,7 @@ fn nanos() -> u32 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|time| time.subsec_nanos()).unwrap_or(0)
 }
 
-/// Creates the deploy user once per machine: a home, /bin/bash, no password.
-fn ensure_user() -> Result<(), String> {
-    let exists = || {
-        Command::new("id")
-            .arg(DEPLOY_USER)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    };
-    // Fleets of parallel tests may create and unlock the user at the same time;
-    // useradd and usermod then fail on /etc/passwd's lock, so retry for a while.
-    let unlocked = || {
-        std::fs::read_to_string("/etc/shadow")
-            .is_ok_and(|shadow| shadow.lines().any(|line| line.starts_with(&format!("{DEPLOY_USER}:*:"))))
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !(exists() && unlocked()) {
-        if Instant::now() > deadline {
-            return Err(format!("cannot create or unlock the user {DEPLOY_USER}"));
-        }
-        if !exists() {
-            let _ = Command::new("useradd")
-                .args(["--create-home", "--shell", "/bin/bash", "--comment", "deployer test fleet", DEPLOY_USER])
-                .stderr(Stdio::null())
-                .status();
-        } else {
-            // `*`: no password, but not locked (sshd refuses locked accounts for key logins too).
-            let _ = Command::new("usermod").args(["--password", "*", DEPLOY_USER]).stderr(Stdio::null()).status();
-        }
-        if !(exists() && unlocked()) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    // Fleet hosts fetch from repositories the test runner owns (real servers fetch
-    // over the network); git refuses repositories of other users unless told.
-    // Fleets of parallel tests share this file: write it only when it differs, and
-    // by rename, so git never reads it half-written.
-    let gitconfig = PathBuf::from(format!("/home/{DEPLOY_USER}/.gitconfig"));
-    let wanted = "[safe]\n\tdirectory = *\n";
-    if std::fs::read_to_string(&gitconfig).is_ok_and(|text| text == wanted) {
-        return Ok(());
-    }
-    let temporary = gitconfig.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temporary, wanted).map_err(|error| format!("{}: {error}", temporary.display()))?;
-    set_mode(&temporary, 0o644)?;
-    std::fs::rename(&temporary, &gitconfig).map_err(|error| format!("{}: {error}", gitconfig.display()))
-}
-
-fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
+pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(|error| format!("{}: {error}", path.display()))
@@ -407,7 +479,6 @@ fn keygen(path: &Path) -> Result<(), String> {
 
 fn wait_until_listening(host: &mut FleetHost) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(10);
-    let address = SocketAddr::from((host.address, PORT));
     while Instant::now() < deadline {
         if let Some(child) = host.child.as_mut()
             && let Ok(Some(status)) = child.try_wait()
@@ -420,11 +491,26 @@ fn wait_until_listening(host: &mut FleetHost) -> Result<(), String> {
                 .unwrap_or_default();
             return Err(format!("sshd for {} exited ({status}): {}", host.address, log.trim()));
         }
-        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+        if host.pid().is_some_and(|pid| listening(pid, host.address)) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = std::io::stderr().flush();
     Err(format!("sshd for {} did not start listening", host.address))
+}
+
+/// Whether process `pid` listens on `address`:[`PORT`], read from the socket table
+/// of its own network namespace, so it works from outside a namespaced host
+/// without sending a packet.
+fn listening(pid: u32, address: Ipv4Addr) -> bool {
+    // The kernel prints the address as the in-memory (network order) u32, in hex.
+    let wanted = format!("{:08X}:{PORT:04X}", u32::from_ne_bytes(address.octets()));
+    std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).is_ok_and(|table| {
+        table.lines().skip(1).any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // State 0A is LISTEN.
+            fields.get(1) == Some(&wanted.as_str()) && fields.get(3) == Some(&"0A")
+        })
+    })
 }

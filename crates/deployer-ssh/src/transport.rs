@@ -22,6 +22,9 @@ const ORPHAN_LIFETIME_SECONDS: usize = 60;
 pub struct SshSettings {
     pub connect_timeout: Duration,
     pub connection_attempts: u32,
+    /// Between keepalives; a host that misses three is given up on, so a cut
+    /// link or silently dropped packets end a run in bounded time.
+    pub keepalive_interval: Duration,
     pub known_hosts: KnownHosts,
     pub known_hosts_file: Option<Utf8PathBuf>,
     pub identity_file: Option<Utf8PathBuf>,
@@ -85,7 +88,7 @@ impl FleetTransport {
                 KnownHosts::AcceptNew => openssh::KnownHosts::Add,
             })
             .connect_timeout(self.settings.connect_timeout)
-            .server_alive_interval(Duration::from_secs(15))
+            .server_alive_interval(self.settings.keepalive_interval)
             .control_directory(self.control.path())
             .control_persist(ControlPersist::IdleFor(NonZeroUsize::new(ORPHAN_LIFETIME_SECONDS).expect("non-zero")));
         if let Some(user) = &host.user {

@@ -1,0 +1,119 @@
+//! Which hosts may still hold this run's environment lock when it ends.
+//!
+//! A host that stops answering after its lock step cannot be unlocked; its lock
+//! stays until a person releases it. The run must say so, with the run's id, so
+//! nothing is left that the output does not describe.
+
+use deployer_plan::{HostWork, StepKind};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum LockState {
+    #[default]
+    NotTaken,
+    Taken,
+    Released,
+}
+
+/// One entry per plan host.
+#[derive(Debug)]
+pub(crate) struct LockLedger {
+    hosts: Vec<LockState>,
+}
+
+/// What one host's work in a phase came to, as far as its lock is concerned.
+pub(crate) struct LockResult {
+    pub host: usize,
+    pub started: bool,
+    pub succeeded: bool,
+    /// The kind of the step that failed; `None` means the host stopped answering.
+    pub failed_kind: Option<StepKind>,
+    /// Another run holds the lock: this run never took it.
+    pub held_by_another: bool,
+}
+
+impl LockLedger {
+    pub(crate) fn new(hosts: usize) -> Self {
+        Self { hosts: vec![LockState::NotTaken; hosts] }
+    }
+
+    /// Records a phase's results on the hosts that ran `work`.
+    pub(crate) fn note(&mut self, work: &HostWork, result: &LockResult) {
+        if !result.started {
+            return;
+        }
+        let has = |kind: StepKind| work.steps.iter().any(|step| step.kind == kind);
+        let state = &mut self.hosts[result.host];
+        if has(StepKind::Lock) {
+            // A lock step that failed on the host undid itself (held by another run,
+            // or it could not be created); any other failure came after it, or the
+            // host went silent mid-step and the lock may well exist.
+            let lock_step_refused = !result.succeeded && result.failed_kind == Some(StepKind::Lock);
+            if !result.held_by_another && !lock_step_refused {
+                *state = LockState::Taken;
+            }
+        }
+        if has(StepKind::Unlock) && result.succeeded && *state == LockState::Taken {
+            *state = LockState::Released;
+        }
+    }
+
+    /// Hosts whose lock this run took and could not release.
+    pub(crate) fn left(&self) -> Vec<usize> {
+        self.hosts.iter().enumerate().filter(|(_, state)| **state == LockState::Taken).map(|(host, _)| host).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use deployer_plan::{Script, Step};
+
+    use super::*;
+
+    fn work(kinds: &[StepKind]) -> HostWork {
+        HostWork {
+            host: 0,
+            steps: kinds
+                .iter()
+                .map(|kind| Step { kind: *kind, title: String::new(), timeout: 1, script: Script::text(String::new()) })
+                .collect(),
+        }
+    }
+
+    fn result(succeeded: bool, failed_kind: Option<StepKind>) -> LockResult {
+        LockResult { host: 0, started: true, succeeded, failed_kind, held_by_another: false }
+    }
+
+    #[test]
+    fn a_lock_released_at_the_end_is_not_left() {
+        let mut ledger = LockLedger::new(1);
+        ledger.note(&work(&[StepKind::Lock]), &result(true, None));
+        assert_eq!(ledger.left(), [0]);
+        ledger.note(&work(&[StepKind::Unlock]), &result(true, None));
+        assert!(ledger.left().is_empty());
+    }
+
+    #[test]
+    fn a_host_silent_during_its_lock_step_may_hold_the_lock() {
+        let mut ledger = LockLedger::new(1);
+        ledger.note(&work(&[StepKind::Lock]), &result(false, None));
+        ledger.note(&work(&[StepKind::Unlock]), &result(false, None));
+        assert_eq!(ledger.left(), [0]);
+    }
+
+    #[test]
+    fn a_refused_or_foreign_lock_was_never_taken() {
+        let mut ledger = LockLedger::new(1);
+        ledger.note(&work(&[StepKind::Lock]), &result(false, Some(StepKind::Lock)));
+        assert!(ledger.left().is_empty());
+        let held = LockResult { held_by_another: true, ..result(false, Some(StepKind::Lock)) };
+        ledger.note(&work(&[StepKind::Lock]), &held);
+        assert!(ledger.left().is_empty());
+    }
+
+    #[test]
+    fn work_that_never_started_changes_nothing() {
+        let mut ledger = LockLedger::new(1);
+        ledger.note(&work(&[StepKind::Lock]), &LockResult { started: false, ..result(false, None) });
+        assert!(ledger.left().is_empty());
+    }
+}
