@@ -59,18 +59,26 @@ fn subnet(index: usize) -> u8 {
 
 impl Namespaces {
     /// Makes the client namespace and one namespace per host, linked by veth pairs.
+    /// On failure, whatever was made is deleted again.
     pub(crate) fn create(hosts: usize) -> Result<Self, String> {
         remove_stale();
         let prefix = format!("{PREFIX}{}x{}", std::process::id(), SEQUENCE.fetch_add(1, Ordering::Relaxed));
-        let namespaces = Self { prefix, hosts: 0 };
-        let client = namespaces.client();
+        let mut namespaces = Self { prefix, hosts: 0 };
+        let made = namespaces.make(hosts);
+        if made.is_err() {
+            namespaces.delete();
+        }
+        made.map(|()| namespaces)
+    }
+
+    fn make(&mut self, hosts: usize) -> Result<(), String> {
+        let client = self.client();
         ip(&["netns", "add", &client])?;
-        let mut namespaces = namespaces;
         ip(&["-n", &client, "link", "set", "lo", "up"])?;
         for index in 0..hosts {
-            let host = namespaces.host(index);
+            let host = self.host(index);
             ip(&["netns", "add", &host])?;
-            namespaces.hosts = index + 1;
+            self.hosts = index + 1;
             let near = format!("h{index}");
             let net = subnet(index);
             ip(&["-n", &client, "link", "add", &near, "type", "veth", "peer", "name", "eth0", "netns", &host])?;
@@ -80,7 +88,7 @@ impl Namespaces {
             ip(&["-n", &host, "link", "set", "eth0", "up"])?;
             ip(&["-n", &host, "link", "set", "lo", "up"])?;
         }
-        Ok(namespaces)
+        Ok(())
     }
 
     pub(crate) fn client(&self) -> String {
