@@ -10,7 +10,9 @@ use std::io::Write;
 
 use deployer_fleet::DEPLOY_PATH;
 use support::invariants::{CANARY_CONFIG, Expect, check_fleet, plant_canary};
-use support::project::{Project, finish, project_on_disks, run_and_check, signal, wait_for};
+use support::project::{
+    Project, finish, gated_build_roles, held_restart_roles, project_on_disks, run_and_check, signal, wait_for,
+};
 
 const MEGABYTES: u32 = 24;
 const INODES: u32 = 4000;
@@ -58,17 +60,12 @@ fn deployed(project: &Project, hosts: usize) -> String {
     release
 }
 
-fn next_version(project: &Project, text: &str) {
-    project.commit(text);
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-}
-
 #[test]
 fn a_full_disk_during_prepare_changes_nothing() {
     let Some(project) = faulty(3, &roles(), "", Some((MEGABYTES, INODES))) else { return };
     let first = deployed(&project, 3);
     let filler = fill_disk(&project, 1);
-    next_version(&project, "v2\n");
+    project.next_version("v2\n");
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     std::fs::remove_file(filler).unwrap();
@@ -82,7 +79,7 @@ fn exhausted_inodes_during_prepare_change_nothing() {
     let Some(project) = faulty(2, &roles(), "", Some((MEGABYTES, INODES))) else { return };
     let first = deployed(&project, 2);
     let files = exhaust_inodes(&project, 0);
-    next_version(&project, "v2\n");
+    project.next_version("v2\n");
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     std::fs::remove_dir_all(files).unwrap();
@@ -117,7 +114,7 @@ fn at_the_switch(fault: impl Fn(&Project) -> Box<dyn FnOnce()>) {
     let first = deployed(&project, 3);
     std::fs::remove_file(project.host_file(0, "gated")).unwrap();
 
-    next_version(&project, "v2\n");
+    project.next_version("v2\n");
     let child = project.spawn(&["deploy_full", "testing"]);
     wait_for(&project.host_file(0, "gated"));
     let undo_fault = fault(&project);
@@ -135,7 +132,7 @@ fn a_failing_migration_changes_nothing() {
     let first = deployed(&project, 3);
     let config = std::fs::read_to_string(project.path().join("fabulaws-config.yml")).unwrap();
     std::fs::write(project.path().join("fabulaws-config.yml"), format!("{extra}{config}")).unwrap();
-    next_version(&project, "v2\n");
+    project.next_version("v2\n");
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("relation already exists"), "the migration's error is shown: {}", outcome.stderr);
@@ -144,12 +141,7 @@ fn a_failing_migration_changes_nothing() {
 
 #[test]
 fn a_host_killed_during_prepare_leaves_the_other_hosts_intact() {
-    let roles = format!(
-        "  web:\n\
-         \x20   build: \"touch {DEPLOY_PATH}/building; while [ ! -e {DEPLOY_PATH}/go ]; do sleep 0.05; done\"\n\
-         \x20   restart: \"true\"\n\
-         \x20   healthcheck: test -f app.txt\n"
-    );
+    let roles = gated_build_roles();
     let Some(project) = faulty(3, &roles, "", None) else { return };
     for host in 0..3 {
         std::fs::write(project.host_file(host, "go"), "").unwrap();
@@ -159,7 +151,7 @@ fn a_host_killed_during_prepare_leaves_the_other_hosts_intact() {
         std::fs::remove_file(project.host_file(host, "go")).unwrap();
         std::fs::remove_file(project.host_file(host, "building")).unwrap();
     }
-    next_version(&project, "v2\n");
+    project.next_version("v2\n");
     let child = project.spawn(&["deploy_full", "testing"]);
     for host in 0..3 {
         wait_for(&project.host_file(host, "building"));
@@ -178,14 +170,10 @@ fn a_host_killed_during_prepare_leaves_the_other_hosts_intact() {
 
 #[test]
 fn ctrl_c_after_the_switch_switches_everyone_back() {
-    let roles = format!(
-        "  web:\n\
-         \x20   restart: \"if [ -e {DEPLOY_PATH}/hold ]; then touch {DEPLOY_PATH}/holding; while [ -e {DEPLOY_PATH}/hold ]; do sleep 0.05; done; fi\"\n\
-         \x20   healthcheck: test -f app.txt\n"
-    );
+    let roles = held_restart_roles();
     let Some(project) = faulty(3, &roles, "", None) else { return };
     let first = deployed(&project, 3);
-    next_version(&project, "v2\n");
+    project.next_version("v2\n");
     std::fs::write(project.host_file(0, "hold"), "").unwrap();
     let child = project.spawn(&["deploy_full", "testing"]);
     wait_for(&project.host_file(0, "holding"));
@@ -200,7 +188,7 @@ fn ctrl_c_after_the_switch_switches_everyone_back() {
 fn a_read_only_disk_during_prepare_changes_nothing() {
     let Some(project) = faulty(2, &roles(), "", None) else { return };
     let first = deployed(&project, 2);
-    next_version(&project, "v2\n");
+    project.next_version("v2\n");
     project.fleet.set_read_only(1, true).unwrap();
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     project.fleet.set_read_only(1, false).unwrap();
@@ -214,7 +202,7 @@ fn a_changed_host_key_is_refused_and_nothing_runs() {
     let Some(project) = faulty(2, &roles(), "", None) else { return };
     let first = deployed(&project, 2);
     project.fleet.change_host_key(1).unwrap();
-    next_version(&project, "v2\n");
+    project.next_version("v2\n");
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     let text = outcome.stderr.to_lowercase();

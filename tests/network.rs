@@ -10,31 +10,12 @@ use std::time::{Duration, Instant};
 
 use deployer_fleet::DEPLOY_PATH;
 use support::invariants::{CANARY_CONFIG, Expect, check_fleet, plant_canary};
-use support::project::{Project, project_on_network, run_and_check, wait_for};
+use support::project::{Project, gated_build_roles, held_restart_roles, project_on_network, run_and_check, wait_for};
 
 /// Short keepalives, so a host that goes silent is given up on within seconds
 /// (three missed keepalives), while every step may run far longer.
 const EXTRA: &str = "execution:\n  command_timeout: 120\n";
 const KEEPALIVE: &str = "  keepalive_interval: 1\n";
-
-/// A build that waits at a gate (`go`) after saying it started (`building`).
-fn gated_build_roles() -> String {
-    format!(
-        "  web:\n\
-         \x20   build: \"touch {DEPLOY_PATH}/building; while [ ! -e {DEPLOY_PATH}/go ]; do sleep 0.05; done\"\n\
-         \x20   restart: \"true\"\n\
-         \x20   healthcheck: test -f app.txt\n"
-    )
-}
-
-/// A restart that holds while `hold` exists on the host, after saying so (`holding`).
-fn held_restart_roles() -> String {
-    format!(
-        "  web:\n\
-         \x20   restart: \"if [ -e {DEPLOY_PATH}/hold ]; then touch {DEPLOY_PATH}/holding; while [ -e {DEPLOY_PATH}/hold ]; do sleep 0.05; done; fi\"\n\
-         \x20   healthcheck: test -f app.txt\n"
-    )
-}
 
 fn project(hosts: usize, roles: &str) -> Option<Project> {
     let project = project_on_network(hosts, roles, &format!("{EXTRA}{CANARY_CONFIG}"))?;
@@ -60,9 +41,7 @@ fn first_release(project: &Project, hosts: usize) -> String {
             let _ = std::fs::remove_file(project.host_file(host, gate));
         }
     }
-    project.commit("v2\n");
-    // Release ids have one-second resolution.
-    std::thread::sleep(Duration::from_millis(1100));
+    project.next_version("v2\n");
     release
 }
 
@@ -120,6 +99,7 @@ fn a_link_cut_during_prepare_fails_in_bounded_time_and_reports_the_lock_it_left(
     let id = support::invariants::lock_id(&project, 1).unwrap();
     let released = run_and_check(&project, &["lock", "release", "testing", "--id", &id]);
     assert_eq!(released.code, 0, "{}{}", released.stdout, released.stderr);
+    // Release ids have one-second resolution.
     std::thread::sleep(Duration::from_millis(1100));
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
@@ -177,6 +157,7 @@ fn a_link_cut_after_the_switch_leaves_a_partial_fleet_that_is_named_and_repairab
     let id = support::invariants::lock_id(&project, 2).unwrap();
     let released = run_and_check(&project, &["lock", "release", "testing", "--id", &id]);
     assert_eq!(released.code, 0, "{}{}", released.stdout, released.stderr);
+    // Release ids have one-second resolution.
     std::thread::sleep(Duration::from_millis(1100));
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);

@@ -8,7 +8,7 @@ use std::process::Stdio;
 
 use deployer_fleet::DEPLOY_PATH;
 use support::invariants::{Expect, check_fleet};
-use support::project::{Project, project_with, run_and_check, signal, wait_for};
+use support::project::{Project, held_restart_roles, project_with, run_and_check, signal, wait_for, walk};
 
 const MAINTENANCE: &str = "/srv/deployer-fleet/testing/maintenance/503.html";
 
@@ -59,8 +59,7 @@ fn deploy_twice_then_roll_back() {
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let first = all_on(&project, 10);
 
-    project.commit("v2\n");
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    project.next_version("v2\n");
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let second = all_on(&project, 10);
@@ -101,8 +100,7 @@ fn serial_batches_switch_in_order_and_a_failing_batch_is_switched_back() {
     let first = all_on(&project, 9);
 
     // A clean serial deploy: batches of 3, each health-checked before the next starts.
-    project.commit("v2\n");
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    project.next_version("v2\n");
     let outcome = run_and_check(&project, &["deploy_serial", "testing", "--batch-size", "3"]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let second = all_on(&project, 9);
@@ -115,8 +113,7 @@ fn serial_batches_switch_in_order_and_a_failing_batch_is_switched_back() {
 
     // The second batch fails its health check: everything that switched goes back.
     std::fs::write(project.host_file(4, "fail-health"), "").unwrap();
-    project.commit("v3\n");
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    project.next_version("v3\n");
     let outcome = run_and_check(&project, &["deploy_serial", "testing", "--batch-size", "3"]);
     assert_eq!(outcome.code, 3, "rolled back: {}", outcome.stderr);
     check_fleet(&project, 9, &outcome, &Expect::all_on(&second).keeping(&first));
@@ -132,8 +129,7 @@ fn halt_leaves_the_fleet_partial_and_names_the_hosts() {
     assert_eq!(run_and_check(&project, &["deploy_full", "testing"]).code, 0);
     let first = all_on(&project, 7);
     std::fs::write(project.host_file(4, "fail-health"), "").unwrap();
-    project.commit("v2\n");
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    project.next_version("v2\n");
     let outcome = run_and_check(&project, &["--on-failure=halt", "deploy_serial", "testing", "--batch-size", "3"]);
     assert_eq!(outcome.code, 4, "partial: {}", outcome.stderr);
     assert!(outcome.stderr.contains("left on the new release:"), "{}", outcome.stderr);
@@ -152,8 +148,7 @@ fn a_restart_failing_on_one_host_switches_every_host_back() {
     assert_eq!(run_and_check(&project, &["deploy_full", "testing"]).code, 0);
     let first = all_on(&project, 5);
     std::fs::write(project.host_file(2, "fail-restart"), "").unwrap();
-    project.commit("v2\n");
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    project.next_version("v2\n");
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(outcome.code, 3, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("every switched host was switched back"), "{}", outcome.stderr);
@@ -204,8 +199,7 @@ fn a_secret_reaches_its_file_and_nothing_else() {
     seen += &(outcome.stdout + &outcome.stderr);
     // A forced failure, at the most verbose output: the secret must not surface in errors.
     std::fs::write(project.host_file(1, "fail-build"), "").unwrap();
-    project.commit("v2\n");
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    project.next_version("v2\n");
     let outcome = run_and_check(&project, &["--json", "deploy_full", "testing"]);
     assert_eq!(outcome.code, 1);
     seen += &(outcome.stdout + &outcome.stderr);
@@ -238,15 +232,6 @@ fn super_roles() -> &'static str {
     support::project::DEFAULT_ROLES
 }
 
-fn walk(path: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
-    }
-    files
-}
-
 #[test]
 fn create_environment_can_run_twice_and_logs_per_host() {
     let extra = format!("{}shared_files: [config/local.env]\nshared_dirs: [media]\n", recording_extra());
@@ -254,8 +239,7 @@ fn create_environment_can_run_twice_and_logs_per_host() {
     let outcome = run_and_check(&project, &["create_environment", "testing"]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     std::fs::write(project.host_file(1, "testing/shared/config/local.env"), "KEEP=me\n").unwrap();
-    project.commit("v2\n");
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    project.next_version("v2\n");
     let outcome = run_and_check(&project, &["create_environment", "testing"]);
     assert_eq!(outcome.code, 0, "running it again does no harm: {}", outcome.stderr);
     all_on(&project, 3);
@@ -357,24 +341,13 @@ impl CmdlineSampler {
     }
 }
 
-/// Roles whose restart waits on host 0 while a `hold` file exists there: a gate
-/// that stops a deploy just after the switch, without sleeps.
-fn gated_roles() -> String {
-    format!(
-        "  web:\n\
-         \x20   restart: \"if [ -e {DEPLOY_PATH}/hold ]; then touch {DEPLOY_PATH}/holding; while [ -e {DEPLOY_PATH}/hold ]; do sleep 0.05; done; fi\"\n\
-         \x20   healthcheck: test -f app.txt\n"
-    )
-}
-
 #[test]
 fn a_controller_killed_after_the_switch_is_recovered_with_status_lock_and_rollback() {
-    let Some(project) = project_with(3, &gated_roles(), "keep_releases: 3\n") else { return };
+    let Some(project) = project_with(3, &held_restart_roles(), "keep_releases: 3\n") else { return };
     assert_eq!(run_and_check(&project, &["deploy_full", "testing"]).code, 0);
     let first = all_on(&project, 3);
 
-    project.commit("v2\n");
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    project.next_version("v2\n");
     std::fs::write(project.host_file(0, "hold"), "").unwrap();
     let mut child = project
         .deployer()

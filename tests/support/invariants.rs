@@ -15,11 +15,11 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::Outcome;
-use super::project::Project;
+use super::project::{Project, walk};
 
 /// What a scenario expects of the fleet.
 pub struct Expect {
@@ -191,15 +191,6 @@ fn no_secret_escaped(project: &Project, said: &str) {
             );
         }
     }
-}
-
-fn walk(path: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
-    }
-    files
 }
 
 /// Gives a project a secret whose value must never leave its files: call before

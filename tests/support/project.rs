@@ -163,6 +163,13 @@ pub fn finish(child: std::process::Child) -> Outcome {
 }
 
 impl Project {
+    /// Commits a new version of the app, a second later than the last deploy
+    /// (release ids have one-second resolution).
+    pub fn next_version(&self, content: &str) {
+        self.commit(content);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+
     /// Commits a new version of the app.
     pub fn commit(&self, content: &str) {
         let source = self.path().join("source");
@@ -181,6 +188,36 @@ impl Project {
     pub fn lines(&self, host: usize, path: &str) -> Vec<String> {
         std::fs::read_to_string(self.host_file(host, path)).unwrap_or_default().lines().map(str::to_owned).collect()
     }
+}
+
+/// Roles whose restart holds while a `hold` file exists on the host, after saying
+/// so (`holding`): a gate that stops a deploy just after the switch, without sleeps.
+pub fn held_restart_roles() -> String {
+    format!(
+        "  web:\n\
+         \x20   restart: \"if [ -e {DEPLOY_PATH}/hold ]; then touch {DEPLOY_PATH}/holding; while [ -e {DEPLOY_PATH}/hold ]; do sleep 0.05; done; fi\"\n\
+         \x20   healthcheck: test -f app.txt\n"
+    )
+}
+
+/// Roles whose build waits at a gate (`go`) after saying it started (`building`).
+pub fn gated_build_roles() -> String {
+    format!(
+        "  web:\n\
+         \x20   build: \"touch {DEPLOY_PATH}/building; while [ ! -e {DEPLOY_PATH}/go ]; do sleep 0.05; done\"\n\
+         \x20   restart: \"true\"\n\
+         \x20   healthcheck: test -f app.txt\n"
+    )
+}
+
+/// Every file under `path`, recursively.
+pub fn walk(path: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
 }
 
 /// Waits (30 s at most) for a file a gate or a step creates.

@@ -157,10 +157,7 @@ impl Namespaces {
 
     /// Deletes every namespace, which also removes the veth pairs.
     pub(crate) fn delete(&self) {
-        for index in 0..self.hosts {
-            let _ = ip(&["netns", "delete", &self.host(index)]);
-        }
-        let _ = ip(&["netns", "delete", &self.client()]);
+        remove_named(&self.names());
     }
 
     /// Names for [`remove_named`], kept for a fleet that outlives its process.
