@@ -1,6 +1,7 @@
 //! The README's quick start: `scripts/demo` deploys, redeploys and rolls back the
 //! sample app on this machine, with no servers.
 
+use deployer_plan::protocol::history::{self, EventKind};
 use std::process::Command;
 
 #[test]
@@ -20,8 +21,11 @@ fn the_quick_start_demo_runs() {
     let page = std::fs::read_to_string(demo.join("hosts/testing/current/public/index.html")).unwrap();
     assert!(page.contains("version 1"), "{page}");
     let history = std::fs::read_to_string(demo.join("hosts/testing/.deployer/history")).unwrap();
-    assert_eq!(history.lines().filter(|line| line.contains("\tdeployed\t")).count(), 2, "{history}");
-    assert_eq!(history.lines().filter(|line| line.contains("\trolled-back-to\t")).count(), 1, "{history}");
+    let (entries, unreadable) = history::parse_all(history.lines());
+    assert_eq!(unreadable, 0, "{history}");
+    let count = |event| entries.iter().filter(|entry| entry.event == event).count();
+    assert_eq!(count(EventKind::Deployed), 2, "{history}");
+    assert_eq!(count(EventKind::RolledBack), 1, "{history}");
     let migrations = std::fs::read_to_string(demo.join("hosts/testing/migrations.log")).unwrap();
     assert_eq!(migrations.lines().count(), 2, "migrate ran once per deploy");
     assert!(!stdout.contains("demo-secret-not-for-production") && !stderr.contains("demo-secret-not-for-production"));

@@ -30,7 +30,7 @@ fn measured(wrap: impl Fn(&'static str) -> Command) -> Command {
         command.args(["-f", "peak-rss-kb=%M"]).arg(env!("CARGO_BIN_EXE_deployer"));
         command
     } else {
-        eprintln!("SKIPPED the memory check: /usr/bin/time is not installed");
+        support::project::skip("the memory check needs /usr/bin/time");
         wrap(env!("CARGO_BIN_EXE_deployer"))
     }
 }

@@ -55,7 +55,7 @@ fn plans_a_deploy_of_the_branch_head() {
     for phase in ["lock", "prepare", "switch", "restart", "finish"] {
         assert!(outcome.stdout.contains(&format!(": {phase}: ")), "phase {phase} missing:\n{}", outcome.stdout);
     }
-    assert!(outcome.stdout.contains("KEY=[secret:api_key]"));
+    assert!(outcome.stdout.contains("content='KEY='[secret:api_key]"), "{}", outcome.stdout);
     assert!(!outcome.stdout.contains(CANARY) && !outcome.stderr.contains(CANARY));
 }
 

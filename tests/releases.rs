@@ -4,6 +4,7 @@
 
 mod support;
 
+use deployer_plan::protocol::history::{self, EventKind};
 use std::process::Stdio;
 
 use deployer_fleet::DEPLOY_PATH;
@@ -73,10 +74,11 @@ fn deploy_twice_then_roll_back() {
 
     for host in 0..10 {
         let history = project.lines(host, "testing/.deployer/history");
-        let deployed: Vec<&String> = history.iter().filter(|line| line.contains("\tdeployed\t")).collect();
-        assert_eq!(deployed.len(), 2, "host {host}: {history:?}");
+        let (entries, _) = history::parse_all(history.iter().map(String::as_str));
+        let deployed = entries.iter().filter(|entry| entry.event == EventKind::Deployed).count();
+        assert_eq!(deployed, 2, "host {host}: {history:?}");
         assert!(
-            history.iter().any(|line| line.starts_with(&format!("{first}\t-\t")) && line.contains("rolled-back-to")),
+            entries.iter().any(|entry| entry.event == EventKind::RolledBack && entry.release == first),
             "{history:?}"
         );
         // Restarted and health-checked on every deploy and on the rollback.

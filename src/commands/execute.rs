@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use camino::Utf8Path;
 use deployer_config::Config;
-use deployer_exec::{ExecOptions, Executor, RunStatus, Wire};
-use deployer_plan::{Part, Plan};
+use deployer_exec::{ExecOptions, Executor, RunStatus};
+use deployer_plan::Plan;
 use deployer_ssh::{FleetTransport, SshSettings};
 use tokio_util::sync::CancellationToken;
 
@@ -89,12 +89,11 @@ fn executor<'a>(
         options: ExecOptions {
             warn_only: global.warn_only,
             skip_bad_hosts: global.skip_bad_hosts || config.execution.skip_bad_hosts,
-            connect_concurrency: 8,
             pool_size: global.pool_size,
             halt_on_failure: global.on_failure == crate::cli::OnFailure::Halt,
+            ..ExecOptions::default()
         },
         cancel,
-        wire: Wire::new(nonce()),
     }
 }
 
@@ -149,8 +148,7 @@ async fn execute(
 
 /// What a run stopped at once (a second Ctrl-C) may leave, and how to clean it up.
 fn left_behind(plan: &Plan) -> String {
-    let steps = plan.phases.iter().flat_map(|phase| &phase.work).flat_map(|work| &work.steps);
-    if steps.into_iter().any(|step| step.kind == deployer_plan::StepKind::Lock) {
+    if plan.takes_lock() {
         format!(
             "this run's environment lock (id {id}) may remain: check with `deployer lock status {env}`, \
              release it with `deployer lock release {env} --id {id}`",
@@ -221,13 +219,7 @@ fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
 
 /// The secrets the plan uses, from the environment's local secrets file.
 fn load_secrets(config: &Config, plan: &Plan, directory: &Utf8Path) -> Result<BTreeMap<String, String>, CliError> {
-    let uses_secrets = plan
-        .phases
-        .iter()
-        .flat_map(|phase| phase.work.iter().chain(&phase.undo))
-        .flat_map(|work| &work.steps)
-        .any(|step| step.script.parts().iter().any(|part| matches!(part, Part::Secret { .. })));
-    if !uses_secrets {
+    if plan.secret_names().is_empty() {
         return Ok(BTreeMap::new());
     }
     let path = directory.join(config.secrets_file(&plan.environment));
@@ -240,12 +232,4 @@ fn expand_home(path: &str, directory: &Utf8Path) -> camino::Utf8PathBuf {
         Some(rest) => camino::Utf8PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(rest),
         None => directory.join(path),
     }
-}
-
-/// A per-run value markers are keyed with, so host output cannot imitate them.
-fn nonce() -> String {
-    let time =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|time| time.as_nanos()).unwrap_or(0);
-    let mixed = time ^ (u128::from(std::process::id()) << 64) ^ (std::ptr::addr_of!(time) as u128);
-    format!("{:x}", mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835))
 }

@@ -7,6 +7,8 @@ use std::sync::Mutex;
 
 use deployer_exec::{Event, Reporter, RunStatus};
 use deployer_plan::CommandSpec;
+use deployer_plan::protocol::lock_owner::LockOwner;
+use deployer_plan::protocol::report::HostReport;
 use serde::Serialize;
 
 use crate::cli::{GlobalArgs, Target};
@@ -25,28 +27,28 @@ struct HostStatus {
     reachable: bool,
     error: Option<String>,
     current: Option<String>,
+    /// Where `current` points when that is not a release directory.
+    current_elsewhere: Option<String>,
     commit: Option<String>,
     previous: Option<String>,
-    releases: Option<u32>,
-    lock: Option<LockOwner>,
+    /// Complete releases (the ones `current` can point at).
+    releases: Option<usize>,
+    lock: Option<LockStatus>,
 }
 
-#[derive(Debug, Default, Clone, Serialize)]
-struct LockOwner {
-    id: String,
-    user: String,
-    controller: String,
-    pid: String,
-    command: String,
-    started: String,
+#[derive(Debug, Clone, Serialize)]
+struct LockStatus {
+    #[serde(flatten)]
+    owner: LockOwner,
     /// The holder ran on this machine and its process is gone.
     stale: bool,
 }
 
-/// Collects `DEPLOYER-STATUS` lines and connection errors.
+/// Collects each host's state report, its messages and connection errors.
 #[derive(Default)]
 struct Collector {
-    lines: Mutex<BTreeMap<String, Vec<String>>>,
+    reports: Mutex<BTreeMap<String, HostReport>>,
+    messages: Mutex<BTreeMap<String, Vec<String>>>,
     errors: Mutex<BTreeMap<String, String>>,
 }
 
@@ -54,10 +56,10 @@ impl Reporter for Collector {
     fn report(&self, event: Event) {
         match event {
             Event::Output { host, line, .. } => {
-                if let Some(rest) = line.strip_prefix("DEPLOYER-STATUS ") {
-                    self.lines.lock().expect("not poisoned").entry(host).or_default().push(rest.to_owned());
-                } else if line.starts_with("deployer: ") {
-                    self.lines.lock().expect("not poisoned").entry(host).or_default().push(format!("message={line}"));
+                let mut reports = self.reports.lock().expect("not poisoned");
+                let report = reports.entry(host.clone()).or_default();
+                if !report.push_line(&line) && line.starts_with("deployer: ") {
+                    self.messages.lock().expect("not poisoned").entry(host).or_default().push(line);
                 }
             }
             Event::HostUnreachable { host, error, .. } | Event::HostFailed { host, error, .. } => {
@@ -68,17 +70,13 @@ impl Reporter for Collector {
     }
 }
 
-fn gather(
-    global: &GlobalArgs,
-    target: &Target,
-    spec: CommandSpec,
-) -> Result<(Vec<HostStatus>, RunStatus, Collector), CliError> {
+fn gather(global: &GlobalArgs, target: &Target, spec: CommandSpec) -> Result<(Vec<HostStatus>, RunStatus), CliError> {
     let request = PlanRequest { target: target.clone(), spec, branch: None, commit: None };
     let (config, plan) = build_plan(global, request)?;
     let collector = Collector::default();
     let outcome = run_plan(global, &config, &plan, &BTreeMap::new(), &collector)?;
-    let lines = collector.lines.lock().expect("not poisoned").clone();
-    let errors = collector.errors.lock().expect("not poisoned").clone();
+    let reports = collector.reports.into_inner().expect("not poisoned");
+    let errors = collector.errors.into_inner().expect("not poisoned");
     let this_machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_owned();
     let hosts = plan
         .hosts
@@ -86,44 +84,32 @@ fn gather(
         .map(|host| {
             let mut status = HostStatus { host: host.name.clone(), ..HostStatus::default() };
             status.error = errors.get(&host.name).cloned();
-            status.reachable = lines.contains_key(&host.name);
-            let mut owner: Option<LockOwner> = None;
-            for line in lines.get(&host.name).into_iter().flatten() {
-                let Some((key, value)) = line.split_once('=') else { continue };
-                let value = value.to_owned();
-                let some = |value: String| Some(value).filter(|value| !value.is_empty());
-                match key {
-                    "current" => status.current = some(value),
-                    "previous" => status.previous = some(value),
-                    "commit" => status.commit = some(value),
-                    "releases" => status.releases = value.trim().parse().ok(),
-                    "lock" if value == "held" => owner = Some(LockOwner::default()),
-                    "lock_id" => owner.get_or_insert_with(LockOwner::default).id = value,
-                    "lock_user" => owner.get_or_insert_with(LockOwner::default).user = value,
-                    "lock_controller" => owner.get_or_insert_with(LockOwner::default).controller = value,
-                    "lock_pid" => owner.get_or_insert_with(LockOwner::default).pid = value,
-                    "lock_command" => owner.get_or_insert_with(LockOwner::default).command = value,
-                    "lock_started" => owner.get_or_insert_with(LockOwner::default).started = value,
-                    _ => {}
-                }
-            }
-            if let Some(owner) = &mut owner {
-                owner.stale = owner.controller == this_machine
-                    && !owner.pid.is_empty()
-                    && !std::path::Path::new(&format!("/proc/{}", owner.pid)).exists();
-            }
-            status.lock = owner;
+            let Some(report) = reports.get(&host.name).filter(|report| report.lock_held.is_some()) else {
+                return status;
+            };
+            status.reachable = true;
+            status.current.clone_from(&report.current);
+            status.current_elsewhere.clone_from(&report.current_elsewhere);
+            status.commit = report.current.as_deref().and_then(|current| report.commit_of(current)).map(str::to_owned);
+            status.previous.clone_from(&report.previous);
+            status.releases = Some(report.complete.len());
+            status.lock = report.lock_owner().map(|owner| LockStatus {
+                stale: owner.controller == this_machine
+                    && owner.pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()),
+                owner,
+            });
             status
         })
         .collect();
-    Ok((hosts, outcome.status, collector))
+    Ok((hosts, outcome.status))
 }
 
 pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliError> {
-    let (hosts, run, _) = gather(global, target, CommandSpec::Status)?;
+    let (hosts, run) = gather(global, target, CommandSpec::Status)?;
     let live: BTreeMap<String, Vec<&str>> =
         hosts.iter().filter(|host| host.reachable).fold(BTreeMap::new(), |mut live, host| {
-            live.entry(host.current.clone().unwrap_or_else(|| "(none)".to_owned())).or_default().push(&host.host);
+            let live_release = host.current.clone().or_else(|| host.current_elsewhere.as_deref().map(escape));
+            live.entry(live_release.unwrap_or_else(|| "(none)".to_owned())).or_default().push(&host.host);
             live
         });
     if global.json {
@@ -148,7 +134,11 @@ pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliEr
                 text,
                 "{:width$}  {:26}  {:8}  {:26}  {:8}  {}",
                 host.host,
-                host.current.as_deref().unwrap_or("-"),
+                host.current
+                    .clone()
+                    .or_else(|| host.current_elsewhere.as_deref().map(escape))
+                    .as_deref()
+                    .unwrap_or("-"),
                 short,
                 host.previous.as_deref().unwrap_or("-"),
                 host.releases.map_or("-".to_owned(), |count| count.to_string()),
@@ -173,7 +163,7 @@ pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliEr
 }
 
 pub(crate) fn lock_status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliError> {
-    let (hosts, run, _) = gather(global, target, CommandSpec::Status)?;
+    let (hosts, run) = gather(global, target, CommandSpec::Status)?;
     if global.json {
         let value: Vec<_> = hosts
             .iter()
@@ -197,16 +187,17 @@ pub(crate) fn lock_release(global: &GlobalArgs, target: &Target, id: &str) -> Re
     let (config, plan) = build_plan(global, request)?;
     let collector = Collector::default();
     let outcome = run_plan(global, &config, &plan, &BTreeMap::new(), &collector)?;
-    let lines = collector.lines.lock().expect("not poisoned").clone();
+    let messages = collector.messages.into_inner().expect("not poisoned");
     let mut text = String::new();
     for report in &outcome.hosts {
-        let said = lines
+        let said = messages
             .get(&report.host)
             .and_then(|lines| lines.last())
-            .and_then(|line| line.strip_prefix("message=deployer: "));
+            .and_then(|line| line.strip_prefix("deployer: "))
+            .map(escape);
         match &report.result {
             deployer_exec::HostResult::Ok => {
-                let _ = writeln!(text, "{}  {}", report.host, said.unwrap_or("done"));
+                let _ = writeln!(text, "{}  {}", report.host, said.as_deref().unwrap_or("done"));
             }
             deployer_exec::HostResult::Failed { error, .. } | deployer_exec::HostResult::Unreachable { error } => {
                 let failure = outcome.failures.iter().find(|failure| failure.host == report.host);
@@ -229,17 +220,16 @@ pub(crate) fn lock_release(global: &GlobalArgs, target: &Target, id: &str) -> Re
     Ok(if outcome.status == RunStatus::Success { Exit::Success } else { Exit::Failed })
 }
 
-fn describe_lock(lock: Option<&LockOwner>) -> String {
+fn describe_lock(lock: Option<&LockStatus>) -> String {
     match lock {
         None => "free".to_owned(),
-        Some(owner) => {
-            let stale =
-                if owner.stale { " (stale: that process is gone; `deployer lock release` with its id)" } else { "" };
+        Some(LockStatus { owner, stale }) => {
+            let stale = if *stale { " (stale: that process is gone; `deployer lock release` with its id)" } else { "" };
             format!(
                 "held by {}@{} (pid {}, `{}`) since {}, id {}{stale}",
                 escape(&owner.user),
                 escape(&owner.controller),
-                escape(&owner.pid),
+                owner.pid.map_or_else(|| "?".to_owned(), |pid| pid.to_string()),
                 escape(&owner.command),
                 escape(&owner.started),
                 escape(&owner.id)

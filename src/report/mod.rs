@@ -9,6 +9,7 @@ mod progress;
 use std::sync::Mutex;
 
 use deployer_exec::{Event, Outcome, Reporter};
+use deployer_plan::protocol::captured::Captured;
 
 pub(crate) use logs::HostLogs;
 pub(crate) use progress::Progress;
@@ -89,12 +90,14 @@ fn plain_line(event: &Event) -> Option<String> {
             format!("[{host}] {title}: {result} ({})", seconds(*duration_ms))
         }
         Event::HostFailed { host, phase, error } => format!("[{host}] {phase} failed: {}", escape(error)),
-        Event::Captured { name, value } if name == "migrations_since_target" && value == "yes" => {
-            "warning: migrations ran after the rollback target was deployed; the database may be newer than that release expects"
-                .to_owned()
-        }
-        Event::Captured { name, value } if name == "migrations_since_target" => format!("no migrations ran since the rollback target ({})", escape(value)),
-        Event::Captured { name, value } => format!("every host reported {name} = {}", escape(value)),
+        Event::Captured { name: Captured::MigrationsSinceTarget, value } => match value.as_str() {
+            "yes" => "warning: migrations ran after the rollback target was deployed; the database may be newer than \
+                      that release expects"
+                .to_owned(),
+            "no" => "no migrations ran since the rollback target".to_owned(),
+            _ => "cannot tell from the history whether migrations ran since the rollback target".to_owned(),
+        },
+        Event::Captured { name, value } => format!("every host agrees on the {}: {}", name.describe(), escape(value)),
         Event::UndoStarted { phase, hosts } => format!("undoing {phase} on {hosts} host(s)"),
         Event::Interrupted => {
             "interrupted: no new steps start; undoing what ran (Ctrl-C again to stop at once)".to_owned()

@@ -145,14 +145,12 @@ fn previous(project: &Project, host: usize) -> Option<String> {
     (!text.is_empty()).then(|| Path::new(text).file_name().unwrap().to_string_lossy().into_owned())
 }
 
-/// The last release the history records as deployed.
+/// The release the history says is live (the newest deployed or rolled back to).
 fn last_good(project: &Project, host: usize) -> Option<String> {
     let history = std::fs::read_to_string(project.host_file(host, "testing/.deployer/history")).ok()?;
-    history
-        .lines()
-        .rev()
-        .map(|line| line.split('\t').collect::<Vec<_>>())
-        .find_map(|fields| (fields.get(4) == Some(&"deployed")).then(|| fields[0].to_owned()))
+    let (entries, _) = deployer_plan::protocol::history::parse_all(history.lines());
+    let live = deployer_plan::protocol::captured::live_releases(&entries);
+    live.last().map(|entry| entry.release.clone())
 }
 
 /// Nothing the run started may still run on the host (sshd ends a session's

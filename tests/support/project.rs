@@ -12,10 +12,17 @@ use super::Outcome;
 /// Starts a fleet, or says loudly why this machine cannot.
 pub fn fleet(hosts: usize, directory: &Path) -> Option<Fleet> {
     if let Some(reason) = Fleet::unavailable() {
-        eprintln!("SKIPPED: {reason}");
+        skip(&reason);
         return None;
     }
     Some(Fleet::start(hosts, &directory.join("fleet")).expect("the fleet starts"))
+}
+
+/// Says loudly that a test cannot run here; under CI (`CI=true`) that is a
+/// failure, so a machine that lost sshd or root cannot pass silently.
+pub fn skip(reason: &str) {
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "this test must run under CI but cannot: {reason}");
+    eprintln!("SKIPPED: {reason}");
 }
 
 pub struct Project {
@@ -87,7 +94,7 @@ pub fn project_on_network(hosts: usize, roles: &str, extra: &str) -> Option<Proj
 fn project_on_fleet(hosts: usize, roles: &str, extra: &str, options: Options) -> Option<Project> {
     let directory = tempfile::Builder::new().prefix("dpf").tempdir().unwrap();
     if let Some(reason) = Fleet::unavailable_with(options) {
-        eprintln!("SKIPPED: {reason}");
+        skip(&reason);
         return None;
     }
     let fleet = Fleet::start_with(hosts, &directory.path().join("fleet"), options).expect("the fleet starts");

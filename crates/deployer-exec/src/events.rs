@@ -1,6 +1,7 @@
 //! What the executor reports while it runs. The binary turns events into progress
 //! bars, plain lines, JSON lines and per-host log files; the executor never prints.
 
+use deployer_plan::protocol::captured::Captured;
 use serde::Serialize;
 
 use crate::outcome::RunStatus;
@@ -63,7 +64,7 @@ pub enum Event {
         duration_ms: u64,
     },
     Captured {
-        name: String,
+        name: Captured,
         value: String,
     },
     UndoStarted {

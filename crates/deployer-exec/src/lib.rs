@@ -16,13 +16,14 @@ mod executor;
 mod lines;
 mod local;
 mod locks;
+mod nonce;
 mod outcome;
 mod secrets;
 mod transport;
 mod wire;
 
 pub use events::{Event, Reporter, Silent};
-pub use executor::{ExecOptions, Executor};
+pub use executor::{DEFAULT_CONNECT_CONCURRENCY, ExecOptions, Executor};
 pub use lines::{MAX_LINE, read_both, read_lines};
 pub use local::{LocalTransport, run_sh};
 pub use outcome::{Failure, HostReport, HostResult, Outcome, RunStatus};

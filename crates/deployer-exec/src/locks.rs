@@ -4,7 +4,7 @@
 //! stays until a person releases it. The run must say so, with the run's id, so
 //! nothing is left that the output does not describe.
 
-use deployer_plan::{HostWork, StepKind};
+use deployer_plan::{Effect, HostWork};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 enum LockState {
@@ -25,8 +25,8 @@ pub(crate) struct LockResult {
     pub host: usize,
     pub started: bool,
     pub succeeded: bool,
-    /// The kind of the step that failed; `None` means the host stopped answering.
-    pub failed_kind: Option<StepKind>,
+    /// The effect of the step that failed; `None` means the host stopped answering.
+    pub failed_effect: Option<Effect>,
     /// Another run holds the lock: this run never took it.
     pub held_by_another: bool,
 }
@@ -41,18 +41,18 @@ impl LockLedger {
         if !result.started {
             return;
         }
-        let has = |kind: StepKind| work.steps.iter().any(|step| step.kind == kind);
+        let has = |effect: Effect| work.steps.iter().any(|step| step.effect == effect);
         let state = &mut self.hosts[result.host];
-        if has(StepKind::Lock) {
+        if has(Effect::TakesLock) {
             // A lock step that failed on the host undid itself (held by another run,
             // or it could not be created); any other failure came after it, or the
             // host went silent mid-step and the lock may well exist.
-            let lock_step_refused = !result.succeeded && result.failed_kind == Some(StepKind::Lock);
+            let lock_step_refused = !result.succeeded && result.failed_effect == Some(Effect::TakesLock);
             if !result.held_by_another && !lock_step_refused {
                 *state = LockState::Taken;
             }
         }
-        if has(StepKind::Unlock) && result.succeeded && *state == LockState::Taken {
+        if has(Effect::ReleasesLock) && result.succeeded && *state == LockState::Taken {
             *state = LockState::Released;
         }
     }
@@ -65,55 +65,61 @@ impl LockLedger {
 
 #[cfg(test)]
 mod tests {
-    use deployer_plan::{Script, Step};
+    use deployer_plan::{Script, Step, StepKind};
 
     use super::*;
 
-    fn work(kinds: &[StepKind]) -> HostWork {
+    fn work(effects: &[Effect]) -> HostWork {
         HostWork {
             host: 0,
-            steps: kinds
+            steps: effects
                 .iter()
-                .map(|kind| Step { kind: *kind, title: String::new(), timeout: 1, script: Script::text(String::new()) })
+                .map(|effect| Step {
+                    kind: StepKind::Command,
+                    title: String::new(),
+                    timeout: 1,
+                    effect: *effect,
+                    script: Script::new(),
+                })
                 .collect(),
         }
     }
 
-    fn result(succeeded: bool, failed_kind: Option<StepKind>) -> LockResult {
-        LockResult { host: 0, started: true, succeeded, failed_kind, held_by_another: false }
+    fn result(succeeded: bool, failed_effect: Option<Effect>) -> LockResult {
+        LockResult { host: 0, started: true, succeeded, failed_effect, held_by_another: false }
     }
 
     #[test]
     fn a_lock_released_at_the_end_is_not_left() {
         let mut ledger = LockLedger::new(1);
-        ledger.note(&work(&[StepKind::Lock]), &result(true, None));
+        ledger.note(&work(&[Effect::TakesLock]), &result(true, None));
         assert_eq!(ledger.left(), [0]);
-        ledger.note(&work(&[StepKind::Unlock]), &result(true, None));
+        ledger.note(&work(&[Effect::ReleasesLock]), &result(true, None));
         assert!(ledger.left().is_empty());
     }
 
     #[test]
     fn a_host_silent_during_its_lock_step_may_hold_the_lock() {
         let mut ledger = LockLedger::new(1);
-        ledger.note(&work(&[StepKind::Lock]), &result(false, None));
-        ledger.note(&work(&[StepKind::Unlock]), &result(false, None));
+        ledger.note(&work(&[Effect::TakesLock]), &result(false, None));
+        ledger.note(&work(&[Effect::ReleasesLock]), &result(false, None));
         assert_eq!(ledger.left(), [0]);
     }
 
     #[test]
     fn a_refused_or_foreign_lock_was_never_taken() {
         let mut ledger = LockLedger::new(1);
-        ledger.note(&work(&[StepKind::Lock]), &result(false, Some(StepKind::Lock)));
+        ledger.note(&work(&[Effect::TakesLock]), &result(false, Some(Effect::TakesLock)));
         assert!(ledger.left().is_empty());
-        let held = LockResult { held_by_another: true, ..result(false, Some(StepKind::Lock)) };
-        ledger.note(&work(&[StepKind::Lock]), &held);
+        let held = LockResult { held_by_another: true, ..result(false, Some(Effect::TakesLock)) };
+        ledger.note(&work(&[Effect::TakesLock]), &held);
         assert!(ledger.left().is_empty());
     }
 
     #[test]
     fn work_that_never_started_changes_nothing() {
         let mut ledger = LockLedger::new(1);
-        ledger.note(&work(&[StepKind::Lock]), &LockResult { started: false, ..result(false, None) });
+        ledger.note(&work(&[Effect::TakesLock]), &LockResult { started: false, ..result(false, None) });
         assert!(ledger.left().is_empty());
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use deployer_plan::protocol::captured::Captured;
 use serde::Serialize;
 
 /// The overall result; each has its own process exit code.
@@ -61,8 +62,8 @@ pub struct Outcome {
     pub hosts: Vec<HostReport>,
     pub failures: Vec<Failure>,
     pub undo_failures: Vec<Failure>,
-    /// Values the hosts reported (`DEPLOYER-CAPTURE`), e.g. the rollback target.
-    pub captured: BTreeMap<String, String>,
+    /// Values derived from the hosts' reports, e.g. the rollback target.
+    pub captured: BTreeMap<Captured, String>,
     /// Hosts left on the new release when the run did not switch them back
     /// (`--on-failure=halt`, `--warn-only`).
     pub switched: Vec<String>,

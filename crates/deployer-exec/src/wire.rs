@@ -9,7 +9,7 @@
 //! - the step's exit code comes back in an end marker. Markers carry a per-run
 //!   nonce, so a step's own output cannot fake them.
 
-use deployer_plan::{HEREDOC_END, Step};
+use deployer_plan::Step;
 
 /// Seconds between SIGTERM and SIGKILL when a step runs out of time.
 pub const KILL_GRACE_SECONDS: u32 = 10;
@@ -49,10 +49,15 @@ impl Wire {
         format!("DEPLOYER_STEP_{}", self.nonce)
     }
 
-    /// Refuses text that could end a here-document early.
+    /// Refuses a value that cannot travel byte-exact inside a step: a NUL byte
+    /// (no shell word holds one) or this run's delimiter on a line of its own
+    /// (it would end the step's here-document early).
     pub fn check_content(&self, text: &str) -> Result<(), String> {
+        if text.contains('\0') {
+            return Err("the value contains a NUL byte, which cannot be sent to a host unchanged".to_owned());
+        }
         let delimiter = self.delimiter();
-        match text.lines().find(|line| *line == delimiter || *line == HEREDOC_END) {
+        match text.lines().find(|line| *line == delimiter) {
             Some(line) => Err(format!("a value contains the reserved line `{line}`")),
             None => Ok(()),
         }
@@ -101,7 +106,13 @@ mod tests {
     use super::*;
 
     fn step(timeout: u32) -> Step {
-        Step { kind: StepKind::Command, title: "t".to_owned(), timeout, script: Script::new() }
+        Step {
+            kind: StepKind::Command,
+            title: "t".to_owned(),
+            timeout,
+            effect: deployer_plan::Effect::None,
+            script: Script::new(),
+        }
     }
 
     fn run(script: &str) -> (Vec<Marker>, String) {
@@ -168,7 +179,7 @@ mod tests {
         assert_eq!(wire.parse("DEPLOYER-xyz END 2 0"), None);
         assert_eq!(wire.parse("DEPLOYER-abc END x 0"), None);
         assert!(wire.check_content("DEPLOYER_STEP_abc").is_err());
-        assert!(wire.check_content(HEREDOC_END).is_err());
+        assert!(wire.check_content("a\0b").is_err());
         assert!(wire.check_content("fine").is_ok());
     }
 }

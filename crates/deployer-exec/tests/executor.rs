@@ -8,9 +8,10 @@ use std::sync::Mutex;
 use deployer_config::Connection;
 use deployer_exec::{
     Event, ExecOptions, Executor, HostResult, LocalTransport, OutputSink, Reporter, RunStatus, Transport,
-    TransportError, Wire,
+    TransportError,
 };
-use deployer_plan::{Concurrency, HostWork, Phase, Plan, PlanHost, Scope, Script, Step, StepKind};
+use deployer_plan::protocol::captured::{Captured, Derivation};
+use deployer_plan::{Concurrency, Effect, HostWork, Phase, Plan, PlanHost, Scope, Script, Step, StepKind};
 use tokio_util::sync::CancellationToken;
 
 struct Fixture {
@@ -25,8 +26,16 @@ fn fixture() -> Fixture {
     Fixture { _directory: directory, log }
 }
 
+/// A step whose effect is the one the planner gives steps of its kind.
 fn step(kind: StepKind, title: &str, script: &str) -> Step {
-    Step { kind, title: title.to_owned(), timeout: 30, script: Script::text(script) }
+    let effect = match kind {
+        StepKind::Lock => Effect::TakesLock,
+        StepKind::Unlock => Effect::ReleasesLock,
+        StepKind::Switch => Effect::SwitchesCurrent,
+        StepKind::SwitchBack => Effect::RestoresCurrent,
+        _ => Effect::None,
+    };
+    Step { kind, title: title.to_owned(), timeout: 30, effect, script: Script::text(script) }
 }
 
 /// A step that appends `<phase> <host>` to the shared log, then runs `extra`.
@@ -51,7 +60,7 @@ fn phase(name: &str, hosts: usize, concurrency: Concurrency, steps: impl Fn(usiz
         concurrency,
         work: (0..hosts).map(|host| HostWork { host, steps: steps(host) }).collect(),
         undo: Vec::new(),
-        captures: Vec::new(),
+        derives: None,
     }
 }
 
@@ -120,7 +129,6 @@ async fn execute(plan: &Plan, options: ExecOptions, down: Vec<usize>) -> (deploy
         secrets: &secrets,
         options,
         cancel: CancellationToken::new(),
-        wire: Wire::new("t3st"),
     }
     .run()
     .await;
@@ -276,28 +284,36 @@ async fn batches_finish_one_at_a_time_and_a_failing_batch_stops_the_rest() {
 }
 
 #[tokio::test]
-async fn captured_values_must_agree() {
-    let mut choose = phase("choose", 2, POOL, |_host| {
-        vec![step(StepKind::ChooseRollbackTarget, "choose", &format!("echo 'DEPLOYER-CAPTURE target=r{}'", 0))]
-    });
-    choose.captures = vec!["target".to_owned()];
+async fn derived_values_must_agree() {
+    // Each host reports a history in which r0 was live before r9, and r9 is current.
+    let report = |before: &str| {
+        format!(
+            "echo 'DEPLOYER-STATE current=r9'; echo 'DEPLOYER-STATE complete={before}'; echo 'DEPLOYER-STATE lock=free'\n\
+             printf 'DEPLOYER-HISTORY v2\\tevent=deployed\\trelease=%s\\n' {before} r9\n"
+        )
+    };
+    let mut choose =
+        phase("choose", 2, POOL, |_host| vec![step(StepKind::ChooseRollbackTarget, "choose", &report("r0"))]);
+    choose.derives = Some(Derivation::RollbackTarget { to: None });
     let mut use_it = phase("use", 2, POOL, |_| Vec::new());
     for work in &mut use_it.work {
         let mut script = Script::text("test ");
-        script.push_variable("target");
+        script.push_variable(Captured::RollbackTarget);
         script.push_text(" = r0");
-        work.steps = vec![Step { kind: StepKind::Command, title: "use".to_owned(), timeout: 10, script }];
+        work.steps = vec![step(StepKind::Command, "use", "")];
+        work.steps[0].script = script;
     }
     let agreeing = plan(2, vec![choose.clone(), use_it]);
     let (outcome, _) = execute(&agreeing, ExecOptions::default(), vec![]).await;
     assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
-    assert_eq!(outcome.captured["target"], "r0");
+    assert_eq!(outcome.captured[&Captured::RollbackTarget], "r0");
+    assert_eq!(outcome.captured[&Captured::MigrationsSinceTarget], "unknown");
 
     let mut disagreeing = agreeing.clone();
-    disagreeing.phases[0].work[1].steps[0].script = Script::text("echo 'DEPLOYER-CAPTURE target=r1'");
+    disagreeing.phases[0].work[1].steps[0].script = Script::text(report("r1"));
     let (outcome, _) = execute(&disagreeing, ExecOptions::default(), vec![]).await;
     assert_eq!(outcome.status, RunStatus::Failed);
-    assert_eq!(outcome.failures[0].error, "hosts disagree on `target`: r0 on h0; r1 on h1");
+    assert_eq!(outcome.failures[0].error, "hosts disagree on the rollback target: r0 on h0; r1 on h1");
 }
 
 #[tokio::test]
@@ -332,7 +348,6 @@ async fn cancelling_stops_new_work_and_undoes() {
         secrets: &secrets,
         options: ExecOptions::default(),
         cancel,
-        wire: Wire::new("t3st"),
     }
     .run()
     .await;
@@ -350,7 +365,13 @@ async fn a_missing_secret_stops_the_run_before_any_host() {
     let plan = plan(
         1,
         vec![phase("one", 1, POOL, move |_| {
-            vec![Step { kind: StepKind::Command, title: "s".to_owned(), timeout: 5, script: script.clone() }]
+            vec![Step {
+                kind: StepKind::Command,
+                title: "s".to_owned(),
+                timeout: 5,
+                effect: Effect::None,
+                script: script.clone(),
+            }]
         })],
     );
     let (outcome, events) = execute(&plan, ExecOptions::default(), vec![]).await;

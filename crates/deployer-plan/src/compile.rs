@@ -7,8 +7,12 @@ use minijinja::value::Serde;
 use crate::error::PlanError;
 use crate::input::{CommandSpec, PlanInput};
 use crate::layout::Layout;
-use crate::model::{Concurrency, HostWork, Phase, Plan, PlanHost, Revision, Scope, Step};
-use crate::steps::{MaintenancePages, Owner, ReleaseRef, StepBuilder, short};
+use crate::model::{Concurrency, HostWork, Phase, Plan, PlanHost, Revision, Scope, Step, StepKind};
+use crate::protocol::captured::{Captured, Derivation};
+use crate::protocol::history::{Entry, EventKind};
+use crate::protocol::lock_owner::LockOwner;
+use crate::script::Script;
+use crate::steps::{MaintenancePages, ReleaseRef, StepBuilder, short};
 use crate::templates::{Templates, secrets_value};
 
 /// The role whose hosts serve the maintenance page (FabulAWS's `@roles(web)`).
@@ -118,7 +122,7 @@ impl Compiler<'_> {
                 })?);
                 if !self.config.secrets.names.is_empty() {
                     phases.push(self.phase_all("secrets", "upload the environment's secrets", |_, _| {
-                        Ok(vec![self.steps.upload_secrets(&self.config.secrets.names)?])
+                        Ok(vec![self.steps.upload_secrets(&self.config.secrets.names)])
                     })?);
                 }
                 self.deploy_full(&mut phases)?;
@@ -147,31 +151,32 @@ impl Compiler<'_> {
                     check_release_id(id)?;
                 }
                 phases.extend(self.locks()?);
+                let report = self.steps.report_state(StepKind::ChooseRollbackTarget, "report releases and history");
                 let mut choose =
                     self.phase_all("choose", "find the release to roll back to on every host", |_, _| {
-                        Ok(vec![self.steps.choose_rollback_target(to.as_deref())])
+                        Ok(vec![report.clone()])
                     })?;
-                choose.captures = vec!["rollback_target".to_owned(), "migrations_since_target".to_owned()];
+                choose.derives = Some(Derivation::RollbackTarget { to: to.clone() });
                 phases.push(choose);
-                let mut switch = self.phase_all("switch", "switch every host to the rollback target", |_, _| {
-                    Ok(vec![self.steps.switch(&ReleaseRef::Captured("rollback_target".to_owned()))])
-                })?;
-                switch.undo = self.switch_undo(&ReleaseRef::Captured("rollback_target".to_owned()));
+                let target = ReleaseRef::Captured(Captured::RollbackTarget);
+                let step = self.steps.switch(&target);
+                let mut switch = self
+                    .phase_all("switch", "switch every host to the rollback target", |_, _| Ok(vec![step.clone()]))?;
+                switch.undo = self.switch_undo(&target);
                 phases.push(switch);
                 phases.extend(self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?);
                 phases.extend(
                     self.phase_some("healthcheck", "check every host is healthy", |host| Ok(self.health_steps(host)))?,
                 );
-                phases.push(self.phase_all("finish", "record the rollback and release the lock", |_, _| {
-                    let mut record = self.steps.record_history("");
-                    record.title = "record the rollback in the history".to_owned();
-                    record.script = rollback_history(
-                        &self.input.invocation.started_at,
-                        &self.input.invocation.local_user,
-                        &self.steps,
-                    );
-                    Ok(vec![record, self.steps.unlock(&self.input.invocation.deploy_id)])
-                })?);
+                let mut entry = Script::text(self.history_entry(EventKind::RolledBack, None).line_before_release());
+                entry.push_variable(Captured::RollbackTarget);
+                let steps = vec![
+                    self.steps.record_history("record the rollback in the history", entry),
+                    self.steps.unlock(&self.input.invocation.deploy_id),
+                ];
+                phases.push(
+                    self.phase_all("finish", "record the rollback and release the lock", |_, _| Ok(steps.clone()))?,
+                );
             }
             CommandSpec::BeginUpgrade { stay_healthy } => {
                 let pages = self.pages("begin_upgrade")?;
@@ -197,13 +202,14 @@ impl Compiler<'_> {
                     return Err(PlanError::Unsafe("no secrets are declared (`password_names`)".to_owned()));
                 }
                 phases.push(self.phase_all("secrets", "upload the environment's secrets", |_, _| {
-                    Ok(vec![self.steps.upload_secrets(&self.config.secrets.names)?])
+                    Ok(vec![self.steps.upload_secrets(&self.config.secrets.names)])
                 })?);
             }
             CommandSpec::Status => {
-                phases.push(self.phase_all("status", "read every host's releases and lock", |_, _| {
-                    Ok(vec![self.steps.read_status()])
-                })?);
+                let report = self.steps.report_state(StepKind::ReadStatus, "read releases, history and lock");
+                phases.push(
+                    self.phase_all("status", "read every host's releases and lock", |_, _| Ok(vec![report.clone()]))?,
+                );
             }
             CommandSpec::LockRelease { id } => {
                 if id.is_empty() || id.contains(['\n', '\0']) {
@@ -276,13 +282,13 @@ impl Compiler<'_> {
 
     fn lock(&self) -> Result<Phase, PlanError> {
         let invocation = &self.input.invocation;
-        let owner = Owner {
-            deploy_id: &invocation.deploy_id,
-            user: &invocation.local_user,
-            controller: &invocation.controller,
-            pid: invocation.pid,
-            command: self.input.command.name(),
-            started_at: &invocation.started_at,
+        let owner = LockOwner {
+            id: invocation.deploy_id.clone(),
+            user: invocation.local_user.clone(),
+            controller: invocation.controller.clone(),
+            pid: Some(invocation.pid),
+            command: self.input.command.name().to_owned(),
+            started: invocation.started_at.clone(),
         };
         // Steps that are the same on every host are built once and cloned.
         let lock = self.steps.lock(&owner);
@@ -311,7 +317,7 @@ impl Compiler<'_> {
             concurrency: Concurrency::Pool { size: 1 },
             work: first_work.to_vec(),
             undo: first_undo.to_vec(),
-            captures: Vec::new(),
+            derives: None,
         };
         let rest = Phase {
             name: "lock_rest".to_owned(),
@@ -334,11 +340,9 @@ impl Compiler<'_> {
         let commit = &release.revision.commit;
         let fetch = self.steps.prepare_release(&self.config.repo, commit, id);
         let link = self.steps.link_shared(id, &dirs, &files);
-        let complete = self.steps.mark_complete(id, &self.history_line(release, "prepared"));
-        let builds = self.by_role(|role| {
-            (!role.build.is_empty())
-                .then(|| self.steps.build(id, commit, &self.environment.name, &role.name, &role.build))
-        });
+        let complete = self.steps.mark_complete(id, self.history_entry(EventKind::Prepared, Some(release)).to_line());
+        let builds = self
+            .by_role(|role| (!role.build.is_empty()).then(|| self.steps.build(id, commit, &role.name, &role.build)));
         let mut phase =
             self.phase_all("prepare", "build the new release on every host; nothing is live yet", |index, host| {
                 let mut steps = vec![fetch.clone()];
@@ -365,7 +369,7 @@ impl Compiler<'_> {
             .iter()
             .position(|host| host.roles.contains(&migrate.role))
             .ok_or_else(|| PlanError::NoHostForRole { role: migrate.role.clone(), purpose: "migrate" })?;
-        let step = self.steps.migrate(&release.id, &release.revision.commit, &self.environment.name, &migrate.command);
+        let step = self.steps.migrate(&release.id, &release.revision.commit, &migrate.command);
         Ok(Some(Phase {
             name: "migrate".to_owned(),
             description: format!("run the migrations once, on one `{}` host", migrate.role),
@@ -373,14 +377,15 @@ impl Compiler<'_> {
             concurrency: Concurrency::Pool { size: 1 },
             work: vec![HostWork { host, steps: vec![step] }],
             undo: Vec::new(),
-            captures: Vec::new(),
+            derives: None,
         }))
     }
 
     fn finish(&self, release: &ReleaseInfo) -> Result<Phase, PlanError> {
+        let entry = Script::text(self.history_entry(EventKind::Deployed, Some(release)).to_line());
         let steps = vec![
-            self.steps.record_history(&self.history_line(release, "deployed")),
-            self.steps.prune(self.config.keep_releases),
+            self.steps.record_history("record the deploy in the history", entry),
+            self.steps.prune(self.config.keep_releases, &release.id),
             self.steps.unlock(&self.input.invocation.deploy_id),
         ];
         self.phase_all("finish", "record the deploy, prune old releases, release the lock", |_, _| Ok(steps.clone()))
@@ -459,7 +464,7 @@ impl Compiler<'_> {
             concurrency: self.pool(work.len()),
             work,
             undo: Vec::new(),
-            captures: Vec::new(),
+            derives: None,
         }))
     }
 
@@ -489,7 +494,7 @@ impl Compiler<'_> {
             concurrency: self.pool(self.hosts.len()),
             work,
             undo: Vec::new(),
-            captures: Vec::new(),
+            derives: None,
         })
     }
 
@@ -515,13 +520,18 @@ impl Compiler<'_> {
         )
     }
 
-    fn history_line(&self, release: &ReleaseInfo, event: &str) -> String {
+    /// This run's history entry; a rollback's release is known only on the hosts.
+    fn history_entry(&self, event: EventKind, release: Option<&ReleaseInfo>) -> Entry {
         let invocation = &self.input.invocation;
-        let migrate = if self.config.migrate.is_some() { "yes" } else { "no" };
-        format!(
-            "{}\t{}\t{}\t{}\t{event}\tmigrate={migrate}",
-            release.id, release.revision.commit, invocation.started_at, invocation.local_user
-        )
+        Entry {
+            event,
+            release: release.map(|release| release.id.clone()).unwrap_or_default(),
+            commit: release.map(|release| release.revision.commit.clone()),
+            deploy_id: Some(invocation.deploy_id.clone()),
+            at: Some(invocation.started_at.clone()),
+            user: Some(invocation.local_user.clone()),
+            migrations: Some(event != EventKind::RolledBack && self.config.migrate.is_some()),
+        }
     }
 
     fn template_context(&self, index: usize, host: &TargetHost, role: &str, release: &ReleaseInfo) -> Value {
@@ -564,18 +574,6 @@ fn template_role<'a>(roles: &[String], host: &'a TargetHost) -> Option<&'a str> 
         return Some(host.roles.first().map_or("", String::as_str));
     }
     host.roles.iter().find(|role| roles.contains(role)).map(String::as_str)
-}
-
-fn rollback_history(started_at: &str, user: &str, steps: &StepBuilder<'_>) -> crate::Script {
-    let mut script = crate::Script::text("target=");
-    script.push_variable("rollback_target");
-    script.push_text(format!(
-        "\nprintf '%s\\t-\\t%s\\t%s\\trolled-back-to\\tmigrate=no\\n' \"$target\" {} {} >> {}\n",
-        crate::layout::q(started_at),
-        crate::layout::q(user),
-        steps.layout.at(".deployer/history"),
-    ));
-    script
 }
 
 fn plan_host(host: &TargetHost) -> PlanHost {

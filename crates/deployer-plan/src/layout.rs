@@ -10,19 +10,15 @@
 //! <root>/repo/                   a bare mirror, so redeploys fetch only what changed
 //! <root>/secrets/                0700; one 0600 file per secret
 //! <root>/.deployer/lock/         the environment lock (mkdir), with an `owner` record
-//! <root>/.deployer/history       one line per event: id, commit, time, user, event, migrate=yes|no
+//! <root>/.deployer/history       one line per event (protocol::history)
 //! <root>/.deployer/complete/<id> a release is switchable only once this exists
 //! <root>/.deployer/previous      what `current` pointed at before the last switch
 //! ```
+//!
+//! Scripts get these paths as inputs named after them ([`Layout::named`]); no
+//! script or step spells a path out itself.
 
 use camino::{Utf8Path, Utf8PathBuf};
-
-use crate::shell::quote;
-
-/// Quotes a value that was validated before planning (no NUL can reach here).
-pub(crate) fn q(value: &str) -> String {
-    quote(value).expect("values are validated before planning and contain no NUL").into_owned()
-}
 
 pub(crate) struct Layout {
     root: Utf8PathBuf,
@@ -37,24 +33,26 @@ impl Layout {
         &self.root
     }
 
-    /// `<root>/<relative>`, quoted.
-    pub fn at(&self, relative: &str) -> String {
-        q(self.root.join(relative).as_str())
-    }
-
-    pub fn root(&self) -> String {
-        q(self.root.as_str())
-    }
-
-    pub fn release(&self, id: &str) -> String {
-        self.at(&format!("releases/{id}"))
-    }
-
-    pub fn release_path(&self, id: &str) -> Utf8PathBuf {
-        self.root.join("releases").join(id)
-    }
-
-    pub fn marker(&self, id: &str) -> String {
-        self.at(&format!(".deployer/complete/{id}"))
+    /// The path a script input of this name means, if it names one.
+    pub fn named(&self, name: &str) -> Option<Utf8PathBuf> {
+        let relative = match name {
+            "root" => return Some(self.root.clone()),
+            "releases" => "releases",
+            "current" => "current",
+            "current_tmp" => ".current.deployer-tmp",
+            "shared" => "shared",
+            "mirror" => "repo",
+            "mirror_partial" => "repo.partial",
+            "secrets" => "secrets",
+            "state" => ".deployer",
+            "complete" => ".deployer/complete",
+            "history" => ".deployer/history",
+            "lock" => ".deployer/lock",
+            "lock_owner" => ".deployer/lock/owner",
+            "previous" => ".deployer/previous",
+            "previous_tmp" => ".deployer/previous.tmp",
+            _ => return None,
+        };
+        Some(self.root.join(relative))
     }
 }

@@ -3,6 +3,9 @@
 
 use serde::Serialize;
 
+use std::collections::BTreeSet;
+
+use crate::protocol::captured::Derivation;
 use crate::script::Script;
 
 /// A compiled command, ready to print or to run.
@@ -60,9 +63,33 @@ pub struct Phase {
     pub work: Vec<HostWork>,
     /// What undoes this phase on a host that completed it, if a later phase fails.
     pub undo: Vec<HostWork>,
-    /// A value every host prints (`DEPLOYER-CAPTURE name=value`); all hosts must
-    /// agree on it, and later steps use it.
-    pub captures: Vec<String>,
+    /// Values derived from every host's state report (the rollback target), which
+    /// later steps use; the hosts must agree on them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derives: Option<Derivation>,
+}
+
+impl Plan {
+    /// Every secret any step or undo step needs, by name.
+    pub fn secret_names(&self) -> BTreeSet<&str> {
+        self.steps().flat_map(|step| step.script.secret_names()).collect()
+    }
+
+    /// Whether the plan takes the environment lock.
+    pub fn takes_lock(&self) -> bool {
+        self.steps().any(|step| step.effect == Effect::TakesLock)
+    }
+
+    fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.phases.iter().flat_map(|phase| phase.work.iter().chain(&phase.undo)).flat_map(|work| &work.steps)
+    }
+}
+
+impl Phase {
+    /// Whether the phase points `current` somewhere new on the hosts it runs on.
+    pub fn switches_current(&self) -> bool {
+        self.work.iter().flat_map(|work| &work.steps).any(|step| step.effect == Effect::SwitchesCurrent)
+    }
 }
 
 /// Which hosts a phase runs on.
@@ -104,7 +131,35 @@ pub struct Step {
     pub title: String,
     /// Seconds the step may run; enforced on the host too.
     pub timeout: u32,
+    /// What the step does that the executor's failure policy depends on.
+    #[serde(skip_serializing_if = "Effect::is_none")]
+    pub effect: Effect,
     pub script: Script,
+}
+
+/// What a step changes that matters beyond its own success: the executor decides
+/// undo, lock reporting and the run's status from these, never from step kinds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    #[default]
+    None,
+    /// Takes the environment lock; exits with `LOCK_HELD_STATUS` when another run
+    /// holds it (and then has taken nothing).
+    TakesLock,
+    /// Releases the lock if this run holds it.
+    ReleasesLock,
+    /// Points `current` at the new release: after it, a failure means switching back.
+    SwitchesCurrent,
+    /// Puts `current` back (undo of a switch). If it fails, hosts may be on
+    /// different releases: the run is partial, not rolled back.
+    RestoresCurrent,
+}
+
+impl Effect {
+    pub fn is_none(&self) -> bool {
+        *self == Self::None
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+use crate::protocol::captured::Captured;
+
 /// One piece of a script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Part {
@@ -19,9 +21,9 @@ pub enum Part {
         quoted: bool,
     },
     /// A value captured from the hosts earlier in the same run (see
-    /// [`Phase::captures`](crate::Phase::captures)), inserted shell-quoted.
+    /// [`Phase::derives`](crate::Phase::derives)), inserted shell-quoted.
     Variable {
-        name: String,
+        name: Captured,
     },
 }
 
@@ -63,8 +65,8 @@ impl Script {
         self.parts.push(Part::Secret { name: name.into(), quoted: true });
     }
 
-    pub fn push_variable(&mut self, name: impl Into<String>) {
-        self.parts.push(Part::Variable { name: name.into() });
+    pub fn push_variable(&mut self, name: Captured) {
+        self.parts.push(Part::Variable { name });
     }
 
     pub fn extend(&mut self, other: Script) {
@@ -99,7 +101,7 @@ impl Script {
     pub fn expose<E>(
         &self,
         mut secret: impl FnMut(&str) -> Result<String, E>,
-        mut variable: impl FnMut(&str) -> Result<String, E>,
+        mut variable: impl FnMut(Captured) -> Result<String, E>,
     ) -> Result<String, E> {
         let mut text = String::new();
         for part in &self.parts {
@@ -107,7 +109,7 @@ impl Script {
                 Part::Text(piece) => text.push_str(piece),
                 Part::Secret { name, quoted: false } => text.push_str(&secret(name)?),
                 Part::Secret { name, quoted: true } => text.push_str(&quote_or_empty(&secret(name)?)),
-                Part::Variable { name } => text.push_str(&quote_or_empty(&variable(name)?)),
+                Part::Variable { name } => text.push_str(&quote_or_empty(&variable(*name)?)),
             }
         }
         Ok(text)
@@ -126,7 +128,7 @@ impl fmt::Display for Script {
             match part {
                 Part::Text(text) => f.write_str(text)?,
                 Part::Secret { name, .. } => write!(f, "[secret:{name}]")?,
-                Part::Variable { name } => write!(f, "[captured:{name}]")?,
+                Part::Variable { name } => write!(f, "[captured:{}]", name.as_str())?,
             }
         }
         Ok(())
@@ -151,8 +153,8 @@ mod tests {
         script.push_text(" done");
         assert_eq!(serde_json::to_string(&script).unwrap(), "\"echo [secret:api_key] done\"");
         script.push_text(" ");
-        script.push_variable("target");
-        assert_eq!(script.to_string(), "echo [secret:api_key] done [captured:target]");
+        script.push_variable(Captured::RollbackTarget);
+        assert_eq!(script.to_string(), "echo [secret:api_key] done [captured:rollback_target]");
         let exposed: Result<String, ()> = script.expose(|_| Ok("hunter2".to_owned()), |_| Ok("a b".to_owned()));
         assert_eq!(exposed.unwrap(), "echo hunter2 done 'a b'");
         assert_eq!(script.secret_names(), ["api_key"]);

@@ -26,6 +26,15 @@ pub fn quote(value: &str) -> Result<Cow<'_, str>, QuoteError> {
     shlex::try_quote(value).map_err(|_| QuoteError::Nul)
 }
 
+/// Quotes a value that was validated before planning (no NUL can reach here).
+///
+/// # Panics
+/// On a NUL byte: the configuration, the command line and templates refuse them
+/// before planning, so one here is a bug.
+pub(crate) fn q(value: &str) -> String {
+    quote(value).expect("values are validated before planning and contain no NUL").into_owned()
+}
+
 /// Quotes each word and joins them with spaces: a command line whose words reach
 /// the program unchanged.
 pub fn join<'a>(words: impl IntoIterator<Item = &'a str>) -> Result<String, QuoteError> {

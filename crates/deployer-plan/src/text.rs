@@ -51,8 +51,8 @@ impl Plan {
                 Concurrency::Batches { size } => format!("in batches of {size}, each finished before the next"),
             };
             let _ = writeln!(out, "  runs on {scope} ({} host(s)), {pace}", phase.work.len());
-            for capture in &phase.captures {
-                let _ = writeln!(out, "  every host must report the same `{capture}`");
+            if let Some(derivation) = &phase.derives {
+                let _ = writeln!(out, "  {}", derivation.describe());
             }
             self.write_groups(&mut out, &phase.work, "  ");
             if !phase.undo.is_empty() {

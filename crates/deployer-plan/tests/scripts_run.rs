@@ -11,6 +11,8 @@ use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use deployer_config::{Config, NoDiscovery, Selection, load_config, select_hosts};
+use deployer_plan::protocol::captured::{Captured, Derivation, combine};
+use deployer_plan::protocol::report::HostReport;
 use deployer_plan::{CommandSpec, HostWork, Invocation, Plan, PlanInput, Revision, Sources, compile};
 
 const SECRET: &str = "s3cr3t value with 'quotes' and $(touch MARKER)";
@@ -125,14 +127,21 @@ fn plan(fixture: &Fixture, command: CommandSpec, stamp: &str, commit: &str) -> P
     .unwrap()
 }
 
-/// Runs each step's script through `sh` with `set -eu`, as the executor will.
-/// Returns the captured values.
-fn run_work(work: &[HostWork], captured: &mut BTreeMap<String, String>, directory: &Utf8Path) {
+/// Runs each step's script through `sh` with `set -eu`, as the executor will, and
+/// derives values from the hosts' reports as the executor does.
+fn run_work(
+    work: &[HostWork],
+    derives: Option<&Derivation>,
+    captured: &mut BTreeMap<Captured, String>,
+    directory: &Utf8Path,
+) {
+    let mut derived: BTreeMap<Captured, BTreeMap<String, String>> = BTreeMap::new();
     for item in work {
+        let mut report = HostReport::default();
         for step in &item.steps {
             let script: Result<String, String> = step.script.expose(
                 |name| if name == "api_key" { Ok(SECRET.to_owned()) } else { Err(format!("unknown secret {name}")) },
-                |name| captured.get(name).cloned().ok_or_else(|| format!("nothing captured as {name}")),
+                |name| captured.get(&name).cloned().ok_or_else(|| format!("nothing captured as {name:?}")),
             );
             let output = Command::new("sh")
                 .arg("-c")
@@ -140,7 +149,6 @@ fn run_work(work: &[HostWork], captured: &mut BTreeMap<String, String>, director
                 .current_dir(directory)
                 .output()
                 .unwrap();
-            let stdout = String::from_utf8_lossy(&output.stdout);
             assert!(
                 output.status.success(),
                 "step `{}` failed: {}\n{}",
@@ -148,21 +156,25 @@ fn run_work(work: &[HostWork], captured: &mut BTreeMap<String, String>, director
                 String::from_utf8_lossy(&output.stderr),
                 step.script
             );
-            for line in stdout.lines() {
-                if let Some((name, value)) =
-                    line.strip_prefix("DEPLOYER-CAPTURE ").and_then(|rest| rest.split_once('='))
-                {
-                    captured.insert(name.to_owned(), value.to_owned());
-                }
+            for line in String::from_utf8_lossy(&output.stdout).lines() {
+                report.push_line(line);
+            }
+        }
+        if let Some(derivation) = derives {
+            for (name, value) in derivation.derive(&report).unwrap() {
+                derived.entry(name).or_default().insert(item.host.to_string(), value);
             }
         }
     }
+    for (name, values) in derived {
+        captured.insert(name, combine(name, &values).unwrap());
+    }
 }
 
-fn run(plan: &Plan, fixture: &Fixture) -> BTreeMap<String, String> {
+fn run(plan: &Plan, fixture: &Fixture) -> BTreeMap<Captured, String> {
     let mut captured = BTreeMap::new();
     for phase in &plan.phases {
-        run_work(&phase.work, &mut captured, &fixture.root);
+        run_work(&phase.work, phase.derives.as_ref(), &mut captured, &fixture.root);
     }
     captured
 }
@@ -222,19 +234,23 @@ fn create_deploy_rollback_and_prune_through_sh() {
     let release_two = plan_two.release_id.clone().unwrap();
     assert_eq!(current(&fixture), release_two);
     let switch = plan_two.phases.iter().find(|phase| phase.name == "switch").unwrap();
-    run_work(&switch.undo, &mut BTreeMap::new(), &fixture.root);
+    run_work(&switch.undo, None, &mut BTreeMap::new(), &fixture.root);
     assert_eq!(current(&fixture), release_one, "undoing the switch goes back to the previous release");
-    run_work(&switch.work, &mut BTreeMap::new(), &fixture.root);
+    run_work(&switch.work, None, &mut BTreeMap::new(), &fixture.root);
     assert_eq!(current(&fixture), release_two);
 
     // Rollback picks the previous deployed release from the history.
     let rollback = plan(&fixture, CommandSpec::Rollback { to: None }, "20261123T000003Z", &second);
     let captured = run(&rollback, &fixture);
-    assert_eq!(captured["rollback_target"], release_one);
-    assert_eq!(captured["migrations_since_target"], "yes");
+    assert_eq!(captured[&Captured::RollbackTarget], release_one);
+    assert_eq!(captured[&Captured::MigrationsSinceTarget], "yes");
     assert_eq!(current(&fixture), release_one);
     let history = std::fs::read_to_string(root.join(".deployer/history")).unwrap();
-    assert!(history.contains(&format!("{release_one}\t-\t")), "the rollback is in the history:\n{history}");
+    assert!(
+        history.lines().last().unwrap().contains("event=rolled-back\t"),
+        "the rollback is in the history:\n{history}"
+    );
+    assert!(history.lines().last().unwrap().ends_with(&format!("\trelease={release_one}")), "{history}");
 
     // More deploys: keep_releases is 2, and the live and previous releases stay.
     let mut releases = vec![release_one.clone(), release_two.clone()];
@@ -261,16 +277,16 @@ fn a_held_lock_is_reported_and_left_alone() {
     let first = commit(&fixture, "one");
     let plan_one = plan(&fixture, CommandSpec::DeployFull, "20261123T000001Z", &first);
     let lock = &plan_one.phases[0];
-    run_work(&lock.work, &mut BTreeMap::new(), &fixture.root);
+    run_work(&lock.work, None, &mut BTreeMap::new(), &fixture.root);
     let other = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &first);
     let script = other.phases[0].work[0].steps[0].script.to_string();
     let output = Command::new("sh").arg("-c").arg(format!("set -eu\n{script}")).output().unwrap();
     assert_eq!(output.status.code(), Some(deployer_plan::LOCK_HELD_STATUS));
     assert!(String::from_utf8_lossy(&output.stderr).contains("id=20261123T000001Z-1"), "names the holder");
     // The loser's unlock must not remove the holder's lock.
-    run_work(&other.phases[0].undo, &mut BTreeMap::new(), &fixture.root);
+    run_work(&other.phases[0].undo, None, &mut BTreeMap::new(), &fixture.root);
     assert!(fixture.root.join("hosts/testing/.deployer/lock/owner").exists());
-    run_work(&lock.undo, &mut BTreeMap::new(), &fixture.root);
+    run_work(&lock.undo, None, &mut BTreeMap::new(), &fixture.root);
     assert!(!fixture.root.join("hosts/testing/.deployer/lock").exists());
 }
 
@@ -379,14 +395,14 @@ fn a_symlink_planted_in_the_repository_cannot_redirect_writes() {
     std::os::unix::fs::symlink(&outside, fixture.root.join("source/config")).unwrap();
     let hostile = commit(&fixture, "planted");
     let deploy = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &hostile);
-    let mut captured: BTreeMap<String, String> = BTreeMap::new();
+    let captured: BTreeMap<Captured, String> = BTreeMap::new();
     let mut failure = None;
     'phases: for phase in &deploy.phases {
         for item in &phase.work {
             for step in &item.steps {
                 let script: Result<String, String> = step.script.expose(
                     |_| Ok(SECRET.to_owned()),
-                    |name| captured.get(name).cloned().ok_or_else(|| name.to_owned()),
+                    |name| captured.get(&name).cloned().ok_or_else(|| name.as_str().to_owned()),
                 );
                 let output =
                     Command::new("sh").arg("-c").arg(format!("set -eu\n{}", script.unwrap())).output().unwrap();
@@ -397,7 +413,6 @@ fn a_symlink_planted_in_the_repository_cannot_redirect_writes() {
             }
         }
     }
-    captured.clear();
     let failure = failure.expect("the deploy must stop at the planted symlink");
     assert!(failure.contains("is a symlink; refusing to write through it"), "{failure}");
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing was written outside the release");

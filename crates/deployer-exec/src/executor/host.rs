@@ -1,0 +1,227 @@
+//! One host's work in one phase: fill the steps' slots, send the phase script,
+//! follow the step markers, and keep what the host reported.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use deployer_plan::protocol::captured::Captured;
+use deployer_plan::protocol::report::HostReport;
+use deployer_plan::{Effect, HostWork, LOCK_HELD_STATUS, Phase};
+
+use super::{Executor, elapsed_ms};
+use crate::events::{Event, Reporter};
+use crate::transport::{OutputSink, Stream, Transport, TransportError};
+use crate::wire::{KILL_GRACE_SECONDS, Marker, TIMED_OUT_STATUS, Wire};
+
+/// Lines of a host's output kept for error messages.
+const TAIL_LINES: usize = 20;
+
+/// Seconds beyond the steps' own limits before a silent host is given up on.
+const ANSWER_GRACE_SECONDS: u64 = 10;
+
+/// What one host's work in one phase came to.
+pub(super) struct WorkResult {
+    pub host: usize,
+    pub started: bool,
+    /// The failing step's title (if known) and why.
+    pub error: Option<(Option<String>, String)>,
+    /// The effect of the step that failed; `None` with an error means the host
+    /// stopped answering (its state is unknown).
+    pub failed_effect: Option<Effect>,
+    /// The lock step found another run's lock.
+    pub lock_held: bool,
+    /// What the host reported about its state, when the phase derives values.
+    pub report: Option<HostReport>,
+    pub tail: Vec<String>,
+    pub duration_ms: u64,
+}
+
+impl WorkResult {
+    pub fn not_started(host: usize) -> Self {
+        Self {
+            host,
+            started: false,
+            error: None,
+            failed_effect: None,
+            lock_held: false,
+            report: None,
+            tail: Vec::new(),
+            duration_ms: 0,
+        }
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.started && self.error.is_none()
+    }
+}
+
+impl<T: Transport> Executor<'_, T> {
+    pub(super) async fn run_work(
+        &self,
+        wire: &Wire,
+        phase: &Phase,
+        work: &HostWork,
+        captured: &BTreeMap<Captured, String>,
+    ) -> WorkResult {
+        let started = Instant::now();
+        let host = &self.plan.hosts[work.host];
+        let mut scripts = Vec::with_capacity(work.steps.len());
+        for step in &work.steps {
+            let exposed = step.script.expose(
+                |name| self.secrets.get(name).cloned().ok_or_else(|| format!("secret `{name}` is missing")),
+                |name| captured.get(&name).cloned().ok_or_else(|| format!("no host reported the {}", name.describe())),
+            );
+            match exposed {
+                Ok(script) => scripts.push(script),
+                Err(error) => {
+                    return WorkResult {
+                        error: Some((Some(step.title.clone()), error)),
+                        ..WorkResult::not_started(work.host)
+                    };
+                }
+            }
+        }
+        let script = wire.phase_script(&work.steps, &scripts);
+        let mut sink = HostSink {
+            wire,
+            reporter: self.reporter,
+            host: &host.name,
+            phase: &phase.name,
+            work,
+            step_started: vec![None; work.steps.len()],
+            ended: vec![None; work.steps.len()],
+            tail: VecDeque::new(),
+            report: phase.derives.as_ref().map(|_| HostReport::default()),
+        };
+        // The host enforces each step's limit itself; this deadline covers a host that
+        // stops answering altogether (frozen, or its packets silently dropped).
+        let deadline =
+            work.steps.iter().map(|step| u64::from(step.timeout) + u64::from(KILL_GRACE_SECONDS)).sum::<u64>()
+                + ANSWER_GRACE_SECONDS;
+        let status = match tokio::time::timeout(
+            Duration::from_secs(deadline),
+            self.transport.run(work.host, host, script, &mut sink),
+        )
+        .await
+        {
+            Ok(status) => status,
+            Err(_) => Err(TransportError::Lost(format!("the host stopped answering (no reply within {deadline}s)"))),
+        };
+        let mut result = WorkResult {
+            started: true,
+            report: sink.report.take(),
+            tail: sink.tail.iter().cloned().collect(),
+            duration_ms: elapsed_ms(started),
+            ..WorkResult::not_started(work.host)
+        };
+        let failed_step = sink.ended.iter().position(|status| matches!(status, Some(code) if *code != 0));
+        result.error = match (status, failed_step) {
+            (Err(error), _) => {
+                Some((sink.current_step().map(|index| work.steps[index].title.clone()), error.to_string()))
+            }
+            (Ok(_), Some(index)) => {
+                let step = &work.steps[index];
+                result.failed_effect = Some(step.effect);
+                let code = sink.ended[index].unwrap_or_default();
+                result.lock_held = step.effect == Effect::TakesLock && code == LOCK_HELD_STATUS;
+                let error = match code {
+                    TIMED_OUT_STATUS => {
+                        format!("`{}` ran out of time ({}s) and was stopped on the host", step.title, step.timeout)
+                    }
+                    _ if result.lock_held => "the environment is locked by another run".to_owned(),
+                    code => format!("`{}` exited with status {code}", step.title),
+                };
+                Some((Some(step.title.clone()), error))
+            }
+            (Ok(0), None) if sink.ended.iter().all(Option::is_some) => None,
+            (Ok(code), None) => {
+                let current = sink.current_step();
+                let during = current.map(|index| format!(" during `{}`", work.steps[index].title)).unwrap_or_default();
+                Some((
+                    current.map(|index| work.steps[index].title.clone()),
+                    format!("the host's shell ended with status {code}{during}"),
+                ))
+            }
+        };
+        if let Some((_, error)) = &result.error {
+            self.reporter.report(Event::HostFailed {
+                host: host.name.clone(),
+                phase: phase.name.clone(),
+                error: error.clone(),
+            });
+        }
+        self.reporter.report(Event::HostDone {
+            host: host.name.clone(),
+            phase: phase.name.clone(),
+            ok: result.error.is_none(),
+            duration_ms: result.duration_ms,
+        });
+        result
+    }
+}
+
+/// Turns a host's output into events, step boundaries and its state report.
+struct HostSink<'a> {
+    wire: &'a Wire,
+    reporter: &'a dyn Reporter,
+    host: &'a str,
+    phase: &'a str,
+    work: &'a HostWork,
+    step_started: Vec<Option<Instant>>,
+    ended: Vec<Option<i32>>,
+    tail: VecDeque<String>,
+    report: Option<HostReport>,
+}
+
+impl HostSink<'_> {
+    /// The step that started and has not ended.
+    fn current_step(&self) -> Option<usize> {
+        (0..self.ended.len()).rev().find(|&index| self.step_started[index].is_some() && self.ended[index].is_none())
+    }
+
+    fn marker(&mut self, marker: Marker) {
+        match marker {
+            Marker::Start { step } if step < self.step_started.len() => {
+                self.step_started[step] = Some(Instant::now());
+                self.reporter.report(Event::StepStarted {
+                    host: self.host.to_owned(),
+                    phase: self.phase.to_owned(),
+                    step,
+                    title: self.work.steps[step].title.clone(),
+                });
+            }
+            Marker::End { step, status } if step < self.ended.len() => {
+                self.ended[step] = Some(status);
+                let duration_ms = self.step_started[step].map_or(0, elapsed_ms);
+                self.reporter.report(Event::StepFinished {
+                    host: self.host.to_owned(),
+                    phase: self.phase.to_owned(),
+                    step,
+                    title: self.work.steps[step].title.clone(),
+                    status,
+                    duration_ms,
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+impl OutputSink for HostSink<'_> {
+    fn line(&mut self, stream: Stream, line: &str) {
+        if stream == Stream::Stdout {
+            if let Some(marker) = self.wire.parse(line) {
+                self.marker(marker);
+                return;
+            }
+            if let Some(report) = &mut self.report {
+                report.push_line(line);
+            }
+        }
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.to_owned());
+        self.reporter.report(Event::Output { host: self.host.to_owned(), stream, line: line.to_owned() });
+    }
+}

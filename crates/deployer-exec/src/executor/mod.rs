@@ -1,0 +1,467 @@
+//! Runs a plan on its hosts.
+//!
+//! # Scheduling
+//! Every host is connected first, with a bounded number of handshakes at once
+//! ([`ExecOptions::connect_concurrency`]); an unreachable host stops the run before
+//! any phase, unless `--skip-bad-hosts` leaves it out. Then the phases run in plan
+//! order, each followed by a barrier: a phase starts only when the previous one
+//! ended on every host. Within a phase, hosts work up to the pool size at once, or
+//! in batches, each batch finishing before the next starts. A host runs all its
+//! steps of a phase as one script ([`Wire`]).
+//!
+//! # Failure policy
+//! By default the first failure stops the run: hosts already working finish their
+//! step, no new work starts (within the phase too), and undo begins. With
+//! `warn_only` every phase runs on every host and the status still reports the
+//! failure. A phase that derives values ([`Phase::derives`]) fails when a host
+//! cannot give one or the hosts disagree. A stop request (the cancel token) is
+//! handled like a failure that ends in `Interrupted`.
+//!
+//! # Undo
+//! Each phase carries the steps that undo it. After a stop, the undo of every
+//! phase that started runs on exactly the hosts where it started, newest phase
+//! first, always to the end (a failing undo step is reported, not fatal). With
+//! `--on-failure=halt` a run that failed after switching undoes only the phases
+//! before the first switch: switched hosts stay, and the outcome names them.
+//!
+//! # State
+//! The facts gathered on the way live in one [`RunState`]; the status is computed
+//! from them by one pure function, [`state::run_status`], whose documentation is
+//! its truth table. What the executor does with a step depends on its declared
+//! [`Effect`](deployer_plan::Effect), never on its kind.
+
+mod host;
+mod state;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use deployer_plan::protocol::captured::{Captured, combine};
+use deployer_plan::{Concurrency, Effect, HostWork, Phase, Plan, Scope};
+use futures::stream::{self, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use self::host::WorkResult;
+use self::state::{RunState, Settled, run_status};
+use crate::events::{Event, Reporter};
+use crate::locks::LockResult;
+use crate::outcome::{Failure, HostReport, HostResult, Outcome, RunStatus};
+use crate::transport::Transport;
+use crate::wire::Wire;
+
+/// Handshakes in flight at once by default: sshd's `MaxStartups` (10:30:100)
+/// starts dropping new connections past 10 unauthenticated ones.
+pub const DEFAULT_CONNECT_CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// Keep going after a failure (the exit status still reports it).
+    pub warn_only: bool,
+    /// Leave unreachable hosts out instead of stopping before the first phase.
+    pub skip_bad_hosts: bool,
+    /// Connections being set up at once.
+    pub connect_concurrency: usize,
+    /// Overrides every phase's pool size (`--pool-size`).
+    pub pool_size: Option<u32>,
+    /// `--on-failure=halt`: after a failure at or after a switch, leave switched
+    /// hosts as they are (the outcome names them) instead of switching them back.
+    pub halt_on_failure: bool,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        Self {
+            warn_only: false,
+            skip_bad_hosts: false,
+            connect_concurrency: DEFAULT_CONNECT_CONCURRENCY,
+            pool_size: None,
+            halt_on_failure: false,
+        }
+    }
+}
+
+pub struct Executor<'a, T: Transport> {
+    pub plan: &'a Plan,
+    pub transport: &'a T,
+    pub reporter: &'a dyn Reporter,
+    /// Secret values by name, from the local secrets file.
+    pub secrets: &'a BTreeMap<String, String>,
+    pub options: ExecOptions,
+    /// Cancelled on a stop request: no new work starts, running work finishes,
+    /// then undo.
+    pub cancel: CancellationToken,
+}
+
+impl<T: Transport> Executor<'_, T> {
+    /// Checks what can be checked without a host: every secret the plan uses is
+    /// known and can travel byte-exact.
+    pub fn check(&self, wire: &Wire) -> Result<(), String> {
+        for name in self.plan.secret_names() {
+            let value = self.secrets.get(name).ok_or_else(|| format!("secret `{name}` is not in the secrets file"))?;
+            wire.check_content(value).map_err(|error| format!("secret `{name}`: {error}"))?;
+        }
+        Ok(())
+    }
+
+    pub async fn run(&self) -> Outcome {
+        let started = Instant::now();
+        let wire = Wire::new(crate::nonce::fresh());
+        let mut outcome = Outcome::new(self.plan);
+        if let Err(reason) = self.check(&wire) {
+            outcome.status = RunStatus::Failed;
+            outcome.refused = Some(reason);
+            return self.finish(outcome, started).await;
+        }
+        let mut state = RunState::new(self.plan.hosts.len());
+        if !self.connect_all(&mut outcome, &mut state.excluded).await {
+            outcome.status = RunStatus::Failed;
+            return self.finish(outcome, started).await;
+        }
+        for (index, phase) in self.plan.phases.iter().enumerate() {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            let failed = self.run_forward(&wire, index, phase, &mut state, &mut outcome).await;
+            if failed {
+                state.failed_at.get_or_insert(index);
+                if !self.options.warn_only {
+                    break;
+                }
+            }
+        }
+        state.interrupted = self.cancel.is_cancelled();
+        if state.interrupted {
+            self.reporter.report(Event::Interrupted);
+        }
+        let settled = self.settle(&wire, &mut state, &mut outcome).await;
+        outcome.locks_left = state.locks.left().into_iter().map(|host| self.plan.hosts[host].name.clone()).collect();
+        outcome.status = run_status(settled);
+        self.finish(outcome, started).await
+    }
+
+    /// Runs one phase forward and records what it came to. Returns whether it failed.
+    async fn run_forward(
+        &self,
+        wire: &Wire,
+        index: usize,
+        phase: &Phase,
+        state: &mut RunState,
+        outcome: &mut Outcome,
+    ) -> bool {
+        let started = Instant::now();
+        let items: Vec<&HostWork> = phase.work.iter().filter(|work| !state.excluded[work.host]).collect();
+        self.reporter.report(Event::PhaseStarted {
+            phase: phase.name.clone(),
+            number: index + 1,
+            of: self.plan.phases.len(),
+            hosts: items.len(),
+        });
+        let mut failed = false;
+        let mut results = Vec::new();
+        if items.len() < phase.work.len() && matches!(phase.scope, Scope::Once { .. }) {
+            failed = true;
+            outcome.failures.push(Failure::of_phase(
+                &self.plan.hosts[phase.work[0].host].name,
+                phase,
+                "the host chosen to run this phase was left out as unreachable",
+            ));
+        } else {
+            results = self.run_phase(wire, phase, &items, &outcome.captured, false).await;
+        }
+        note_locks(state, &items, &results);
+        state.attempted.push(results.iter().filter(|result| result.started).map(|result| result.host).collect());
+        if phase.switches_current() {
+            state.switched.extend(results.iter().filter(|result| result.succeeded()).map(|result| result.host));
+        }
+        for result in &results {
+            outcome.hosts[result.host].duration_ms += result.duration_ms;
+            state.lock_held |= result.lock_held;
+            if let Some((step, error)) = &result.error {
+                failed = true;
+                let host = &self.plan.hosts[result.host].name;
+                outcome.hosts[result.host].result =
+                    HostResult::Failed { phase: phase.name.clone(), error: error.clone() };
+                outcome.failures.push(Failure {
+                    host: host.clone(),
+                    phase: phase.name.clone(),
+                    step: step.clone(),
+                    error: error.clone(),
+                    output_tail: result.tail.clone(),
+                });
+            }
+        }
+        if !failed && let Err(error) = self.derive(phase, &results, &mut outcome.captured) {
+            failed = true;
+            outcome.failures.push(Failure::of_phase("(all hosts)", phase, &error));
+        }
+        self.reporter.report(Event::PhaseFinished {
+            phase: phase.name.clone(),
+            failed: results.iter().filter(|result| result.error.is_some()).count(),
+            duration_ms: elapsed_ms(started),
+        });
+        failed
+    }
+
+    /// After the phases: undo what must be undone, and gather the facts the status
+    /// needs.
+    async fn settle(&self, wire: &Wire, state: &mut RunState, outcome: &mut Outcome) -> Settled {
+        let failed = state.failed_at.is_some();
+        let stopped_early = (failed && !self.options.warn_only) || state.interrupted;
+        let switched = state.switch_started(|index| self.plan.phases[index].switches_current());
+        let halted = stopped_early && switched && self.options.halt_on_failure && !state.interrupted;
+        let mut undone_consistently = true;
+        if halted {
+            // Only the phases before the first switch are undone (the lock is
+            // released, unfinished releases removed); switched hosts stay.
+            let first_switch = self.plan.phases.iter().position(Phase::switches_current).unwrap_or(usize::MAX);
+            let mut before = state.attempted.clone();
+            for hosts in before.iter_mut().skip(first_switch) {
+                hosts.clear();
+            }
+            outcome.switched = self.names(&state.switched);
+            self.undo(wire, &before, outcome, state).await;
+            undone_consistently = false;
+        } else if stopped_early {
+            let attempted = state.attempted.clone();
+            undone_consistently = self.undo(wire, &attempted, outcome, state).await;
+        } else if self.options.warn_only && failed {
+            outcome.switched = self.names(&state.switched);
+        }
+        Settled {
+            lock_held: state.lock_held,
+            interrupted: state.interrupted,
+            failed,
+            warn_only: self.options.warn_only,
+            switched,
+            halted,
+            undone_consistently,
+        }
+    }
+
+    async fn finish(&self, mut outcome: Outcome, started: Instant) -> Outcome {
+        self.transport.close().await;
+        outcome.duration_ms = elapsed_ms(started);
+        self.reporter.report(Event::Finished { status: outcome.status, duration_ms: outcome.duration_ms });
+        outcome
+    }
+
+    /// Connects every host with a bounded number of handshakes at once. Returns
+    /// false when an unreachable host must stop the run.
+    async fn connect_all(&self, outcome: &mut Outcome, excluded: &mut [bool]) -> bool {
+        self.reporter.report(Event::Connecting { hosts: self.plan.hosts.len() });
+        let results: Vec<(usize, Result<(), String>)> = stream::iter(self.plan.hosts.iter().enumerate())
+            .map(|(index, host)| async move {
+                if self.cancel.is_cancelled() {
+                    return (index, Err("interrupted".to_owned()));
+                }
+                (index, self.transport.connect(index, host).await.map_err(|error| error.to_string()))
+            })
+            .buffer_unordered(self.options.connect_concurrency.max(1))
+            .collect()
+            .await;
+        let mut fatal = false;
+        for (index, result) in results {
+            let host = self.plan.hosts[index].name.clone();
+            match result {
+                Ok(()) => self.reporter.report(Event::HostConnected { host }),
+                Err(error) => {
+                    let skipped = self.options.skip_bad_hosts;
+                    self.reporter.report(Event::HostUnreachable { host: host.clone(), error: error.clone(), skipped });
+                    outcome.hosts[index].result = HostResult::Unreachable { error: error.clone() };
+                    excluded[index] = true;
+                    if !skipped {
+                        fatal = true;
+                        outcome.failures.push(Failure {
+                            host,
+                            phase: "connect".to_owned(),
+                            step: None,
+                            error,
+                            output_tail: Vec::new(),
+                        });
+                    }
+                }
+            }
+        }
+        if excluded.iter().all(|&left_out| left_out) {
+            fatal = true;
+        }
+        !fatal && !self.cancel.is_cancelled()
+    }
+
+    async fn run_phase(
+        &self,
+        wire: &Wire,
+        phase: &Phase,
+        items: &[&HostWork],
+        captured: &BTreeMap<Captured, String>,
+        undo: bool,
+    ) -> Vec<WorkResult> {
+        let stop = AtomicBool::new(false);
+        let pool = match phase.concurrency {
+            Concurrency::Pool { size } => self.options.pool_size.unwrap_or(size),
+            Concurrency::Batches { size } => size,
+        }
+        .max(1) as usize;
+        let batch = match phase.concurrency {
+            Concurrency::Batches { size } if !undo => size.max(1) as usize,
+            _ => items.len().max(1),
+        };
+        let mut results = Vec::with_capacity(items.len());
+        for chunk in items.chunks(batch) {
+            let chunk_results: Vec<WorkResult> = stream::iter(chunk.iter().copied())
+                .map(|work| {
+                    let stop = &stop;
+                    async move {
+                        let halted = !undo
+                            && (self.cancel.is_cancelled() || (stop.load(Ordering::SeqCst) && !self.options.warn_only));
+                        if halted {
+                            return WorkResult::not_started(work.host);
+                        }
+                        let result = self.run_work(wire, phase, work, captured).await;
+                        if result.error.is_some() {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        result
+                    }
+                })
+                .buffer_unordered(pool)
+                .collect()
+                .await;
+            results.extend(chunk_results);
+            if !undo && stop.load(Ordering::SeqCst) && !self.options.warn_only {
+                break;
+            }
+        }
+        results.sort_by_key(|result| result.host);
+        results
+    }
+
+    fn names(&self, hosts: &[usize]) -> Vec<String> {
+        let names: BTreeSet<&str> = hosts.iter().map(|&host| self.plan.hosts[host].name.as_str()).collect();
+        names.into_iter().map(str::to_owned).collect()
+    }
+
+    /// The values a phase derives from its hosts' reports: each host's, then one
+    /// for the run (the hosts must agree where it matters).
+    fn derive(
+        &self,
+        phase: &Phase,
+        results: &[WorkResult],
+        captured: &mut BTreeMap<Captured, String>,
+    ) -> Result<(), String> {
+        let Some(derivation) = &phase.derives else { return Ok(()) };
+        let mut values: BTreeMap<Captured, BTreeMap<String, String>> = BTreeMap::new();
+        let mut problems = Vec::new();
+        for result in results.iter().filter(|result| result.started) {
+            let host = &self.plan.hosts[result.host].name;
+            let report = result.report.clone().unwrap_or_default();
+            match derivation.derive(&report) {
+                Ok(derived) => {
+                    for (name, value) in derived {
+                        values.entry(name).or_default().insert(host.clone(), value);
+                    }
+                }
+                Err(error) => problems.push(format!("{host}: {error}")),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
+        for &name in derivation.values() {
+            let value = combine(name, values.get(&name).unwrap_or(&BTreeMap::new()))?;
+            self.reporter.report(Event::Captured { name, value: value.clone() });
+            captured.insert(name, value);
+        }
+        Ok(())
+    }
+
+    /// Runs the undo of every phase that ran, newest first, on the hosts that ran it.
+    /// Returns false when a host may not be back on its previous release (a switch
+    /// back failed, or the host stopped answering).
+    async fn undo(&self, wire: &Wire, attempted: &[Vec<usize>], outcome: &mut Outcome, state: &mut RunState) -> bool {
+        let mut consistent = true;
+        for (index, hosts) in attempted.iter().enumerate().rev() {
+            let phase = &self.plan.phases[index];
+            let items: Vec<&HostWork> = phase.undo.iter().filter(|work| hosts.contains(&work.host)).collect();
+            if items.is_empty() {
+                continue;
+            }
+            self.reporter.report(Event::UndoStarted { phase: phase.name.clone(), hosts: items.len() });
+            let undo_phase = Phase { name: format!("undo {}", phase.name), ..phase.clone() };
+            let results = self.run_phase(wire, &undo_phase, &items, &outcome.captured, true).await;
+            note_locks(state, &items, &results);
+            for result in results {
+                if result.error.is_some() && matches!(result.failed_effect, None | Some(Effect::RestoresCurrent)) {
+                    consistent = false;
+                }
+                if let Some((step, error)) = result.error {
+                    outcome.undo_failures.push(Failure {
+                        host: self.plan.hosts[result.host].name.clone(),
+                        phase: undo_phase.name.clone(),
+                        step,
+                        error,
+                        output_tail: result.tail,
+                    });
+                }
+            }
+        }
+        consistent
+    }
+}
+
+fn note_locks(state: &mut RunState, items: &[&HostWork], results: &[WorkResult]) {
+    for result in results {
+        if let Some(work) = items.iter().find(|work| work.host == result.host) {
+            let noted = LockResult {
+                host: result.host,
+                started: result.started,
+                succeeded: result.error.is_none(),
+                failed_effect: result.failed_effect,
+                held_by_another: result.lock_held,
+            };
+            state.locks.note(work, &noted);
+        }
+    }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Outcome {
+    fn new(plan: &Plan) -> Self {
+        Self {
+            status: RunStatus::Success,
+            hosts: plan
+                .hosts
+                .iter()
+                .map(|host| HostReport {
+                    host: host.name.clone(),
+                    roles: host.roles.clone(),
+                    result: HostResult::Ok,
+                    duration_ms: 0,
+                })
+                .collect(),
+            failures: Vec::new(),
+            undo_failures: Vec::new(),
+            captured: BTreeMap::new(),
+            switched: Vec::new(),
+            locks_left: Vec::new(),
+            refused: None,
+            duration_ms: 0,
+        }
+    }
+}
+
+impl Failure {
+    fn of_phase(host: &str, phase: &Phase, error: &str) -> Self {
+        Self {
+            host: host.to_owned(),
+            phase: phase.name.clone(),
+            step: None,
+            error: error.to_owned(),
+            output_tail: Vec::new(),
+        }
+    }
+}

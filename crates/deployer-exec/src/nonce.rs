@@ -1,0 +1,22 @@
+//! Unpredictable values from the operating system's generator.
+
+/// 128 random bits as 32 lower-case hex digits: a per-run key that host output
+/// cannot guess (step markers, here-document delimiters).
+///
+/// # Panics
+/// If the operating system has no random source, which no supported system lacks.
+pub(crate) fn fresh() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system provides random bytes");
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fresh_values_differ_and_are_hex() {
+        let (a, b) = (super::fresh(), super::fresh());
+        assert_ne!(a, b);
+        assert!(a.len() == 32 && a.bytes().all(|byte| byte.is_ascii_hexdigit()));
+    }
+}
