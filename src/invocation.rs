@@ -2,8 +2,16 @@
 
 use deployer_plan::Invocation;
 
+/// Names the time deployer takes as now (RFC 3339, UTC), instead of the clock:
+/// for reproducible plans, and for tests that need distinct or fixed times
+/// without sleeping.
+pub(crate) const NOW_VARIABLE: &str = "DEPLOYER_NOW";
+
 pub(crate) fn current() -> Invocation {
-    let now = jiff::Timestamp::now();
+    let now = std::env::var(NOW_VARIABLE)
+        .ok()
+        .and_then(|text| text.parse::<jiff::Timestamp>().ok())
+        .unwrap_or_else(jiff::Timestamp::now);
     let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
     let pid = std::process::id();
     Invocation {

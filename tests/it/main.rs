@@ -1,0 +1,18 @@
+//! deployer's integration tests, in one binary (one build, one link): each module
+//! is an area, and `support` holds the one fleet helper, the one `git` helper and
+//! the invariant checker every fault scenario ends with.
+//!
+//! Tests that need a real sshd fleet (root, OpenSSH) print `SKIPPED` and pass on a
+//! machine without one, except under `CI=true`, where they fail.
+
+mod support;
+
+mod check;
+mod demo;
+mod faults;
+mod fleet;
+mod hostile;
+mod hosts;
+mod network;
+mod plan;
+mod releases;

@@ -1,0 +1,92 @@
+//! `deployer plan`: compiles a command against a real git repository without
+//! connecting to any host; secrets never appear.
+
+use crate::support::{deployer, git, run};
+
+const CANARY: &str = "canary-7d1f0b-never-print-me";
+
+/// A project directory with a git repository, a configuration, a template using a
+/// secret, and a secrets file holding a canary value.
+fn project() -> (tempfile::TempDir, String) {
+    let directory = tempfile::tempdir().unwrap();
+    let root = directory.path();
+    let source = root.join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    git(&source, &["init", "-q"]);
+    std::fs::write(source.join("app.txt"), "v1").unwrap();
+    git(&source, &["add", "."]);
+    git(&source, &["commit", "-q", "-m", "v1"]);
+    let commit = git(&source, &["rev-parse", "HEAD"]);
+    std::fs::create_dir_all(root.join("templates")).unwrap();
+    std::fs::write(root.join("templates/env.j2"), "KEY={{ secrets.api_key }}\n").unwrap();
+    std::fs::write(root.join("fabsecrets_testing.py"), format!("api_key = \"{CANARY}\"\n")).unwrap();
+    let config = format!(
+        "project: demo\nrepo: {source}\ndeploy_root: /srv/demo\nvalid_roles: [web]\nroles:\n  web:\n    restart: echo restarted\npassword_names: [api_key]\ntemplates:\n  - {{src: templates/env.j2, dest: .env, mode: \"0600\"}}\nenvironments:\n  testing:\n    branch: main\n    roles:\n      web: [web1.invalid, web2.invalid]\n",
+        source = source.display()
+    );
+    std::fs::write(root.join("fabulaws-config.yml"), config).unwrap();
+    (directory, commit)
+}
+
+#[test]
+fn plans_a_deploy_of_the_branch_head() {
+    let (directory, commit) = project();
+    let outcome = run(deployer(directory.path()).args(["plan", "deploy_full", "testing"]));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(outcome.stdout.contains(&format!("commit: {commit} (branch main)")), "{}", outcome.stdout);
+    assert!(outcome.stdout.contains(&format!("-{}\n", &commit[..7])), "the release id ends with the short commit");
+    for phase in ["lock", "prepare", "switch", "restart", "finish"] {
+        assert!(outcome.stdout.contains(&format!(": {phase}: ")), "phase {phase} missing:\n{}", outcome.stdout);
+    }
+    assert!(outcome.stdout.contains("content='KEY='[secret:api_key]"), "{}", outcome.stdout);
+    assert!(!outcome.stdout.contains(CANARY) && !outcome.stderr.contains(CANARY));
+}
+
+#[test]
+fn json_plans_carry_the_same_phases() {
+    let (directory, commit) = project();
+    let outcome =
+        run(deployer(directory.path()).args(["--json", "plan", "deploy_serial", "testing", "--batch-size", "1"]));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(!outcome.stdout.contains(CANARY));
+    let plan: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
+    assert_eq!(plan["revision"]["commit"], commit);
+    let phases: Vec<&str> =
+        plan["phases"].as_array().unwrap().iter().map(|phase| phase["name"].as_str().unwrap()).collect();
+    assert_eq!(phases, ["lock", "lock_rest", "prepare", "rollout", "finish"]);
+    assert_eq!(plan["phases"][3]["concurrency"], serde_json::json!({"kind": "batches", "size": 1}));
+}
+
+#[test]
+fn a_commit_can_be_pinned_and_flags_after_the_command_count() {
+    let (directory, commit) = project();
+    let outcome = run(deployer(directory.path()).args([
+        "plan",
+        "deploy_full",
+        "testing",
+        "--commit",
+        &commit,
+        "-H",
+        "web2.invalid",
+    ]));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(outcome.stdout.contains("hosts (1):\n  web2.invalid  web\n"), "{}", outcome.stdout);
+    assert!(outcome.stdout.contains(&format!("commit: {commit}\n")));
+}
+
+#[test]
+fn bad_requests_fail_before_anything_runs() {
+    let (directory, _) = project();
+    let cases: [(&[&str], &str); 5] = [
+        (&["plan", "deploy_full", "testing", "--branch", "nope"], "branch `nope` is not in"),
+        (&["plan", "deploy_full", "testing", "--branch=--upload-pack=touch /tmp/x"], "starts with `-`"),
+        (&["plan", "rollback", "testing", "--to", "$(touch /tmp/x)"], "invalid release id"),
+        (&["plan", "deploy_full", "testing", "--commit", "0000000"], "is not a commit"),
+        (&["plan", "hosts", "testing"], "`hosts` does not compile to a plan"),
+    ];
+    for (args, expected) in cases {
+        let outcome = run(deployer(directory.path()).args(args));
+        assert_eq!(outcome.code, 2, "{args:?}: {}", outcome.stderr);
+        assert!(outcome.stderr.contains(expected), "{args:?}: {}", outcome.stderr);
+    }
+}
