@@ -28,8 +28,21 @@ pub(crate) enum CliError {
     Write { path: Utf8PathBuf, source: std::io::Error },
     #[error("`{0}` does not compile to a plan")]
     NoPlan(&'static str),
+    /// A command line clap refused, already rendered by clap.
     #[error("{0}")]
-    Usage(String),
+    Arguments(String),
+    #[error("`--gateway`: {0}")]
+    Gateway(String),
+    #[error("{question} pass --yes to confirm (there is no terminal to ask on)")]
+    NoTerminal { question: String },
+    #[error("not confirmed; nothing was done")]
+    NotConfirmed,
+    #[error("`{path}`: {source}")]
+    Secrets { path: Utf8PathBuf, source: deployer_exec::SecretsError },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    ControlDirectory(#[from] deployer_ssh::ControlDirError),
     #[error("cannot read `{path}`: {source}")]
     Read { path: Utf8PathBuf, source: std::io::Error },
     #[error(transparent)]
@@ -38,7 +51,25 @@ pub(crate) enum CliError {
     Revision(#[from] crate::revision::RevisionError),
 }
 
+/// What kind of error it is, which decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    /// The configuration, a file it names, or the command line is wrong; or the
+    /// person said no. Nothing was contacted. Exit 2.
+    Input,
+    /// This machine could not run the command (no runtime, no private directory
+    /// for ssh sockets). Exit 1.
+    Failure,
+}
+
 impl CliError {
+    pub(crate) fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Runtime(_) | Self::ControlDirectory(_) => ErrorKind::Failure,
+            _ => ErrorKind::Input,
+        }
+    }
+
     pub(crate) fn help(&self) -> Option<String> {
         match self {
             Self::Selection(error) => error.help(),
@@ -119,4 +150,17 @@ pub(crate) fn hosts(config: &Config, environment: &str, global: &GlobalArgs) -> 
     let directory = config.file.parent().map_or_else(|| Utf8Path::new(".").to_owned(), Utf8Path::to_owned);
     let mut discovery = ShellDiscovery { directory, timeout: DISCOVERY_TIMEOUT };
     Ok(select_hosts(config, environment, &selection(global), &mut discovery)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_of_this_machine_are_failures_and_the_rest_bad_input() {
+        assert_eq!(CliError::Runtime(std::io::Error::other("no threads")).kind(), ErrorKind::Failure);
+        assert_eq!(CliError::NotConfirmed.kind(), ErrorKind::Input);
+        assert_eq!(CliError::Gateway("bad".to_owned()).kind(), ErrorKind::Input);
+        assert_eq!(CliError::NotConfirmed.to_string(), "not confirmed; nothing was done");
+    }
 }

@@ -7,6 +7,7 @@ use clap::Parser;
 
 use crate::cli::Cli;
 use crate::commands;
+use crate::context::ErrorKind;
 use crate::diagnostics;
 use crate::exit::Exit;
 use crate::output;
@@ -21,7 +22,10 @@ pub(crate) fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(exit) => exit.into(),
         Err(error) => {
             output::stderr(&diagnostics::render(&error));
-            Exit::BadInput.into()
+            match error.kind() {
+                ErrorKind::Input => Exit::BadInput.into(),
+                ErrorKind::Failure => Exit::Failed.into(),
+            }
         }
     }
 }

@@ -51,11 +51,7 @@ pub(crate) fn run_plan(
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|error| CliError::Usage(format!("error: cannot start the async runtime: {error}\n")))
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(CliError::Runtime)
 }
 
 fn transport(global: &GlobalArgs, config: &Config, directory: &Utf8Path) -> Result<FleetTransport, CliError> {
@@ -69,7 +65,7 @@ fn transport(global: &GlobalArgs, config: &Config, directory: &Utf8Path) -> Resu
         gateway: gateway(global, config)?,
         forward_agent: config.ssh.forward_agent,
     };
-    FleetTransport::new(settings).map_err(|error| CliError::Usage(format!("error: {error}\n")))
+    Ok(FleetTransport::new(settings)?)
 }
 
 fn executor<'a>(
@@ -184,7 +180,7 @@ fn gateway(global: &GlobalArgs, config: &Config) -> Result<Option<String>, CliEr
         Some(flag) => flag
             .parse::<deployer_config::HostString>()
             .map(|host| Some(host.to_string()))
-            .map_err(|error| CliError::Usage(format!("error: `--gateway`: {error}\n"))),
+            .map_err(|error| CliError::Gateway(error.to_string())),
         None => Ok(config.ssh.gateway.as_ref().map(ToString::to_string)),
     }
 }
@@ -205,16 +201,12 @@ fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::Usage(format!("error: {question} Pass --yes to confirm (no terminal to ask on)\n")));
+        return Err(CliError::NoTerminal { question: question.to_owned() });
     }
     output::stderr(&format!("{question} [y/N] "));
     let mut answer = String::new();
     let _ = std::io::stdin().read_line(&mut answer);
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        Err(CliError::Usage("not confirmed; nothing was done\n".to_owned()))
-    }
+    if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { Err(CliError::NotConfirmed) }
 }
 
 /// The secrets the plan uses, from the environment's local secrets file.
@@ -224,7 +216,7 @@ fn load_secrets(config: &Config, plan: &Plan, directory: &Utf8Path) -> Result<BT
     }
     let path = directory.join(config.secrets_file(&plan.environment));
     let text = std::fs::read_to_string(&path).map_err(|source| CliError::Read { path: path.clone(), source })?;
-    deployer_exec::parse_secrets(&text).map_err(|error| CliError::Usage(format!("error: {path}: {error}\n")))
+    deployer_exec::parse_secrets(&text).map_err(|source| CliError::Secrets { path, source })
 }
 
 fn expand_home(path: &str, directory: &Utf8Path) -> camino::Utf8PathBuf {

@@ -13,7 +13,7 @@ use crate::planning::{PlanRequest, build_plan};
 
 pub(crate) fn run(outer: &GlobalArgs, command: &[String]) -> Result<Exit, CliError> {
     let inner = Cli::try_parse_from(once("deployer".to_owned()).chain(command.iter().cloned()))
-        .map_err(|error| CliError::Usage(error.render().to_string()))?;
+        .map_err(|error| CliError::Arguments(error.render().to_string()))?;
     let global = merge(outer, inner.global);
     let (_, plan) = build_plan(&global, PlanRequest::from_command(inner.command)?)?;
     if global.json {
