@@ -28,9 +28,6 @@ pub(crate) enum CliError {
     Write { path: Utf8PathBuf, source: std::io::Error },
     #[error("`{0}` does not compile to a plan")]
     NoPlan(&'static str),
-    /// A command line clap refused, already rendered by clap.
-    #[error("{0}")]
-    Arguments(String),
     #[error("`--gateway`: {0}")]
     Gateway(String),
     #[error("{question} pass --yes to confirm (there is no terminal to ask on)")]

@@ -11,7 +11,6 @@ use crate::output::stderr_is_styled;
 pub(crate) fn render(error: &CliError) -> String {
     match error {
         CliError::Load(LoadError::Invalid(errors)) => render_config_errors(errors),
-        CliError::Arguments(text) => text.clone(),
         other => {
             let mut text = format!("error: {other}\n");
             if let Some(help) = other.help() {

@@ -26,9 +26,14 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         Command::Hosts(target) => hosts::run(global, &target),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { out_dir } => docs::man_pages(&out_dir),
-        Command::Plan { command } => plan::run(global, &command),
+        Command::Plan { .. } => Err(CliError::NoPlan("plan")),
         Command::Status(target) => status::status(global, &target),
         Command::Lock { action: LockAction::Status(target) } => status::lock_status(global, &target),
         Command::Lock { action: LockAction::Release { target, id } } => status::lock_release(global, &target, &id),
     }
+}
+
+/// `deployer plan ...`, parsed as the planned command itself.
+pub(crate) fn plan(cli: Cli) -> Result<Exit, CliError> {
+    plan::run(&cli.global, cli.command)
 }

@@ -90,3 +90,23 @@ fn bad_requests_fail_before_anything_runs() {
         assert!(outcome.stderr.contains(expected), "{args:?}: {}", outcome.stderr);
     }
 }
+
+#[test]
+fn flags_before_plan_and_after_the_command_both_count() {
+    let (directory, _) = project();
+    let outcome = run(deployer(directory.path()).args([
+        "-H",
+        "web2.invalid",
+        "plan",
+        "deploy_serial",
+        "testing",
+        "--batch-size",
+        "1",
+        "--json",
+    ]));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
+    assert_eq!(plan["hosts"].as_array().unwrap().len(), 1, "-H before `plan` selects the host");
+    let outcome = run(deployer(directory.path()).args(["plan", "deploy_full", "testing", "--pool-size", "0"]));
+    assert_eq!(outcome.code, 2, "the command's own validation applies: {}", outcome.stderr);
+}
