@@ -5,7 +5,7 @@
 //! The lower bound runs the same plan's scripts with one plain `ssh host sh -s`
 //! session per host, phases separated by barriers (the next phase's script is
 //! written to stdin once every host finished the previous one). It has no
-//! ControlMaster, no per-phase channel, no markers, no logs.
+//! `ControlMaster`, no per-phase channel, no markers, no logs.
 //!
 //! Controller CPU is counted with a cgroup (cpuacct), so it includes every ssh
 //! process the controller starts, daemonized masters too. Needs root.
@@ -51,8 +51,7 @@ fn main() {
         mirror::run(&std::fs::canonicalize(deployer).expect("build deployer first"));
         return;
     }
-    let deployer =
-        std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/release/deployer"));
+    let deployer = std::env::args().nth(1).map_or_else(|| PathBuf::from("target/release/deployer"), PathBuf::from);
     let deployer =
         std::fs::canonicalize(&deployer).unwrap_or_else(|_| panic!("build deployer first: {}", deployer.display()));
     let work = tempfile_dir();
@@ -212,9 +211,7 @@ pub(crate) fn in_cgroup(name: &str, command: &mut Command) -> (Duration, Duratio
     let wall = started.elapsed();
     // Daemonized ssh masters may outlive the command by a moment; wait for them.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while std::fs::read_to_string(&procs).map(|text| !text.trim().is_empty()).unwrap_or(false)
-        && Instant::now() < deadline
-    {
+    while std::fs::read_to_string(&procs).is_ok_and(|text| !text.trim().is_empty()) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     let nanos: u64 = std::fs::read_to_string(group.join("cpuacct.usage"))

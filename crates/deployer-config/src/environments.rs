@@ -33,7 +33,7 @@ struct BranchEntry {
     path: KeyPath,
 }
 
-/// Branches from the `branches` map, in either FabulAWS form.
+/// Branches from the `branches` map, in either `FabulAWS` form.
 #[derive(Default)]
 struct BranchMap {
     /// `branches.<environment>: <branch>`

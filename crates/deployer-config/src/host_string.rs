@@ -160,6 +160,7 @@ mod tests {
         (parsed.user, parsed.host, parsed.port)
     }
 
+    #[allow(clippy::unnecessary_wraps)] // reads as the `Some(..)` it stands for
     fn some(value: &str) -> Option<String> {
         Some(value.to_owned())
     }

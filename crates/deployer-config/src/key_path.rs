@@ -57,7 +57,7 @@ impl KeyPath {
     #[must_use]
     pub fn join_serde(&self, path: &serde_path_to_error::Path) -> Self {
         let mut joined = self.clone();
-        for segment in path.iter() {
+        for segment in path {
             match segment {
                 serde_path_to_error::Segment::Seq { index } => joined.0.push(Segment::Index(*index)),
                 serde_path_to_error::Segment::Map { key } => joined.0.push(Segment::Key(key.clone())),

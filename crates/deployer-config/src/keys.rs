@@ -1,6 +1,6 @@
 //! The top-level keys of `fabulaws-config.yml` and what deployer does with each.
 //!
-//! A FabulAWS user's existing file must load: keys deployer uses are validated, keys
+//! A `FabulAWS` user's existing file must load: keys deployer uses are validated, keys
 //! that only configure the application are handed to templates as variables, and
 //! EC2-provisioning keys are accepted and reported as ignored. Anything else is an
 //! unknown key, reported with a did-you-mean.
@@ -10,13 +10,13 @@
 pub enum KeyKind {
     /// Read and validated by deployer.
     Used,
-    /// A FabulAWS application setting, passed to templates as a variable of the same name.
+    /// A `FabulAWS` application setting, passed to templates as a variable of the same name.
     TemplateVariable,
-    /// A FabulAWS key deployer accepts but does not act on; the text says why.
+    /// A `FabulAWS` key deployer accepts but does not act on; the text says why.
     Ignored(&'static str),
 }
 
-/// Keys deployer reads. Names follow FabulAWS where it has one for the concept.
+/// Keys deployer reads. Names follow `FabulAWS` where it has one for the concept.
 pub const USED: &[&str] = &[
     "branches",
     "default_deployment",
@@ -46,7 +46,7 @@ pub const USED: &[&str] = &[
     "vcs_cmd",
 ];
 
-/// FabulAWS keys that configure the application, not the deployment.
+/// `FabulAWS` keys that configure the application, not the deployment.
 pub const TEMPLATE_VARIABLES: &[&str] = &[
     "celery_application",
     "celery_workers",
@@ -70,7 +70,7 @@ pub const TEMPLATE_VARIABLES: &[&str] = &[
 const EC2: &str = "EC2 provisioning; deployer deploys to existing hosts";
 const AGENTS: &str = "server provisioning (logging and monitoring agents)";
 
-/// FabulAWS keys accepted and ignored, with the reason shown by `deployer check`.
+/// `FabulAWS` keys accepted and ignored, with the reason shown by `deployer check`.
 pub const IGNORED: &[(&str, &str)] = &[
     ("app_server_packages", "package installation; put it in a role's `setup` commands"),
     ("auto_scaling_groups", EC2),

@@ -138,13 +138,12 @@ impl<'text> Walker<'_, 'text> {
                 while !self.peek_is_end()? {
                     let (key_event, key_span) = self.next()?;
                     let key_span = self.lines.byte_span(key_span);
-                    let key = match key_event {
-                        Event::Scalar(text, ..) => text.into_owned(),
-                        _ => {
-                            // A complex key: skip its contents, it cannot be a config key.
-                            self.skip_rest_of_collection(&key_event)?;
-                            "?".to_owned()
-                        }
+                    let key = if let Event::Scalar(text, ..) = key_event {
+                        text.into_owned()
+                    } else {
+                        // A complex key: skip its contents, it cannot be a config key.
+                        self.skip_rest_of_collection(&key_event)?;
+                        "?".to_owned()
                     };
                     let child = path.key(key);
                     let value_span = self.node(&child, depth + 1)?;

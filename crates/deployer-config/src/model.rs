@@ -16,9 +16,9 @@ pub struct Config {
     /// The file this was loaded from.
     pub file: Utf8PathBuf,
     pub project: String,
-    /// FabulAWS deployment names; `[project]` when the file names none.
+    /// `FabulAWS` deployment names; `[project]` when the file names none.
     pub deployments: Vec<String>,
-    /// FabulAWS `default_deployment`: used when the command line names no deployment.
+    /// `FabulAWS` `default_deployment`: used when the command line names no deployment.
     pub default_deployment: Option<String>,
     pub repo: String,
     pub environments: IndexMap<String, Environment>,
@@ -34,7 +34,7 @@ pub struct Config {
     pub secrets: SecretsSpec,
     pub ssh: SshSettings,
     pub execution: ExecutionSettings,
-    /// Global template variables, including FabulAWS application keys.
+    /// Global template variables, including `FabulAWS` application keys.
     pub vars: Vars,
     /// What deployer did with each top-level key.
     pub keys: KeyReport,
@@ -46,7 +46,7 @@ pub struct Environment {
     pub name: String,
     /// The branch of the default deployment.
     pub branch: String,
-    /// deployment → branch, for files that use FabulAWS's `branches.<deployment>.<environment>`.
+    /// deployment → branch, for files that use `FabulAWS`'s `branches.<deployment>.<environment>`.
     pub branches: IndexMap<String, String>,
     /// The directory holding `releases/`, `current` and `shared/` on each host.
     pub deploy_root: Utf8PathBuf,
@@ -145,7 +145,7 @@ pub struct StaticHtml {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SecretsSpec {
-    /// FabulAWS `password_names`.
+    /// `FabulAWS` `password_names`.
     pub names: Vec<String>,
     /// The local file holding the values, with `{environment}` replaced per environment.
     pub file_pattern: String,
@@ -261,7 +261,7 @@ pub(crate) fn join_names<'a>(names: impl IntoIterator<Item = &'a String>) -> Str
 mod tests {
     use camino::Utf8Path;
 
-    const CONFIG: &str = r#"
+    const CONFIG: &str = r"
 project: demo
 repo: /r.git
 vars: {a: top, b: top, c: top, d: top}
@@ -276,7 +276,7 @@ environments:
       web:
         hosts: [web1]
         vars: {d: entry}
-"#;
+";
 
     #[test]
     fn the_most_specific_variable_wins() {

@@ -46,7 +46,10 @@ pub fn check_branch(branch: &str) -> Result<(), String> {
         Some("contains `..`, `@{` or `//`, which git does not allow in a branch name".to_owned())
     } else if branch.starts_with('/') || branch.ends_with('/') || branch.ends_with('.') {
         Some("starts or ends with `/`, or ends with `.`".to_owned())
-    } else if branch.split('/').any(|part| part.starts_with('.') || part.ends_with(".lock")) {
+    } else if branch
+        .split('/')
+        .any(|part| part.starts_with('.') || part.rsplit_once('.').is_some_and(|(_, suffix)| suffix == "lock"))
+    {
         Some("has a component that starts with `.` or ends with `.lock`".to_owned())
     } else {
         None

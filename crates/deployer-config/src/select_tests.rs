@@ -37,9 +37,9 @@ impl RoleDiscovery for ScriptedDiscovery {
     }
 }
 
-fn select(selection: Selection) -> (Vec<String>, Vec<String>) {
+fn select(selection: &Selection) -> (Vec<String>, Vec<String>) {
     let mut discovery = ScriptedDiscovery { output: "cache1\ncache2 # comment\n".to_owned(), asked: Vec::new() };
-    let hosts = select_hosts(&config(), "staging", &selection, &mut discovery).unwrap();
+    let hosts = select_hosts(&config(), "staging", selection, &mut discovery).unwrap();
     let shown = hosts.iter().map(|host| format!("{host} {}", host.roles.join(","))).collect();
     (shown, discovery.asked)
 }
@@ -50,7 +50,7 @@ fn dedupe() -> Selection {
 
 #[test]
 fn without_flags_every_role_in_order_with_duplicates_merged() {
-    let (hosts, asked) = select(dedupe());
+    let (hosts, asked) = select(&dedupe());
     assert_eq!(
         hosts,
         [
@@ -68,7 +68,7 @@ fn without_flags_every_role_in_order_with_duplicates_merged() {
 
 #[test]
 fn roles_flag_replaces_the_configuration_and_skips_unneeded_commands() {
-    let (hosts, asked) = select(Selection { roles: vec!["worker".into()], ..dedupe() });
+    let (hosts, asked) = select(&Selection { roles: vec!["worker".into()], ..dedupe() });
     assert_eq!(hosts, ["deploy@worker1 worker", "deploy@web1 worker"]);
     assert!(asked.is_empty(), "the cache role's command must not run: {asked:?}");
 }
@@ -76,13 +76,13 @@ fn roles_flag_replaces_the_configuration_and_skips_unneeded_commands() {
 #[test]
 fn hosts_come_before_role_hosts_and_get_their_roles() {
     let (hosts, _) =
-        select(Selection { hosts: vec!["web2".into(), "adhoc".into()], roles: vec!["db".into()], ..dedupe() });
+        select(&Selection { hosts: vec!["web2".into(), "adhoc".into()], roles: vec!["db".into()], ..dedupe() });
     assert_eq!(hosts, ["deploy@web2 web", "deploy@adhoc ", "deploy@[2001:db8::5]:2200 db"]);
 }
 
 #[test]
 fn no_dedupe_keeps_every_occurrence() {
-    let (hosts, _) = select(Selection { roles: vec!["web".into(), "worker".into()], ..Selection::default() });
+    let (hosts, _) = select(&Selection { roles: vec!["web".into(), "worker".into()], ..Selection::default() });
     assert_eq!(
         hosts,
         ["deploy@web1 web", "deploy@web2 web", "ops@web3:2222 web", "deploy@worker1 worker", "deploy@web1 worker"]
@@ -92,15 +92,15 @@ fn no_dedupe_keeps_every_occurrence() {
 #[test]
 fn exclude_matches_any_user_and_port_unless_given() {
     let (hosts, _) =
-        select(Selection { roles: vec!["web".into()], exclude: vec!["web3".into(), "other@web1".into()], ..dedupe() });
+        select(&Selection { roles: vec!["web".into()], exclude: vec!["web3".into(), "other@web1".into()], ..dedupe() });
     assert_eq!(hosts, ["deploy@web1 web", "deploy@web2 web"]);
-    let (hosts, _) = select(Selection { roles: vec!["web".into()], exclude: vec!["web3:22".into()], ..dedupe() });
+    let (hosts, _) = select(&Selection { roles: vec!["web".into()], exclude: vec!["web3:22".into()], ..dedupe() });
     assert_eq!(hosts.len(), 3, "a different port does not match: {hosts:?}");
 }
 
 #[test]
 fn exclude_applies_without_dedupe_too() {
-    let (hosts, _) = select(Selection {
+    let (hosts, _) = select(&Selection {
         roles: vec!["web".into(), "worker".into()],
         exclude: vec!["web1".into()],
         ..Selection::default()
@@ -110,7 +110,7 @@ fn exclude_applies_without_dedupe_too() {
 
 #[test]
 fn user_precedence_host_string_then_flag_then_deploy_user() {
-    let (hosts, _) = select(Selection { roles: vec!["web".into()], user: Some("alice".into()), ..dedupe() });
+    let (hosts, _) = select(&Selection { roles: vec!["web".into()], user: Some("alice".into()), ..dedupe() });
     assert_eq!(hosts, ["alice@web1 web", "alice@web2 web", "ops@web3:2222 web"]);
     let mut config = config();
     config.deploy_user = None;
@@ -127,7 +127,7 @@ fn user_precedence_host_string_then_flag_then_deploy_user() {
 #[test]
 fn same_account_spelled_twice_is_one_host() {
     let (hosts, _) =
-        select(Selection { hosts: vec!["web1".into(), "deploy@web1".into(), "web1:22".into()], ..dedupe() });
+        select(&Selection { hosts: vec!["web1".into(), "deploy@web1".into(), "web1:22".into()], ..dedupe() });
     assert_eq!(hosts, ["deploy@web1 web,worker", "deploy@web1:22 "]);
 }
 

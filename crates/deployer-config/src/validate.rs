@@ -113,7 +113,11 @@ impl Validator<'_> {
                 }
                 Some(KeyKind::Ignored(reason)) => top.report.ignored.push((name.to_owned(), reason.to_owned())),
                 None => {
-                    self.problems.key(&root.key(name), format!("unknown key `{name}`"), did_you_mean(name, keys::all()))
+                    self.problems.key(
+                        &root.key(name),
+                        format!("unknown key `{name}`"),
+                        did_you_mean(name, keys::all()),
+                    );
                 }
             }
         }
@@ -244,16 +248,16 @@ impl Validator<'_> {
         }
         let default = self.take::<String>(top, "default_deployment");
         if let Some(default) = &default {
-            if !deployments.contains(default) {
+            if deployments.contains(default) {
+                // The default deployment comes first: environments report its branch.
+                deployments.retain(|name| name != default);
+                deployments.insert(0, default.clone());
+            } else {
                 self.problems.value_with_help(
                     &KeyPath::root().key("default_deployment"),
                     format!("`{default}` is not one of the deployments"),
                     did_you_mean(default, deployments.iter().map(String::as_str)),
                 );
-            } else {
-                // The default deployment comes first: environments report its branch.
-                deployments.retain(|name| name != default);
-                deployments.insert(0, default.clone());
             }
         }
         (deployments, default)

@@ -46,6 +46,9 @@ fn finish(line: &[u8], dropped: bool) -> String {
 }
 
 /// Reads stdout and stderr of a child at the same time into one sink.
+///
+/// # Panics
+/// If a line callback panicked while holding the sink (which poisons it).
 pub async fn read_both(
     stdout: impl AsyncRead + Unpin,
     stderr: impl AsyncRead + Unpin,

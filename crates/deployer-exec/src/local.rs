@@ -33,6 +33,9 @@ impl Transport for LocalTransport {
 
 /// Spawns `command` (which reads a script on stdin), writes `script`, streams
 /// output to `sink`, and returns the exit status.
+///
+/// # Panics
+/// If `command` does not pipe what it was told to (never: this function sets it).
 pub async fn run_sh(command: &mut Command, script: String, sink: &mut dyn OutputSink) -> Result<i32, TransportError> {
     let mut child = command
         .stdin(Stdio::piped())
@@ -49,7 +52,7 @@ pub async fn run_sh(command: &mut Command, script: String, sink: &mut dyn Output
         let _ = stdin.write_all(script.as_bytes()).await;
         drop(stdin);
     };
-    let (_, read) = tokio::join!(write, read_both(stdout, stderr, sink));
+    let ((), read) = tokio::join!(write, read_both(stdout, stderr, sink));
     read.map_err(|error| TransportError::Lost(error.to_string()))?;
     let status = child.wait().await.map_err(|error| TransportError::Lost(error.to_string()))?;
     Ok(status.code().unwrap_or(128 + 9))

@@ -1,5 +1,7 @@
 //! Unpredictable values from the operating system's generator.
 
+use std::fmt::Write;
+
 /// 128 random bits as 32 lower-case hex digits: a per-run key that host output
 /// cannot guess (step markers, here-document delimiters).
 ///
@@ -8,7 +10,10 @@
 pub(crate) fn fresh() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the operating system provides random bytes");
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    bytes.iter().fold(String::with_capacity(32), |mut hex, byte| {
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The local secrets file: FabulAWS's `fabsecrets_<environment>.py`, lines of
+//! The local secrets file: `FabulAWS`'s `fabsecrets_<environment>.py`, lines of
 //! `name = "value"` (or single quotes). Comments and blank lines are ignored.
 
 use std::collections::BTreeMap;

@@ -23,7 +23,7 @@ pub const TIMED_OUT_STATUS: i32 = 124;
 pub const STEP_FAILED_EXIT: i32 = 3;
 
 /// A marker line a host prints around each step.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Marker {
     Start { step: usize },
     End { step: usize, status: i32 },

@@ -325,6 +325,17 @@ async fn a_step_over_its_time_limit_is_stopped_on_the_host() {
     assert_eq!(outcome.failures[0].error, "`sleepy` ran out of time (1s) and was stopped on the host");
 }
 
+/// Cancels the run (as Ctrl-C does) when phase `one` ends.
+struct CancelAfterPhaseOne(CancellationToken);
+
+impl Reporter for CancelAfterPhaseOne {
+    fn report(&self, event: Event) {
+        if matches!(event, Event::PhaseFinished { ref phase, .. } if phase == "one") {
+            self.0.cancel();
+        }
+    }
+}
+
 #[tokio::test]
 async fn cancelling_stops_new_work_and_undoes() {
     let fixture = fixture();
@@ -332,14 +343,6 @@ async fn cancelling_stops_new_work_and_undoes() {
     one.undo = (0..2).map(|host| HostWork { host, steps: logged(&fixture.log, "undo", "")(host) }).collect();
     let plan = plan(2, vec![one, phase("two", 2, POOL, logged(&fixture.log, "two", ""))]);
     let cancel = CancellationToken::new();
-    struct CancelAfterPhaseOne(CancellationToken);
-    impl Reporter for CancelAfterPhaseOne {
-        fn report(&self, event: Event) {
-            if matches!(event, Event::PhaseFinished { ref phase, .. } if phase == "one") {
-                self.0.cancel();
-            }
-        }
-    }
     let secrets = BTreeMap::new();
     let outcome = Executor {
         plan: &plan,

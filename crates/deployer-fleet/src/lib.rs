@@ -91,7 +91,7 @@ pub struct Fleet {
 impl Fleet {
     /// Why a fleet cannot start on this machine, if it cannot.
     pub fn unavailable() -> Option<String> {
-        let is_root = Command::new("id").arg("-u").output().map(|output| output.stdout == b"0\n").unwrap_or(false);
+        let is_root = Command::new("id").arg("-u").output().is_ok_and(|output| output.stdout == b"0\n");
         if !is_root {
             return Some("the sshd fleet needs root (mount namespaces, sshd privilege separation)".to_owned());
         }
@@ -117,6 +117,9 @@ impl Fleet {
     }
 
     /// Like [`start`](Self::start), with `options`.
+    ///
+    /// # Panics
+    /// With more than 254 hosts on loopback (one /24 per fleet).
     pub fn start_with(count: usize, directory: &Path, options: Options) -> Result<Self, String> {
         if let Some(reason) = Self::unavailable_with(options) {
             return Err(reason);
@@ -154,7 +157,12 @@ impl Fleet {
         for index in 0..count {
             let address = match fleet.namespaces {
                 Some(_) => namespaces::host_address(index),
-                None => Ipv4Addr::new(network[0], network[1], network[2], 1 + index as u8),
+                None => Ipv4Addr::new(
+                    network[0],
+                    network[1],
+                    network[2],
+                    1 + u8::try_from(index).expect("at most 254 loopback hosts per fleet"),
+                ),
             };
             let host = fleet.start_host(index, address, options.small_disk)?;
             let key = std::fs::read_to_string(fleet.host_dir(index).join("host_key.pub"))
@@ -458,7 +466,7 @@ impl Drop for Fleet {
 }
 
 fn nanos() -> u32 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|time| time.subsec_nanos()).unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |time| time.subsec_nanos())
 }
 
 pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<(), String> {

@@ -27,14 +27,14 @@ pub(crate) fn ensure_user() -> Result<(), String> {
         if Instant::now() > deadline {
             return Err(format!("cannot create or unlock the user {DEPLOY_USER}"));
         }
-        if !exists() {
+        if exists() {
+            // `*`: no password, but not locked (sshd refuses locked accounts for key logins too).
+            let _ = Command::new("usermod").args(["--password", "*", DEPLOY_USER]).stderr(Stdio::null()).status();
+        } else {
             let _ = Command::new("useradd")
                 .args(["--create-home", "--shell", "/bin/bash", "--comment", "deployer test fleet", DEPLOY_USER])
                 .stderr(Stdio::null())
                 .status();
-        } else {
-            // `*`: no password, but not locked (sshd refuses locked accounts for key logins too).
-            let _ = Command::new("usermod").args(["--password", "*", DEPLOY_USER]).stderr(Stdio::null()).status();
         }
         if !(exists() && unlocked()) {
             std::thread::sleep(Duration::from_millis(100));

@@ -109,7 +109,7 @@ fn main() {
         let took = started.elapsed();
         slowest = slowest.max(took);
         executions += 1;
-        if let Err(panic) = outcome.as_ref().map_err(panic_text).and_then(|result| result.clone()) {
+        if let Err(panic) = outcome.as_ref().map_err(panic_text).and_then(std::clone::Clone::clone) {
             report(target, &input, &format!("failed: {panic}"));
         }
         if took > SLOW {
@@ -122,56 +122,53 @@ fn main() {
 /// Runs the target on one input; an `Err` is a broken invariant.
 fn check(target: &str, input: &[u8]) -> Result<(), String> {
     let text = String::from_utf8_lossy(input);
-    match target {
-        "config" => {
-            match parse_config(Utf8Path::new("fuzz.yml"), &text, &[]) {
-                Ok(config) => {
-                    // Whatever passes validation must be safe to hand to ssh and git.
-                    for environment in config.environments.values() {
-                        deployer_config::check_branch(&environment.branch)
-                            .map_err(|error| format!("accepted branch: {error}"))?;
-                        for role in environment.roles.values() {
-                            for host in &role.hosts {
-                                if host.host.starts_with('-') {
-                                    return Err(format!("accepted host {host}"));
-                                }
+    if target == "config" {
+        match parse_config(Utf8Path::new("fuzz.yml"), &text, &[]) {
+            Ok(config) => {
+                // Whatever passes validation must be safe to hand to ssh and git.
+                for environment in config.environments.values() {
+                    deployer_config::check_branch(&environment.branch)
+                        .map_err(|error| format!("accepted branch: {error}"))?;
+                    for role in environment.roles.values() {
+                        for host in &role.hosts {
+                            if host.host.starts_with('-') {
+                                return Err(format!("accepted host {host}"));
                             }
                         }
                     }
                 }
-                Err(errors) => {
-                    for error in &errors.errors {
-                        if let deployer_config::Origin::File { offset, length, .. } = error.origin
-                            && (offset + length > text.len()
-                                || !text.is_char_boundary(offset)
-                                || !text.is_char_boundary(offset + length))
-                        {
-                            return Err(format!(
-                                "error span {offset}+{length} outside the text or not on a character boundary"
-                            ));
-                        }
-                        if error.message.is_empty() {
-                            return Err("an empty error message".to_owned());
-                        }
+            }
+            Err(errors) => {
+                for error in &errors.errors {
+                    if let deployer_config::Origin::File { offset, length, .. } = error.origin
+                        && (offset + length > text.len()
+                            || !text.is_char_boundary(offset)
+                            || !text.is_char_boundary(offset + length))
+                    {
+                        return Err(format!(
+                            "error span {offset}+{length} outside the text or not on a character boundary"
+                        ));
+                    }
+                    if error.message.is_empty() {
+                        return Err("an empty error message".to_owned());
                     }
                 }
             }
-            Ok(())
         }
-        _ => {
-            if let Ok(host) = text.parse::<HostString>() {
-                if host.host.starts_with('-') || host.host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                    return Err(format!("accepted a dangerous host: {host:?}"));
-                }
-                // The canonical form parses back to the same host.
-                let again: HostString =
-                    host.to_string().parse().map_err(|error| format!("canonical form refused: {error}"))?;
-                if again != host {
-                    return Err(format!("round trip changed {host:?} into {again:?}"));
-                }
+        Ok(())
+    } else {
+        if let Ok(host) = text.parse::<HostString>() {
+            if host.host.starts_with('-') || host.host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(format!("accepted a dangerous host: {host:?}"));
             }
-            Ok(())
+            // The canonical form parses back to the same host.
+            let again: HostString =
+                host.to_string().parse().map_err(|error| format!("canonical form refused: {error}"))?;
+            if again != host {
+                return Err(format!("round trip changed {host:?} into {again:?}"));
+            }
         }
+        Ok(())
     }
 }
 
@@ -201,7 +198,7 @@ impl Random {
     }
 
     fn below(&mut self, bound: usize) -> usize {
-        if bound == 0 { 0 } else { (self.next() % bound as u64) as usize }
+        if bound == 0 { 0 } else { usize::try_from(self.next() % bound as u64).unwrap_or(0) }
     }
 }
 
@@ -214,7 +211,7 @@ fn mutate(seeds: &[Vec<u8>], tokens: &[&str], random: &mut Random) -> Vec<u8> {
                 let index = random.below(input.len());
                 input[index] ^= 1 << random.below(8);
             }
-            1 => input.insert(at, random.next() as u8),
+            1 => input.insert(at, random.next().to_le_bytes()[0]),
             2 if !input.is_empty() => {
                 let end = (at + random.below(16)).min(input.len());
                 input.drain(at.min(end)..end);

@@ -118,7 +118,7 @@ impl Script {
 
 /// A NUL cannot be quoted; an empty word stands in, and the step fails visibly.
 fn quote_or_empty(value: &str) -> String {
-    crate::shell::quote(value).map_or_else(|_| "''".to_owned(), |quoted| quoted.into_owned())
+    crate::shell::quote(value).map_or_else(|_| "''".to_owned(), std::borrow::Cow::into_owned)
 }
 
 /// The redacted form: secrets appear as `[secret:name]`.

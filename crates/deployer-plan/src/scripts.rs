@@ -88,7 +88,7 @@ pub(crate) enum Value {
 }
 
 impl Value {
-    pub(crate) fn word(value: impl ToString) -> Self {
+    pub(crate) fn word<T: std::fmt::Display + ?Sized>(value: &T) -> Self {
         Self::Word(value.to_string())
     }
 

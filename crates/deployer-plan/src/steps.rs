@@ -13,7 +13,7 @@ use crate::protocol::lock_owner::{LockOwner, id_line};
 use crate::script::Script;
 use crate::scripts::{self, ShellFile, Value};
 
-/// Exit status of a lock step that found the lock held (EX_TEMPFAIL).
+/// Exit status of a lock step that found the lock held (`EX_TEMPFAIL`).
 pub const LOCK_HELD_STATUS: i32 = 75;
 
 pub(crate) struct StepBuilder<'a> {
@@ -58,7 +58,7 @@ impl StepBuilder<'_> {
     pub fn lock(&self, owner: &LockOwner) -> Step {
         let script = self.fill(
             scripts::LOCK,
-            vec![("owner_record", Value::Word(owner.record())), ("held_status", Value::word(LOCK_HELD_STATUS))],
+            vec![("owner_record", Value::Word(owner.record())), ("held_status", Value::word(&LOCK_HELD_STATUS))],
         );
         let mut step = self.step(StepKind::Lock, "take the environment lock", script);
         step.effect = Effect::TakesLock;
@@ -147,7 +147,7 @@ impl StepBuilder<'_> {
         self.step(StepKind::RemoveRelease, "remove the unfinished release", script)
     }
 
-    pub fn maintenance_on(&self, pages: &MaintenancePages, stay_healthy: bool) -> Result<Step, PlanError> {
+    pub fn maintenance_on(&self, pages: &MaintenancePages, stay_healthy: bool) -> Step {
         let healthcheck = pages.healthcheck_override.as_deref().filter(|_| stay_healthy);
         let script = self.fill(
             scripts::MAINTENANCE_ON,
@@ -163,7 +163,7 @@ impl StepBuilder<'_> {
         } else {
             "put up the maintenance page"
         };
-        Ok(self.step(StepKind::MaintenanceOn, title, script))
+        self.step(StepKind::MaintenanceOn, title, script)
     }
 
     pub fn maintenance_off(&self, pages: &MaintenancePages) -> Step {
@@ -204,9 +204,9 @@ impl StepBuilder<'_> {
             vec![
                 ("environment", Value::word(self.environment)),
                 ("check_command", Value::word(&check.command)),
-                ("check_timeout", Value::word(check.timeout)),
-                ("retries", Value::word(check.retries)),
-                ("interval", Value::word(check.interval)),
+                ("check_timeout", Value::word(&check.timeout)),
+                ("retries", Value::word(&check.retries)),
+                ("interval", Value::word(&check.interval)),
             ],
         );
         let mut step = self.step(StepKind::HealthCheck, format!("health check (`{role}`)"), script);
@@ -222,7 +222,7 @@ impl StepBuilder<'_> {
 
     /// Keeps `keep` complete releases, never `current`, the previous one or `id`.
     pub fn prune(&self, keep: u32, id: &str) -> Step {
-        let script = self.fill(scripts::PRUNE, vec![("keep", Value::word(keep)), ("keep_also", Value::word(id))]);
+        let script = self.fill(scripts::PRUNE, vec![("keep", Value::word(&keep)), ("keep_also", Value::word(id))]);
         self.step(StepKind::Prune, format!("keep the newest {keep} complete releases"), script)
     }
 

@@ -81,7 +81,7 @@ pub(crate) fn secrets_value(names: &[String]) -> Value {
     Value::from_pairs(names.iter().map(|name| (name.clone(), Value::from(format!("{OPEN}{name}{CLOSE_RAW}")))))
 }
 
-fn shell_quote(value: String) -> Result<String, Error> {
+fn shell_quote(value: &str) -> Result<String, Error> {
     if let Some(rest) = value.strip_prefix(OPEN) {
         return match rest.strip_suffix(CLOSE_RAW) {
             Some(name) if !name.contains([OPEN, CLOSE_RAW]) => Ok(format!("{OPEN}{name}{CLOSE_QUOTED}")),
@@ -97,8 +97,8 @@ fn shell_quote(value: String) -> Result<String, Error> {
             "`shell_quote` takes a secret alone, not mixed with other text",
         ));
     }
-    shell::quote(&value)
-        .map(|quoted| quoted.into_owned())
+    shell::quote(value)
+        .map(std::borrow::Cow::into_owned)
         .map_err(|error| Error::new(ErrorKind::InvalidOperation, error.to_string()))
 }
 
@@ -153,21 +153,21 @@ fn template_error(name: &str, error: &Error) -> PlanError {
 mod tests {
     use super::*;
 
-    fn render(source: &str, context: Value) -> Result<Script, PlanError> {
+    fn render(source: &str, context: &Value) -> Result<Script, PlanError> {
         let mut sources = Sources::new();
         sources.insert("t.j2".into(), source.to_owned());
-        Templates::new(&sources, ["t.j2"], &["db".to_owned()])?.render("t.j2", &context)
+        Templates::new(&sources, ["t.j2"], &["db".to_owned()])?.render("t.j2", context)
     }
 
     #[test]
     fn renders_strictly_without_html_escaping_and_keeps_the_last_newline() {
         let context = Value::from_pairs([("name", Value::from("<b>&"))]);
-        assert_eq!(render("x={{ name }}\n", context).unwrap().to_string(), "x=<b>&\n");
+        assert_eq!(render("x={{ name }}\n", &context).unwrap().to_string(), "x=<b>&\n");
     }
 
     #[test]
     fn an_undefined_variable_names_the_template_line_and_expression() {
-        let error = render("ok\nport={{ app_prot }}\n", Value::from_pairs([("app_port", 1)])).unwrap_err();
+        let error = render("ok\nport={{ app_prot }}\n", &Value::from_pairs([("app_port", 1)])).unwrap_err();
         assert_eq!(error.to_string(), "template `t.j2` line 2: undefined variable in `app_prot`");
     }
 
@@ -175,7 +175,7 @@ mod tests {
     fn shell_quote_filter() {
         let context = Value::from_pairs([("branch", Value::from("$(touch x)"))]);
         assert_eq!(
-            render("git checkout {{ branch | shell_quote }}", context).unwrap().to_string(),
+            render("git checkout {{ branch | shell_quote }}", &context).unwrap().to_string(),
             "git checkout '$(touch x)'"
         );
     }
@@ -183,7 +183,7 @@ mod tests {
     #[test]
     fn secrets_become_slots() {
         let context = Value::from_pairs([("secrets", secrets_value(&["db".to_owned()]))]);
-        let script = render("A={{ secrets.db }}\nB={{ secrets.db | shell_quote }}\n", context).unwrap();
+        let script = render("A={{ secrets.db }}\nB={{ secrets.db | shell_quote }}\n", &context).unwrap();
         assert_eq!(script.to_string(), "A=[secret:db]\nB=[secret:db]\n");
         let exposed: Result<String, ()> = script.expose(|_| Ok("p w".to_owned()), |_| Ok(String::new()));
         assert_eq!(exposed.unwrap(), "A=p w\nB='p w'\n");
@@ -192,14 +192,14 @@ mod tests {
     #[test]
     fn filters_that_change_a_secret_are_refused() {
         let context = Value::from_pairs([("secrets", secrets_value(&["db".to_owned()]))]);
-        assert!(render("{{ secrets.db | upper }}", context.clone()).is_err());
-        assert!(render("{{ secrets.db[1:] }}", context.clone()).is_err());
-        assert!(render("{{ ('x' ~ secrets.db) | shell_quote }}", context).is_err());
+        assert!(render("{{ secrets.db | upper }}", &context).is_err());
+        assert!(render("{{ secrets.db[1:] }}", &context).is_err());
+        assert!(render("{{ ('x' ~ secrets.db) | shell_quote }}", &context).is_err());
     }
 
     #[test]
     fn an_undeclared_secret_is_undefined() {
         let context = Value::from_pairs([("secrets", secrets_value(&["db".to_owned()]))]);
-        assert!(render("{{ secrets.other }}", context).is_err());
+        assert!(render("{{ secrets.other }}", &context).is_err());
     }
 }

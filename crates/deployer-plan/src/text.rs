@@ -66,8 +66,10 @@ impl Plan {
     fn write_groups(&self, out: &mut String, work: &[HostWork], indent: &str) {
         let mut groups: IndexMap<String, (Vec<usize>, &[Step])> = IndexMap::new();
         for item in work {
-            let key: String =
-                item.steps.iter().map(|step| format!("{}\0{}\0{}\0", step.title, step.timeout, step.script)).collect();
+            let key: String = item.steps.iter().fold(String::new(), |mut key, step| {
+                let _ = write!(key, "{}\0{}\0{}\0", step.title, step.timeout, step.script);
+                key
+            });
             groups.entry(key).or_insert_with(|| (Vec::new(), &item.steps)).0.push(item.host);
         }
         for (hosts, steps) in groups.values() {

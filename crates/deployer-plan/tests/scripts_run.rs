@@ -1,5 +1,5 @@
 //! Runs the scripts of real plans through `sh` on this machine, against a real git
-//! repository and a temporary deploy root: create_environment, two deploys, a
+//! repository and a temporary deploy root: `create_environment`, two deploys, a
 //! rollback, pruning and the undo of a switch. This proves the scripts, not the
 //! executor (which has its own tests over SSH); the loop below is the smallest
 //! stand-in for it.
@@ -135,7 +135,7 @@ fn run_work(
     captured: &mut BTreeMap<Captured, String>,
     directory: &Utf8Path,
 ) {
-    let mut derived: BTreeMap<Captured, BTreeMap<String, String>> = BTreeMap::new();
+    let mut per_host: BTreeMap<Captured, BTreeMap<String, String>> = BTreeMap::new();
     for item in work {
         let mut report = HostReport::default();
         for step in &item.steps {
@@ -162,11 +162,11 @@ fn run_work(
         }
         if let Some(derivation) = derives {
             for (name, value) in derivation.derive(&report).unwrap() {
-                derived.entry(name).or_default().insert(item.host.to_string(), value);
+                per_host.entry(name).or_default().insert(item.host.to_string(), value);
             }
         }
     }
-    for (name, values) in derived {
+    for (name, values) in per_host {
         captured.insert(name, combine(name, &values).unwrap());
     }
 }

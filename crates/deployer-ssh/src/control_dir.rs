@@ -1,4 +1,4 @@
-//! The private directory that holds this run's ControlMaster sockets.
+//! The private directory that holds this run's `ControlMaster` sockets.
 //!
 //! Unix socket paths are limited to 107 bytes and OpenSSH appends about 46 to the
 //! directory we give it, so the directory must be short. It is created 0700, must
@@ -31,7 +31,7 @@ pub struct ControlDir {
 impl ControlDir {
     /// `$XDG_RUNTIME_DIR/deployer/<pid>`, else `/tmp/deployer-<uid>/<pid>`.
     pub fn create() -> Result<Self, ControlDirError> {
-        let uid = std::fs::metadata("/proc/self").map(|metadata| metadata.uid()).unwrap_or(0);
+        let uid = std::fs::metadata("/proc/self").map_or(0, |metadata| metadata.uid());
         let pid = std::process::id();
         let mut tried = Vec::new();
         let runtime = std::env::var("XDG_RUNTIME_DIR").ok().filter(|dir| !dir.is_empty());
@@ -71,6 +71,8 @@ fn private_directory(path: &Utf8Path, uid: u32) -> Result<(), ControlDirError> {
     }
     let metadata =
         std::fs::symlink_metadata(path).map_err(|source| ControlDirError::Create { path: path.to_owned(), source })?;
+    // Reads as the permission bits it checks; `trailing_zeros` would not.
+    #[allow(clippy::verbose_bit_mask)]
     let private = metadata.is_dir() && metadata.uid() == uid && metadata.permissions().mode() & 0o077 == 0;
     if private { Ok(()) } else { Err(ControlDirError::NotPrivate { path: path.to_owned() }) }
 }

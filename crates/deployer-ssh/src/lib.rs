@@ -2,7 +2,7 @@
 //!
 //! [`FleetTransport`] implements [`deployer_exec::Transport`]: hosts marked
 //! `connection: local` run on this machine; every other host gets one OpenSSH
-//! ControlMaster (through the `openssh` crate, native multiplexing), started
+//! `ControlMaster` (through the `openssh` crate, native multiplexing), started
 //! before the first phase and closed at the end of the run, on every way out.
 //!
 //! Defaults that matter for safety: `BatchMode=yes` (no prompts), strict host-key

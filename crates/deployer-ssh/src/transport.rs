@@ -1,4 +1,4 @@
-//! One ControlMaster per host; each phase's script runs as `sh -s` over it.
+//! One `ControlMaster` per host; each phase's script runs as `sh -s` over it.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -32,7 +32,7 @@ pub struct SshSettings {
     pub forward_agent: bool,
 }
 
-/// Local hosts run here; every other host through its own ControlMaster.
+/// Local hosts run here; every other host through its own `ControlMaster`.
 pub struct FleetTransport {
     settings: SshSettings,
     control: ControlDir,
@@ -167,7 +167,7 @@ impl Transport for FleetTransport {
             drop(stdin);
         };
         // Read both streams to the end before waiting (openssh-rust/openssh#103).
-        let (_, read) = tokio::join!(write, read_both(stdout, stderr, sink));
+        let ((), read) = tokio::join!(write, read_both(stdout, stderr, sink));
         read.map_err(|error| TransportError::Lost(error.to_string()))?;
         match child.wait().await {
             Ok(status) => Ok(status.code().unwrap_or(255)),
@@ -192,8 +192,8 @@ impl Transport for FleetTransport {
 }
 
 /// The per-run ssh configuration: deployer's settings first (the first value
-/// obtained wins), then the user's and the system's configuration, so HostName,
-/// User, Port, IdentityFile and ProxyJump keep working. Settings live here rather
+/// obtained wins), then the user's and the system's configuration, so `HostName`,
+/// User, Port, `IdentityFile` and `ProxyJump` keep working. Settings live here rather
 /// than on the command line so a gateway (`-J`) connection gets them too.
 fn write_config(path: &Utf8Path, settings: &SshSettings) -> std::io::Result<()> {
     let forward = if settings.forward_agent { "yes" } else { "no" };

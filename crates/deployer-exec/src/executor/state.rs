@@ -84,8 +84,7 @@ pub(crate) fn run_status(facts: Settled) -> RunStatus {
         Settled { failed: false, .. } => RunStatus::Success,
         Settled { warn_only: true, switched: true, .. } => RunStatus::Partial,
         Settled { switched: false, .. } => RunStatus::Failed,
-        Settled { halted: true, .. } => RunStatus::Partial,
-        Settled { undone_consistently: true, .. } => RunStatus::RolledBack,
+        Settled { halted: false, undone_consistently: true, .. } => RunStatus::RolledBack,
         Settled { .. } => RunStatus::Partial,
     }
 }

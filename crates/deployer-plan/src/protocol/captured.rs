@@ -165,13 +165,14 @@ pub fn live_releases(history: &[Entry]) -> Vec<&Entry> {
                     stack.push(entry);
                 }
             }
-            EventKind::RolledBack => match stack.iter().rposition(|live| live.release == entry.release) {
-                Some(position) => stack.truncate(position + 1),
-                None => {
+            EventKind::RolledBack => {
+                if let Some(position) = stack.iter().rposition(|live| live.release == entry.release) {
+                    stack.truncate(position + 1);
+                } else {
                     stack.clear();
                     stack.push(entry);
                 }
-            },
+            }
         }
     }
     stack

@@ -33,7 +33,14 @@ impl LockOwner {
             ("command", &self.command),
             ("started", &self.started),
         ];
-        fields.iter().map(|(key, value)| format!("{key}={}\n", value.replace(['\n', '\r'], " "))).collect()
+        let mut record = String::new();
+        for (key, value) in fields {
+            record.push_str(key);
+            record.push('=');
+            record.push_str(&value.replace(['\n', '\r'], " "));
+            record.push('\n');
+        }
+        record
     }
 
     /// Reads a record; unknown lines are ignored, a missing field stays empty.

@@ -1,0 +1,144 @@
+//! The phase order of each command.
+
+use super::Compiler;
+use super::ids::check_release_id;
+use crate::error::PlanError;
+use crate::input::CommandSpec;
+use crate::model::{Concurrency, Phase, StepKind};
+use crate::protocol::captured::{Captured, Derivation};
+use crate::protocol::history::EventKind;
+use crate::script::Script;
+use crate::steps::ReleaseRef;
+
+impl Compiler<'_> {
+    pub(super) fn phases(&self) -> Result<Vec<Phase>, PlanError> {
+        let mut phases = Vec::new();
+        match &self.input.command {
+            CommandSpec::DeployFull => self.deploy_full(&mut phases)?,
+            CommandSpec::CreateEnvironment => self.create_environment(&mut phases)?,
+            CommandSpec::DeploySerial { batch_size } => self.deploy_serial(&mut phases, *batch_size)?,
+            CommandSpec::Rollback { to } => self.rollback(&mut phases, to.as_deref())?,
+            CommandSpec::BeginUpgrade { stay_healthy } => {
+                let pages = self.pages("begin_upgrade")?;
+                if *stay_healthy && pages.healthcheck_override.is_none() {
+                    return Err(PlanError::NoMaintenancePage { key: "healthcheck_override", command: "begin_upgrade" });
+                }
+                phases.extend(self.maintenance_phase(
+                    "maintenance_on",
+                    |steps| Ok(steps.maintenance_on(&pages, *stay_healthy)),
+                    true,
+                )?);
+            }
+            CommandSpec::EndUpgrade => {
+                let pages = self.pages("end_upgrade")?;
+                phases.extend(self.maintenance_phase(
+                    "maintenance_off",
+                    |steps| Ok(steps.maintenance_off(&pages)),
+                    true,
+                )?);
+            }
+            CommandSpec::UpdateServerPasswords => {
+                if self.config.secrets.names.is_empty() {
+                    return Err(PlanError::Unsafe("no secrets are declared (`password_names`)".to_owned()));
+                }
+                phases.push(self.secrets_phase()?);
+            }
+            CommandSpec::Status => {
+                let report = self.steps.report_state(StepKind::ReadStatus, "read releases, history and lock");
+                phases.push(
+                    self.phase_all("status", "read every host's releases and lock", |_, _| Ok(vec![report.clone()]))?,
+                );
+            }
+            CommandSpec::LockRelease { id } => {
+                if id.is_empty() || id.contains(['\n', '\0']) {
+                    return Err(PlanError::Unsafe("the lock id is empty or contains a newline".to_owned()));
+                }
+                phases.push(self.phase_all("unlock", "release the lock held by this id", |_, _| {
+                    Ok(vec![self.steps.release_lock(id)])
+                })?);
+            }
+            CommandSpec::Run { command } => {
+                if command.trim().is_empty() || command.contains('\0') {
+                    return Err(PlanError::Unsafe("the command is empty or contains a NUL byte".to_owned()));
+                }
+                phases.push(
+                    self.phase_all("run", "run the command on every host", |_, _| {
+                        Ok(vec![self.steps.command(command)])
+                    })?,
+                );
+            }
+        }
+        Ok(phases)
+    }
+
+    fn secrets_phase(&self) -> Result<Phase, PlanError> {
+        let upload = self.steps.upload_secrets(&self.config.secrets.names);
+        self.phase_all("secrets", "upload the environment's secrets", |_, _| Ok(vec![upload.clone()]))
+    }
+
+    fn create_environment(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
+        phases.push(
+            self.phase_all("check", "check every host is reachable", |_, _| Ok(vec![self.steps.check_connection()]))?,
+        );
+        let (dirs, files) = self.shared();
+        phases.push(self.phase_all("layout", "create the directory layout", |_, _| {
+            Ok(vec![self.steps.create_layout(&dirs, &files)])
+        })?);
+        phases.push(self.phase_all("setup", "run each role's setup commands", |_, host| {
+            Ok(self.per_role(host, |role| (!role.setup.is_empty()).then(|| self.steps.setup(&role.name, &role.setup))))
+        })?);
+        if !self.config.secrets.names.is_empty() {
+            phases.push(self.secrets_phase()?);
+        }
+        self.deploy_full(phases)
+    }
+
+    fn deploy_serial(&self, phases: &mut Vec<Phase>, batch_size: Option<u32>) -> Result<(), PlanError> {
+        let release = self.release()?;
+        phases.extend(self.locks()?);
+        phases.push(self.prepare(release)?);
+        phases.extend(self.migrate(release)?);
+        let size = batch_size.unwrap_or(self.config.execution.batch_size).max(1);
+        let switch = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
+        let mut rollout = self.phase_all("rollout", "switch, restart and health-check batch by batch", |_, host| {
+            let mut steps = vec![switch.clone()];
+            steps.extend(self.restart_steps(host));
+            steps.extend(self.health_steps(host));
+            Ok(steps)
+        })?;
+        rollout.concurrency = Concurrency::Batches { size };
+        rollout.undo = self.switch_undo(&ReleaseRef::Id(release.id.clone()));
+        phases.push(rollout);
+        phases.push(self.finish(release)?);
+        Ok(())
+    }
+
+    fn rollback(&self, phases: &mut Vec<Phase>, to: Option<&str>) -> Result<(), PlanError> {
+        if let Some(id) = to {
+            check_release_id(id)?;
+        }
+        phases.extend(self.locks()?);
+        let report = self.steps.report_state(StepKind::ChooseRollbackTarget, "report releases and history");
+        let mut choose = self
+            .phase_all("choose", "find the release to roll back to on every host", |_, _| Ok(vec![report.clone()]))?;
+        choose.derives = Some(Derivation::RollbackTarget { to: to.map(str::to_owned) });
+        phases.push(choose);
+        let target = ReleaseRef::Captured(Captured::RollbackTarget);
+        let step = self.steps.switch(&target);
+        let mut switch =
+            self.phase_all("switch", "switch every host to the rollback target", |_, _| Ok(vec![step.clone()]))?;
+        switch.undo = self.switch_undo(&target);
+        phases.push(switch);
+        phases.extend(self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?);
+        phases
+            .extend(self.phase_some("healthcheck", "check every host is healthy", |host| Ok(self.health_steps(host)))?);
+        let mut entry = Script::text(self.history_entry(EventKind::RolledBack, None).line_before_release());
+        entry.push_variable(Captured::RollbackTarget);
+        let steps = vec![
+            self.steps.record_history("record the rollback in the history", entry),
+            self.steps.unlock(&self.input.invocation.deploy_id),
+        ];
+        phases.push(self.phase_all("finish", "record the rollback and release the lock", |_, _| Ok(steps.clone()))?);
+        Ok(())
+    }
+}

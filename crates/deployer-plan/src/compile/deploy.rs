@@ -1,0 +1,242 @@
+//! The phases deploys are made of: the lock, prepare, migrate, maintenance,
+//! switch undo and finish, plus the history entries they record.
+
+use super::context::template_role;
+use super::{Compiler, MAINTENANCE_ROLE, ReleaseInfo, for_host};
+use crate::error::PlanError;
+use crate::model::{Concurrency, HostWork, Phase, Scope, Step};
+use crate::protocol::history::{Entry, EventKind};
+use crate::protocol::lock_owner::LockOwner;
+use crate::script::Script;
+use crate::steps::{MaintenancePages, ReleaseRef, StepBuilder};
+use crate::templates::Templates;
+
+impl Compiler<'_> {
+    pub(super) fn deploy_full(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
+        let release = self.release()?;
+        let pages = self.pages("deploy_full").ok();
+        phases.extend(self.locks()?);
+        phases.push(self.prepare(release)?);
+        let migrate = self.migrate(release)?;
+        // The maintenance page is up exactly during the migration window.
+        let maintenance = match (&pages, &migrate) {
+            (Some(pages), Some(_)) => {
+                let on =
+                    self.maintenance_phase("maintenance_on", |steps| Ok(steps.maintenance_on(pages, true)), false)?;
+                on.map(|mut on| {
+                    on.undo = on
+                        .work
+                        .iter()
+                        .map(|work| HostWork { host: work.host, steps: vec![self.steps.maintenance_off(pages)] })
+                        .collect();
+                    on
+                })
+            }
+            _ => None,
+        };
+        let has_maintenance = maintenance.is_some();
+        phases.extend(maintenance);
+        phases.extend(migrate);
+        let step = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
+        let mut switch = self
+            .phase_all("switch", "switch `current` to the new release on every host", |_, _| Ok(vec![step.clone()]))?;
+        switch.undo = self.switch_undo(&ReleaseRef::Id(release.id.clone()));
+        phases.push(switch);
+        phases.extend(self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?);
+        phases
+            .extend(self.phase_some("healthcheck", "check every host is healthy", |host| Ok(self.health_steps(host)))?);
+        if let (true, Some(pages)) = (has_maintenance, &pages) {
+            phases.extend(self.maintenance_phase(
+                "maintenance_off",
+                |steps| Ok(steps.maintenance_off(pages)),
+                false,
+            )?);
+        }
+        phases.push(self.finish(release)?);
+        Ok(())
+    }
+
+    pub(super) fn lock(&self) -> Result<Phase, PlanError> {
+        let invocation = &self.input.invocation;
+        let owner = LockOwner {
+            id: invocation.deploy_id.clone(),
+            user: invocation.local_user.clone(),
+            controller: invocation.controller.clone(),
+            pid: Some(invocation.pid),
+            command: self.input.command.name().to_owned(),
+            started: invocation.started_at.clone(),
+        };
+        // Steps that are the same on every host are built once and cloned.
+        let lock = self.steps.lock(&owner);
+        let unlock = self.steps.unlock(&invocation.deploy_id);
+        let mut phase =
+            self.phase_all("lock", "take the environment lock on every host", |_, _| Ok(vec![lock.clone()]))?;
+        phase.undo = self.for_all(|_| vec![unlock.clone()]);
+        Ok(phase)
+    }
+
+    /// The lock in two phases: the first host alone, then all the others. Two runs
+    /// started at the same moment both try the first host first, so exactly one
+    /// wins and the other stops having changed nothing; taking every host at once
+    /// could leave each run holding part of the fleet and both failing.
+    pub(super) fn locks(&self) -> Result<Vec<Phase>, PlanError> {
+        let all = self.lock()?;
+        if self.hosts.len() < 2 {
+            return Ok(vec![all]);
+        }
+        let (first_work, rest_work) = all.work.split_at(1);
+        let (first_undo, rest_undo) = all.undo.split_at(1);
+        let first = Phase {
+            name: "lock".to_owned(),
+            description: "take the environment lock on the first host (a second run stops here)".to_owned(),
+            scope: Scope::All,
+            concurrency: Concurrency::Pool { size: 1 },
+            work: first_work.to_vec(),
+            undo: first_undo.to_vec(),
+            derives: None,
+        };
+        let rest = Phase {
+            name: "lock_rest".to_owned(),
+            description: "take the environment lock on every other host".to_owned(),
+            work: rest_work.to_vec(),
+            undo: rest_undo.to_vec(),
+            ..all
+        };
+        Ok(vec![first, rest])
+    }
+
+    pub(super) fn prepare(&self, release: &ReleaseInfo) -> Result<Phase, PlanError> {
+        let templates = Templates::new(
+            self.input.sources,
+            self.config.templates.iter().map(|spec| spec.src.as_str()),
+            &self.config.secrets.names,
+        )?;
+        let (dirs, files) = self.shared();
+        let id = &release.id;
+        let commit = &release.revision.commit;
+        let fetch = self.steps.prepare_release(&self.config.repo, commit, id);
+        let link = self.steps.link_shared(id, &dirs, &files);
+        let complete = self.steps.mark_complete(id, self.history_entry(EventKind::Prepared, Some(release)).to_line());
+        let builds = self
+            .by_role(|role| (!role.build.is_empty()).then(|| self.steps.build(id, commit, &role.name, &role.build)));
+        let mut phase =
+            self.phase_all("prepare", "build the new release on every host; nothing is live yet", |index, host| {
+                let mut steps = vec![fetch.clone()];
+                steps.extend(link.clone());
+                for spec in &self.config.templates {
+                    let Some(role) = template_role(&spec.roles, host) else { continue };
+                    let variables = self.template_context(index, host, role, release);
+                    let content = templates.render(spec.src.as_str(), &variables)?;
+                    steps.push(self.steps.render_template(id, spec.dest.as_str(), content, spec.mode)?);
+                }
+                steps.extend(for_host(&builds, host));
+                steps.push(complete.clone());
+                Ok(steps)
+            })?;
+        let remove = self.steps.remove_release(id);
+        phase.undo = self.for_all(|_| vec![remove.clone()]);
+        Ok(phase)
+    }
+
+    pub(super) fn migrate(&self, release: &ReleaseInfo) -> Result<Option<Phase>, PlanError> {
+        let Some(migrate) = &self.config.migrate else { return Ok(None) };
+        let host = self
+            .hosts
+            .iter()
+            .position(|host| host.roles.contains(&migrate.role))
+            .ok_or_else(|| PlanError::NoHostForRole { role: migrate.role.clone(), purpose: "migrate" })?;
+        let step = self.steps.migrate(&release.id, &release.revision.commit, &migrate.command);
+        Ok(Some(Phase {
+            name: "migrate".to_owned(),
+            description: format!("run the migrations once, on one `{}` host", migrate.role),
+            scope: Scope::Once { role: migrate.role.clone() },
+            concurrency: Concurrency::Pool { size: 1 },
+            work: vec![HostWork { host, steps: vec![step] }],
+            undo: Vec::new(),
+            derives: None,
+        }))
+    }
+
+    pub(super) fn finish(&self, release: &ReleaseInfo) -> Result<Phase, PlanError> {
+        let entry = Script::text(self.history_entry(EventKind::Deployed, Some(release)).to_line());
+        let steps = vec![
+            self.steps.record_history("record the deploy in the history", entry),
+            self.steps.prune(self.config.keep_releases, &release.id),
+            self.steps.unlock(&self.input.invocation.deploy_id),
+        ];
+        self.phase_all("finish", "record the deploy, prune old releases, release the lock", |_, _| Ok(steps.clone()))
+    }
+
+    pub(super) fn switch_undo(&self, release: &ReleaseRef) -> Vec<HostWork> {
+        let back = self.steps.switch_back(release);
+        self.for_all(|host| {
+            let mut steps = vec![back.clone()];
+            steps.extend(self.restart_steps(host));
+            steps
+        })
+    }
+
+    pub(super) fn pages(&self, command: &'static str) -> Result<MaintenancePages, PlanError> {
+        let settings = &self.config.static_html;
+        let upgrade = settings
+            .upgrade_message
+            .as_ref()
+            .ok_or(PlanError::NoMaintenancePage { key: "upgrade_message", command })?;
+        let load = |path: &camino::Utf8PathBuf| {
+            self.input.sources.get(path).cloned().ok_or_else(|| PlanError::MissingSource { path: path.to_string() })
+        };
+        Ok(MaintenancePages {
+            upgrade_message: load(upgrade)?,
+            healthcheck_override: settings.healthcheck_override.as_ref().map(load).transpose()?,
+            settings: settings.clone(),
+        })
+    }
+
+    /// A maintenance phase on the targeted web hosts. `required`: fail when there
+    /// are none (`begin/end_upgrade`) rather than skip (`deploy_full`).
+    pub(super) fn maintenance_phase(
+        &self,
+        name: &str,
+        step: impl Fn(&StepBuilder<'_>) -> Result<Step, PlanError>,
+        required: bool,
+    ) -> Result<Option<Phase>, PlanError> {
+        let description =
+            if name == "maintenance_on" { "put up the maintenance page" } else { "take down the maintenance page" };
+        let mut work = Vec::new();
+        for (index, host) in self.hosts.iter().enumerate() {
+            if host.roles.iter().any(|role| role == MAINTENANCE_ROLE) {
+                work.push(HostWork { host: index, steps: vec![step(&self.steps)?] });
+            }
+        }
+        if work.is_empty() {
+            return if required {
+                Err(PlanError::NoHostForRole { role: MAINTENANCE_ROLE.to_owned(), purpose: "the maintenance page" })
+            } else {
+                Ok(None)
+            };
+        }
+        Ok(Some(Phase {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            scope: Scope::Role { role: MAINTENANCE_ROLE.to_owned() },
+            concurrency: self.pool(work.len()),
+            work,
+            undo: Vec::new(),
+            derives: None,
+        }))
+    }
+
+    /// This run's history entry; a rollback's release is known only on the hosts.
+    pub(super) fn history_entry(&self, event: EventKind, release: Option<&ReleaseInfo>) -> Entry {
+        let invocation = &self.input.invocation;
+        Entry {
+            event,
+            release: release.map(|release| release.id.clone()).unwrap_or_default(),
+            commit: release.map(|release| release.revision.commit.clone()),
+            deploy_id: Some(invocation.deploy_id.clone()),
+            at: Some(invocation.started_at.clone()),
+            user: Some(invocation.local_user.clone()),
+            migrations: Some(event != EventKind::RolledBack && self.config.migrate.is_some()),
+        }
+    }
+}
