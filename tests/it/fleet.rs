@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::invariants::{Expect, check_fleet};
-use crate::support::project::{finish, project, run_and_check};
+use crate::support::project::{finish, project, run_and_check, wait_for};
 use deployer_fleet::DEPLOY_PATH;
 
 #[test]
@@ -96,10 +96,8 @@ fn ctrl_c_stops_the_run_and_leaves_nothing_behind() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !(0..3).all(|host| project.host_file(host, "started").exists()) {
-        assert!(Instant::now() < deadline, "the command never started");
-        std::thread::sleep(Duration::from_millis(20));
+    for host in 0..3 {
+        wait_for(&project.host_file(host, "started"));
     }
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let outcome = finish(child);
@@ -141,11 +139,7 @@ fn a_host_that_freezes_mid_step_is_given_up_on_in_bounded_time() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !project.host_file(1, "started").exists() {
-        assert!(Instant::now() < deadline, "the step never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for(&project.host_file(1, "started"));
     project.fleet.signal_host(1, "STOP");
     let started = Instant::now();
     let outcome = finish(child);

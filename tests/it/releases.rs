@@ -6,7 +6,9 @@ use deployer_plan::protocol::history::{self, EventKind};
 use std::process::Stdio;
 
 use crate::support::invariants::{Expect, check_fleet};
-use crate::support::project::{Project, held_restart_roles, project_with, run_and_check, signal, wait_for, walk};
+use crate::support::project::{
+    Project, StderrLines, held_restart_roles, project_with, run_and_check, signal, wait_for, walk,
+};
 use deployer_fleet::DEPLOY_PATH;
 
 const MAINTENANCE: &str = "/srv/deployer-fleet/testing/maintenance/503.html";
@@ -413,19 +415,21 @@ fn ctrl_c_during_prepare_cleans_up_and_a_second_one_exits_at_once() {
     }
 
     // Second press: out at once, saying what may be left.
-    let child = project.spawn(&["deploy_full", "testing"]);
+    let mut child = project.spawn(&["deploy_full", "testing"]);
+    let said = StderrLines::follow(&mut child);
     wait_for(&project.host_file(0, "building"));
     signal(child.id(), "INT");
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // The second press goes in once deployer has said it is stopping, not after a sleep.
+    said.wait_for_line(|line| line.starts_with("interrupted:"));
     let started = std::time::Instant::now();
     signal(child.id(), "INT");
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let status = child.wait().unwrap();
+    let stderr = said.all();
+    assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "the second Ctrl-C took {:?}", started.elapsed());
     assert!(stderr.contains("interrupted again") && stderr.contains("deployer lock status"), "{stderr}");
     // What it left is what it said: the lock, with this run's id, and an unfinished release.
-    let outcome = crate::support::Outcome { code: 130, stdout: String::new(), stderr: stderr.into_owned() };
+    let outcome = crate::support::Outcome { code: 130, stdout: String::new(), stderr };
     wait_for(&project.host_file(0, "testing/.deployer/lock/owner"));
     check_fleet(&project, 2, &outcome, &Expect::nothing_deployed().cut_off(0).cut_off(1));
     for host in 0..2 {

@@ -18,6 +18,7 @@
 //! here, so tests can skip with a visible message. Everything a fleet starts is
 //! stopped when it is dropped.
 
+mod faults;
 mod namespaces;
 mod user;
 
@@ -276,94 +277,6 @@ impl Fleet {
         Ok(FleetHost { address, files, child: Some(child) })
     }
 
-    /// Stops one host (its sshd and everything it runs), to make it unreachable.
-    pub fn stop_host(&mut self, index: usize) {
-        self.signal_host(index, "CONT");
-        if let Some(mut child) = self.hosts[index].child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Freezes (SIGSTOP) or thaws (SIGCONT) one host: its sshd and every process
-    /// it started, so it holds connections open but answers nothing.
-    pub fn signal_host(&self, index: usize, signal: &str) {
-        for pid in self.family(index) {
-            let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
-        }
-    }
-
-    /// What runs on host `index` besides its listening sshd: sessions and the
-    /// commands they run, one `pid command line` each.
-    pub fn host_processes(&self, index: usize) -> Vec<String> {
-        let root = self.hosts[index].pid();
-        self.family(index)
-            .into_iter()
-            .filter(|pid| Some(*pid) != root)
-            .filter_map(|pid| {
-                let command = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-                let command = String::from_utf8_lossy(&command).replace('\0', " ");
-                Some(format!("{pid} {}", command.trim()))
-            })
-            .collect()
-    }
-
-    /// A host's sshd and all its descendants.
-    fn family(&self, index: usize) -> Vec<u32> {
-        let Some(root) = self.hosts[index].pid() else { return Vec::new() };
-        let mut family = vec![root];
-        let mut added = true;
-        while added {
-            added = false;
-            for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-                let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-                let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-                let parent = stat
-                    .rsplit_once(')')
-                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                    .and_then(|ppid| ppid.parse::<u32>().ok());
-                if parent.is_some_and(|parent| family.contains(&parent)) && !family.contains(&pid) {
-                    family.push(pid);
-                    added = true;
-                }
-            }
-        }
-        family
-    }
-
-    /// Remounts a host's files read-only (`true`) or read-write, inside its own
-    /// mount namespace.
-    pub fn set_read_only(&self, index: usize, read_only: bool) -> Result<(), String> {
-        let pid = self.hosts[index].pid().ok_or("the host is stopped")?;
-        let mode = if read_only { "remount,bind,ro" } else { "remount,bind,rw" };
-        let status = Command::new("nsenter")
-            .args(["-t", &pid.to_string(), "-m", "--", "mount", "-o", mode, DEPLOY_PATH])
-            .status()
-            .map_err(|error| error.to_string())?;
-        if status.success() { Ok(()) } else { Err(format!("cannot remount host {index}")) }
-    }
-
-    /// Gives a running host a new host key (as after a reinstall, or an attack):
-    /// the new key is written and sshd re-reads it on SIGHUP.
-    pub fn change_host_key(&self, index: usize) -> Result<(), String> {
-        let key = self.host_dir(index).join("host_key");
-        let _ = std::fs::remove_file(&key);
-        let _ = std::fs::remove_file(key.with_extension("pub"));
-        keygen(&key)?;
-        let pid = self.hosts[index].pid().ok_or("the host is stopped")?;
-        let _ = Command::new("kill").args(["-HUP", &pid.to_string()]).status();
-        // sshd re-executes itself on SIGHUP; wait until it listens again.
-        std::thread::sleep(Duration::from_millis(300));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !listening(pid, self.hosts[index].address) {
-            if Instant::now() > deadline {
-                return Err("sshd did not come back after SIGHUP".to_owned());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(())
-    }
-
     /// A command that runs `program` where the controller runs: in the client
     /// network namespace of a namespaced fleet, or here.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
@@ -380,25 +293,6 @@ impl Fleet {
     /// The client network namespace deployer must run in (namespaced fleets).
     pub fn client_namespace(&self) -> Option<String> {
         self.namespaces.as_ref().map(namespaces::Namespaces::client)
-    }
-
-    fn namespaces(&self) -> Result<&namespaces::Namespaces, String> {
-        self.namespaces.as_ref().ok_or_else(|| "only a fleet started with Network::Namespaces has links".to_owned())
-    }
-
-    /// Cuts host `index`'s network link (`true`), or restores it.
-    pub fn cut_link(&self, index: usize, cut: bool) -> Result<(), String> {
-        self.namespaces()?.cut_link(index, cut)
-    }
-
-    /// Drops every packet to and from host `index` silently (`true`), or stops.
-    pub fn drop_packets(&self, index: usize, drop: bool) -> Result<(), String> {
-        self.namespaces()?.drop_packets(index, drop)
-    }
-
-    /// Limits host `index`'s link to `kbit` kilobits per second each way, or lifts it.
-    pub fn slow_link(&self, index: usize, kbit: Option<u32>) -> Result<(), String> {
-        self.namespaces()?.slow_link(index, kbit)
     }
 
     /// Leaves the hosts running after this value is dropped (`deployer-fleet up`).

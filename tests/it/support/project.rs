@@ -241,3 +241,42 @@ impl Project {
 pub fn signal(pid: u32, signal: &str) {
     Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
 }
+
+/// A child's standard error, read line by line as it comes, so a test can wait
+/// for what deployer says instead of sleeping.
+pub struct StderrLines {
+    lines: std::sync::mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl StderrLines {
+    pub fn follow(child: &mut std::process::Child) -> Self {
+        use std::io::BufRead;
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (sender, lines) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = sender.send(line.clone());
+                all.push(line);
+            }
+            all
+        });
+        Self { lines, reader }
+    }
+
+    /// Waits (30 s at most) for a line that `matches`.
+    pub fn wait_for_line(&self, matches: impl Fn(&str) -> bool) {
+        loop {
+            let line = self.lines.recv_timeout(std::time::Duration::from_secs(30)).expect("the line never came");
+            if matches(&line) {
+                return;
+            }
+        }
+    }
+
+    /// Everything the child wrote, once it has exited.
+    pub fn all(self) -> String {
+        self.reader.join().unwrap().join("\n")
+    }
+}
