@@ -1,5 +1,7 @@
 //! Who is running deployer, where and when: recorded in locks and history.
 
+use std::fmt::Write;
+
 use deployer_plan::Invocation;
 
 /// Names the time deployer takes as now (RFC 3339, UTC), instead of the clock:
@@ -15,7 +17,7 @@ pub(crate) fn current() -> Invocation {
     let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
     let pid = std::process::id();
     Invocation {
-        deploy_id: format!("{stamp}-{pid}"),
+        deploy_id: run_id(&stamp),
         local_user: printable(std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| uid())),
         controller: printable(
             std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -38,4 +40,32 @@ fn uid() -> String {
 fn printable(value: String) -> String {
     let cleaned: String = value.trim().chars().filter(|c| !c.is_control()).take(64).collect();
     if cleaned.is_empty() { "unknown".to_owned() } else { cleaned }
+}
+
+/// A run's id: when it started (for people) and 64 random bits, so two runs never
+/// share one, even started in the same second in containers with the same pid,
+/// and nobody can guess another run's id to release its lock.
+fn run_id(stamp: &str) -> String {
+    let mut bytes = [0u8; 8];
+    // Without an OS random source the id is still unique enough: time and pid.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |time| time.as_nanos());
+        bytes =
+            (u64::try_from(nanos % u128::from(u64::MAX)).unwrap_or(0) ^ u64::from(std::process::id())).to_le_bytes();
+    }
+    bytes.iter().fold(format!("{stamp}-"), |mut id, byte| {
+        let _ = write!(id, "{byte:02x}");
+        id
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn run_ids_differ_within_one_second() {
+        let (a, b) = (super::run_id("20261123T000000Z"), super::run_id("20261123T000000Z"));
+        assert_ne!(a, b);
+        assert!(a.starts_with("20261123T000000Z-") && a.len() == "20261123T000000Z-".len() + 16, "{a}");
+    }
 }

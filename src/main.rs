@@ -11,6 +11,7 @@ mod planning;
 mod report;
 mod revision;
 mod run;
+mod signals;
 
 fn main() -> std::process::ExitCode {
     run::run(std::env::args_os())

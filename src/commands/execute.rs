@@ -17,6 +17,7 @@ use crate::exit::Exit;
 use crate::output;
 use crate::planning::{PlanRequest, build_plan};
 use crate::report::{CliReporter, HostLogs, Progress, RunNames, Style};
+use crate::signals::StopSignals;
 
 pub(crate) fn run(global: &GlobalArgs, command: Command) -> Result<Exit, CliError> {
     let (config, plan) = build_plan(global, PlanRequest::from_command(command)?)?;
@@ -156,19 +157,16 @@ fn left_behind(plan: &Plan) -> String {
     }
 }
 
-/// First Ctrl-C: stop starting work, undo, exit 130. Second: close the masters
-/// and exit at once, saying what may be left.
+/// First stop signal (Ctrl-C, SIGTERM, SIGHUP): stop starting work, undo, exit
+/// 130. Second: close the masters and exit at once, saying what may be left.
 async fn watch_interrupts(cancel: CancellationToken, control_directory: camino::Utf8PathBuf, left_behind: String) {
-    if tokio::signal::ctrl_c().await.is_err() {
-        return;
-    }
+    let Ok(mut signals) = StopSignals::listen() else { return };
+    signals.next().await;
     cancel.cancel();
-    if tokio::signal::ctrl_c().await.is_err() {
-        return;
-    }
+    let again = signals.next().await;
     output::stderr(&format!(
-        "interrupted again: stopping now. Steps already running finish on their hosts (each has a time limit); \
-         {left_behind}\n"
+        "interrupted again ({again}): stopping now. Steps already running finish on their hosts (each has a time \
+         limit); {left_behind}\n"
     ));
     FleetTransport::emergency_close(&control_directory);
     std::process::exit(Exit::Interrupted as i32);

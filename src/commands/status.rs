@@ -33,6 +33,8 @@ struct HostStatus {
     previous: Option<String>,
     /// Complete releases (the ones `current` can point at).
     releases: Option<usize>,
+    /// Releases deployer did not create (an adopted layout's): shown, never removed.
+    foreign: Vec<String>,
     lock: Option<LockStatus>,
 }
 
@@ -93,6 +95,12 @@ fn gather(global: &GlobalArgs, target: &Target, spec: CommandSpec) -> Result<(Ve
             status.commit = report.current.as_deref().and_then(|current| report.commit_of(current)).map(str::to_owned);
             status.previous.clone_from(&report.previous);
             status.releases = Some(report.complete.len());
+            status.foreign = report.foreign().into_iter().map(str::to_owned).collect();
+            if let Some(current) = &status.current
+                && status.foreign.contains(current)
+            {
+                status.current = Some(format!("{current} (foreign)"));
+            }
             status.lock = report.lock_owner().map(|owner| LockStatus {
                 stale: owner.controller == this_machine
                     && owner.pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()),
@@ -143,6 +151,15 @@ pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliEr
                 host.previous.as_deref().unwrap_or("-"),
                 host.releases.map_or("-".to_owned(), |count| count.to_string()),
                 describe_lock(host.lock.as_ref()),
+            );
+        }
+        for host in hosts.iter().filter(|host| !host.foreign.is_empty()) {
+            let _ = writeln!(
+                text,
+                "{}: {} release(s) deployer did not create, kept and never pruned: {}",
+                host.host,
+                host.foreign.len(),
+                host.foreign.join(", ")
             );
         }
         match live.len() {

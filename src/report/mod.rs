@@ -100,7 +100,7 @@ fn plain_line(event: &Event) -> Option<String> {
         Event::Captured { name, value } => format!("every host agrees on the {}: {}", name.describe(), escape(value)),
         Event::UndoStarted { phase, hosts } => format!("undoing {phase} on {hosts} host(s)"),
         Event::Interrupted => {
-            "interrupted: no new steps start; undoing what ran (Ctrl-C again to stop at once)".to_owned()
+            "interrupted: no new steps start; undoing what ran (interrupt again to stop at once)".to_owned()
         }
         _ => return None,
     })

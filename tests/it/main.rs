@@ -16,3 +16,4 @@ mod hosts;
 mod network;
 mod plan;
 mod releases;
+mod signals;

@@ -2,20 +2,28 @@
 # The planner assigns every input above this text, each through shell::quote
 # (SC2154: they are assigned there, not here); comment lines are not sent.
 # Fetches the pinned commit into the host's mirror (cloning it the first time)
-# and extracts it into releases/<release>.
+# and extracts it into releases/<release>. The release directory is claimed with
+# mkdir (which fails if it exists), and the claim is recorded as this run's in
+# created/, so undo and pruning remove only what deployer made: a directory that
+# is already there, whoever made it, is refused and left alone.
 # input releases
 # input shared
 # input complete
+# input created
 # input mirror
 # input mirror_partial
 # input repo
 # input commit
 # input release
-mkdir -p -- "$releases" "$shared" "$complete"
-if [ -e "$complete/$release" ]; then
-    echo "deployer: release $release already exists" >&2
+# input run: this run's id
+release_dir=$releases/$release
+if [ -e "$release_dir" ] || [ -L "$release_dir" ] || [ -e "$complete/$release" ]; then
+    echo "deployer: release $release already exists on this host (another deploy of this commit in the same second?); it was left alone" >&2
     exit 1
 fi
+mkdir -p -- "$releases" "$shared" "$complete" "$created"
+mkdir -- "$release_dir"
+printf '%s\n' "$run" >"$created/$release"
 if [ ! -d "$mirror" ]; then
     rm -rf -- "$mirror_partial"
     git clone --mirror --quiet -- "$repo" "$mirror_partial"
@@ -28,10 +36,9 @@ git -C "$mirror" cat-file -e "$commit^{commit}" || {
     echo "deployer: commit $commit is not in $repo" >&2
     exit 1
 }
-release_dir=$releases/$release
+# The archive's name derives from the release this run just claimed, so it is ours.
 archive=$releases/.$release.tar
-rm -rf -- "$release_dir" "$archive"
-mkdir -- "$release_dir"
+rm -f -- "$archive"
 git -C "$mirror" archive --format=tar --output="$archive" --end-of-options "$commit"
 tar -x -f "$archive" -C "$release_dir"
 rm -f -- "$archive"

@@ -6,6 +6,7 @@
 # input current
 # input previous
 # input complete
+# input created
 # input lock
 # input lock_owner
 # input history

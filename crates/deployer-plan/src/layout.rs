@@ -12,7 +12,11 @@
 //! <root>/.deployer/lock/         the environment lock (mkdir), with an `owner` record
 //! <root>/.deployer/history       one line per event (protocol::history)
 //! <root>/.deployer/complete/<id> a release is switchable only once this exists
+//! <root>/.deployer/created/<id>  the run that created a release: deployer removes
+//!                                only releases it made (never an adopted layout's)
 //! <root>/.deployer/previous      what `current` pointed at before the last switch
+//! <root>/.deployer/undo/         what `current` and `previous` held before the last
+//!                                switch, so undoing it restores them exactly
 //! ```
 //!
 //! Scripts get these paths as inputs named after them ([`Layout::named`]); no
@@ -46,6 +50,8 @@ impl Layout {
             "secrets" => "secrets",
             "state" => ".deployer",
             "complete" => ".deployer/complete",
+            "created" => ".deployer/created",
+            "undo" => ".deployer/undo",
             "history" => ".deployer/history",
             "lock" => ".deployer/lock",
             "lock_owner" => ".deployer/lock/owner",

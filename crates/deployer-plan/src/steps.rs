@@ -20,6 +20,8 @@ pub(crate) struct StepBuilder<'a> {
     pub layout: &'a Layout,
     pub timeout: u32,
     pub environment: &'a str,
+    /// This run's id: recorded with what the run creates, so undo removes only that.
+    pub run: &'a str,
 }
 
 fn commands(commands: &[String]) -> Vec<Value> {
@@ -77,7 +79,12 @@ impl StepBuilder<'_> {
     pub fn prepare_release(&self, repo: &str, commit: &str, id: &str) -> Step {
         let script = self.fill(
             scripts::PREPARE_RELEASE,
-            vec![("repo", Value::word(repo)), ("commit", Value::word(commit)), ("release", Value::word(id))],
+            vec![
+                ("repo", Value::word(repo)),
+                ("commit", Value::word(commit)),
+                ("release", Value::word(id)),
+                ("run", Value::word(self.run)),
+            ],
         );
         self.step(StepKind::PrepareRelease, format!("fetch {} and extract it", short(commit)), script)
     }
@@ -143,7 +150,8 @@ impl StepBuilder<'_> {
 
     /// Undo of a failed prepare: removes the release unless it is live.
     pub fn remove_release(&self, id: &str) -> Step {
-        let script = self.fill(scripts::REMOVE_RELEASE, vec![("release", Value::word(id))]);
+        let script =
+            self.fill(scripts::REMOVE_RELEASE, vec![("release", Value::word(id)), ("run", Value::word(self.run))]);
         self.step(StepKind::RemoveRelease, "remove the unfinished release", script)
     }
 

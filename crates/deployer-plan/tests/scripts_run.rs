@@ -364,15 +364,27 @@ fn pruning_5000_old_releases_keeps_the_right_ones() {
     let first = commit(&fixture, "one");
     let create = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &first);
     run(&create, &fixture);
-    // 5,000 old complete releases and 100 unfinished ones.
+    // 5,000 old complete releases, 100 unfinished ones that failed runs created,
+    // and 3 that deployer did not create (an adopted Capistrano layout's).
     for number in 0..5100 {
         let id = format!("2020{:04}T000000Z-{number:07x}", 1000 + number % 9000);
         std::fs::create_dir_all(root.join("releases").join(&id)).unwrap();
         std::fs::write(root.join("releases").join(&id).join("f"), "x").unwrap();
-        if number < 5000 {
-            std::fs::write(root.join(".deployer/complete").join(&id), "").unwrap();
-        }
+        let record = if number < 5000 { ".deployer/complete" } else { ".deployer/created" };
+        std::fs::write(root.join(record).join(&id), "").unwrap();
     }
+    let foreign = ["20190101000000", "20190102000000", "20190103000000"];
+    for name in foreign {
+        std::fs::create_dir_all(root.join("releases").join(name)).unwrap();
+    }
+    // Completed long ago: pruning orders by completion on the host, not by name.
+    let touched = Command::new("sh")
+        .arg("-c")
+        .arg("find . -name '2020*' -exec touch -d 2020-01-01 {} +")
+        .current_dir(root.join(".deployer/complete"))
+        .status()
+        .unwrap();
+    assert!(touched.success());
     let second = commit(&fixture, "two");
     let deploy = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &second);
     let started = std::time::Instant::now();
@@ -381,8 +393,10 @@ fn pruning_5000_old_releases_keeps_the_right_ones() {
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    let expected: std::collections::BTreeSet<String> = [create.release_id.unwrap(), deploy.release_id.unwrap()].into();
-    assert_eq!(left, expected, "only the newest two (also current and previous) remain");
+    let mut expected: std::collections::BTreeSet<String> =
+        [create.release_id.unwrap(), deploy.release_id.unwrap()].into();
+    expected.extend(foreign.map(str::to_owned));
+    assert_eq!(left, expected, "the newest two (also current and previous) and the foreign ones remain");
     assert_eq!(std::fs::read_dir(root.join(".deployer/complete")).unwrap().count(), 2, "their markers went with them");
     assert!(started.elapsed() < std::time::Duration::from_secs(60), "pruning took {:?}", started.elapsed());
 }
@@ -416,4 +430,100 @@ fn a_symlink_planted_in_the_repository_cannot_redirect_writes() {
     let failure = failure.expect("the deploy must stop at the planted symlink");
     assert!(failure.contains("is a symlink; refusing to write through it"), "{failure}");
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing was written outside the release");
+}
+
+/// Runs every step of `work` through `sh`; returns the first failure's stderr.
+fn try_work(work: &[HostWork], directory: &Utf8Path) -> Result<(), String> {
+    for step in work.iter().flat_map(|item| &item.steps) {
+        let script: String =
+            step.script.expose(|_| Ok::<_, String>(SECRET.to_owned()), |name| Err(format!("{name:?}"))).unwrap();
+        let output =
+            Command::new("sh").arg("-c").arg(format!("set -eu\n{script}")).current_dir(directory).output().unwrap();
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_capistrano_layout_is_adopted_restored_exactly_and_never_pruned() {
+    let fixture = fixture();
+    let root = fixture.root.join("hosts/testing");
+    // What Capistrano (or Deployer-PHP, with a relative link) leaves: releases, a
+    // shared directory and `current`, and no deployer markers at all.
+    std::fs::create_dir_all(root.join("releases/20240101120000")).unwrap();
+    std::fs::write(root.join("releases/20240101120000/app.txt"), "capistrano").unwrap();
+    std::fs::create_dir_all(root.join("shared/media")).unwrap();
+    std::fs::create_dir_all(root.join("shared/config")).unwrap();
+    std::fs::write(root.join("shared/config/local.env"), "").unwrap();
+    std::os::unix::fs::symlink("releases/20240101120000", root.join("current")).unwrap();
+    let first = commit(&fixture, "one");
+    let deploy = plan(&fixture, CommandSpec::DeployFull, "20261123T000001Z", &first);
+
+    // The deploy fails after its switch: undo puts back exactly the relative link.
+    let switch = deploy.phases.iter().position(|phase| phase.name == "switch").unwrap();
+    for phase in &deploy.phases[..=switch] {
+        run_work(&phase.work, phase.derives.as_ref(), &mut BTreeMap::new(), &fixture.root);
+    }
+    assert_eq!(current(&fixture), deploy.release_id.clone().unwrap());
+    for phase in deploy.phases[..=switch].iter().rev() {
+        run_work(&phase.undo, None, &mut BTreeMap::new(), &fixture.root);
+    }
+    assert_eq!(std::fs::read_link(root.join("current")).unwrap(), Path::new("releases/20240101120000"));
+    assert!(!root.join(".deployer/previous").exists(), "previous is as it was: absent");
+    assert!(!root.join("releases").join(deploy.release_id.unwrap()).exists(), "this run's release is gone");
+    assert!(root.join("releases/20240101120000/app.txt").exists(), "the adopted release is untouched");
+
+    // Deploys that succeed keep the adopted release however many there are.
+    for (number, stamp) in ["20261123T000002Z", "20261123T000003Z", "20261123T000004Z"].iter().enumerate() {
+        let next = commit(&fixture, &format!("v{number}"));
+        run(&plan(&fixture, CommandSpec::DeployFull, stamp, &next), &fixture);
+    }
+    assert!(
+        root.join("releases/20240101120000/app.txt").exists(),
+        "pruning never removes what deployer did not create"
+    );
+}
+
+#[test]
+fn an_undone_switch_restores_previous_too() {
+    let fixture = fixture();
+    let root = fixture.root.join("hosts/testing");
+    let one = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &commit(&fixture, "one"));
+    run(&one, &fixture);
+    let two = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &commit(&fixture, "two"));
+    run(&two, &fixture);
+    let three = plan(&fixture, CommandSpec::DeployFull, "20261123T000003Z", &commit(&fixture, "three"));
+    let switch = three.phases.iter().position(|phase| phase.name == "switch").unwrap();
+    for phase in &three.phases[..=switch] {
+        run_work(&phase.work, None, &mut BTreeMap::new(), &fixture.root);
+    }
+    run_work(&three.phases[switch].undo, None, &mut BTreeMap::new(), &fixture.root);
+    assert_eq!(current(&fixture), two.release_id.unwrap());
+    let previous = std::fs::read_to_string(root.join(".deployer/previous")).unwrap();
+    assert_eq!(
+        previous.trim(),
+        one.release_id.unwrap(),
+        "previous is the release before the live one, not the live one"
+    );
+}
+
+#[test]
+fn a_release_that_exists_is_refused_and_left_alone() {
+    let fixture = fixture();
+    let root = fixture.root.join("hosts/testing");
+    let first = commit(&fixture, "one");
+    let one = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &first);
+    run(&one, &fixture);
+    // Another run in the same second with the same commit: same release id.
+    let again = plan(&fixture, CommandSpec::DeployFull, "20261123T000001Z", &first);
+    let prepare = again.phases.iter().find(|phase| phase.name == "prepare").unwrap();
+    let error = try_work(&prepare.work, &fixture.root).unwrap_err();
+    assert!(error.contains("already exists on this host"), "{error}");
+    try_work(&prepare.undo, &fixture.root).unwrap();
+    let id = one.release_id.unwrap();
+    assert!(root.join("releases").join(&id).join("app.txt").exists(), "the other run's release was not removed");
+    assert!(root.join(".deployer/complete").join(&id).exists());
+    assert_eq!(current(&fixture), id);
 }

@@ -1,7 +1,7 @@
 # shellcheck shell=sh disable=SC2154
 # Prints this host's deploy state, one fact per line. The format is read by
 # deployer_plan::protocol::report, which documents it; change both together.
-# Uses the layout variables releases, current, previous, complete, lock,
+# Uses the layout variables releases, current, previous, complete, created, lock,
 # lock_owner and history, which the calling script declares.
 
 report_state() {
@@ -19,6 +19,9 @@ report_state() {
     done
     for entry in "$complete"/*; do
         if [ -e "$entry" ]; then printf 'DEPLOYER-STATE complete=%s\n' "${entry##*/}"; fi
+    done
+    for entry in "$created"/*; do
+        if [ -e "$entry" ]; then printf 'DEPLOYER-STATE created=%s\n' "${entry##*/}"; fi
     done
     if [ -d "$lock" ]; then
         echo 'DEPLOYER-STATE lock=held'

@@ -51,6 +51,7 @@ pub fn compile(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
             layout: &layout,
             timeout: config.execution.command_timeout,
             environment: &environment.name,
+            run: &input.invocation.deploy_id,
         },
         release: release.as_ref(),
     };

@@ -8,6 +8,7 @@
 //! DEPLOYER-STATE previous=<release>           what `current` pointed at before the last switch
 //! DEPLOYER-STATE release=<name>               one per directory in releases/
 //! DEPLOYER-STATE complete=<release>           one per completion marker
+//! DEPLOYER-STATE created=<release>            one per release a deployer run created
 //! DEPLOYER-STATE lock=held|free
 //! DEPLOYER-LOCK <owner record line>           the lock's owner record, line by line
 //! DEPLOYER-HISTORY <history line>             the newest lines of .deployer/history
@@ -39,6 +40,8 @@ pub struct HostReport {
     pub releases: BTreeSet<String>,
     /// Releases with a completion marker: the ones that can become `current`.
     pub complete: BTreeSet<String>,
+    /// Releases a deployer run created (and recorded as its own).
+    pub created: BTreeSet<String>,
     /// Whether the report said anything about the lock.
     pub lock_held: Option<bool>,
     pub(crate) lock_lines: Vec<String>,
@@ -95,6 +98,7 @@ impl HostReport {
             }
             "release" => release().map(|name| self.releases.insert(name)).is_some(),
             "complete" => release().map(|name| self.complete.insert(name)).is_some(),
+            "created" => release().map(|name| self.created.insert(name)).is_some(),
             "lock" => match value {
                 "held" => {
                     self.lock_held = Some(true);
@@ -113,6 +117,16 @@ impl HostReport {
     /// The lock's owner, when the lock is held.
     pub fn lock_owner(&self) -> Option<LockOwner> {
         (self.lock_held == Some(true)).then(|| LockOwner::parse(self.lock_lines.iter().map(String::as_str)))
+    }
+
+    /// Releases in `releases/` that deployer did not create: an adopted layout's
+    /// (Capistrano, Deployer-PHP, by hand). deployer never removes them.
+    pub fn foreign(&self) -> Vec<&str> {
+        self.releases
+            .iter()
+            .filter(|name| !self.complete.contains(*name) && !self.created.contains(*name))
+            .map(String::as_str)
+            .collect()
     }
 
     /// The commit `release` was built from, as the history says.
@@ -156,7 +170,7 @@ mod tests {
         let root = root.to_str().unwrap();
         let script = format!(
             "set -eu\nroot={root}\nreleases=$root/releases\ncurrent=$root/current\nprevious=$root/.deployer/previous\n\
-             complete=$root/.deployer/complete\nlock=$root/.deployer/lock\nlock_owner=$lock/owner\nhistory=$root/.deployer/history\n{}\nreport_state\n",
+             complete=$root/.deployer/complete\ncreated=$root/.deployer/created\nlock=$root/.deployer/lock\nlock_owner=$lock/owner\nhistory=$root/.deployer/history\n{}\nreport_state\n",
             include_str!("../../scripts/lib/report.sh")
         );
         let output = Command::new("sh").arg("-c").arg(script).output().unwrap();
