@@ -176,6 +176,9 @@ fn two_deploys_at_the_same_moment_exactly_one_runs() {
         let entries = std::fs::read_dir(project.host_file(host, "testing/releases")).unwrap().count();
         assert_eq!(entries, 1, "host {host}: the losing run created nothing ({release})");
     }
+    let loser = codes.iter().find(|output| output.status.code() == Some(5)).unwrap();
+    let said = String::from_utf8_lossy(&loser.stderr);
+    assert!(!said.contains("undoing"), "the refused run undoes nothing of the holder's:\n{said}");
     let text = |stream: fn(&std::process::Output) -> &Vec<u8>| {
         codes.iter().map(|output| String::from_utf8_lossy(stream(output)).into_owned()).collect::<String>()
     };

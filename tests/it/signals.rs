@@ -1,4 +1,5 @@
-//! Every way a controller is asked to stop: SIGTERM (a cancelled CI job) and
+//! Every way a controller is asked to stop, and the lock every changing command
+//! takes. SIGTERM (a cancelled CI job) and
 //! SIGHUP (a closed terminal) are handled as Ctrl-C is: no new steps, undo,
 //! unlock, exit 130, and the fleet as it was.
 
@@ -34,4 +35,29 @@ fn sigterm_during_prepare_is_handled_like_ctrl_c() {
 #[test]
 fn sighup_during_prepare_is_handled_like_ctrl_c() {
     stopped_during_prepare("HUP");
+}
+
+#[test]
+fn upgrade_pages_and_passwords_wait_for_the_lock_like_deploys() {
+    let extra = "static_html:\n  upgrade_message: 503.html\n  healthcheck_override: healthcheck.html\nexecution:\n  command_timeout: 30\n";
+    let Some(project) = project_with(2, &gated_build_roles(), extra) else { return };
+    let deploy = project.spawn(&["deploy_full", "testing"]);
+    for host in 0..2 {
+        wait_for(&project.host_file(host, "building"));
+    }
+    let refused = crate::support::project::run_and_check(&project, &["begin_upgrade", "testing"]);
+    assert_eq!(refused.code, 5, "begin_upgrade while a deploy runs: {}", refused.stderr);
+    for host in 0..2 {
+        assert!(!project.host_file(host, "testing/maintenance/503.html").exists(), "host {host}: page went up");
+        std::fs::write(project.host_file(host, "go"), "").unwrap();
+    }
+    let deployed = finish(deploy);
+    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    let up = crate::support::project::run_and_check(&project, &["begin_upgrade", "testing"]);
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let down = crate::support::project::run_and_check(&project, &["end_upgrade", "testing"]);
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    for host in 0..2 {
+        assert!(!project.host_file(host, "testing/.deployer/lock").exists(), "host {host}: lock left");
+    }
 }

@@ -170,7 +170,11 @@ impl<T: Transport> Executor<'_, T> {
             results = self.run_phase(wire, phase, &items, &outcome.captured, false).await;
         }
         note_locks(state, &items, &results);
-        state.attempted.push(results.iter().filter(|result| result.started).map(|result| result.host).collect());
+        // A host whose lock step found another run's lock took nothing and changed
+        // nothing: its undo would only touch the holder's lock, so it gets none.
+        state.attempted.push(
+            results.iter().filter(|result| result.started && !result.lock_held).map(|result| result.host).collect(),
+        );
         if phase.switches_current() {
             state.switched.extend(results.iter().filter(|result| result.succeeded()).map(|result| result.host));
         }

@@ -23,25 +23,24 @@ impl Compiler<'_> {
                 if *stay_healthy && pages.healthcheck_override.is_none() {
                     return Err(PlanError::NoMaintenancePage { key: "healthcheck_override", command: "begin_upgrade" });
                 }
-                phases.extend(self.maintenance_phase(
+                let on = self.maintenance_phase(
                     "maintenance_on",
                     |steps| Ok(steps.maintenance_on(&pages, *stay_healthy)),
                     true,
-                )?);
+                )?;
+                self.locked(&mut phases, on)?;
             }
             CommandSpec::EndUpgrade => {
                 let pages = self.pages("end_upgrade")?;
-                phases.extend(self.maintenance_phase(
-                    "maintenance_off",
-                    |steps| Ok(steps.maintenance_off(&pages)),
-                    true,
-                )?);
+                let off = self.maintenance_phase("maintenance_off", |steps| Ok(steps.maintenance_off(&pages)), true)?;
+                self.locked(&mut phases, off)?;
             }
             CommandSpec::UpdateServerPasswords => {
                 if self.config.secrets.names.is_empty() {
                     return Err(PlanError::Unsafe("no secrets are declared (`password_names`)".to_owned()));
                 }
-                phases.push(self.secrets_phase()?);
+                let secrets = self.secrets_phase()?;
+                self.locked(&mut phases, Some(secrets))?;
             }
             CommandSpec::Status => {
                 let report = self.steps.report_state(StepKind::ReadStatus, "read releases, history and lock");
@@ -69,6 +68,16 @@ impl Compiler<'_> {
             }
         }
         Ok(phases)
+    }
+
+    /// `work` under the environment lock, like a deploy: a second run stops before
+    /// changing anything, and the lock is released at the end.
+    fn locked(&self, phases: &mut Vec<Phase>, work: Option<Phase>) -> Result<(), PlanError> {
+        phases.extend(self.locks()?);
+        phases.extend(work);
+        let unlock = self.steps.unlock(&self.input.invocation.deploy_id);
+        phases.push(self.phase_all("unlock", "release the environment lock", |_, _| Ok(vec![unlock.clone()]))?);
+        Ok(())
     }
 
     fn secrets_phase(&self) -> Result<Phase, PlanError> {
