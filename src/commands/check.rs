@@ -46,6 +46,16 @@ pub(crate) fn run(global: &GlobalArgs, environment: Option<&str>) -> Result<Exit
     for warning in &config.warnings {
         output::stderr(&format!("warning: {} (at `{}`)\n", warning.message, warning.key_path));
     }
+    for template in readable_secret_templates(&config) {
+        output::stderr(&format!(
+            "warning: template `{}` uses a secret but its mode {:04o} lets the group or other users read `{}`; \
+             leave `mode` out (0600) unless they must (at `{}`)\n",
+            template.src,
+            template.mode.unwrap_or_default(),
+            template.dest,
+            template.key_path
+        ));
+    }
     Ok(Exit::Success)
 }
 
@@ -134,4 +144,18 @@ fn summary_json(config: &Config, environments: &[&deployer_config::Environment])
         },
         "warnings": config.warnings,
     })
+}
+
+/// Templates whose source uses `secrets.` and whose explicit mode lets the group
+/// or other users read the file.
+fn readable_secret_templates(config: &deployer_config::Config) -> Vec<&deployer_config::TemplateSpec> {
+    let directory = config.file.parent().unwrap_or(camino::Utf8Path::new("."));
+    config
+        .templates
+        .iter()
+        .filter(|template| template.mode.is_some_and(|mode| mode & 0o044 != 0))
+        .filter(|template| {
+            std::fs::read_to_string(directory.join(&template.src)).is_ok_and(|source| source.contains("secrets."))
+        })
+        .collect()
 }

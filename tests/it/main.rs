@@ -16,4 +16,5 @@ mod hosts;
 mod network;
 mod plan;
 mod releases;
+mod secrets;
 mod signals;

@@ -127,7 +127,9 @@ pub struct TemplateSpec {
     pub dest: Utf8PathBuf,
     /// Roles whose hosts get it; empty means every host.
     pub roles: Vec<String>,
-    pub mode: u32,
+    /// The file mode the configuration gives; without one, a rendered file is
+    /// 0600 when it holds a secret and 0644 otherwise.
+    pub mode: Option<u32>,
     /// Where it was declared, for errors about the source file.
     #[serde(skip)]
     pub key_path: KeyPath,

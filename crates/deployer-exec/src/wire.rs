@@ -69,11 +69,14 @@ impl Wire {
         let marker = self.marker();
         let delimiter = self.delimiter();
         let mut out = String::with_capacity(scripts.iter().map(String::len).sum::<usize>() + 256 * steps.len());
+        // The host's shell settings (a BASH_ENV that sets -x or -v) must not make
+        // a script echo itself, secrets and all, into the output.
+        out.push_str("set +vx\n");
         for (index, (step, script)) in steps.iter().zip(scripts).enumerate() {
             out.push_str(&format!(
                 "printf '%s\\n' '{marker} START {index}'\n\
                  timeout -k {KILL_GRACE_SECONDS} {limit} sh -s <<'{delimiter}'\n\
-                 set -eu\n\
+                 set +vx -eu\n\
                  {script}{newline}\
                  {delimiter}\n\
                  status=$?\n\

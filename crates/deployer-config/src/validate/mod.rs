@@ -360,7 +360,7 @@ impl Validator<'_> {
                 src: raw.src.into(),
                 dest: raw.dest.into(),
                 roles: template_roles,
-                mode: raw.mode.map_or(0o644, |mode| mode.0),
+                mode: raw.mode.map(|mode| mode.0),
                 key_path: path.key("src"),
             });
         }
@@ -377,7 +377,7 @@ impl Validator<'_> {
                 src: src.into(),
                 dest: dest.into(),
                 roles: app_roles.map(str::to_owned).collect(),
-                mode: 0o640,
+                mode: None,
                 key_path: root.key("localsettings_template"),
             });
         }

@@ -8,8 +8,9 @@ use deployer_plan::protocol::captured::Captured;
 use deployer_plan::protocol::report::HostReport;
 use deployer_plan::{Effect, HostWork, LOCK_HELD_STATUS, Phase};
 
-use super::{Executor, elapsed_ms};
+use super::{Executor, RunContext, elapsed_ms};
 use crate::events::{Event, Reporter};
+use crate::mask::Masker;
 use crate::transport::{OutputSink, Stream, Transport, TransportError};
 use crate::wire::{KILL_GRACE_SECONDS, Marker, TIMED_OUT_STATUS, Wire};
 
@@ -58,32 +59,23 @@ impl WorkResult {
 impl<T: Transport> Executor<'_, T> {
     pub(super) async fn run_work(
         &self,
-        wire: &Wire,
+        context: &RunContext,
         phase: &Phase,
         work: &HostWork,
         captured: &BTreeMap<Captured, String>,
     ) -> WorkResult {
         let started = Instant::now();
         let host = &self.plan.hosts[work.host];
-        let mut scripts = Vec::with_capacity(work.steps.len());
-        for step in &work.steps {
-            let exposed = step.script.expose(
-                |name| self.secrets.get(name).cloned().ok_or_else(|| format!("secret `{name}` is missing")),
-                |name| captured.get(&name).cloned().ok_or_else(|| format!("no host reported the {}", name.describe())),
-            );
-            match exposed {
-                Ok(script) => scripts.push(script),
-                Err(error) => {
-                    return WorkResult {
-                        error: Some((Some(step.title.clone()), error)),
-                        ..WorkResult::not_started(work.host)
-                    };
-                }
+        let scripts = match self.expose(context, work, captured) {
+            Ok(scripts) => scripts,
+            Err((title, error)) => {
+                return WorkResult { error: Some((Some(title), error)), ..WorkResult::not_started(work.host) };
             }
-        }
-        let script = wire.phase_script(&work.steps, &scripts);
+        };
+        let script = context.wire.phase_script(&work.steps, &scripts);
         let mut sink = HostSink {
-            wire,
+            wire: &context.wire,
+            masker: &context.masker,
             reporter: self.reporter,
             host: &host.name,
             phase: &phase.name,
@@ -160,9 +152,35 @@ impl<T: Transport> Executor<'_, T> {
     }
 }
 
+impl<T: Transport> Executor<'_, T> {
+    /// Each step's script with its slots filled, or the failing step's title and why.
+    fn expose(
+        &self,
+        context: &RunContext,
+        work: &HostWork,
+        captured: &BTreeMap<Captured, String>,
+    ) -> Result<Vec<String>, (String, String)> {
+        let mut scripts = Vec::with_capacity(work.steps.len());
+        for step in &work.steps {
+            let exposed = step.script.expose(
+                |name| self.secrets.get(name).cloned().ok_or_else(|| format!("secret `{name}` is missing")),
+                |name| captured.get(&name).cloned().ok_or_else(|| format!("no host reported the {}", name.describe())),
+            );
+            // Checked as it goes on the wire, not value by value: no combination
+            // of values may end the step's here-document early.
+            let script = exposed
+                .and_then(|script| context.wire.check_content(&script).map(|()| script))
+                .map_err(|error| (step.title.clone(), error))?;
+            scripts.push(script);
+        }
+        Ok(scripts)
+    }
+}
+
 /// Turns a host's output into events, step boundaries and its state report.
 struct HostSink<'a> {
     wire: &'a Wire,
+    masker: &'a Masker,
     reporter: &'a dyn Reporter,
     host: &'a str,
     phase: &'a str,
@@ -218,10 +236,11 @@ impl OutputSink for HostSink<'_> {
                 report.push_line(line);
             }
         }
+        let line = self.masker.mask(line).into_owned();
         if self.tail.len() == TAIL_LINES {
             self.tail.pop_front();
         }
-        self.tail.push_back(line.to_owned());
-        self.reporter.report(Event::Output { host: self.host.to_owned(), stream, line: line.to_owned() });
+        self.tail.push_back(line.clone());
+        self.reporter.report(Event::Output { host: self.host.to_owned(), stream, line });
     }
 }

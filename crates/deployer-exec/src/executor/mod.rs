@@ -46,6 +46,7 @@ use self::host::WorkResult;
 use self::state::{RunState, Settled, run_status};
 use crate::events::{Event, Reporter};
 use crate::locks::LockResult;
+use crate::mask::Masker;
 use crate::outcome::{Failure, HostReport, HostResult, Outcome, RunStatus};
 use crate::transport::Transport;
 use crate::wire::Wire;
@@ -81,6 +82,14 @@ impl Default for ExecOptions {
     }
 }
 
+/// What every host's work in one run shares.
+pub(super) struct RunContext {
+    /// The wire format, keyed with this run's unguessable nonce.
+    pub wire: Wire,
+    /// Masks the run's secret values in host output before anything reports it.
+    pub masker: Masker,
+}
+
 pub struct Executor<'a, T: Transport> {
     pub plan: &'a Plan,
     pub transport: &'a T,
@@ -106,9 +115,9 @@ impl<T: Transport> Executor<'_, T> {
 
     pub async fn run(&self) -> Outcome {
         let started = Instant::now();
-        let wire = Wire::new(crate::nonce::fresh());
+        let context = RunContext { wire: Wire::new(crate::nonce::fresh()), masker: Masker::new(self.secrets) };
         let mut outcome = Outcome::new(self.plan);
-        if let Err(reason) = self.check(&wire) {
+        if let Err(reason) = self.check(&context.wire) {
             outcome.status = RunStatus::Failed;
             outcome.refused = Some(reason);
             return self.finish(outcome, started).await;
@@ -122,7 +131,7 @@ impl<T: Transport> Executor<'_, T> {
             if self.cancel.is_cancelled() {
                 break;
             }
-            let failed = self.run_forward(&wire, index, phase, &mut state, &mut outcome).await;
+            let failed = self.run_forward(&context, index, phase, &mut state, &mut outcome).await;
             if failed {
                 state.failed_at.get_or_insert(index);
                 if !self.options.warn_only {
@@ -134,7 +143,7 @@ impl<T: Transport> Executor<'_, T> {
         if state.interrupted {
             self.reporter.report(Event::Interrupted);
         }
-        let settled = self.settle(&wire, &mut state, &mut outcome).await;
+        let settled = self.settle(&context, &mut state, &mut outcome).await;
         outcome.locks_left = state.locks.left().into_iter().map(|host| self.plan.hosts[host].name.clone()).collect();
         outcome.status = run_status(settled);
         self.finish(outcome, started).await
@@ -143,7 +152,7 @@ impl<T: Transport> Executor<'_, T> {
     /// Runs one phase forward and records what it came to. Returns whether it failed.
     async fn run_forward(
         &self,
-        wire: &Wire,
+        context: &RunContext,
         index: usize,
         phase: &Phase,
         state: &mut RunState,
@@ -167,7 +176,7 @@ impl<T: Transport> Executor<'_, T> {
                 "the host chosen to run this phase was left out as unreachable",
             ));
         } else {
-            results = self.run_phase(wire, phase, &items, &outcome.captured, false).await;
+            results = self.run_phase(context, phase, &items, &outcome.captured, false).await;
         }
         note_locks(state, &items, &results);
         // A host whose lock step found another run's lock took nothing and changed
@@ -209,7 +218,7 @@ impl<T: Transport> Executor<'_, T> {
 
     /// After the phases: undo what must be undone, and gather the facts the status
     /// needs.
-    async fn settle(&self, wire: &Wire, state: &mut RunState, outcome: &mut Outcome) -> Settled {
+    async fn settle(&self, context: &RunContext, state: &mut RunState, outcome: &mut Outcome) -> Settled {
         let failed = state.failed_at.is_some();
         let stopped_early = (failed && !self.options.warn_only) || state.interrupted;
         let switched = state.switch_started(|index| self.plan.phases[index].switches_current());
@@ -224,11 +233,11 @@ impl<T: Transport> Executor<'_, T> {
                 hosts.clear();
             }
             outcome.switched = self.names(&state.switched);
-            self.undo(wire, &before, outcome, state).await;
+            self.undo(context, &before, outcome, state).await;
             undone_consistently = false;
         } else if stopped_early {
             let attempted = state.attempted.clone();
-            undone_consistently = self.undo(wire, &attempted, outcome, state).await;
+            undone_consistently = self.undo(context, &attempted, outcome, state).await;
         } else if self.options.warn_only && failed {
             outcome.switched = self.names(&state.switched);
         }
@@ -295,7 +304,7 @@ impl<T: Transport> Executor<'_, T> {
 
     async fn run_phase(
         &self,
-        wire: &Wire,
+        context: &RunContext,
         phase: &Phase,
         items: &[&HostWork],
         captured: &BTreeMap<Captured, String>,
@@ -322,7 +331,7 @@ impl<T: Transport> Executor<'_, T> {
                         if halted {
                             return WorkResult::not_started(work.host);
                         }
-                        let result = self.run_work(wire, phase, work, captured).await;
+                        let result = self.run_work(context, phase, work, captured).await;
                         if result.error.is_some() {
                             stop.store(true, Ordering::SeqCst);
                         }
@@ -383,7 +392,13 @@ impl<T: Transport> Executor<'_, T> {
     /// Runs the undo of every phase that ran, newest first, on the hosts that ran it.
     /// Returns false when a host may not be back on its previous release (a switch
     /// back failed, or the host stopped answering).
-    async fn undo(&self, wire: &Wire, attempted: &[Vec<usize>], outcome: &mut Outcome, state: &mut RunState) -> bool {
+    async fn undo(
+        &self,
+        context: &RunContext,
+        attempted: &[Vec<usize>],
+        outcome: &mut Outcome,
+        state: &mut RunState,
+    ) -> bool {
         let mut consistent = true;
         for (index, hosts) in attempted.iter().enumerate().rev() {
             let phase = &self.plan.phases[index];
@@ -393,7 +408,7 @@ impl<T: Transport> Executor<'_, T> {
             }
             self.reporter.report(Event::UndoStarted { phase: phase.name.clone(), hosts: items.len() });
             let undo_phase = Phase { name: format!("undo {}", phase.name), ..phase.clone() };
-            let results = self.run_phase(wire, &undo_phase, &items, &outcome.captured, true).await;
+            let results = self.run_phase(context, &undo_phase, &items, &outcome.captured, true).await;
             note_locks(state, &items, &results);
             for result in results {
                 if result.error.is_some() && matches!(result.failed_effect, None | Some(Effect::RestoresCurrent)) {

@@ -127,7 +127,10 @@ impl Compiler<'_> {
                     let Some(role) = template_role(&spec.roles, host) else { continue };
                     let variables = self.template_context(index, host, role, release);
                     let content = templates.render(spec.src.as_str(), &variables)?;
-                    steps.push(self.steps.render_template(id, spec.dest.as_str(), content, spec.mode)?);
+                    // A file holding a secret is for its owner only unless the mode says otherwise.
+                    let default_mode = if content.secret_names().is_empty() { 0o644 } else { 0o600 };
+                    let mode = spec.mode.unwrap_or(default_mode);
+                    steps.push(self.steps.render_template(id, spec.dest.as_str(), content, mode)?);
                 }
                 steps.extend(for_host(&builds, host));
                 steps.push(complete.clone());
