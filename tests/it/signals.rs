@@ -61,3 +61,28 @@ fn upgrade_pages_and_passwords_wait_for_the_lock_like_deploys() {
         assert!(!project.host_file(host, "testing/.deployer/lock").exists(), "host {host}: lock left");
     }
 }
+
+#[test]
+fn a_step_left_running_by_a_killed_controller_is_stopped_on_its_host() {
+    let roles = "  web:\n    build: \"touch /srv/deployer-fleet/building; sleep 41.3\"\n";
+    let Some(project) = project_with(2, roles, "execution:\n  command_timeout: 120\n") else { return };
+    let mut child = project.spawn(&["deploy_full", "testing"]);
+    for host in 0..2 {
+        wait_for(&project.host_file(host, "building"));
+    }
+    signal(child.id(), "KILL");
+    child.wait().unwrap();
+    // The step's limit is 120 s; its session is gone now, so it must stop within seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    for host in 0..2 {
+        loop {
+            let running: Vec<String> =
+                project.fleet.host_processes(host).into_iter().filter(|line| line.contains("sleep 41.3")).collect();
+            if running.is_empty() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "host {host} still runs the step: {running:?}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}

@@ -22,11 +22,22 @@ pub const TIMED_OUT_STATUS: i32 = 124;
 /// as a transport error and dropping the output.
 pub const STEP_FAILED_EXIT: i32 = 3;
 
+/// The watchdog every phase script defines (`scripts/watchdog.sh`): a step whose
+/// session has gone is stopped on the host within seconds.
+const WATCHDOG: &str = include_str!("../scripts/watchdog.sh");
+
 /// A marker line a host prints around each step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Marker {
-    Start { step: usize },
-    End { step: usize, status: i32 },
+    Start {
+        step: usize,
+    },
+    End {
+        step: usize,
+        status: i32,
+    },
+    /// The watchdog's heartbeat while a step runs: proof someone still reads.
+    Alive,
 }
 
 /// Builds and parses the per-run wire format.
@@ -72,14 +83,20 @@ impl Wire {
         // The host's shell settings (a BASH_ENV that sets -x or -v) must not make
         // a script echo itself, secrets and all, into the output.
         out.push_str("set +vx\n");
+        out.push_str(WATCHDOG);
         for (index, (step, script)) in steps.iter().zip(scripts).enumerate() {
             out.push_str(&format!(
                 "printf '%s\\n' '{marker} START {index}'\n\
-                 timeout -k {KILL_GRACE_SECONDS} {limit} sh -s <<'{delimiter}'\n\
+                 timeout -k {KILL_GRACE_SECONDS} {limit} sh -s <<'{delimiter}' &\n\
                  set +vx -eu\n\
                  {script}{newline}\
                  {delimiter}\n\
-                 status=$?\n\
+                 step=$!\n\
+                 deployer_watch \"$step\" '{marker} ALIVE' &\n\
+                 guard=$!\n\
+                 status=0\n\
+                 wait \"$step\" || status=$?\n\
+                 kill \"$guard\" 2>/dev/null\n\
                  printf '%s\\n' \"{marker} END {index} $status\"\n\
                  if [ \"$status\" -ne 0 ]; then exit {STEP_FAILED_EXIT}; fi\n",
                 limit = step.timeout.max(1),
@@ -90,9 +107,23 @@ impl Wire {
         out
     }
 
+    /// `line` without heartbeats that landed inside it (a step that writes part
+    /// of a line, then waits): the heartbeat is the wire's, never output.
+    pub fn without_heartbeats<'a>(&self, line: &'a str) -> std::borrow::Cow<'a, str> {
+        let heartbeat = format!("{} ALIVE", self.marker());
+        if line.contains(&heartbeat) && line != heartbeat {
+            std::borrow::Cow::Owned(line.replace(&heartbeat, ""))
+        } else {
+            std::borrow::Cow::Borrowed(line)
+        }
+    }
+
     /// Reads a marker from a line of standard output, if it is one.
     pub fn parse(&self, line: &str) -> Option<Marker> {
         let rest = line.strip_prefix(&self.marker())?.strip_prefix(' ')?;
+        if rest == "ALIVE" {
+            return Some(Marker::Alive);
+        }
         let mut words = rest.split(' ');
         match (words.next()?, words.next()?.parse().ok()?, words.next()) {
             ("START", step, None) => Some(Marker::Start { step }),
@@ -172,6 +203,45 @@ mod tests {
         assert_eq!(markers.len(), 4, "{markers:?}");
         assert!(output.contains("second"));
         assert!(!output.contains("echo second"), "the step read the script: {output}");
+    }
+
+    #[test]
+    fn a_step_whose_reader_is_gone_is_stopped_on_the_host() {
+        use std::io::BufRead;
+        let wire = Wire::new("n0nce");
+        let scripts = ["echo started; sleep 31.7\n".to_owned()];
+        let mut child = std::process::Command::new("sh")
+            .arg("-s")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(wire.phase_script(&[step(60)], &scripts).as_bytes()).unwrap();
+        }
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.starts_with("started") {
+            line.clear();
+            stdout.read_line(&mut line).unwrap();
+        }
+        // deployer goes away: nobody reads the session any more.
+        drop(stdout);
+        let started = std::time::Instant::now();
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+        let left = std::process::Command::new("pgrep").args(["-f", "sleep 31.7"]).output().unwrap();
+        assert!(left.stdout.is_empty(), "the step still runs: {}", String::from_utf8_lossy(&left.stdout));
+    }
+
+    #[test]
+    fn heartbeats_are_never_output() {
+        let wire = Wire::new("n0nce");
+        assert_eq!(wire.parse("DEPLOYER-n0nce ALIVE"), Some(Marker::Alive));
+        assert_eq!(wire.without_heartbeats("45%DEPLOYER-n0nce ALIVE"), "45%");
+        assert_eq!(wire.without_heartbeats("plain"), "plain");
     }
 
     #[test]

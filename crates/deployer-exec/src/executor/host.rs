@@ -227,6 +227,7 @@ impl HostSink<'_> {
 
 impl OutputSink for HostSink<'_> {
     fn line(&mut self, stream: Stream, line: &str) {
+        let line = &*self.wire.without_heartbeats(line);
         if stream == Stream::Stdout {
             if let Some(marker) = self.wire.parse(line) {
                 self.marker(marker);
