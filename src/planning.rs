@@ -55,6 +55,7 @@ impl PlanRequest {
 
 pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(Config, Plan), CliError> {
     let config = context::load(global)?;
+    context::gateway(global, &config)?;
     let target = context::resolve_target(&config, &request.target)?;
     let hosts = context::hosts(&config, &target.environment, global)?;
     let directory = config.file.parent().unwrap_or(Utf8Path::new(".")).to_owned();

@@ -63,7 +63,7 @@ fn transport(global: &GlobalArgs, config: &Config, directory: &Utf8Path) -> Resu
         known_hosts: config.ssh.known_hosts,
         known_hosts_file: config.ssh.known_hosts_file.as_ref().map(|file| directory.join(file)),
         identity_file: config.ssh.identity_file.as_ref().map(|file| expand_home(file.as_str(), directory)),
-        gateway: gateway(global, config)?,
+        gateway: crate::context::gateway(global, config)?,
         forward_agent: config.ssh.forward_agent,
     };
     Ok(FleetTransport::new(settings)?)
@@ -170,17 +170,6 @@ async fn watch_interrupts(cancel: CancellationToken, control_directory: camino::
     ));
     FleetTransport::emergency_close(&control_directory);
     std::process::exit(Exit::Interrupted as i32);
-}
-
-/// `--gateway` (validated like any host string) or `ssh.gateway`.
-fn gateway(global: &GlobalArgs, config: &Config) -> Result<Option<String>, CliError> {
-    match &global.gateway {
-        Some(flag) => flag
-            .parse::<deployer_config::HostString>()
-            .map(|host| Some(host.to_string()))
-            .map_err(|error| CliError::Gateway(error.to_string())),
-        None => Ok(config.ssh.gateway.as_ref().map(ToString::to_string)),
-    }
 }
 
 fn describe(status: RunStatus) -> &'static str {

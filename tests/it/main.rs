@@ -13,6 +13,7 @@ mod faults;
 mod fleet;
 mod hostile;
 mod hosts;
+mod limits;
 mod network;
 mod plan;
 mod releases;

@@ -16,6 +16,7 @@ mod error;
 mod host_string;
 mod key_path;
 mod keys;
+mod limits;
 mod loader;
 mod locate;
 mod model;

@@ -34,31 +34,60 @@ pub fn find_config(start: &Utf8Path) -> Result<Utf8PathBuf, LoadError> {
 /// Reads, parses and validates a configuration file, then checks that the local
 /// files it names (templates, maintenance pages) exist.
 pub fn load_config(path: &Utf8Path, overrides: &[Override]) -> Result<Config, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+    let text = read_capped(path)?;
     let config = parse_config(path, &text, overrides)?;
     check_local_files(&config, &text)?;
     Ok(config)
 }
 
-/// Template and page sources must exist before any host is touched.
+/// Reads at most one byte more than a configuration may have, so a huge file (or
+/// `/dev/zero`) is refused without being read whole.
+fn read_capped(path: &Utf8Path) -> Result<String, LoadError> {
+    use std::io::Read;
+    let read_error = |source| LoadError::Read { path: path.to_owned(), source };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(crate::limits::MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(read_error)?;
+    String::from_utf8(bytes)
+        .map_err(|_| read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is not valid UTF-8")))
+}
+
+/// Template and page sources must exist, inside the project's directory (after
+/// following symlinks), before any host is touched: a configuration cannot make
+/// deployer ship `~/.ssh/id_ed25519` to a fleet.
 fn check_local_files(config: &Config, text: &str) -> Result<(), ConfigErrors> {
-    let base = config.file.parent().unwrap_or(Utf8Path::new("."));
-    let mut missing = config.local_files();
-    missing.retain(|(_, relative)| !base.join(relative).is_file());
-    if missing.is_empty() {
+    let base = config.file.parent().filter(|parent| !parent.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
+    let project = base.canonicalize_utf8().unwrap_or_else(|_| base.to_owned());
+    let mut problems = Vec::new();
+    for (path, relative) in config.local_files() {
+        let full = base.join(&relative);
+        let problem = match full.canonicalize_utf8() {
+            Err(_) => Some((format!("file `{full}` does not exist"), "no such file")),
+            Ok(real) if !real.starts_with(&project) => Some((
+                format!("file `{full}` resolves to `{real}`, outside the project's directory"),
+                "outside the project",
+            )),
+            Ok(real) if !real.is_file() => Some((format!("`{full}` is not a file"), "not a file")),
+            Ok(_) => None,
+        };
+        if let Some(problem) = problem {
+            problems.push((path, problem));
+        }
+    }
+    if problems.is_empty() {
         return Ok(());
     }
     let locator = crate::locate::Locator::new(text);
-    let errors = missing
+    let errors = problems
         .into_iter()
-        .map(|(path, relative)| {
+        .map(|(path, (message, label))| {
             let origin = locator.locate(&path, crate::locate::At::Value).map_or(Origin::Nowhere, Origin::from);
             ConfigError {
-                message: format!("file `{}` does not exist", base.join(&relative)),
-                label: "no such file".to_owned(),
+                message,
+                label: label.to_owned(),
                 key_path: path,
                 origin,
-                help: Some("paths are relative to the directory of the configuration file".to_owned()),
+                help: Some("paths are relative to the directory of the configuration file, and stay in it".to_owned()),
             }
         })
         .collect();

@@ -139,6 +139,9 @@ fn check(target: &str, input: &[u8]) -> Result<(), String> {
                 }
             }
             Err(errors) => {
+                // Spans point into the text the errors carry (the file without a
+                // byte-order mark), which is what the renderer shows.
+                let text = errors.text.as_str();
                 for error in &errors.errors {
                     if let deployer_config::Origin::File { offset, length, .. } = error.origin
                         && (offset + length > text.len()

@@ -218,7 +218,12 @@ impl StepBuilder<'_> {
             ],
         );
         let mut step = self.step(StepKind::HealthCheck, format!("health check (`{role}`)"), script);
-        step.timeout = (check.retries + 1) * (check.timeout + check.interval) + 10;
+        // The configuration bounds each number; saturating keeps any mix safe anyway.
+        step.timeout = check
+            .retries
+            .saturating_add(1)
+            .saturating_mul(check.timeout.saturating_add(check.interval))
+            .saturating_add(10);
         step
     }
 

@@ -211,11 +211,14 @@ fn write_config(path: &Utf8Path, settings: &SshSettings) -> std::io::Result<()> 
          \x20 ServerAliveCountMax 3\n\
          \x20 ConnectionAttempts 1\n"
     );
+    // ssh expands `%` tokens in these paths: a literal `%` is written `%%`. The
+    // configuration refuses `"` and control characters in them.
+    let literal = |path: &Utf8Path| path.as_str().replace('%', "%%");
     if let Some(file) = &settings.known_hosts_file {
-        text.push_str(&format!("  UserKnownHostsFile \"{file}\"\n"));
+        text.push_str(&format!("  UserKnownHostsFile \"{}\"\n", literal(file)));
     }
     if let Some(key) = &settings.identity_file {
-        text.push_str(&format!("  IdentityFile \"{key}\"\n  IdentitiesOnly yes\n"));
+        text.push_str(&format!("  IdentityFile \"{}\"\n  IdentitiesOnly yes\n", literal(key)));
     }
     text.push_str("Include ~/.ssh/config\nInclude /etc/ssh/ssh_config\n");
     std::fs::write(path, text)

@@ -21,6 +21,16 @@ const DEFAULT_KEEP_RELEASES: u32 = 5;
 /// Parses and validates a configuration held in memory. Does no I/O.
 pub fn parse_config(file: &Utf8Path, text: &str, overrides: &[Override]) -> Result<Config, ConfigErrors> {
     let fail = |errors: Vec<ConfigError>| ConfigErrors { file: file.to_owned(), text: text.to_owned(), errors };
+    let text = crate::limits::check(text).map_err(|message| {
+        fail(vec![ConfigError {
+            message,
+            label: String::new(),
+            key_path: KeyPath::root(),
+            origin: Origin::Nowhere,
+            help: None,
+        }])
+    })?;
+    let fail = |errors: Vec<ConfigError>| ConfigErrors { file: file.to_owned(), text: text.to_owned(), errors };
     let mut document: Value = serde_yaml::from_str(text).map_err(|error| fail(vec![syntax_error(text, &error)]))?;
     let set_origins = apply_overrides(&mut document, overrides).map_err(fail)?;
     let mut problems = Problems::new(set_origins);
@@ -164,10 +174,8 @@ impl Validator<'_> {
             (None, Some(home)) => Utf8PathBuf::from(home.trim_end_matches('/')).join("www"),
             (None, None) => Utf8PathBuf::from("/srv").join(project.as_deref().unwrap_or("app")),
         };
-        let keep_releases = self.take::<u32>(&mut top, "keep_releases").unwrap_or(DEFAULT_KEEP_RELEASES);
-        if keep_releases == 0 {
-            self.problems.value(&root.key("keep_releases"), "`keep_releases` must be at least 1");
-        }
+        let keep = self.take::<u32>(&mut top, "keep_releases");
+        let keep_releases = self.in_range(&root.key("keep_releases"), keep, DEFAULT_KEEP_RELEASES, 1..=10_000);
 
         let roles = self.roles(&mut top);
         let role_names: Vec<String> = roles.keys().cloned().collect();
@@ -288,11 +296,14 @@ impl Validator<'_> {
                 name: name.clone(),
                 build: self.commands(&path.key("build"), raw.build),
                 restart: self.commands(&path.key("restart"), raw.restart),
-                healthcheck: raw.healthcheck.map(|check| HealthCheck {
-                    command: check.command,
-                    retries: check.retries.unwrap_or(0),
-                    interval: check.interval.unwrap_or(2),
-                    timeout: check.timeout.unwrap_or(30),
+                healthcheck: raw.healthcheck.map(|check| {
+                    let at = path.key("healthcheck");
+                    HealthCheck {
+                        command: check.command,
+                        retries: self.in_range(&at.key("retries"), check.retries, 0, 0..=1000),
+                        interval: self.in_range(&at.key("interval"), check.interval, 2, 0..=settings::HOUR),
+                        timeout: self.in_range(&at.key("timeout"), check.timeout, 30, 1..=settings::DAY),
+                    }
                 }),
                 setup: self.commands(&path.key("setup"), raw.setup),
                 vars: self.check_vars(&path.key("vars"), raw.vars.unwrap_or_default()),

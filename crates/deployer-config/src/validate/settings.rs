@@ -13,6 +13,12 @@ const DEFAULT_CONNECT_TIMEOUT: u32 = 10;
 /// ssh's default is no keepalives at all; 15 s finds a dead host within a minute.
 const DEFAULT_KEEPALIVE_INTERVAL: u32 = 15;
 
+pub(super) const HOUR: u32 = 3600;
+pub(super) const DAY: u32 = 24 * HOUR;
+const WEEK: u32 = 7 * DAY;
+const MAX_ATTEMPTS: u32 = 100;
+const MAX_HOSTS: u32 = 100_000;
+
 impl Validator<'_> {
     pub(super) fn ssh(&mut self, top: &mut TopLevel) -> SshSettings {
         let path = KeyPath::root().key("ssh");
@@ -26,14 +32,28 @@ impl Validator<'_> {
         });
         for (key, value) in [("identity_file", &raw.identity_file), ("known_hosts_file", &raw.known_hosts_file)] {
             if let Some(value) = value {
-                self.check(&path.key(key), check_local_path(value));
+                // These go into the generated ssh config inside double quotes, which
+                // ssh cannot escape.
+                let result = check_local_path(value).and_then(|()| {
+                    if value.contains('"') {
+                        Err("the path contains `\"`, which ssh's configuration cannot hold".to_owned())
+                    } else {
+                        Ok(())
+                    }
+                });
+                self.check(&path.key(key), result);
             }
         }
         let connect_timeout =
-            self.at_least_one(&path.key("connect_timeout"), raw.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
-        let connection_attempts = self.at_least_one(&path.key("connection_attempts"), raw.connection_attempts, 1);
-        let keepalive_interval =
-            self.at_least_one(&path.key("keepalive_interval"), raw.keepalive_interval, DEFAULT_KEEPALIVE_INTERVAL);
+            self.in_range(&path.key("connect_timeout"), raw.connect_timeout, DEFAULT_CONNECT_TIMEOUT, 1..=HOUR);
+        let connection_attempts =
+            self.in_range(&path.key("connection_attempts"), raw.connection_attempts, 1, 1..=MAX_ATTEMPTS);
+        let keepalive_interval = self.in_range(
+            &path.key("keepalive_interval"),
+            raw.keepalive_interval,
+            DEFAULT_KEEPALIVE_INTERVAL,
+            1..=HOUR,
+        );
         if raw.port == Some(0) {
             self.problems.value(&path.key("port"), "port must be from 1 to 65535");
         }
@@ -54,25 +74,36 @@ impl Validator<'_> {
         let path = KeyPath::root().key("execution");
         let raw: RawExecution = self.take(top, "execution").unwrap_or_default();
         ExecutionSettings {
-            pool_size: self.at_least_one(&path.key("pool_size"), raw.pool_size, DEFAULT_POOL_SIZE),
-            batch_size: self.at_least_one(&path.key("batch_size"), raw.batch_size, 1),
+            pool_size: self.in_range(&path.key("pool_size"), raw.pool_size, DEFAULT_POOL_SIZE, 1..=MAX_HOSTS),
+            batch_size: self.in_range(&path.key("batch_size"), raw.batch_size, 1, 1..=MAX_HOSTS),
             skip_bad_hosts: raw.skip_bad_hosts.unwrap_or(false),
-            command_timeout: self.at_least_one(
+            command_timeout: self.in_range(
                 &path.key("command_timeout"),
                 raw.command_timeout,
                 DEFAULT_COMMAND_TIMEOUT,
+                1..=WEEK,
             ),
         }
     }
 
-    fn at_least_one(&mut self, path: &KeyPath, value: Option<u32>, default: u32) -> u32 {
+    /// `value` (or `default`) when it lies in `range`; otherwise a problem naming
+    /// the range. The ranges keep every limit derived from these numbers (a health
+    /// check's retries × (timeout + interval), the executor's deadlines) far from
+    /// overflowing.
+    pub(super) fn in_range(
+        &mut self,
+        path: &KeyPath,
+        value: Option<u32>,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> u32 {
         match value {
-            Some(0) => {
+            Some(value) if !range.contains(&value) => {
                 let name = match path.segments().last() {
                     Some(crate::key_path::Segment::Key(name)) => name.as_str(),
                     _ => "the value",
                 };
-                self.problems.value(path, format!("`{name}` must be at least 1"));
+                self.problems.value(path, format!("`{name}` must be from {} to {}", range.start(), range.end()));
                 default
             }
             Some(value) => value,
