@@ -98,6 +98,11 @@ fn plain_line(event: &Event) -> Option<String> {
             _ => "cannot tell from the history whether migrations ran since the rollback target".to_owned(),
         },
         Event::Captured { name, value } => format!("every host agrees on the {}: {}", name.describe(), escape(value)),
+        Event::HostsDiffer { name, values } => {
+            let listed: Vec<String> =
+                values.iter().map(|(value, hosts)| format!("{} on {}", escape(value), hosts.join(", "))).collect();
+            format!("warning: hosts differ on the {}: {}", name.describe(), listed.join("; "))
+        }
         Event::UndoStarted { phase, hosts } => format!("undoing {phase} on {hosts} host(s)"),
         Event::Interrupted => {
             "interrupted: no new steps start; undoing what ran (interrupt again to stop at once)".to_owned()

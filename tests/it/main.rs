@@ -11,6 +11,7 @@ mod check;
 mod demo;
 mod faults;
 mod fleet;
+mod history;
 mod hostile;
 mod hosts;
 mod limits;

@@ -67,6 +67,12 @@ pub enum Event {
         name: Captured,
         value: String,
     },
+    /// Hosts reported different values for a value they need not agree on (whether
+    /// migrations ran since the rollback target): value → hosts.
+    HostsDiffer {
+        name: Captured,
+        values: std::collections::BTreeMap<String, Vec<String>>,
+    },
     UndoStarted {
         phase: String,
         hosts: usize,

@@ -403,3 +403,29 @@ async fn halt_leaves_switched_hosts_and_says_which() {
         "the lock is still released: {lines:?}"
     );
 }
+
+#[tokio::test]
+async fn hosts_that_differ_only_on_migrations_are_named_not_refused() {
+    // Both hosts had r0 then r9 live; only host 0 recorded migrations for r9.
+    let report = |migrations: &str| {
+        format!(
+            "echo 'DEPLOYER-STATE current=r9'; echo 'DEPLOYER-STATE complete=r0'; echo 'DEPLOYER-STATE lock=free'\n\
+             printf 'DEPLOYER-HISTORY v2\\tevent=deployed\\tmigrations=no\\trelease=r0\\n'\n\
+             printf 'DEPLOYER-HISTORY v2\\tevent=deployed\\tmigrations={migrations}\\trelease=r9\\n'\n"
+        )
+    };
+    let mut choose = phase("choose", 2, POOL, |host| {
+        vec![step(StepKind::ChooseRollbackTarget, "choose", &report(if host == 0 { "yes" } else { "no" }))]
+    });
+    choose.derives = Some(Derivation::RollbackTarget { to: Some("r0".to_owned()) });
+    let (outcome, events) = execute(&plan(2, vec![choose]), ExecOptions::default(), vec![]).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
+    assert_eq!(outcome.captured[&Captured::MigrationsSinceTarget], "yes");
+    let differ = events.iter().find_map(|event| match event {
+        Event::HostsDiffer { name: Captured::MigrationsSinceTarget, values } => Some(values.clone()),
+        _ => None,
+    });
+    let differ = differ.expect("the difference is reported");
+    assert_eq!(differ["yes"], ["h0"]);
+    assert_eq!(differ["no"], ["h1"]);
+}

@@ -11,7 +11,10 @@
 //!   one, which the next deploy removes), and no maintenance page up;
 //! - no step still running on a reachable host;
 //! - no secret value in deployer's output or logs (the controller's processes and
-//!   sockets are checked by [`super::project::nothing_left_behind`]).
+//!   sockets are checked by [`super::project::nothing_left_behind`]), and no file
+//!   on a host that holds one is readable by other users;
+//! - no release deployer did not create (an adopted layout's) ever disappears;
+//! - `previous` is not `current` unless the host has only one release.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -95,7 +98,11 @@ pub fn check_fleet(project: &Project, hosts: usize, outcome: &Outcome, expect: &
         .flatten()
         .chain(expect.kept.iter().cloned())
         {
-            assert!(is_complete(project, host, &must_exist), "host {host}: release {must_exist} is gone or incomplete");
+            let adopted = foreign_releases(project, host).contains(&must_exist);
+            assert!(
+                adopted || is_complete(project, host, &must_exist),
+                "host {host}: release {must_exist} is gone or incomplete"
+            );
         }
         assert!(!project.host_file(host, "testing/.current.deployer-tmp").exists(), "host {host}: temporary link left");
         assert!(!project.host_file(host, "testing/maintenance/503.html").exists(), "host {host}: maintenance page up");
@@ -111,14 +118,63 @@ pub fn check_fleet(project: &Project, hosts: usize, outcome: &Outcome, expect: &
             Some(id) => panic!("host {host}: lock {id} left behind"),
             None => assert!(!project.host_file(host, "testing/.deployer/lock").exists(), "host {host}: lock left"),
         }
+        let foreign = foreign_releases(project, host);
         if !cut_off {
-            for release in releases(project, host) {
+            for release in releases(project, host).into_iter().filter(|release| !foreign.contains(release)) {
                 assert!(is_complete(project, host, &release), "host {host}: unfinished release {release} left");
             }
             no_step_running(project, host);
         }
+        project.saw_foreign(host, &foreign, |gone| {
+            panic!("host {host}: release {gone}, which deployer did not create, is gone")
+        });
+        let complete =
+            releases(project, host).into_iter().filter(|release| is_complete(project, host, release)).count();
+        if let (Some(current), Some(previous)) = (project.current(host), previous(project, host))
+            && complete > 1
+        {
+            assert_ne!(current, previous, "host {host}: previous is current");
+        }
+        no_readable_secret_file(project, host);
     }
     no_secret_escaped(project, &said);
+}
+
+/// Releases on `host` with neither a completion marker nor a record of the run
+/// that created them: another tool's, which deployer never removes.
+fn foreign_releases(project: &Project, host: usize) -> BTreeSet<String> {
+    releases(project, host)
+        .into_iter()
+        .filter(|release| {
+            !project.host_file(host, &format!("testing/.deployer/complete/{release}")).exists()
+                && !project.host_file(host, &format!("testing/.deployer/created/{release}")).exists()
+        })
+        .collect()
+}
+
+/// Every file on `host` that holds one of the project's secrets is unreadable to
+/// other users.
+fn no_readable_secret_file(project: &Project, host: usize) {
+    use std::os::unix::fs::PermissionsExt;
+    let secrets = secret_values(project);
+    if secrets.is_empty() {
+        return;
+    }
+    for file in walk(&project.host_file(host, "testing")) {
+        let Ok(metadata) = std::fs::symlink_metadata(&file) else { continue };
+        if !metadata.is_file() || metadata.len() > 1 << 20 {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
+        if secrets.iter().any(|secret| text.contains(secret)) {
+            assert_eq!(
+                metadata.permissions().mode() & 0o004,
+                0,
+                "{} holds a secret and others can read it",
+                file.display()
+            );
+        }
+    }
 }
 
 /// The id in the lock's owner record on `host`, if the lock is there.

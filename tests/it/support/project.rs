@@ -24,6 +24,9 @@ pub struct Project {
     /// Seconds after [`CLOCK_START`] that deployer takes as now (`DEPLOYER_NOW`):
     /// the project's injectable clock, advanced by [`Project::tick`].
     clock: AtomicU64,
+    /// Per host, the releases deployer did not create that the invariant checker
+    /// has seen: none of them may ever disappear.
+    foreign: std::sync::Mutex<std::collections::BTreeMap<usize, std::collections::BTreeSet<String>>>,
 }
 
 /// The time every project's clock starts at (2026-11-01T00:00:00Z).
@@ -43,10 +46,27 @@ impl Project {
         command
     }
 
+    /// Records the foreign releases seen on `host` now; calls `gone` with any seen
+    /// before that no longer exists.
+    pub fn saw_foreign(&self, host: usize, now: &std::collections::BTreeSet<String>, gone: impl Fn(&str)) {
+        let mut seen = self.foreign.lock().unwrap();
+        let before = seen.entry(host).or_default();
+        for release in before.iter().filter(|release| !now.contains(*release)) {
+            gone(release);
+        }
+        before.extend(now.iter().cloned());
+    }
+
     /// Moves the project's clock one second on: the next deploy gets a new release
     /// id (ids have one-second resolution) without the test sleeping.
     pub fn tick(&self) {
         self.clock.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Sets the project's clock to `seconds` after its start: a controller whose
+    /// clock is behind the last deploy's is one `set_clock` away.
+    pub fn set_clock(&self, seconds: u64) {
+        self.clock.store(seconds, Ordering::SeqCst);
     }
 
     pub fn host_file(&self, host: usize, path: &str) -> PathBuf {
@@ -127,7 +147,7 @@ fn project_on_fleet(hosts: usize, roles: &str, extra: &str, options: Options) ->
     std::fs::write(directory.path().join("fabulaws-config.yml"), config).unwrap();
     std::fs::write(directory.path().join("503.html"), "down for maintenance\n").unwrap();
     std::fs::write(directory.path().join("healthcheck.html"), "OK\n").unwrap();
-    Some(Project { directory, fleet, clock: AtomicU64::new(0) })
+    Some(Project { directory, fleet, clock: AtomicU64::new(0), foreign: std::sync::Mutex::default() })
 }
 
 /// No ssh process and no control socket of the run with `pid` may remain.

@@ -382,7 +382,15 @@ impl<T: Transport> Executor<'_, T> {
             return Err(problems.join("; "));
         }
         for &name in derivation.values() {
-            let value = combine(name, values.get(&name).unwrap_or(&BTreeMap::new()))?;
+            let per_host = values.get(&name).cloned().unwrap_or_default();
+            let value = combine(name, &per_host)?;
+            let mut by_value: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (host, value) in per_host {
+                by_value.entry(value).or_default().push(host);
+            }
+            if by_value.len() > 1 {
+                self.reporter.report(Event::HostsDiffer { name, values: by_value });
+            }
             self.reporter.report(Event::Captured { name, value: value.clone() });
             captured.insert(name, value);
         }
