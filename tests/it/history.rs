@@ -134,3 +134,28 @@ fn a_capistrano_host_is_adopted_restored_exactly_and_its_release_kept() {
         assert!(project.host_file(host, "testing/releases/20240101120000/app.txt").exists(), "host {host}");
     }
 }
+
+#[test]
+fn values_read_back_from_a_host_cannot_drive_the_terminal() {
+    let Some(project) = project_with(1, ROLES, "") else { return };
+    let live = deploy(&project, "first\n");
+    // A hostile or damaged host: a lock record and a history line full of escape
+    // sequences, and a `current` that points somewhere odd.
+    let lock = project.host_file(0, "testing/.deployer/lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(lock.join("owner"), "id=x\u{1b}[2J\nuser=\u{1b}]0;owned\u{7}\ncontroller=\u{1b}[31mred\npid=1\n")
+        .unwrap();
+    let history = project.host_file(0, "testing/.deployer/history");
+    let mut text = std::fs::read_to_string(&history).unwrap();
+    text.push_str("v2\tevent=deployed\tuser=\u{1b}[5m\trelease=\u{1b}[1mbold\n");
+    std::fs::write(&history, text).unwrap();
+    for args in [&["status", "testing"][..], &["lock", "status", "testing"], &["--json", "status", "testing"]] {
+        let outcome = run_and_check(&project, args);
+        let said = outcome.stdout + &outcome.stderr;
+        assert!(!said.contains('\u{1b}') && !said.contains('\u{7}'), "{args:?} let a control byte through:\n{said:?}");
+        if args[0] != "lock" {
+            assert!(said.contains(&live), "{args:?}: {said}");
+        }
+    }
+    std::fs::remove_dir_all(&lock).unwrap();
+}
