@@ -156,12 +156,11 @@ pub(crate) enum Command {
         shell: clap_complete::Shell,
     },
 
-    /// Write man pages (`deployer.1` and one per command) into a directory
+    /// Print the man page, or write every page (`deployer.1` and one per command) into a directory
     #[command(hide = true)]
     Man {
-        /// Where to write them
-        #[arg(default_value = ".")]
-        out_dir: Utf8PathBuf,
+        /// Where to write every page; without it, `deployer.1` goes to standard output
+        out_dir: Option<Utf8PathBuf>,
     },
 }
 

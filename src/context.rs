@@ -1,6 +1,6 @@
 //! Turning global flags into a loaded configuration and a target environment.
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 use deployer_config::{
     Config, LoadError, Selection, SelectionError, ShellDiscovery, TargetHost, did_you_mean, find_config, load_config,
     select_hosts,
@@ -81,12 +81,12 @@ impl CliError {
 
 /// The configuration file to use: `--config`, else the nearest `fabulaws-config.yml`.
 pub(crate) fn config_path(global: &GlobalArgs) -> Result<Utf8PathBuf, CliError> {
-    if let Some(path) = &global.config {
-        return Ok(path.clone());
-    }
     let current = std::env::current_dir().map_err(|_| CliError::NonUtf8Directory)?;
     let current = Utf8PathBuf::try_from(current).map_err(|_| CliError::NonUtf8Directory)?;
-    Ok(find_config(&current)?)
+    match &global.config {
+        Some(path) => Ok(path.clone()),
+        None => Ok(find_config(&current)?),
+    }
 }
 
 pub(crate) fn load(global: &GlobalArgs) -> Result<Config, CliError> {
@@ -156,7 +156,7 @@ pub(crate) fn selection(global: &GlobalArgs) -> Selection {
 /// The hosts of `environment` for the global `-H/-R/-x/-u` flags; runs role host
 /// commands for the roles that are needed.
 pub(crate) fn hosts(config: &Config, environment: &str, global: &GlobalArgs) -> Result<Vec<TargetHost>, CliError> {
-    let directory = config.file.parent().map_or_else(|| Utf8Path::new(".").to_owned(), Utf8Path::to_owned);
+    let directory = config.directory().to_owned();
     let mut discovery = ShellDiscovery { directory, timeout: DISCOVERY_TIMEOUT };
     Ok(select_hosts(config, environment, &selection(global), &mut discovery)?)
 }

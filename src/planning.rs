@@ -58,7 +58,7 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
     context::gateway(global, &config)?;
     let target = context::resolve_target(&config, &request.target)?;
     let hosts = context::hosts(&config, &target.environment, global)?;
-    let directory = config.file.parent().unwrap_or(Utf8Path::new(".")).to_owned();
+    let directory = config.directory().to_owned();
     let revision = if request.spec.ships_a_release() {
         let environment = config.environment(&target.environment)?;
         let branch = request.branch.clone().unwrap_or_else(|| environment.branch_for(&target.deployment).to_owned());

@@ -14,8 +14,10 @@ use deployer_plan::Revision;
 pub(crate) enum RevisionError {
     #[error("cannot run git: {0}")]
     Git(std::io::Error),
-    #[error("branch `{branch}` is not in {repo}: {detail}")]
-    NoBranch { branch: String, repo: String, detail: String },
+    #[error("branch `{branch}` is not in {repo}")]
+    NoBranch { branch: String, repo: String },
+    #[error("cannot reach the repository {repo}: {detail}")]
+    Unreachable { repo: String, detail: String },
     #[error("`{commit}` is not a commit of the repository checked out in {directory}")]
     UnknownCommit { commit: String, directory: String },
     #[error("{0}")]
@@ -44,13 +46,16 @@ pub(crate) fn resolve(
         .map_err(RevisionError::Git)?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let commit = stdout.split_whitespace().next().filter(|commit| is_full_commit(commit));
-    match (output.status.success(), commit) {
-        (true, Some(commit)) => Ok(Revision { branch: Some(branch.to_owned()), commit: commit.to_owned() }),
+    // `ls-remote --exit-code` exits 2 when the repository answered without the
+    // ref; anything else means it could not be asked (DNS, auth, no such path).
+    match (output.status.code(), commit) {
+        (Some(0), Some(commit)) => Ok(Revision { branch: Some(branch.to_owned()), commit: commit.to_owned() }),
+        (Some(2), _) => Err(RevisionError::NoBranch { branch: branch.to_owned(), repo: repo.to_owned() }),
         _ => {
             let stderr = String::from_utf8_lossy(&output.stderr);
-            let detail = stderr.lines().last().unwrap_or("no such branch").trim().to_owned();
-            let detail = if detail.is_empty() { "no such branch".to_owned() } else { detail };
-            Err(RevisionError::NoBranch { branch: branch.to_owned(), repo: repo.to_owned(), detail })
+            let detail: Vec<&str> = stderr.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
+            let detail = if detail.is_empty() { "git gave no reason".to_owned() } else { detail.join("; ") };
+            Err(RevisionError::Unreachable { repo: repo.to_owned(), detail })
         }
     }
 }

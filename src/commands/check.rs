@@ -149,7 +149,7 @@ fn summary_json(config: &Config, environments: &[&deployer_config::Environment])
 /// Templates whose source uses `secrets.` and whose explicit mode lets the group
 /// or other users read the file.
 fn readable_secret_templates(config: &deployer_config::Config) -> Vec<&deployer_config::TemplateSpec> {
-    let directory = config.file.parent().unwrap_or(camino::Utf8Path::new("."));
+    let directory = config.directory();
     config
         .templates
         .iter()

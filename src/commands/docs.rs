@@ -15,7 +15,17 @@ pub(crate) fn completions(shell: clap_complete::Shell) -> Result<Exit, CliError>
     Ok(Exit::Success)
 }
 
-pub(crate) fn man_pages(out_dir: &Utf8Path) -> Result<Exit, CliError> {
+/// Without a directory, the main page on standard output: never a surprise of
+/// seventeen files in the current directory.
+pub(crate) fn man_pages(out_dir: Option<&Utf8Path>) -> Result<Exit, CliError> {
+    let Some(out_dir) = out_dir else {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(Cli::command())
+            .render(&mut page)
+            .map_err(|source| CliError::Write { path: "standard output".into(), source })?;
+        output::stdout(&String::from_utf8_lossy(&page));
+        return Ok(Exit::Success);
+    };
     let write_error = |source| CliError::Write { path: out_dir.to_owned(), source };
     std::fs::create_dir_all(out_dir).map_err(write_error)?;
     clap_mangen::generate_to(Cli::command(), out_dir).map_err(write_error)?;

@@ -24,7 +24,7 @@ pub(crate) fn run(global: &GlobalArgs, command: Command) -> Result<Exit, CliErro
     if let Some(question) = &plan.confirmation {
         confirm(question, global.yes)?;
     }
-    let directory = config.file.parent().unwrap_or(Utf8Path::new(".")).to_owned();
+    let directory = config.directory().to_owned();
     let secrets = load_secrets(&config, &plan, &directory)?;
     runtime()?.block_on(execute(global, &config, &plan, &secrets, &directory))
 }
@@ -38,7 +38,7 @@ pub(crate) fn run_plan(
     secrets: &BTreeMap<String, String>,
     reporter: &dyn deployer_exec::Reporter,
 ) -> Result<deployer_exec::Outcome, CliError> {
-    let directory = config.file.parent().unwrap_or(Utf8Path::new(".")).to_owned();
+    let directory = config.directory().to_owned();
     let runtime = runtime()?;
     runtime.block_on(async {
         let transport = transport(global, config, &directory)?;

@@ -25,7 +25,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         Command::Check { environment } => check::run(global, environment.as_deref()),
         Command::Hosts(target) => hosts::run(global, &target),
         Command::Completions { shell } => docs::completions(shell),
-        Command::Man { out_dir } => docs::man_pages(&out_dir),
+        Command::Man { out_dir } => docs::man_pages(out_dir.as_deref()),
         Command::Plan { .. } => Err(CliError::NoPlan("plan")),
         Command::Status(target) => status::status(global, &target),
         Command::Lock { action: LockAction::Status(target) } => status::lock_status(global, &target),

@@ -36,6 +36,8 @@ struct HostStatus {
     /// Releases deployer did not create (an adopted layout's): shown, never removed.
     foreign: Vec<String>,
     lock: Option<LockStatus>,
+    /// The maintenance page is up (`begin_upgrade` without `end_upgrade`).
+    maintenance: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -101,6 +103,7 @@ fn gather(global: &GlobalArgs, target: &Target, spec: CommandSpec) -> Result<(Ve
             {
                 status.current = Some(format!("{current} (foreign)"));
             }
+            status.maintenance = report.maintenance_up == Some(true);
             status.lock = report.lock_owner().map(|owner| LockStatus {
                 stale: owner.controller == this_machine
                     && owner.pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()),
@@ -162,6 +165,14 @@ pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliEr
                 host.foreign.join(", ")
             );
         }
+        let paged: Vec<&str> = hosts.iter().filter(|host| host.maintenance).map(|host| host.host.as_str()).collect();
+        if !paged.is_empty() {
+            let _ = writeln!(
+                text,
+                "the maintenance page is up on: {} (`deployer end_upgrade` takes it down)",
+                paged.join(", ")
+            );
+        }
         match live.len() {
             0 => {}
             1 => {
@@ -176,7 +187,22 @@ pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliEr
         }
         output::stdout(&text);
     }
-    Ok(if run == RunStatus::Success { Exit::Success } else { Exit::Failed })
+    Ok(status_exit(run, &hosts, live.len()))
+}
+
+/// What `status` exits with, so scripts can act on it: 1 when a host could not be
+/// read, 4 when hosts run different releases (drift), 5 when a lock is stale (its
+/// holder's process is gone), else 0.
+fn status_exit(run: RunStatus, hosts: &[HostStatus], live_releases: usize) -> Exit {
+    if run != RunStatus::Success {
+        Exit::Failed
+    } else if live_releases > 1 {
+        Exit::Partial
+    } else if hosts.iter().any(|host| host.lock.as_ref().is_some_and(|lock| lock.stale)) {
+        Exit::Locked
+    } else {
+        Exit::Success
+    }
 }
 
 pub(crate) fn lock_status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliError> {

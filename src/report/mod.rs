@@ -9,6 +9,7 @@ mod progress;
 use std::sync::Mutex;
 
 use deployer_exec::{Event, Outcome, Reporter};
+use deployer_plan::count_hosts;
 use deployer_plan::protocol::captured::Captured;
 
 pub(crate) use logs::HostLogs;
@@ -79,12 +80,14 @@ impl Reporter for CliReporter {
 /// One line for the events a person follows; host output goes to the log files.
 fn plain_line(event: &Event) -> Option<String> {
     Some(match event {
-        Event::Connecting { hosts } => format!("connecting to {hosts} host(s)"),
+        Event::Connecting { hosts } => format!("connecting to {}", count_hosts(*hosts)),
         Event::HostUnreachable { host, error, skipped } => {
             let what = if *skipped { "left out" } else { "unreachable" };
             format!("[{host}] {what}: {}", escape(error))
         }
-        Event::PhaseStarted { phase, number, of, hosts } => format!("phase {number}/{of}: {phase} on {hosts} host(s)"),
+        Event::PhaseStarted { phase, number, of, hosts } => {
+            format!("phase {number}/{of}: {phase} on {}", count_hosts(*hosts))
+        }
         Event::StepFinished { host, title, status, duration_ms, .. } => {
             let result = if *status == 0 { "ok".to_owned() } else { format!("FAILED (status {status})") };
             format!("[{host}] {title}: {result} ({})", seconds(*duration_ms))
@@ -103,7 +106,7 @@ fn plain_line(event: &Event) -> Option<String> {
                 values.iter().map(|(value, hosts)| format!("{} on {}", escape(value), hosts.join(", "))).collect();
             format!("warning: hosts differ on the {}: {}", name.describe(), listed.join("; "))
         }
-        Event::UndoStarted { phase, hosts } => format!("undoing {phase} on {hosts} host(s)"),
+        Event::UndoStarted { phase, hosts } => format!("undoing {phase} on {}", count_hosts(*hosts)),
         Event::Interrupted => {
             "interrupted: no new steps start; undoing what ran (interrupt again to stop at once)".to_owned()
         }

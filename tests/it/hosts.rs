@@ -137,6 +137,12 @@ fn completions_and_man_pages_come_from_the_same_definition() {
     let page = std::fs::read_to_string(directory.path().join("deployer.1")).unwrap();
     assert!(page.contains("deploy_full"), "the man page lists the commands");
     assert!(directory.path().join("deployer-deploy_full.1").exists());
+    // Without a directory: the page on standard output, and no file written here.
+    let here = tempfile::tempdir().unwrap();
+    let outcome = run(deployer(here.path()).arg("man"));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(outcome.stdout.contains("deploy_full"), "{}", outcome.stdout);
+    assert_eq!(std::fs::read_dir(here.path()).unwrap().count(), 0, "man wrote files into the current directory");
 }
 
 #[test]

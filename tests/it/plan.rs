@@ -110,3 +110,40 @@ fn flags_before_plan_and_after_the_command_both_count() {
     let outcome = run(deployer(directory.path()).args(["plan", "deploy_full", "testing", "--pool-size", "0"]));
     assert_eq!(outcome.code, 2, "the command's own validation applies: {}", outcome.stderr);
 }
+
+#[test]
+fn a_bare_config_file_name_works_for_commands_that_run_git() {
+    let (directory, commit) = project();
+    let outcome = run(deployer(directory.path()).args(["-c", "fabulaws-config.yml", "plan", "deploy_full", "testing"]));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(outcome.stdout.contains(&commit));
+    let outcome = run(deployer(directory.path()).env("DEPLOYER_CONFIG", "fabulaws-config.yml").args([
+        "plan",
+        "deploy_full",
+        "testing",
+    ]));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+}
+
+#[test]
+fn fabulaws_config_yaml_is_found_too() {
+    let (directory, _) = project();
+    std::fs::rename(directory.path().join("fabulaws-config.yml"), directory.path().join("fabulaws-config.yaml"))
+        .unwrap();
+    let outcome = run(deployer(directory.path()).args(["plan", "status", "testing"]));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+}
+
+#[test]
+fn an_unreachable_repository_is_not_a_missing_branch() {
+    let (directory, _) = project();
+    let config = std::fs::read_to_string(directory.path().join("fabulaws-config.yml")).unwrap();
+    let config =
+        config.replace(&format!("repo: {}", directory.path().join("source").display()), "repo: /nonexistent/repo.git");
+    std::fs::write(directory.path().join("fabulaws-config.yml"), config).unwrap();
+    let outcome = run(deployer(directory.path()).args(["plan", "deploy_full", "testing"]));
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("cannot reach the repository /nonexistent/repo.git"), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("does not appear to be a git repository"), "git's own words: {}", outcome.stderr);
+    assert!(!outcome.stderr.contains("branch"), "{}", outcome.stderr);
+}

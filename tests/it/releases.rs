@@ -141,6 +141,7 @@ fn halt_leaves_the_fleet_partial_and_names_the_hosts() {
     check_fleet(&project, 7, &outcome, &Expect::partial(&first, &second, &[0, 1, 2, 3, 4, 5]));
     let status = run_and_check(&project, &["status", "testing"]);
     assert!(status.stdout.contains("drift: 2 releases are live"), "{}", status.stdout);
+    assert_eq!(status.code, 4, "status exits 4 on drift");
     assert!(!project.host_file(0, "testing/.deployer/lock").exists(), "the lock is released");
 }
 
@@ -373,6 +374,7 @@ fn a_controller_killed_after_the_switch_is_recovered_with_status_lock_and_rollba
 
     // status: every host on the new release, and the dead run's lock, flagged stale.
     let status = run_and_check(&project, &["--json", "status", "testing"]);
+    assert_eq!(status.code, 5, "status exits 5 on a stale lock");
     let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     let hosts = status["hosts"].as_array().unwrap();
     assert!(hosts.iter().all(|host| host["current"] != first.as_str()), "the switch had happened: {status}");

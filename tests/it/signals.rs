@@ -55,6 +55,8 @@ fn upgrade_pages_and_passwords_wait_for_the_lock_like_deploys() {
     assert_eq!(deployed.code, 0, "{}", deployed.stderr);
     let up = crate::support::project::run_and_check(&project, &["begin_upgrade", "testing"]);
     assert_eq!(up.code, 0, "{}", up.stderr);
+    let status = crate::support::project::run_and_check(&project, &["status", "testing"]);
+    assert!(status.stdout.contains("the maintenance page is up on: "), "{}", status.stdout);
     let down = crate::support::project::run_and_check(&project, &["end_upgrade", "testing"]);
     assert_eq!(down.code, 0, "{}", down.stderr);
     for host in 0..2 {

@@ -11,6 +11,9 @@ use crate::validate::parse_config;
 /// The file name looked for when `--config` is not given.
 pub const DEFAULT_FILE_NAME: &str = "fabulaws-config.yml";
 
+/// Also looked for, in the same directory: `FabulAWS`'s own sample uses `.yaml`.
+const OTHER_FILE_NAME: &str = "fabulaws-config.yaml";
+
 /// Why no configuration could be read.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -22,11 +25,12 @@ pub enum LoadError {
     Invalid(#[from] ConfigErrors),
 }
 
-/// Finds `fabulaws-config.yml` in `start` or the nearest parent that has one.
+/// Finds `fabulaws-config.yml` (or `.yaml`) in `start` or the nearest parent that
+/// has one.
 pub fn find_config(start: &Utf8Path) -> Result<Utf8PathBuf, LoadError> {
     start
         .ancestors()
-        .map(|directory| directory.join(DEFAULT_FILE_NAME))
+        .flat_map(|directory| [directory.join(DEFAULT_FILE_NAME), directory.join(OTHER_FILE_NAME)])
         .find(|candidate| candidate.is_file())
         .ok_or_else(|| LoadError::NotFound { start: start.to_owned() })
 }
@@ -56,7 +60,7 @@ fn read_capped(path: &Utf8Path) -> Result<String, LoadError> {
 /// following symlinks), before any host is touched: a configuration cannot make
 /// deployer ship `~/.ssh/id_ed25519` to a fleet.
 fn check_local_files(config: &Config, text: &str) -> Result<(), ConfigErrors> {
-    let base = config.file.parent().filter(|parent| !parent.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
+    let base = config.directory();
     let project = base.canonicalize_utf8().unwrap_or_else(|_| base.to_owned());
     let mut problems = Vec::new();
     for (path, relative) in config.local_files() {

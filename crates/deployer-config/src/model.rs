@@ -207,6 +207,12 @@ pub struct Warning {
 }
 
 impl Config {
+    /// The project's directory: where the configuration file is, `.` for a bare
+    /// file name (`-c fabulaws-config.yml`), never an empty path.
+    pub fn directory(&self) -> &camino::Utf8Path {
+        self.file.parent().filter(|parent| !parent.as_str().is_empty()).unwrap_or(camino::Utf8Path::new("."))
+    }
+
     /// The environment called `name`, or an error with a did-you-mean.
     pub fn environment(&self, name: &str) -> Result<&Environment, crate::SelectionError> {
         self.environments.get(name).ok_or_else(|| crate::SelectionError::UnknownEnvironment {

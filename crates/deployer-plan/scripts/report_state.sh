@@ -10,5 +10,6 @@
 # input lock
 # input lock_owner
 # input history
+# input maintenance_page: where begin_upgrade puts the 503 page
 # library report
 report_state

@@ -32,3 +32,4 @@ pub use input::{CommandSpec, Invocation, PlanInput, Sources};
 pub use model::{Concurrency, Effect, HostWork, Phase, Plan, PlanHost, Revision, Scope, Step, StepKind};
 pub use script::{Part, Script};
 pub use steps::LOCK_HELD_STATUS;
+pub use text::hosts as count_hosts;

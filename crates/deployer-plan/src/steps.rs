@@ -254,8 +254,9 @@ impl StepBuilder<'_> {
 
     /// Reports the host's releases, history and lock (`protocol::report`), for
     /// `status` and for choosing a rollback target.
-    pub fn report_state(&self, kind: StepKind, title: &str) -> Step {
-        self.step(kind, title, self.fill(scripts::REPORT_STATE, vec![]))
+    pub fn report_state(&self, kind: StepKind, title: &str, maintenance: &StaticHtml) -> Step {
+        let page = format!("{}/503.html", maintenance_directory(maintenance, self.layout));
+        self.step(kind, title, self.fill(scripts::REPORT_STATE, vec![("maintenance_page", Value::Word(page))]))
     }
 
     /// Removes the lock only if `id` holds it; otherwise shows the holder and fails.
@@ -298,9 +299,15 @@ pub(crate) struct MaintenancePages {
 
 impl MaintenancePages {
     fn directory(&self, layout: &Layout) -> String {
-        let directory = self.settings.directory.as_str();
-        if directory.starts_with('/') { directory.to_owned() } else { layout.root_path().join(directory).to_string() }
+        maintenance_directory(&self.settings, layout)
     }
+}
+
+/// Where the maintenance pages go: `static_html.directory`, relative to the deploy
+/// root unless absolute.
+fn maintenance_directory(settings: &StaticHtml, layout: &Layout) -> String {
+    let directory = settings.directory.as_str();
+    if directory.starts_with('/') { directory.to_owned() } else { layout.root_path().join(directory).to_string() }
 }
 
 /// Text that becomes a file must arrive byte-exact: a NUL cannot pass through a

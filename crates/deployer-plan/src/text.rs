@@ -50,7 +50,13 @@ impl Plan {
                 Concurrency::Pool { size } => format!("{size} at a time"),
                 Concurrency::Batches { size } => format!("in batches of {size}, each finished before the next"),
             };
-            let _ = writeln!(out, "  runs on {scope} ({} host(s)), {pace}", phase.work.len());
+            let _ = writeln!(out, "  runs on {scope} ({}), {pace}", hosts(phase.work.len()));
+            if let Concurrency::Batches { size } = phase.concurrency {
+                for (number, batch) in phase.work.chunks(size.max(1) as usize).enumerate() {
+                    let names: Vec<&str> = batch.iter().map(|work| self.hosts[work.host].name.as_str()).collect();
+                    let _ = writeln!(out, "  batch {}: {}", number + 1, names.join(", "));
+                }
+            }
             if let Some(derivation) = &phase.derives {
                 let _ = writeln!(out, "  {}", derivation.describe());
             }
@@ -92,4 +98,13 @@ impl Plan {
 
 fn kind_name(step: &Step) -> String {
     serde_json::to_value(step.kind).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// `1 host`, `3 hosts`, `no host`: plan text reads naturally at every count.
+pub fn hosts(count: usize) -> String {
+    match count {
+        0 => "no host".to_owned(),
+        1 => "1 host".to_owned(),
+        count => format!("{count} hosts"),
+    }
 }

@@ -224,6 +224,9 @@ fn create_deploy_rollback_and_prune_through_sh() {
     assert_eq!(std::fs::read_to_string(root.join("secrets/api_key")).unwrap(), SECRET);
     assert_eq!(std::fs::metadata(root.join("secrets/api_key")).unwrap().permissions().mode() & 0o777, 0o600);
     assert_eq!(std::fs::metadata(root.join("secrets")).unwrap().permissions().mode() & 0o777, 0o700);
+    // Only secrets/ is private: a web server running as another user reads shared/.
+    let shared = std::fs::metadata(root.join("shared/media")).unwrap().permissions().mode();
+    assert_eq!(shared & 0o005, 0o005, "shared/media is {:o}", shared & 0o777);
     assert!(std::fs::symlink_metadata(root.join("current/media")).unwrap().file_type().is_symlink());
     assert!(std::fs::symlink_metadata(root.join("current/config/local.env")).unwrap().file_type().is_symlink());
 

@@ -2,7 +2,8 @@
 # Prints this host's deploy state, one fact per line. The format is read by
 # deployer_plan::protocol::report, which documents it; change both together.
 # Uses the layout variables releases, current, previous, complete, created, lock,
-# lock_owner and history, which the calling script declares.
+# lock_owner, history and maintenance_page (the 503 page's path), which the
+# calling script declares.
 
 report_state() {
     link=$(readlink -- "$current" 2>/dev/null || true)
@@ -23,6 +24,7 @@ report_state() {
     for entry in "$created"/*; do
         if [ -e "$entry" ]; then printf 'DEPLOYER-STATE created=%s\n' "${entry##*/}"; fi
     done
+    if [ -e "$maintenance_page" ]; then echo 'DEPLOYER-STATE maintenance=up'; else echo 'DEPLOYER-STATE maintenance=down'; fi
     if [ -d "$lock" ]; then
         echo 'DEPLOYER-STATE lock=held'
         sed 's/^/DEPLOYER-LOCK /' -- "$lock_owner" 2>/dev/null || true

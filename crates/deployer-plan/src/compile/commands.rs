@@ -43,7 +43,11 @@ impl Compiler<'_> {
                 self.locked(&mut phases, Some(secrets))?;
             }
             CommandSpec::Status => {
-                let report = self.steps.report_state(StepKind::ReadStatus, "read releases, history and lock");
+                let report = self.steps.report_state(
+                    StepKind::ReadStatus,
+                    "read releases, history and lock",
+                    &self.config.static_html,
+                );
                 phases.push(
                     self.phase_all("status", "read every host's releases and lock", |_, _| Ok(vec![report.clone()]))?,
                 );
@@ -127,7 +131,11 @@ impl Compiler<'_> {
             check_release_id(id)?;
         }
         phases.extend(self.locks()?);
-        let report = self.steps.report_state(StepKind::ChooseRollbackTarget, "report releases and history");
+        let report = self.steps.report_state(
+            StepKind::ChooseRollbackTarget,
+            "report releases and history",
+            &self.config.static_html,
+        );
         let mut choose = self
             .phase_all("choose", "find the release to roll back to on every host", |_, _| Ok(vec![report.clone()]))?;
         choose.derives = Some(Derivation::RollbackTarget { to: to.map(str::to_owned) });

@@ -9,6 +9,7 @@
 //! DEPLOYER-STATE release=<name>               one per directory in releases/
 //! DEPLOYER-STATE complete=<release>           one per completion marker
 //! DEPLOYER-STATE created=<release>            one per release a deployer run created
+//! DEPLOYER-STATE maintenance=up|down          whether the 503 page is up
 //! DEPLOYER-STATE lock=held|free
 //! DEPLOYER-LOCK <owner record line>           the lock's owner record, line by line
 //! DEPLOYER-HISTORY <history line>             the newest lines of .deployer/history
@@ -42,6 +43,8 @@ pub struct HostReport {
     pub complete: BTreeSet<String>,
     /// Releases a deployer run created (and recorded as its own).
     pub created: BTreeSet<String>,
+    /// Whether the maintenance page is up, when the report said.
+    pub maintenance_up: Option<bool>,
     /// Whether the report said anything about the lock.
     pub lock_held: Option<bool>,
     pub(crate) lock_lines: Vec<String>,
@@ -99,6 +102,13 @@ impl HostReport {
             "release" => release().map(|name| self.releases.insert(name)).is_some(),
             "complete" => release().map(|name| self.complete.insert(name)).is_some(),
             "created" => release().map(|name| self.created.insert(name)).is_some(),
+            "maintenance" => match value {
+                "up" | "down" => {
+                    self.maintenance_up = Some(value == "up");
+                    true
+                }
+                _ => false,
+            },
             "lock" => match value {
                 "held" => {
                     self.lock_held = Some(true);
@@ -170,7 +180,7 @@ mod tests {
         let root = root.to_str().unwrap();
         let script = format!(
             "set -eu\nroot={root}\nreleases=$root/releases\ncurrent=$root/current\nprevious=$root/.deployer/previous\n\
-             complete=$root/.deployer/complete\ncreated=$root/.deployer/created\nlock=$root/.deployer/lock\nlock_owner=$lock/owner\nhistory=$root/.deployer/history\n{}\nreport_state\n",
+             complete=$root/.deployer/complete\ncreated=$root/.deployer/created\nmaintenance_page=$root/maintenance/503.html\nlock=$root/.deployer/lock\nlock_owner=$lock/owner\nhistory=$root/.deployer/history\n{}\nreport_state\n",
             include_str!("../../scripts/lib/report.sh")
         );
         let output = Command::new("sh").arg("-c").arg(script).output().unwrap();
@@ -182,6 +192,7 @@ mod tests {
         assert_eq!(report.releases.len(), 3);
         assert_eq!(report.complete.iter().collect::<Vec<_>>(), ["r1", "r2"]);
         assert_eq!(report.lock_owner().unwrap().id, "run-7");
+        assert_eq!(report.maintenance_up, Some(false));
         assert_eq!(report.history, [entry]);
         assert_eq!(report.commit_of("r2"), Some("abcdef1"));
         assert_eq!(report.unreadable, 1, "the line that is not history");
