@@ -139,6 +139,9 @@ pub(crate) enum Command {
     Run {
         #[command(flatten)]
         target: Target,
+        /// Show each host's output together once it is done, instead of line by line as it comes
+        #[arg(long)]
+        grouped: bool,
         /// The command to run
         #[arg(last = true, required = true)]
         command: Vec<String>,

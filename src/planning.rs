@@ -38,7 +38,7 @@ impl PlanRequest {
             }
             Command::EndUpgrade(target) => plain(target, CommandSpec::EndUpgrade),
             Command::UpdateServerPasswords(target) => plain(target, CommandSpec::UpdateServerPasswords),
-            Command::Run { target, command } => plain(target, CommandSpec::Run { command: command.join(" ") }),
+            Command::Run { target, command, .. } => plain(target, CommandSpec::Run { command: command.join(" ") }),
             Command::Check { .. } => return Err(CliError::NoPlan("check")),
             Command::Hosts(_) => return Err(CliError::NoPlan("hosts")),
             Command::Plan { .. } => return Err(CliError::NoPlan("plan")),

@@ -16,17 +16,23 @@ use crate::context::CliError;
 use crate::exit::Exit;
 use crate::output;
 use crate::planning::{PlanRequest, build_plan};
-use crate::report::{CliReporter, HostLogs, Progress, RunNames, Style};
+use crate::report::{CliReporter, HostLogs, HostOutput, Progress, RunNames, Style};
 use crate::signals::StopSignals;
 
 pub(crate) fn run(global: &GlobalArgs, command: Command) -> Result<Exit, CliError> {
+    // `run` is for its output, Fabric-style; deploys keep host output in the logs.
+    let host_output = match &command {
+        Command::Run { grouped: true, .. } => HostOutput::Grouped,
+        Command::Run { .. } => HostOutput::Streamed,
+        _ => HostOutput::Logged,
+    };
     let (config, plan) = build_plan(global, PlanRequest::from_command(command)?)?;
     if let Some(question) = &plan.confirmation {
         confirm(question, global.yes)?;
     }
     let directory = config.directory().to_owned();
     let secrets = load_secrets(&config, &plan, &directory)?;
-    runtime()?.block_on(execute(global, &config, &plan, &secrets, &directory))
+    runtime()?.block_on(execute(global, &config, &plan, &secrets, &directory, host_output))
 }
 
 /// Runs `plan` on its hosts with `reporter`, owning the transport, the runtime
@@ -100,6 +106,7 @@ async fn execute(
     plan: &Plan,
     secrets: &BTreeMap<String, String>,
     directory: &Utf8Path,
+    host_output: HostOutput,
 ) -> Result<Exit, CliError> {
     let transport = transport(global, config, directory)?;
     let logs = HostLogs::create(directory, &plan.deploy_id);
@@ -120,7 +127,7 @@ async fn execute(
     };
     let json = matches!(style, Style::Json);
     let names = RunNames { environment: plan.environment.clone(), deploy_id: plan.deploy_id.clone() };
-    let reporter = CliReporter::new(style, logs, names);
+    let reporter = CliReporter::new(style, logs, names, host_output);
 
     let cancel = CancellationToken::new();
     let control_directory = transport.control_directory().to_owned();

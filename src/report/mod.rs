@@ -27,10 +27,24 @@ pub(crate) enum Style {
     Progress(Progress),
 }
 
+/// What happens to the hosts' own output besides the log files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HostOutput {
+    /// Only in the logs (and the last lines of a failing step in the summary).
+    Logged,
+    /// On standard output as it comes, `[host] out: line` (Fabric's habit).
+    Streamed,
+    /// On standard output, each host's lines together once the run is over.
+    Grouped,
+}
+
 pub(crate) struct CliReporter {
     style: Style,
     logs: Mutex<HostLogs>,
     run: RunNames,
+    host_output: HostOutput,
+    /// Each host's lines, for `HostOutput::Grouped`, in plan order of first output.
+    grouped: Mutex<indexmap::IndexMap<String, Vec<String>>>,
 }
 
 /// What the summary needs to tell people how to clean up after this run.
@@ -40,14 +54,41 @@ pub(crate) struct RunNames {
 }
 
 impl CliReporter {
-    pub(crate) fn new(style: Style, logs: HostLogs, run: RunNames) -> Self {
-        Self { style, logs: Mutex::new(logs), run }
+    pub(crate) fn new(style: Style, logs: HostLogs, run: RunNames, host_output: HostOutput) -> Self {
+        Self { style, logs: Mutex::new(logs), run, host_output, grouped: Mutex::default() }
+    }
+
+    /// A host's line as Fabric shows it: `[web1] out: ...` or `[web1] err: ...`.
+    fn host_line(host: &str, stream: deployer_exec::Stream, line: &str) -> String {
+        let name = if stream == deployer_exec::Stream::Stdout { "out" } else { "err" };
+        format!("[{host}] {name}: {}\n", escape(line))
+    }
+
+    fn show_output(&self, event: &Event) {
+        let Event::Output { host, stream, line } = event else { return };
+        match self.host_output {
+            HostOutput::Logged => {}
+            HostOutput::Streamed => {
+                let text = Self::host_line(host, *stream, line);
+                match &self.style {
+                    Style::Progress(progress) => progress.suspend(|| output::stdout(&text)),
+                    _ => output::stdout(&text),
+                }
+            }
+            HostOutput::Grouped => {
+                let text = Self::host_line(host, *stream, line);
+                self.grouped.lock().expect("not poisoned").entry(host.clone()).or_default().push(text);
+            }
+        }
     }
 
     pub(crate) fn finish(&self, outcome: &Outcome) {
         self.logs.lock().expect("not poisoned").finish();
         if let Style::Progress(progress) = &self.style {
             progress.clear();
+        }
+        for lines in self.grouped.lock().expect("not poisoned").values() {
+            output::stdout(&lines.concat());
         }
         match &self.style {
             Style::Json => {
@@ -61,6 +102,10 @@ impl CliReporter {
 impl Reporter for CliReporter {
     fn report(&self, event: Event) {
         self.logs.lock().expect("not poisoned").record(&event);
+        match &self.style {
+            Style::Json => {}
+            _ => self.show_output(&event),
+        }
         match &self.style {
             Style::Json => {
                 if let Ok(line) = serde_json::to_string(&event) {

@@ -80,6 +80,7 @@ impl Progress {
                     event,
                     Event::PhaseStarted { .. }
                         | Event::Captured { .. }
+                        | Event::HostsDiffer { .. }
                         | Event::UndoStarted { .. }
                         | Event::Interrupted
                 ) && let Some(line) = line
@@ -128,6 +129,7 @@ impl Progress {
                         | Event::HostUnreachable { .. }
                         | Event::Interrupted
                         | Event::Captured { .. }
+                        | Event::HostsDiffer { .. }
                         | Event::UndoStarted { .. }
                 );
                 if let (true, Some(line)) = (notable, line) {
@@ -135,6 +137,11 @@ impl Progress {
                 }
             }
         }
+    }
+
+    /// Runs `f` (which prints) with the bars out of the way.
+    pub(crate) fn suspend(&self, f: impl FnOnce()) {
+        self.multi.suspend(f);
     }
 
     pub(crate) fn clear(&self) {

@@ -18,5 +18,6 @@ mod limits;
 mod network;
 mod plan;
 mod releases;
+mod run;
 mod secrets;
 mod signals;
