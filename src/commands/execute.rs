@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use camino::Utf8Path;
@@ -50,7 +52,9 @@ pub(crate) fn run_plan(
         let transport = transport(global, config, &directory)?;
         let cancel = CancellationToken::new();
         let control_directory = transport.control_directory().to_owned();
-        let signals = tokio::spawn(watch_interrupts(cancel.clone(), control_directory, left_behind(plan)));
+        let running = Arc::new(AtomicUsize::new(0));
+        let signals =
+            tokio::spawn(watch_interrupts(cancel.clone(), control_directory, left_behind(plan), running.clone()));
         let outcome = executor(global, config, plan, secrets, &transport, reporter, cancel).run().await;
         signals.abort();
         Ok(outcome)
@@ -131,7 +135,8 @@ async fn execute(
 
     let cancel = CancellationToken::new();
     let control_directory = transport.control_directory().to_owned();
-    let signals = tokio::spawn(watch_interrupts(cancel.clone(), control_directory, left_behind(plan)));
+    let signals =
+        tokio::spawn(watch_interrupts(cancel.clone(), control_directory, left_behind(plan), reporter.running_steps()));
     let outcome = executor(global, config, plan, secrets, &transport, &reporter, cancel).run().await;
     signals.abort();
     reporter.finish(&outcome);
@@ -166,10 +171,24 @@ fn left_behind(plan: &Plan) -> String {
 
 /// First stop signal (Ctrl-C, SIGTERM, SIGHUP): stop starting work, undo, exit
 /// 130. Second: close the masters and exit at once, saying what may be left.
-async fn watch_interrupts(cancel: CancellationToken, control_directory: camino::Utf8PathBuf, left_behind: String) {
+async fn watch_interrupts(
+    cancel: CancellationToken,
+    control_directory: camino::Utf8PathBuf,
+    left_behind: String,
+    running: Arc<AtomicUsize>,
+) {
     let Ok(mut signals) = StopSignals::listen() else { return };
-    signals.next().await;
+    let first = signals.next().await;
     cancel.cancel();
+    // Said at once: what happens next, and how to stop sooner.
+    let steps = match running.load(Ordering::SeqCst) {
+        0 => "no step is running".to_owned(),
+        1 => "waiting for 1 running step".to_owned(),
+        count => format!("waiting for {count} running steps"),
+    };
+    output::stderr(&format!(
+        "stopping ({first}): no new steps start; {steps}, then undoing what ran (signal again to stop at once)\n"
+    ));
     let again = signals.next().await;
     output::stderr(&format!(
         "interrupted again ({again}): stopping now. Steps already running finish on their hosts (each has a time \

@@ -254,7 +254,9 @@ pub(crate) fn lock_release(global: &GlobalArgs, target: &Target, id: &str) -> Re
                     let _ = writeln!(text, "{}  refused: {tail}", report.host);
                 }
             }
-            deployer_exec::HostResult::Skipped => {
+            deployer_exec::HostResult::Skipped
+            | deployer_exec::HostResult::Undone
+            | deployer_exec::HostResult::NothingRan => {
                 let _ = writeln!(text, "{}  not released: skipped", report.host);
             }
         }

@@ -6,7 +6,8 @@
 mod logs;
 mod progress;
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use deployer_exec::{Event, Outcome, Reporter};
 use deployer_plan::count_hosts;
@@ -45,6 +46,8 @@ pub(crate) struct CliReporter {
     host_output: HostOutput,
     /// Each host's lines, for `HostOutput::Grouped`, in plan order of first output.
     grouped: Mutex<indexmap::IndexMap<String, Vec<String>>>,
+    /// Steps started and not yet finished, for the message a stop signal prints.
+    running: Arc<AtomicUsize>,
 }
 
 /// What the summary needs to tell people how to clean up after this run.
@@ -55,7 +58,12 @@ pub(crate) struct RunNames {
 
 impl CliReporter {
     pub(crate) fn new(style: Style, logs: HostLogs, run: RunNames, host_output: HostOutput) -> Self {
-        Self { style, logs: Mutex::new(logs), run, host_output, grouped: Mutex::default() }
+        Self { style, logs: Mutex::new(logs), run, host_output, grouped: Mutex::default(), running: Arc::default() }
+    }
+
+    /// The count of running steps, shared with the stop-signal watcher.
+    pub(crate) fn running_steps(&self) -> Arc<AtomicUsize> {
+        self.running.clone()
     }
 
     /// A host's line as Fabric shows it: `[web1] out: ...` or `[web1] err: ...`.
@@ -102,6 +110,15 @@ impl CliReporter {
 impl Reporter for CliReporter {
     fn report(&self, event: Event) {
         self.logs.lock().expect("not poisoned").record(&event);
+        match &event {
+            Event::StepStarted { .. } => {
+                self.running.fetch_add(1, Ordering::SeqCst);
+            }
+            Event::StepFinished { .. } => {
+                let _ = self.running.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |count| count.checked_sub(1));
+            }
+            _ => {}
+        }
         match &self.style {
             Style::Json => {}
             _ => self.show_output(&event),
@@ -153,7 +170,7 @@ fn plain_line(event: &Event) -> Option<String> {
         }
         Event::UndoStarted { phase, hosts } => format!("undoing {phase} on {}", count_hosts(*hosts)),
         Event::Interrupted => {
-            "interrupted: no new steps start; undoing what ran (interrupt again to stop at once)".to_owned()
+            "interrupted: the running steps ended; undoing what ran (signal again to stop at once)".to_owned()
         }
         _ => return None,
     })
@@ -170,6 +187,8 @@ fn summary(outcome: &Outcome, run: &RunNames) -> String {
             deployer_exec::HostResult::Failed { phase, error } => format!("failed in {phase}: {}", escape(error)),
             deployer_exec::HostResult::Unreachable { error } => format!("unreachable: {}", escape(error)),
             deployer_exec::HostResult::Skipped => "skipped".to_owned(),
+            deployer_exec::HostResult::Undone => "undone".to_owned(),
+            deployer_exec::HostResult::NothingRan => "nothing ran".to_owned(),
         };
         text.push_str(&format!(
             "{:width$}  {:roles_width$}  {:8}  {result}\n",

@@ -425,7 +425,7 @@ fn ctrl_c_during_prepare_cleans_up_and_a_second_one_exits_at_once() {
     wait_for(&project.host_file(0, "building"));
     signal(child.id(), "INT");
     // The second press goes in once deployer has said it is stopping, not after a sleep.
-    said.wait_for_line(|line| line.starts_with("interrupted:"));
+    said.wait_for_line(|line| line.starts_with("stopping (Ctrl-C): no new steps start; waiting for 2 running steps"));
     let started = std::time::Instant::now();
     signal(child.id(), "INT");
     let status = child.wait().unwrap();

@@ -18,7 +18,11 @@ fn stopped_during_prepare(name: &str) {
     }
     let outcome = finish(child);
     assert_eq!(outcome.code, 130, "SIG{name}: {}", outcome.stderr);
-    assert!(outcome.stderr.contains("interrupted: no new steps start"), "{}", outcome.stderr);
+    let said = format!("stopping (SIG{name}): no new steps start; waiting for 2 running steps, then undoing what ran");
+    assert!(outcome.stderr.contains(&said), "{}", outcome.stderr);
+    // The summary says what became of each host, never `ok`.
+    assert_eq!(outcome.stderr.matches("  undone\n").count(), 2, "{}", outcome.stderr);
+    assert!(!outcome.stderr.lines().any(|line| line.ends_with("  ok")), "{}", outcome.stderr);
     check_fleet(&project, 2, &outcome, &Expect::nothing_deployed());
     for host in 0..2 {
         let releases = std::fs::read_dir(project.host_file(host, "testing/releases")).unwrap().count();

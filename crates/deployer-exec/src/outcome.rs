@@ -44,6 +44,11 @@ pub enum HostResult {
     },
     /// Left out (`--skip-bad-hosts`) or never reached because the run stopped first.
     Skipped,
+    /// The run stopped (a failure elsewhere, or a stop signal) and what this host
+    /// ran was undone.
+    Undone,
+    /// The run stopped before anything ran on this host.
+    NothingRan,
 }
 
 /// One failure, with the last lines the host printed.

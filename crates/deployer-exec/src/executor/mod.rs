@@ -238,6 +238,7 @@ impl<T: Transport> Executor<'_, T> {
         } else if stopped_early {
             let attempted = state.attempted.clone();
             undone_consistently = self.undo(context, &attempted, outcome, state).await;
+            Self::mark_stopped_hosts(state, outcome);
         } else if self.options.warn_only && failed {
             outcome.switched = self.names(&state.switched);
         }
@@ -249,6 +250,23 @@ impl<T: Transport> Executor<'_, T> {
             switched,
             halted,
             undone_consistently,
+        }
+    }
+
+    /// After a stop and its undo, a host that did not fail itself says what became
+    /// of it, never `ok`: its work was undone, or nothing ran on it.
+    fn mark_stopped_hosts(state: &RunState, outcome: &mut Outcome) {
+        for (host, report) in outcome.hosts.iter_mut().enumerate() {
+            if report.result != HostResult::Ok {
+                continue;
+            }
+            let ran = state.attempted.iter().any(|hosts| hosts.contains(&host));
+            let undo_failed = outcome.undo_failures.iter().any(|failure| failure.host == report.host);
+            if !ran {
+                report.result = HostResult::NothingRan;
+            } else if !undo_failed {
+                report.result = HostResult::Undone;
+            }
         }
     }
 
