@@ -224,6 +224,12 @@ fn summary(outcome: &Outcome, run: &RunNames) -> String {
             text.push_str(&format!("on their previous release: {}\n", others.join(", ")));
         }
     }
+    if !outcome.irreversible.is_empty() {
+        text.push_str(&format!(
+            "\nnot undone, nothing can undo it: {}; the database may be ahead of the release that is live\n",
+            outcome.irreversible.join(", ")
+        ));
+    }
     if !outcome.locks_left.is_empty() {
         text.push_str(&format!(
             "\nthe environment lock of this run (id {id}) may remain on: {hosts}\n\

@@ -147,3 +147,24 @@ fn an_unreachable_repository_is_not_a_missing_branch() {
     assert!(outcome.stderr.contains("does not appear to be a git repository"), "git's own words: {}", outcome.stderr);
     assert!(!outcome.stderr.contains("branch"), "{}", outcome.stderr);
 }
+
+#[test]
+fn every_undefined_template_name_is_reported_in_one_run() {
+    let (directory, _) = project();
+    let root = directory.path();
+    std::fs::write(root.join("templates/env.j2"), "KEY={{ secrets.api_key }}\nHOST={{ hots }}\n").unwrap();
+    std::fs::write(root.join("templates/nginx.j2"), "listen {{ port_number }};\nroot {{ relase_dir }};\n").unwrap();
+    let config = std::fs::read_to_string(root.join("fabulaws-config.yml")).unwrap();
+    let config = config.replace("environments:", "  - {src: templates/nginx.j2, dest: nginx.conf}\nenvironments:");
+    std::fs::write(root.join("fabulaws-config.yml"), config).unwrap();
+    let outcome = run(deployer(root).args(["plan", "deploy_full", "testing"]));
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    for expected in [
+        "3 problems in the templates",
+        "template `templates/env.j2` line 2: undefined variable `hots` (did you mean `host`?)",
+        "template `templates/nginx.j2` line 1: undefined variable `port_number`",
+        "template `templates/nginx.j2` line 2: undefined variable `relase_dir` (did you mean `release_dir`?)",
+    ] {
+        assert!(outcome.stderr.contains(expected), "missing {expected:?} in:\n{}", outcome.stderr);
+    }
+}

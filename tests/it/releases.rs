@@ -155,6 +155,9 @@ fn a_restart_failing_on_one_host_switches_every_host_back() {
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(outcome.code, 3, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("every switched host was switched back"), "{}", outcome.stderr);
+    // The migration ran on one host and nothing undid it: the summary says so.
+    let said = outcome.stderr.lines().find(|line| line.starts_with("not undone, nothing can undo it: ")).unwrap_or("");
+    assert!(said.contains(": run the migrations (once)"), "{}", outcome.stderr);
     check_fleet(&project, 5, &outcome, &Expect::all_on(&first));
 }
 

@@ -75,6 +75,9 @@ pub struct Outcome {
     /// Hosts that may still hold this run's environment lock: they stopped
     /// answering after taking it. Released with `lock release --id <deploy id>`.
     pub locks_left: Vec<String>,
+    /// Steps that ran and that nothing undoes (migrations), as `host: step`, when
+    /// the run did not finish: the database may be ahead of the live release.
+    pub irreversible: Vec<String>,
     /// A reason the run stopped before contacting hosts, if any.
     pub refused: Option<String>,
     pub duration_ms: u64,

@@ -20,8 +20,30 @@ pub enum PlanError {
     NoMaintenancePage { key: &'static str, command: &'static str },
     #[error("template `{template}` line {line}: {message}")]
     Template { template: String, line: usize, message: String },
+    /// Every undefined name of every template, found before any is rendered.
+    #[error("{}", describe_templates(problems))]
+    Templates { problems: Vec<TemplateProblem> },
     #[error("`{path}` was not loaded (the caller must pass every template and page)")]
     MissingSource { path: String },
     #[error("{0}")]
     Unsafe(String),
+}
+
+/// One problem in one template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateProblem {
+    pub template: String,
+    pub line: usize,
+    pub message: String,
+}
+
+fn describe_templates(problems: &[TemplateProblem]) -> String {
+    let mut text = match problems.len() {
+        1 => "1 problem in the templates:".to_owned(),
+        count => format!("{count} problems in the templates:"),
+    };
+    for problem in problems {
+        text.push_str(&format!("\n  template `{}` line {}: {}", problem.template, problem.line, problem.message));
+    }
+    text
 }

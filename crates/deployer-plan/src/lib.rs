@@ -27,7 +27,7 @@ mod templates;
 mod text;
 
 pub use compile::{check_release_id, compile};
-pub use error::PlanError;
+pub use error::{PlanError, TemplateProblem};
 pub use input::{CommandSpec, Invocation, PlanInput, Sources};
 pub use model::{Concurrency, Effect, HostWork, Phase, Plan, PlanHost, Revision, Scope, Step, StepKind};
 pub use script::{Part, Script};

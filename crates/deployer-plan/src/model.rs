@@ -154,6 +154,9 @@ pub enum Effect {
     /// Puts `current` back (undo of a switch). If it fails, hosts may be on
     /// different releases: the run is partial, not rolled back.
     RestoresCurrent,
+    /// Changes the database (migrations): nothing undoes it, so a stopped run
+    /// must say that it ran.
+    Irreversible,
 }
 
 impl Effect {

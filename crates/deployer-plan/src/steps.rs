@@ -124,7 +124,9 @@ impl StepBuilder<'_> {
     }
 
     pub fn migrate(&self, id: &str, commit: &str, migrate: &[String]) -> Step {
-        self.step(StepKind::Migrate, "run the migrations (once)", self.in_release(id, commit, migrate))
+        let mut step = self.step(StepKind::Migrate, "run the migrations (once)", self.in_release(id, commit, migrate));
+        step.effect = Effect::Irreversible;
+        step
     }
 
     fn in_release(&self, id: &str, commit: &str, run: &[String]) -> Script {

@@ -11,7 +11,7 @@
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
 
-use crate::error::PlanError;
+use crate::error::{PlanError, TemplateProblem};
 use crate::input::Sources;
 use crate::script::Script;
 use crate::shell;
@@ -57,6 +57,37 @@ impl Templates {
         Ok(Self { environment, secret_names: secret_names.to_vec() })
     }
 
+    /// The names `name` uses that `context` does not define, each with the first
+    /// line that mentions it and a did-you-mean: every undefined name at once,
+    /// where rendering would stop at the first.
+    pub fn undefined(&self, name: &str, context: &Value) -> Vec<TemplateProblem> {
+        let Ok(template) = self.environment.get_template(name) else { return Vec::new() };
+        // Names the context gives, and the environment's globals (`range`, `dict`, ...).
+        let mut known: Vec<String> = context
+            .try_iter()
+            .map(|keys| keys.filter_map(|key| key.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        known.extend(self.environment.globals().map(|(name, _)| name.to_owned()));
+        let mut missing: Vec<String> =
+            template.undeclared_variables(false).into_iter().filter(|variable| !known.contains(variable)).collect();
+        missing.sort();
+        let source = template.source();
+        missing
+            .into_iter()
+            .map(|variable| {
+                let line = source.lines().position(|text| mentions(text, &variable)).map_or(0, |index| index + 1);
+                let hint = deployer_config::did_you_mean(&variable, known.iter().map(String::as_str))
+                    .map(|hint| format!(" ({hint})"))
+                    .unwrap_or_default();
+                TemplateProblem {
+                    template: name.to_owned(),
+                    line,
+                    message: format!("undefined variable `{variable}`{hint}"),
+                }
+            })
+            .collect()
+    }
+
     pub fn render(&self, name: &str, context: &Value) -> Result<Script, PlanError> {
         let template = self.environment.get_template(name).map_err(|error| template_error(name, &error))?;
         let text = template.render(context).map_err(|error| template_error(name, &error))?;
@@ -100,6 +131,16 @@ fn shell_quote(value: &str) -> Result<String, Error> {
     shell::quote(value)
         .map(std::borrow::Cow::into_owned)
         .map_err(|error| Error::new(ErrorKind::InvalidOperation, error.to_string()))
+}
+
+/// Whether `line` uses `name` as a whole word.
+fn mentions(line: &str, name: &str) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    line.match_indices(name).any(|(at, _)| {
+        let before = line[..at].chars().next_back().is_none_or(|c| !is_word(c));
+        let after = line[at + name.len()..].chars().next().is_none_or(|c| !is_word(c));
+        before && after
+    })
 }
 
 /// Turns rendered text with secret markers into a script with secret slots.
@@ -201,5 +242,23 @@ mod tests {
     fn an_undeclared_secret_is_undefined() {
         let context = Value::from_pairs([("secrets", secrets_value(&["db".to_owned()]))]);
         assert!(render("{{ secrets.other }}", &context).is_err());
+    }
+
+    #[test]
+    fn every_undefined_name_is_found_before_rendering() {
+        let mut sources = Sources::new();
+        sources.insert(
+            "t.j2".into(),
+            "a={{ app_prot }}\n{% for x in range(3) %}{{ x }}{% endfor %}\nb={{ other }}\n".to_owned(),
+        );
+        let templates = Templates::new(&sources, ["t.j2"], &[]).unwrap();
+        let context = Value::from_pairs([("app_port", 1)]);
+        let problems = templates.undefined("t.j2", &context);
+        let messages: Vec<(usize, &str)> =
+            problems.iter().map(|problem| (problem.line, problem.message.as_str())).collect();
+        assert_eq!(
+            messages,
+            [(1, "undefined variable `app_prot` (did you mean `app_port`?)"), (3, "undefined variable `other`")]
+        );
     }
 }

@@ -187,6 +187,13 @@ impl<T: Transport> Executor<'_, T> {
         if phase.switches_current() {
             state.switched.extend(results.iter().filter(|result| result.succeeded()).map(|result| result.host));
         }
+        for result in results.iter().filter(|result| result.started) {
+            let work = phase.work.iter().find(|work| work.host == result.host);
+            for step in work.into_iter().flat_map(|work| &work.steps).filter(|step| step.effect == Effect::Irreversible)
+            {
+                state.irreversible.push((result.host, step.title.clone()));
+            }
+        }
         for result in &results {
             outcome.hosts[result.host].duration_ms += result.duration_ms;
             state.lock_held |= result.lock_held;
@@ -239,6 +246,11 @@ impl<T: Transport> Executor<'_, T> {
             let attempted = state.attempted.clone();
             undone_consistently = self.undo(context, &attempted, outcome, state).await;
             Self::mark_stopped_hosts(state, outcome);
+            outcome.irreversible = state
+                .irreversible
+                .iter()
+                .map(|(host, step)| format!("{}: {step}", self.plan.hosts[*host].name))
+                .collect();
         } else if self.options.warn_only && failed {
             outcome.switched = self.names(&state.switched);
         }
@@ -493,6 +505,7 @@ impl Outcome {
             captured: BTreeMap::new(),
             switched: Vec::new(),
             locks_left: Vec::new(),
+            irreversible: Vec::new(),
             refused: None,
             duration_ms: 0,
         }

@@ -24,6 +24,8 @@ pub(super) struct RunState {
     pub interrupted: bool,
     /// Which hosts may hold this run's lock.
     pub locks: LockLedger,
+    /// Steps that started and that nothing undoes (migrations), by host.
+    pub irreversible: Vec<(usize, String)>,
 }
 
 impl RunState {
@@ -36,6 +38,7 @@ impl RunState {
             lock_held: false,
             interrupted: false,
             locks: LockLedger::new(hosts),
+            irreversible: Vec::new(),
         }
     }
 

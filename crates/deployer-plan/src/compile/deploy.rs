@@ -119,6 +119,29 @@ impl Compiler<'_> {
         let complete = self.steps.mark_complete(id, self.history_entry(EventKind::Prepared, Some(release)).to_line());
         let builds = self
             .by_role(|role| (!role.build.is_empty()).then(|| self.steps.build(id, commit, &role.name, &role.build)));
+        // Every undefined name in every template, for every role it renders for, in
+        // one error, before anything is rendered.
+        let mut problems = Vec::new();
+        for spec in &self.config.templates {
+            let mut roles_seen = Vec::new();
+            for (index, host) in self.hosts.iter().enumerate() {
+                let Some(role) = template_role(&spec.roles, host) else { continue };
+                if roles_seen.contains(&role) {
+                    continue;
+                }
+                roles_seen.push(role);
+                for problem in
+                    templates.undefined(spec.src.as_str(), &self.template_context(index, host, role, release))
+                {
+                    if !problems.contains(&problem) {
+                        problems.push(problem);
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(PlanError::Templates { problems });
+        }
         let mut phase =
             self.phase_all("prepare", "build the new release on every host; nothing is live yet", |index, host| {
                 let mut steps = vec![fetch.clone()];
