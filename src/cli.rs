@@ -68,6 +68,11 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true)]
     pub skip_bad_hosts: bool,
 
+    /// In a pipe, one line per step per host however many hosts (by default more
+    /// than 20 hosts get one line per phase, with failures in full)
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+
     /// After a failure at or after the switch: `rollback` every switched host (default) or `halt` and leave them
     #[arg(long, global = true, value_enum, default_value_t = OnFailure::Rollback)]
     pub on_failure: OnFailure,

@@ -21,6 +21,9 @@ use crate::planning::{PlanRequest, build_plan};
 use crate::report::{CliReporter, HostLogs, HostOutput, Progress, RunNames, Style};
 use crate::signals::StopSignals;
 
+/// More hosts than this get condensed plain output unless `--verbose`.
+const CONDENSE_ABOVE_HOSTS: usize = 20;
+
 pub(crate) fn run(global: &GlobalArgs, command: Command) -> Result<Exit, CliError> {
     // `run` is for its output, Fabric-style; deploys keep host output in the logs.
     let host_output = match &command {
@@ -131,7 +134,9 @@ async fn execute(
     };
     let json = matches!(style, Style::Json);
     let names = RunNames { environment: plan.environment.clone(), deploy_id: plan.deploy_id.clone() };
-    let reporter = CliReporter::new(style, logs, names, host_output);
+    // Hundreds of hosts in a pipe: a line per phase, not one per step per host.
+    let condensed = !global.verbose && plan.hosts.len() > CONDENSE_ABOVE_HOSTS;
+    let reporter = CliReporter::new(style, logs, names, host_output, condensed);
 
     let cancel = CancellationToken::new();
     let control_directory = transport.control_directory().to_owned();

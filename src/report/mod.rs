@@ -48,6 +48,10 @@ pub(crate) struct CliReporter {
     grouped: Mutex<indexmap::IndexMap<String, Vec<String>>>,
     /// Steps started and not yet finished, for the message a stop signal prints.
     running: Arc<AtomicUsize>,
+    /// One line per phase instead of one per step per host (many hosts, a pipe).
+    condensed: bool,
+    /// Hosts in the current phase, for its condensed summary line.
+    phase_hosts: AtomicUsize,
 }
 
 /// What the summary needs to tell people how to clean up after this run.
@@ -57,8 +61,45 @@ pub(crate) struct RunNames {
 }
 
 impl CliReporter {
-    pub(crate) fn new(style: Style, logs: HostLogs, run: RunNames, host_output: HostOutput) -> Self {
-        Self { style, logs: Mutex::new(logs), run, host_output, grouped: Mutex::default(), running: Arc::default() }
+    pub(crate) fn new(style: Style, logs: HostLogs, run: RunNames, host_output: HostOutput, condensed: bool) -> Self {
+        Self {
+            style,
+            logs: Mutex::new(logs),
+            run,
+            host_output,
+            grouped: Mutex::default(),
+            running: Arc::default(),
+            condensed,
+            phase_hosts: AtomicUsize::new(0),
+        }
+    }
+
+    /// A plain line for `event`: every step of every host, or with `condensed`
+    /// (many hosts in a pipe) one line per phase with its counts, and every
+    /// failure in full.
+    fn plain_line(&self, event: &Event) -> Option<String> {
+        if !self.condensed {
+            return plain_line(event);
+        }
+        match event {
+            Event::StepFinished { status: 0, .. } => None,
+            Event::PhaseStarted { hosts, .. } => {
+                self.phase_hosts.store(*hosts, Ordering::SeqCst);
+                plain_line(event)
+            }
+            Event::PhaseFinished { phase, failed, duration_ms } => {
+                let hosts = self.phase_hosts.load(Ordering::SeqCst);
+                Some(format!(
+                    "{phase}: {} ok, {failed} failed ({})",
+                    hosts.saturating_sub(*failed),
+                    seconds(*duration_ms)
+                ))
+            }
+            Event::BatchStarted { phase, number, of, hosts } => {
+                Some(format!("{phase}: batch {number}/{of} on {}", count_hosts(hosts.len())))
+            }
+            _ => plain_line(event),
+        }
     }
 
     /// The count of running steps, shared with the stop-signal watcher.
@@ -130,7 +171,7 @@ impl Reporter for CliReporter {
                 }
             }
             Style::Plain => {
-                if let Some(line) = plain_line(&event) {
+                if let Some(line) = self.plain_line(&event) {
                     output::stderr(&format!("{line}\n"));
                 }
             }
@@ -167,6 +208,9 @@ fn plain_line(event: &Event) -> Option<String> {
             let listed: Vec<String> =
                 values.iter().map(|(value, hosts)| format!("{} on {}", escape(value), hosts.join(", "))).collect();
             format!("warning: hosts differ on the {}: {}", name.describe(), listed.join("; "))
+        }
+        Event::BatchStarted { phase, number, of, hosts } => {
+            format!("{phase}: batch {number}/{of}: {}", hosts.join(", "))
         }
         Event::UndoStarted { phase, hosts } => format!("undoing {phase} on {}", count_hosts(*hosts)),
         Event::Interrupted => {

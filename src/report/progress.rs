@@ -79,6 +79,7 @@ impl Progress {
                 if matches!(
                     event,
                     Event::PhaseStarted { .. }
+                        | Event::BatchStarted { .. }
                         | Event::Captured { .. }
                         | Event::HostsDiffer { .. }
                         | Event::UndoStarted { .. }
@@ -128,6 +129,7 @@ impl Progress {
                     Event::HostFailed { .. }
                         | Event::HostUnreachable { .. }
                         | Event::Interrupted
+                        | Event::BatchStarted { .. }
                         | Event::Captured { .. }
                         | Event::HostsDiffer { .. }
                         | Event::UndoStarted { .. }

@@ -106,6 +106,10 @@ fn serial_batches_switch_in_order_and_a_failing_batch_is_switched_back() {
     let outcome = run_and_check(&project, &["deploy_serial", "testing", "--batch-size", "3"]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let second = all_on(&project, 9);
+    // While it runs, each batch is announced with its hosts.
+    let names: Vec<String> = project.fleet.hosts.iter().map(|host| host.host_string(&project.fleet.user)).collect();
+    let batch_two = format!("rollout: batch 2/3: {}", names[3..6].join(", "));
+    assert!(outcome.stderr.contains(&batch_two), "missing {batch_two:?} in:\n{}", outcome.stderr);
     let time = |host: usize, file: &str| -> u128 { project.lines(host, file)[0].parse().unwrap() };
     for batch in 0..2 {
         let last_health = (batch * 3..batch * 3 + 3).map(|host| time(host, "health-at")).max().unwrap();

@@ -33,3 +33,36 @@ fn output_is_prefixed_by_host_streamed_or_grouped_and_failures_are_named() {
         outcome.stderr
     );
 }
+
+/// 25 hosts on this machine (`connection: local`): enough to condense.
+fn many_local_hosts() -> tempfile::TempDir {
+    let directory = tempfile::tempdir().unwrap();
+    let hosts: Vec<String> = (1..=25).map(|number| format!("h{number}")).collect();
+    let config = format!(
+        "project: demo\nrepo: /nonexistent.git\ndeploy_root: {root}/deploy\nvalid_roles: [web]\nroles:\n  web: {{}}\n\
+         environments:\n  testing:\n    branch: main\n    connection: local\n    roles:\n      web: [{hosts}]\n",
+        root = directory.path().display(),
+        hosts = hosts.join(", ")
+    );
+    std::fs::write(directory.path().join("fabulaws-config.yml"), config).unwrap();
+    directory
+}
+
+#[test]
+fn many_hosts_in_a_pipe_get_a_line_per_phase_unless_verbose() {
+    let directory = many_local_hosts();
+    let outcome =
+        crate::support::run(crate::support::deployer(directory.path()).args(["run", "testing", "--", "true"]));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("run: 25 ok, 0 failed"), "{}", outcome.stderr);
+    assert!(!outcome.stderr.contains("[h7] run the command: ok"), "{}", outcome.stderr);
+    let verbose = crate::support::run(crate::support::deployer(directory.path()).args([
+        "--verbose",
+        "run",
+        "testing",
+        "--",
+        "true",
+    ]));
+    assert_eq!(verbose.code, 0, "{}", verbose.stderr);
+    assert!(verbose.stderr.contains("[h7] run the command: ok"), "{}", verbose.stderr);
+}

@@ -73,6 +73,13 @@ pub enum Event {
         name: Captured,
         values: std::collections::BTreeMap<String, Vec<String>>,
     },
+    /// A batch of a phase that runs in batches (`deploy_serial`) starts.
+    BatchStarted {
+        phase: String,
+        number: usize,
+        of: usize,
+        hosts: Vec<String>,
+    },
     UndoStarted {
         phase: String,
         hosts: usize,

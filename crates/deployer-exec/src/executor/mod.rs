@@ -351,7 +351,16 @@ impl<T: Transport> Executor<'_, T> {
             _ => items.len().max(1),
         };
         let mut results = Vec::with_capacity(items.len());
-        for chunk in items.chunks(batch) {
+        let batches = items.len().div_ceil(batch);
+        for (number, chunk) in items.chunks(batch).enumerate() {
+            if batches > 1 && !undo {
+                self.reporter.report(Event::BatchStarted {
+                    phase: phase.name.clone(),
+                    number: number + 1,
+                    of: batches,
+                    hosts: chunk.iter().map(|work| self.plan.hosts[work.host].name.clone()).collect(),
+                });
+            }
             let chunk_results: Vec<WorkResult> = stream::iter(chunk.iter().copied())
                 .map(|work| {
                     let stop = &stop;
