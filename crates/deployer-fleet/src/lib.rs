@@ -326,16 +326,28 @@ impl Fleet {
     }
 
     /// A `fabulaws-config.yml` fragment naming this fleet's hosts and keys.
+    /// A configuration snippet that pastes into `fabulaws-config.yml` as is: the
+    /// deploy root the hosts can write, the ssh settings, and a `testing`
+    /// environment whose `web` role is every host.
     pub fn describe(&self) -> String {
         let mut text = format!(
-            "# {} fleet hosts; each sees its own files at {DEPLOY_PATH}\nssh:\n  known_hosts_file: {}\n  identity_file: {}\nhosts:\n",
-            self.hosts.len(),
-            self.known_hosts().display(),
-            self.client_key().display()
+            "# {count} fleet hosts. Each sees its own files at {DEPLOY_PATH}; from here they are at:\n",
+            count = self.hosts.len()
         );
         for host in &self.hosts {
-            text.push_str(&format!("  - {}    # files: {}\n", host.host_string(&self.user), host.files.display()));
+            text.push_str(&format!("#   {}  {}\n", host.host_string(&self.user), host.files.display()));
         }
+        let hosts: Vec<String> =
+            self.hosts.iter().map(|host| format!("\"{}\"", host.host_string(&self.user))).collect();
+        text.push_str(&format!(
+            "# Paste into fabulaws-config.yml (in place of its deploy_root, ssh and environments):\n\
+             deploy_root: {DEPLOY_PATH}\n\
+             ssh:\n  known_hosts_file: {}\n  identity_file: {}\n\
+             environments:\n  testing:\n    branch: main\n    roles:\n      web: [{}]\n",
+            self.known_hosts().display(),
+            self.client_key().display(),
+            hosts.join(", ")
+        ));
         text
     }
 }

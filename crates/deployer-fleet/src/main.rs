@@ -19,21 +19,27 @@ fn main() -> ExitCode {
         ["up", count, rest @ ..] => match count.parse::<usize>() {
             Ok(count) => {
                 let directory = rest.first().map_or_else(default_dir, PathBuf::from);
+                // A fleet already kept in this directory is stopped first, or its
+                // hosts would run on with nothing left to stop them by.
+                let _ = Fleet::stop_kept(&directory);
                 Fleet::start_with(count, &directory, options).map(|mut fleet| {
                     fleet.keep_running();
                     println!("{}", fleet.describe());
                     if let Some(namespace) = fleet.client_namespace() {
-                        println!("the hosts are reachable only from the namespace {namespace}; run deployer there:");
-                        println!("  ip netns exec {namespace} deployer ...");
+                        println!("# the hosts are reachable only from the namespace {namespace}; run deployer there:");
+                        println!("#   ip netns exec {namespace} deployer ...");
                     }
-                    println!("stop it with: scripts/fleet down {}", directory.display());
+                    println!("# stop it with: scripts/fleet down {}", directory.display());
                 })
             }
             Err(_) => Err(format!("`{count}` is not a number of hosts")),
         },
         ["down", rest @ ..] => {
             let directory = rest.first().map_or_else(default_dir, PathBuf::from);
-            Fleet::stop_kept(&directory).map(|stopped| println!("stopped {stopped} host(s)"))
+            Fleet::stop_kept(&directory).map(|stopped| match stopped {
+                1 => println!("stopped 1 host"),
+                count => println!("stopped {count} hosts"),
+            })
         }
         _ => Err("usage: deployer-fleet up N [DIR] [--netns] | deployer-fleet down [DIR]".to_owned()),
     };

@@ -67,7 +67,7 @@ keep_releases: 2
 valid_roles: [web]
 roles:
   web:
-    build: "echo built > built.txt"
+    build: "echo built$NEVER_SET_BY_ANYONE > built.txt"
     restart: "echo restart >> {root}/restarts.log"
     healthcheck: test -f built.txt
 migrate:
