@@ -83,27 +83,27 @@ impl Wire {
         // The host's shell settings (a BASH_ENV that sets -x or -v) must not make
         // a script echo itself, secrets and all, into the output.
         out.push_str("set +vx\n");
-        out.push_str(WATCHDOG);
+        // The watchdog's code without its comments: they stay in the file.
+        for line in WATCHDOG.lines().filter(|line| !line.trim_start().starts_with('#')) {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push_str(&format!("deployer_watch '{marker} ALIVE' &\nguard=$!\n"));
         for (index, (step, script)) in steps.iter().zip(scripts).enumerate() {
             out.push_str(&format!(
                 "printf '%s\\n' '{marker} START {index}'\n\
-                 timeout -k {KILL_GRACE_SECONDS} {limit} sh -s <<'{delimiter}' &\n\
+                 timeout -k {KILL_GRACE_SECONDS} {limit} sh -s <<'{delimiter}'\n\
                  set +vx -eu\n\
                  {script}{newline}\
                  {delimiter}\n\
-                 step=$!\n\
-                 deployer_watch \"$step\" '{marker} ALIVE' &\n\
-                 guard=$!\n\
-                 status=0\n\
-                 wait \"$step\" || status=$?\n\
-                 kill \"$guard\" 2>/dev/null\n\
+                 status=$?\n\
                  printf '%s\\n' \"{marker} END {index} $status\"\n\
-                 if [ \"$status\" -ne 0 ]; then exit {STEP_FAILED_EXIT}; fi\n",
+                 if [ \"$status\" -ne 0 ]; then kill \"$guard\" 2>/dev/null; exit {STEP_FAILED_EXIT}; fi\n",
                 limit = step.timeout.max(1),
                 newline = if script.ends_with('\n') { "" } else { "\n" },
             ));
         }
-        out.push_str("exit 0\n");
+        out.push_str("kill \"$guard\" 2>/dev/null\nexit 0\n");
         out
     }
 
