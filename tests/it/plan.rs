@@ -168,3 +168,29 @@ fn every_undefined_template_name_is_reported_in_one_run() {
         assert!(outcome.stderr.contains(expected), "missing {expected:?} in:\n{}", outcome.stderr);
     }
 }
+
+#[test]
+fn fabulaws_templates_see_secrets_and_servers_under_fabulaws_names() {
+    let (directory, _) = project();
+    let root = directory.path();
+    std::fs::write(
+        root.join("templates/env.j2"),
+        "PASSWORD={{ api_key }}\nCACHE={{ cache_server }}\nDB={{ master_database }}\n",
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(root.join("fabulaws-config.yml")).unwrap();
+    let config = config.replace("valid_roles: [web]", "valid_roles: [web, cache, db-primary]").replace(
+        "      web: [web1.invalid, web2.invalid]\n",
+        "      web: [web1.invalid, web2.invalid]\n      cache: [cache1.invalid]\n      db-primary: [db1.invalid]\n",
+    );
+    std::fs::write(root.join("fabulaws-config.yml"), config).unwrap();
+    let outcome = run(deployer(root).args(["plan", "deploy_full", "testing", "-R", "web"]));
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(outcome.stdout.contains("PASSWORD='[secret:api_key]'"), "{}", outcome.stdout);
+    assert!(
+        outcome.stdout.contains("CACHE=cache1.invalid") && outcome.stdout.contains("DB=db1.invalid"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(!outcome.stdout.contains(CANARY));
+}

@@ -1,5 +1,7 @@
-//! What a template sees: the configuration's variables for its role, then the
-//! built-in names of the deploy, host and layout (which win).
+//! What a template sees: FabulAWS's names first (each secret under its own name,
+//! `cache_server` and `master_database`), then the configuration's variables for
+//! its role, then the built-in names of the deploy, host and layout (which win),
+//! so a FabulAWS `local_settings.py` template renders unchanged.
 
 use deployer_config::TargetHost;
 use minijinja::Value;
@@ -12,8 +14,23 @@ impl Compiler<'_> {
     pub(super) fn template_context(&self, index: usize, host: &TargetHost, role: &str, release: &ReleaseInfo) -> Value {
         let root = &self.environment.deploy_root;
         let vars = self.config.vars_for(self.environment, Some(role));
-        let mut context: Vec<(String, Value)> =
-            vars.iter().map(|(name, value)| (name.clone(), Value::from(Serde(value)))).collect();
+        // FabulAWS set every secret as `env.<name>`: templates use them bare.
+        let secrets = secrets_value(&self.config.secrets.names);
+        let mut context: Vec<(String, Value)> = self
+            .config
+            .secrets
+            .names
+            .iter()
+            .filter_map(|name| secrets.get_attr(name).ok().map(|value| (name.clone(), value)))
+            .collect();
+        // FabulAWS's `env.cache_server` and `env.master_database`: the first host of
+        // the `cache` and `db-primary` roles.
+        for (name, role) in [("cache_server", "cache"), ("master_database", "db-primary")] {
+            if let Some(server) = self.first_host_of(role) {
+                context.push((name.to_owned(), Value::from(server)));
+            }
+        }
+        context.extend(vars.iter().map(|(name, value)| (name.clone(), Value::from(Serde(value)))));
         let static_directory = self.config.static_html.directory.as_str();
         let builtins: [(&str, Value); 18] = [
             ("project", Value::from(self.config.project.as_str())),
@@ -33,12 +50,24 @@ impl Compiler<'_> {
             ("current_dir", Value::from(root.join("current").as_str())),
             ("shared_dir", Value::from(root.join("shared").as_str())),
             ("static_html_directory", Value::from(static_directory)),
-            ("secrets", secrets_value(&self.config.secrets.names)),
+            ("secrets", secrets),
         ];
         context.push(("vars".to_owned(), Value::from(Serde(&vars))));
         // Built-in names win over variables of the same name.
         context.extend(builtins.into_iter().map(|(name, value)| (name.to_owned(), value)));
         Value::from_pairs(context)
+    }
+
+    /// The host name of the first host playing `role`: among the targeted hosts,
+    /// else as the environment lists it.
+    fn first_host_of(&self, role: &str) -> Option<String> {
+        self.hosts
+            .iter()
+            .find(|host| host.roles.iter().any(|played| played == role))
+            .map(|host| host.host.clone())
+            .or_else(|| {
+                self.environment.roles.get(role).and_then(|hosts| hosts.hosts.first()).map(|host| host.host.clone())
+            })
     }
 }
 
