@@ -1,7 +1,7 @@
-//! What a template sees: FabulAWS's names first (each secret under its own name,
+//! What a template sees: `FabulAWS`'s names first (each secret under its own name,
 //! `cache_server` and `master_database`), then the configuration's variables for
 //! its role, then the built-in names of the deploy, host and layout (which win),
-//! so a FabulAWS `local_settings.py` template renders unchanged.
+//! so a `FabulAWS` `local_settings.py` template renders unchanged.
 
 use deployer_config::TargetHost;
 use minijinja::Value;
@@ -14,7 +14,7 @@ impl Compiler<'_> {
     pub(super) fn template_context(&self, index: usize, host: &TargetHost, role: &str, release: &ReleaseInfo) -> Value {
         let root = &self.environment.deploy_root;
         let vars = self.config.vars_for(self.environment, Some(role));
-        // FabulAWS set every secret as `env.<name>`: templates use them bare.
+        // `FabulAWS` set every secret as `env.<name>`: templates use them bare.
         let secrets = secrets_value(&self.config.secrets.names);
         let mut context: Vec<(String, Value)> = self
             .config
@@ -23,7 +23,7 @@ impl Compiler<'_> {
             .iter()
             .filter_map(|name| secrets.get_attr(name).ok().map(|value| (name.clone(), value)))
             .collect();
-        // FabulAWS's `env.cache_server` and `env.master_database`: the first host of
+        // `FabulAWS`'s `env.cache_server` and `env.master_database`: the first host of
         // the `cache` and `db-primary` roles.
         for (name, role) in [("cache_server", "cache"), ("master_database", "db-primary")] {
             if let Some(server) = self.first_host_of(role) {
