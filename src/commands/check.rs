@@ -85,12 +85,19 @@ fn summary_text(config: &Config, environments: &[&deployer_config::Environment])
     for environment in environments {
         let roles: Vec<String> =
             role_counts(environment).into_iter().map(|(role, count)| format!("{role} {count}")).collect();
-        let roles = if roles.is_empty() { "(no hosts)".to_owned() } else { roles.join(", ") };
+        let roles = if roles.is_empty() { "(no hosts in the file)".to_owned() } else { roles.join(", ") };
         let production = if environment.production { "  [production: asks for confirmation]" } else { "" };
         let _ = writeln!(
             text,
             "{:name_width$}  {:branch_width$}  {roles}{production}",
             environment.name, environment.branch
+        );
+    }
+    if environments.iter().any(|environment| role_counts(environment).is_empty()) {
+        let _ = writeln!(
+            text,
+            "\nwhere no hosts are in the file, give them when running (`-H host1,host2`), or add a role \
+             entry with hosts or a `command` that prints them under `environments.<name>.roles`"
         );
     }
     let _ = writeln!(text);
