@@ -15,7 +15,11 @@ use super::Outcome;
 /// failure, so a machine that lost sshd or root cannot pass silently.
 pub fn skip(reason: &str) {
     assert!(std::env::var("CI").as_deref() != Ok("true"), "this test must run under CI but cannot: {reason}");
-    eprintln!("SKIPPED: {reason}");
+    // Written to the process's stderr directly: `eprintln!` is captured by the test
+    // harness and shown only for failing tests, and a skip must be seen.
+    use std::io::Write;
+    let name = std::thread::current().name().unwrap_or("a test").to_owned();
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {name}: {reason}");
 }
 
 pub struct Project {
