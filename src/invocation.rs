@@ -1,7 +1,5 @@
 //! Who is running deployer, where and when: recorded in locks and history.
 
-use std::fmt::Write;
-
 use deployer_plan::Invocation;
 
 /// Names the time deployer takes as now (RFC 3339, UTC), instead of the clock:
@@ -46,18 +44,7 @@ fn printable(value: String) -> String {
 /// share one, even started in the same second in containers with the same pid,
 /// and nobody can guess another run's id to release its lock.
 fn run_id(stamp: &str) -> String {
-    let mut bytes = [0u8; 8];
-    // Without an OS random source the id is still unique enough: time and pid.
-    if getrandom::fill(&mut bytes).is_err() {
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |time| time.as_nanos());
-        bytes =
-            (u64::try_from(nanos % u128::from(u64::MAX)).unwrap_or(0) ^ u64::from(std::process::id())).to_le_bytes();
-    }
-    bytes.iter().fold(format!("{stamp}-"), |mut id, byte| {
-        let _ = write!(id, "{byte:02x}");
-        id
-    })
+    format!("{stamp}-{}", deployer_exec::random_hex(8))
 }
 
 #[cfg(test)]

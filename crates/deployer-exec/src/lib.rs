@@ -28,6 +28,7 @@ pub use executor::{DEFAULT_CONNECT_CONCURRENCY, ExecOptions, Executor};
 pub use lines::{MAX_LINE, read_both, read_lines};
 pub use local::{LocalTransport, run_sh};
 pub use mask::Masker;
+pub use nonce::random_hex;
 pub use outcome::{Failure, HostReport, HostResult, Outcome, RunStatus};
 pub use secrets::{SecretsError, parse_secrets};
 pub use transport::{OutputSink, Stream, Transport, TransportError};

@@ -36,28 +36,28 @@ pub enum Marker {
         step: usize,
         status: i32,
     },
-    /// The watchdog's heartbeat while a step runs: proof someone still reads.
+    /// The phase watchdog's heartbeat: proof someone still reads.
     Alive,
 }
 
 /// Builds and parses the per-run wire format.
 #[derive(Debug, Clone)]
 pub struct Wire {
-    nonce: String,
+    /// Starts every marker line: `DEPLOYER-<nonce>`.
+    marker: String,
+    /// The whole heartbeat line: `DEPLOYER-<nonce> ALIVE`.
+    heartbeat: String,
+    /// Ends each step's here-document: `DEPLOYER_STEP_<nonce>`.
+    delimiter: String,
 }
 
 impl Wire {
     /// `nonce` must be unpredictable to the scripts' output (hex or alphanumeric).
+    /// The strings every output line is checked against are built once, here.
     pub fn new(nonce: impl Into<String>) -> Self {
-        Self { nonce: nonce.into() }
-    }
-
-    fn marker(&self) -> String {
-        format!("DEPLOYER-{}", self.nonce)
-    }
-
-    fn delimiter(&self) -> String {
-        format!("DEPLOYER_STEP_{}", self.nonce)
+        let nonce = nonce.into();
+        let marker = format!("DEPLOYER-{nonce}");
+        Self { heartbeat: format!("{marker} ALIVE"), marker, delimiter: format!("DEPLOYER_STEP_{nonce}") }
     }
 
     /// Refuses a value that cannot travel byte-exact inside a step: a NUL byte
@@ -67,8 +67,7 @@ impl Wire {
         if text.contains('\0') {
             return Err("the value contains a NUL byte, which cannot be sent to a host unchanged".to_owned());
         }
-        let delimiter = self.delimiter();
-        match text.lines().find(|line| *line == delimiter) {
+        match text.lines().find(|line| *line == self.delimiter) {
             Some(line) => Err(format!("a value contains the reserved line `{line}`")),
             None => Ok(()),
         }
@@ -77,8 +76,7 @@ impl Wire {
     /// The script for one host's steps in one phase. `scripts` are the steps'
     /// scripts with every slot already filled.
     pub fn phase_script(&self, steps: &[Step], scripts: &[String]) -> String {
-        let marker = self.marker();
-        let delimiter = self.delimiter();
+        let (marker, delimiter) = (&self.marker, &self.delimiter);
         let mut out = String::with_capacity(scripts.iter().map(String::len).sum::<usize>() + 256 * steps.len());
         // The host's shell settings (a BASH_ENV that sets -x or -v) must not make
         // a script echo itself, secrets and all, into the output.
@@ -110,9 +108,8 @@ impl Wire {
     /// `line` without heartbeats that landed inside it (a step that writes part
     /// of a line, then waits): the heartbeat is the wire's, never output.
     pub fn without_heartbeats<'a>(&self, line: &'a str) -> std::borrow::Cow<'a, str> {
-        let heartbeat = format!("{} ALIVE", self.marker());
-        if line.contains(&heartbeat) && line != heartbeat {
-            std::borrow::Cow::Owned(line.replace(&heartbeat, ""))
+        if line != self.heartbeat && line.contains(self.heartbeat.as_str()) {
+            std::borrow::Cow::Owned(line.replace(self.heartbeat.as_str(), ""))
         } else {
             std::borrow::Cow::Borrowed(line)
         }
@@ -120,7 +117,7 @@ impl Wire {
 
     /// Reads a marker from a line of standard output, if it is one.
     pub fn parse(&self, line: &str) -> Option<Marker> {
-        let rest = line.strip_prefix(&self.marker())?.strip_prefix(' ')?;
+        let rest = line.strip_prefix(self.marker.as_str())?.strip_prefix(' ')?;
         if rest == "ALIVE" {
             return Some(Marker::Alive);
         }

@@ -15,10 +15,13 @@ use crate::protocol::captured::Captured;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Part {
     Text(String),
-    /// The value of secret `name`, inserted as is (inside a quoted here-document).
+    /// The value of secret `name`, shell-quoted `quotes` times where it is
+    /// inserted: 0 as is, 1 as one shell word (a template's `| shell_quote`), one
+    /// more for each level of quoting the text it stands in gets (a template's
+    /// text becomes one quoted word of the script that writes the file).
     Secret {
         name: String,
-        quoted: bool,
+        quotes: u8,
     },
     /// A value captured from the hosts earlier in the same run (see
     /// [`Phase::derives`](crate::Phase::derives)), inserted shell-quoted.
@@ -57,12 +60,17 @@ impl Script {
     }
 
     pub fn push_secret(&mut self, name: impl Into<String>) {
-        self.parts.push(Part::Secret { name: name.into(), quoted: false });
+        self.push_secret_quoted(name, 0);
     }
 
     /// A secret inserted as one shell-quoted word (a template's `| shell_quote`).
     pub fn push_quoted_secret(&mut self, name: impl Into<String>) {
-        self.parts.push(Part::Secret { name: name.into(), quoted: true });
+        self.push_secret_quoted(name, 1);
+    }
+
+    /// A secret shell-quoted `quotes` times where it is inserted.
+    pub fn push_secret_quoted(&mut self, name: impl Into<String>, quotes: u8) {
+        self.parts.push(Part::Secret { name: name.into(), quotes });
     }
 
     pub fn push_variable(&mut self, name: Captured) {
@@ -107,8 +115,13 @@ impl Script {
         for part in &self.parts {
             match part {
                 Part::Text(piece) => text.push_str(piece),
-                Part::Secret { name, quoted: false } => text.push_str(&secret(name)?),
-                Part::Secret { name, quoted: true } => text.push_str(&quote_or_empty(&secret(name)?)),
+                Part::Secret { name, quotes } => {
+                    let mut value = secret(name)?;
+                    for _ in 0..*quotes {
+                        value = quote_or_empty(&value);
+                    }
+                    text.push_str(&value);
+                }
                 Part::Variable { name } => text.push_str(&quote_or_empty(&variable(*name)?)),
             }
         }

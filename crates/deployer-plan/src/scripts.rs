@@ -102,7 +102,8 @@ impl Value {
                 for part in content.parts() {
                     match part {
                         Part::Text(text) => script.push_text(q(text)),
-                        Part::Secret { name, .. } => script.push_quoted_secret(name.clone()),
+                        // The text becomes one quoted word: one more level of quoting.
+                        Part::Secret { name, quotes } => script.push_secret_quoted(name.clone(), quotes + 1),
                         Part::Variable { name } => script.push_variable(*name),
                     }
                 }
@@ -210,6 +211,24 @@ mod tests {
         assert!(text.starts_with("directory='/srv/$(x)'\nhealthcheck_page=''\nwrite_healthcheck=no\n"), "{text}");
         assert!(text.contains("upgrade_page=\"a 'b'\n\"[secret:token]\n"), "{text}");
         assert!(!text.contains("# "), "comments are not sent: {text}");
+    }
+
+    /// A template's `{{ secrets.x | shell_quote }}` must reach the file quoted,
+    /// although the whole text also becomes one quoted word of the script.
+    #[test]
+    fn content_keeps_each_secrets_own_quoting() {
+        let secret = "it's $(x) ok";
+        let mut content = Script::text("raw=");
+        content.push_secret("key");
+        content.push_text("\nquoted=");
+        content.push_quoted_secret("key");
+        let mut script = Script::text("word=");
+        Value::Content(content).push_onto(&mut script);
+        script.push_text("\nprintf '%s' \"$word\"\n");
+        let exposed: Result<String, ()> = script.expose(|_| Ok(secret.to_owned()), |_| Err(()));
+        let output = std::process::Command::new("sh").arg("-c").arg(exposed.unwrap()).output().unwrap();
+        let expected = format!("raw={secret}\nquoted={}", crate::shell::q(secret));
+        assert_eq!(String::from_utf8(output.stdout).unwrap(), expected);
     }
 
     #[test]

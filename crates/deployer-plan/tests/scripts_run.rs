@@ -127,6 +127,20 @@ fn plan(fixture: &Fixture, command: CommandSpec, stamp: &str, commit: &str) -> P
     .unwrap()
 }
 
+/// Runs one step's script through `sh` with `set -eu`, its slots filled with the
+/// test secret and `captured`, in `directory`.
+fn run_step(
+    step: &deployer_plan::Step,
+    captured: &BTreeMap<Captured, String>,
+    directory: &Utf8Path,
+) -> std::process::Output {
+    let script: Result<String, String> = step.script.expose(
+        |name| if name == "api_key" { Ok(SECRET.to_owned()) } else { Err(format!("unknown secret {name}")) },
+        |name| captured.get(&name).cloned().ok_or_else(|| format!("nothing captured as {name:?}")),
+    );
+    Command::new("sh").arg("-c").arg(format!("set -eu\n{}", script.unwrap())).current_dir(directory).output().unwrap()
+}
+
 /// Runs each step's script through `sh` with `set -eu`, as the executor will, and
 /// derives values from the hosts' reports as the executor does.
 fn run_work(
@@ -139,16 +153,7 @@ fn run_work(
     for item in work {
         let mut report = HostReport::default();
         for step in &item.steps {
-            let script: Result<String, String> = step.script.expose(
-                |name| if name == "api_key" { Ok(SECRET.to_owned()) } else { Err(format!("unknown secret {name}")) },
-                |name| captured.get(&name).cloned().ok_or_else(|| format!("nothing captured as {name:?}")),
-            );
-            let output = Command::new("sh")
-                .arg("-c")
-                .arg(format!("set -eu\n{}", script.unwrap()))
-                .current_dir(directory)
-                .output()
-                .unwrap();
+            let output = run_step(step, captured, directory);
             assert!(
                 output.status.success(),
                 "step `{}` failed: {}\n{}",
@@ -438,10 +443,7 @@ fn a_symlink_planted_in_the_repository_cannot_redirect_writes() {
 /// Runs every step of `work` through `sh`; returns the first failure's stderr.
 fn try_work(work: &[HostWork], directory: &Utf8Path) -> Result<(), String> {
     for step in work.iter().flat_map(|item| &item.steps) {
-        let script: String =
-            step.script.expose(|_| Ok::<_, String>(SECRET.to_owned()), |name| Err(format!("{name:?}"))).unwrap();
-        let output =
-            Command::new("sh").arg("-c").arg(format!("set -eu\n{script}")).current_dir(directory).output().unwrap();
+        let output = run_step(step, &BTreeMap::new(), directory);
         if !output.status.success() {
             return Err(String::from_utf8_lossy(&output.stderr).into_owned());
         }

@@ -405,10 +405,10 @@ impl<T: Transport> Executor<'_, T> {
         let Some(derivation) = &phase.derives else { return Ok(()) };
         let mut values: BTreeMap<Captured, BTreeMap<String, String>> = BTreeMap::new();
         let mut problems = Vec::new();
+        let nothing_reported = deployer_plan::protocol::report::HostReport::default();
         for result in results.iter().filter(|result| result.started) {
             let host = &self.plan.hosts[result.host].name;
-            let report = result.report.clone().unwrap_or_default();
-            match derivation.derive(&report) {
+            match derivation.derive(result.report.as_ref().unwrap_or(&nothing_reported)) {
                 Ok(derived) => {
                     for (name, value) in derived {
                         values.entry(name).or_default().insert(host.clone(), value);
