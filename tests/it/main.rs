@@ -9,6 +9,7 @@ mod support;
 
 mod check;
 mod demo;
+mod django;
 mod faults;
 mod fleet;
 mod history;

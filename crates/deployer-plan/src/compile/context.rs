@@ -1,5 +1,5 @@
 //! What a template sees: `FabulAWS`'s names first (each secret under its own name,
-//! `cache_server` and `master_database`), then the configuration's variables for
+//! then the names `fabulaws.rs` computes), then the configuration's variables for
 //! its role, then the built-in names of the deploy, host and layout (which win),
 //! so a `FabulAWS` `local_settings.py` template renders unchanged.
 
@@ -23,13 +23,7 @@ impl Compiler<'_> {
             .iter()
             .filter_map(|name| secrets.get_attr(name).ok().map(|value| (name.clone(), value)))
             .collect();
-        // `FabulAWS`'s `env.cache_server` and `env.master_database`: the first host of
-        // the `cache` and `db-primary` roles.
-        for (name, role) in [("cache_server", "cache"), ("master_database", "db-primary")] {
-            if let Some(server) = self.first_host_of(role) {
-                context.push((name.to_owned(), Value::from(server)));
-            }
-        }
+        context.extend(self.fabulaws_names(host, role, release));
         context.extend(vars.iter().map(|(name, value)| (name.clone(), Value::from(Serde(value)))));
         let static_directory = self.config.static_html.directory.as_str();
         let builtins: [(&str, Value); 18] = [
@@ -56,18 +50,6 @@ impl Compiler<'_> {
         // Built-in names win over variables of the same name.
         context.extend(builtins.into_iter().map(|(name, value)| (name.to_owned(), value)));
         Value::from_pairs(context)
-    }
-
-    /// The host name of the first host playing `role`: among the targeted hosts,
-    /// else as the environment lists it.
-    fn first_host_of(&self, role: &str) -> Option<String> {
-        self.hosts
-            .iter()
-            .find(|host| host.roles.iter().any(|played| played == role))
-            .map(|host| host.host.clone())
-            .or_else(|| {
-                self.environment.roles.get(role).and_then(|hosts| hosts.hosts.first()).map(|host| host.host.clone())
-            })
     }
 }
 

@@ -4,6 +4,7 @@
 mod commands;
 mod context;
 mod deploy;
+mod fabulaws;
 mod ids;
 
 pub use ids::check_release_id;
@@ -54,6 +55,7 @@ pub fn compile(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
             run: &input.invocation.deploy_id,
         },
         release: release.as_ref(),
+        servers: std::cell::OnceCell::new(),
     };
     compiler.restarts =
         compiler.by_role(|role| (!role.restart.is_empty()).then(|| compiler.steps.restart(&role.name, &role.restart)));
@@ -103,6 +105,8 @@ struct Compiler<'a> {
     hosts: &'a [TargetHost],
     steps: StepBuilder<'a>,
     release: Option<&'a ReleaseInfo>,
+    /// `FabulAWS`'s servers by role, for templates; computed on first use.
+    servers: std::cell::OnceCell<fabulaws::Servers>,
 }
 
 impl Compiler<'_> {
