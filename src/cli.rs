@@ -3,7 +3,10 @@
 
 use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCompleter;
 use deployer_config::Override;
+
+use crate::completion;
 
 /// Deploy git-based web applications to fleets of Linux servers over SSH.
 ///
@@ -33,7 +36,8 @@ pub(crate) struct GlobalArgs {
     pub hosts: Vec<String>,
 
     /// Run on the hosts of these roles instead of every role (comma-separated)
-    #[arg(short = 'R', long = "roles", global = true, value_delimiter = ',', value_name = "ROLES")]
+    #[arg(short = 'R', long = "roles", global = true, value_delimiter = ',', value_name = "ROLES",
+          add = ArgValueCompleter::new(completion::roles))]
     pub roles: Vec<String>,
 
     /// Leave out these hosts (comma-separated host strings)
@@ -97,6 +101,7 @@ pub(crate) enum Command {
     /// Validate the configuration and summarise environments, branches and roles
     Check {
         /// Check only this environment
+        #[arg(add = ArgValueCompleter::new(completion::environments))]
         environment: Option<String>,
     },
 
@@ -104,30 +109,30 @@ pub(crate) enum Command {
     Hosts(Target),
 
     /// Prepare new hosts: directories, role setup commands, secrets, then a full deploy
-    #[command(visible_alias = "create-environment")]
+    #[command(alias = "create-environment")]
     CreateEnvironment(Target),
 
     /// Deploy to every host at once, with the maintenance page up during migrations
-    #[command(visible_alias = "deploy-full")]
+    #[command(alias = "deploy-full")]
     DeployFull(DeployArgs),
 
     /// Deploy batch by batch without downtime (for backward-compatible changes)
-    #[command(visible_alias = "deploy-serial")]
+    #[command(alias = "deploy-serial")]
     DeploySerial(SerialArgs),
 
     /// Switch every host back to the previous complete release
     Rollback(RollbackArgs),
 
     /// Put up the maintenance page on web hosts
-    #[command(visible_alias = "begin-upgrade")]
+    #[command(alias = "begin-upgrade")]
     BeginUpgrade(BeginUpgradeArgs),
 
     /// Take down the maintenance page on web hosts
-    #[command(visible_alias = "end-upgrade")]
+    #[command(alias = "end-upgrade")]
     EndUpgrade(Target),
 
     /// Upload the environment's secrets to every host
-    #[command(visible_alias = "update-server-passwords")]
+    #[command(alias = "update-server-passwords")]
     UpdateServerPasswords(Target),
 
     /// Show the plan a command would run, without connecting anywhere
@@ -158,7 +163,9 @@ pub(crate) enum Command {
         action: LockAction,
     },
 
-    /// Print shell completions
+    /// Print the script that makes a shell complete deployer's commands, flags, and
+    /// the environments and roles of the configuration at hand:
+    /// `source <(deployer completions bash)`
     Completions {
         /// The shell to complete for
         shell: clap_complete::Shell,
@@ -176,7 +183,8 @@ pub(crate) enum Command {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct Target {
     /// The environment, optionally preceded by the deployment name (`myproject staging`)
-    #[arg(value_name = "[PROJECT] ENVIRONMENT", num_args = 1..=2, required = true)]
+    #[arg(value_name = "[PROJECT] ENVIRONMENT", num_args = 1..=2, required = true,
+          add = ArgValueCompleter::new(completion::targets))]
     pub target: Vec<String>,
 }
 

@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod completion;
 mod context;
 mod diagnostics;
 mod exit;

@@ -9,6 +9,7 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
 use crate::commands;
+use crate::completion;
 use crate::context::ErrorKind;
 use crate::diagnostics;
 use crate::exit::Exit;
@@ -16,6 +17,9 @@ use crate::output;
 
 pub(crate) fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let args: Vec<OsString> = args.into_iter().collect();
+    if completion::answer(&args) {
+        return ExitCode::SUCCESS;
+    }
     let mut cli = parse(&args);
     // `deployer [FLAGS] plan COMMAND ARGS` is parsed as exactly `deployer [FLAGS]
     // COMMAND ARGS` would be, so flags anywhere mean what they mean for the command.

@@ -4,14 +4,24 @@ use camino::Utf8Path;
 use clap::CommandFactory;
 
 use crate::cli::Cli;
+use crate::completion;
 use crate::context::CliError;
 use crate::exit::Exit;
 use crate::output;
 
+/// The registration script of `shell`: it asks deployer for candidates as you type,
+/// so environment and role names come from the configuration.
 pub(crate) fn completions(shell: clap_complete::Shell) -> Result<Exit, CliError> {
-    let mut buffer = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "deployer", &mut buffer);
-    output::stdout(&String::from_utf8_lossy(&buffer));
+    let name = shell.to_string();
+    match completion::registration(&name) {
+        Some(script) => output::stdout(&script),
+        // A shell clap's engine cannot drive: the static script, without names.
+        None => {
+            let mut buffer = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "deployer", &mut buffer);
+            output::stdout(&String::from_utf8_lossy(&buffer));
+        }
+    }
     Ok(Exit::Success)
 }
 

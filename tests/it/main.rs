@@ -8,6 +8,7 @@
 mod support;
 
 mod check;
+mod completion;
 mod demo;
 mod django;
 mod faults;
