@@ -2,14 +2,11 @@
 
 use camino::Utf8PathBuf;
 use deployer_config::{
-    Config, LoadError, Selection, SelectionError, ShellDiscovery, TargetHost, did_you_mean, find_config, load_config,
-    select_hosts,
+    Config, LoadError, Selection, SelectionError, TargetHost, did_you_mean, find_config, load_config, select_hosts,
 };
 
 use crate::cli::{GlobalArgs, Target};
-
-/// How long a role's host command may run.
-const DISCOVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+use crate::discovery::Discovery;
 
 /// Errors the binary reports, all before any host is contacted.
 #[derive(Debug, thiserror::Error)]
@@ -153,12 +150,15 @@ pub(crate) fn selection(global: &GlobalArgs) -> Selection {
     }
 }
 
-/// The hosts of `environment` for the global `-H/-R/-x/-u` flags; runs role host
-/// commands for the roles that are needed.
-pub(crate) fn hosts(config: &Config, environment: &str, global: &GlobalArgs) -> Result<Vec<TargetHost>, CliError> {
-    let directory = config.directory().to_owned();
-    let mut discovery = ShellDiscovery { directory, timeout: DISCOVERY_TIMEOUT };
-    Ok(select_hosts(config, environment, &selection(global), &mut discovery)?)
+/// The hosts of `deployment`'s `environment` for the global `-H/-R/-x/-u` flags;
+/// runs role host commands, or asks EC2's tags, for the roles that are needed.
+pub(crate) fn hosts(
+    config: &Config,
+    target: &ResolvedTarget,
+    global: &GlobalArgs,
+) -> Result<Vec<TargetHost>, CliError> {
+    let mut discovery = Discovery::new(config, &target.deployment);
+    Ok(select_hosts(config, &target.environment, &selection(global), &mut discovery)?)
 }
 
 #[cfg(test)]

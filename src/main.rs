@@ -5,6 +5,7 @@ mod commands;
 mod completion;
 mod context;
 mod diagnostics;
+mod discovery;
 mod exit;
 mod invocation;
 mod output;

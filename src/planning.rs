@@ -57,7 +57,7 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
     let config = context::load(global)?;
     context::gateway(global, &config)?;
     let target = context::resolve_target(&config, &request.target)?;
-    let hosts = context::hosts(&config, &target.environment, global)?;
+    let hosts = context::hosts(&config, &target, global)?;
     let directory = config.directory().to_owned();
     let revision = if request.spec.ships_a_release() {
         let environment = config.environment(&target.environment)?;

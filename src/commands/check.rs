@@ -59,14 +59,21 @@ pub(crate) fn run(global: &GlobalArgs, environment: Option<&str>) -> Result<Exit
     Ok(Exit::Success)
 }
 
-fn role_counts(environment: &deployer_config::Environment) -> Vec<(String, String)> {
-    environment
-        .roles
-        .iter()
-        .map(|(role, hosts)| {
-            let count = match (&hosts.command, hosts.hosts.len()) {
+/// Each role's hosts as the file gives them: a count, "from a command", or with
+/// `aws.discover: tags` "by EC2 tags" for every role the file gives none.
+fn role_counts(config: &Config, environment: &deployer_config::Environment) -> Vec<(String, String)> {
+    let by_tags = config.aws.discover_by_tags;
+    let roles: Vec<&String> = if by_tags { config.roles.keys().collect() } else { environment.roles.keys().collect() };
+    roles
+        .into_iter()
+        .map(|role| {
+            let entry = environment.roles.get(role);
+            let command = entry.and_then(|entry| entry.command.as_ref());
+            let listed = entry.map_or(0, |entry| entry.hosts.len());
+            let count = match (command, listed) {
                 (Some(_), 0) => "from a command".to_owned(),
                 (Some(_), listed) => format!("{listed} + from a command"),
+                (None, 0) if by_tags => "by EC2 tags".to_owned(),
                 (None, listed) => listed.to_string(),
             };
             (role.clone(), count)
@@ -84,7 +91,7 @@ fn summary_text(config: &Config, environments: &[&deployer_config::Environment])
     let _ = writeln!(text, "{:name_width$}  {:branch_width$}  roles (hosts)", "environment", "branch");
     for environment in environments {
         let roles: Vec<String> =
-            role_counts(environment).into_iter().map(|(role, count)| format!("{role} {count}")).collect();
+            role_counts(config, environment).into_iter().map(|(role, count)| format!("{role} {count}")).collect();
         let roles = if roles.is_empty() { "(no hosts in the file)".to_owned() } else { roles.join(", ") };
         let production = if environment.production { "  [production: asks for confirmation]" } else { "" };
         let _ = writeln!(
@@ -93,12 +100,16 @@ fn summary_text(config: &Config, environments: &[&deployer_config::Environment])
             environment.name, environment.branch
         );
     }
-    if environments.iter().any(|environment| role_counts(environment).is_empty()) {
+    if environments.iter().any(|environment| role_counts(config, environment).is_empty()) {
         let _ = writeln!(
             text,
-            "\nwhere no hosts are in the file, give them when running (`-H host1,host2`), or add a role \
-             entry with hosts or a `command` that prints them under `environments.<name>.roles`"
+            "\nwhere no hosts are in the file, give them when running (`-H host1,host2`), add a role \
+             entry with hosts or a `command` that prints them under `environments.<name>.roles`, or \
+             find them by FabulAWS's EC2 tags with `aws: {{discover: tags}}`"
         );
+    }
+    if let Some(endpoint) = &config.aws.endpoint_url {
+        let _ = writeln!(text, "\nAWS calls go to {endpoint} (`aws.endpoint_url`), not to AWS");
     }
     let _ = writeln!(text);
     let _ = writeln!(text, "keys used: {}", config.keys.used.join(", "));

@@ -10,7 +10,7 @@ use crate::output;
 pub(crate) fn run(global: &GlobalArgs, target: &Target) -> Result<Exit, CliError> {
     let config = context::load(global)?;
     let target = context::resolve_target(&config, target)?;
-    let hosts = context::hosts(&config, &target.environment, global)?;
+    let hosts = context::hosts(&config, &target, global)?;
     if global.json {
         output::stdout(&format!("{}\n", serde_json::to_string_pretty(&hosts).unwrap_or_default()));
         return Ok(Exit::Success);

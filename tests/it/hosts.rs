@@ -154,3 +154,15 @@ fn help_lists_fabulaws_command_names() {
     assert_eq!(outcome.code, 0);
     insta::assert_snapshot!(outcome.stdout);
 }
+
+#[cfg(not(feature = "aws"))]
+#[test]
+fn without_the_aws_feature_tag_discovery_says_so_before_anything_runs() {
+    let directory = tempfile::tempdir().unwrap();
+    let config = "project: demo\nrepo: /srv/git/demo.git\nvalid_roles: [web]\nbranches: {testing: main}\n\
+                  environments: [testing]\naws: {discover: tags}\n";
+    std::fs::write(directory.path().join("fabulaws-config.yml"), config).unwrap();
+    let outcome = run(deployer(directory.path()).args(["hosts", "testing"]));
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("built without AWS support (the `aws` cargo feature)"), "{}", outcome.stderr);
+}

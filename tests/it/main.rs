@@ -7,6 +7,8 @@
 
 mod support;
 
+#[cfg(feature = "aws")]
+mod aws;
 mod check;
 mod completion;
 mod demo;

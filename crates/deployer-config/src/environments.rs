@@ -327,7 +327,12 @@ fn suggest(name: &str, candidates: &[String]) -> Option<String> {
     did_you_mean(name, candidates.iter().map(String::as_str))
 }
 
-pub(crate) fn warnings(environments: &IndexMap<String, Environment>) -> Vec<Warning> {
+/// Environments with no host anywhere in the file: a warning, unless hosts are
+/// found by EC2 tags.
+pub(crate) fn warnings(environments: &IndexMap<String, Environment>, discover_by_tags: bool) -> Vec<Warning> {
+    if discover_by_tags {
+        return Vec::new();
+    }
     environments
         .values()
         .filter(|environment| environment.roles.values().all(|role| role.hosts.is_empty() && role.command.is_none()))

@@ -18,11 +18,13 @@ pub enum KeyKind {
 
 /// Keys deployer reads. Names follow `FabulAWS` where it has one for the concept.
 pub const USED: &[&str] = &[
+    "aws",
     "branches",
     "default_deployment",
     "deploy_root",
     "deploy_user",
     "deployments",
+    "ec2_attr_for_ssh",
     "environments",
     "execution",
     "home",
@@ -33,6 +35,7 @@ pub const USED: &[&str] = &[
     "password_names",
     "production_environments",
     "project",
+    "region",
     "repo",
     "roles",
     "secrets_file",
@@ -80,7 +83,6 @@ pub const IGNORED: &[(&str, &str)] = &[
     ("cloudfront_distribution_ids", "CDN invalidation; run it from a role's `build` or `restart` commands"),
     ("db_settings", "database server provisioning"),
     ("disable_known_hosts", "deployer never disables host-key checking; use `ssh.known_hosts: accept-new`"),
-    ("ec2_attr_for_ssh", EC2),
     ("extra_log_files", AGENTS),
     ("gelf_log_host", AGENTS),
     ("instance_settings", EC2),
@@ -91,7 +93,6 @@ pub const IGNORED: &[(&str, &str)] = &[
     ("log_host", AGENTS),
     ("logstash_config", AGENTS),
     ("node_version", "server provisioning"),
-    ("region", EC2),
     ("requirements_sdists", "dependency installation belongs in a role's `build` commands"),
     ("security_groups", EC2),
     ("ssh_keys", "sysadmin user management"),

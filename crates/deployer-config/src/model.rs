@@ -34,6 +34,8 @@ pub struct Config {
     pub secrets: SecretsSpec,
     pub ssh: SshSettings,
     pub execution: ExecutionSettings,
+    /// How to reach the AWS API, and whether hosts are found by EC2 tags.
+    pub aws: AwsSettings,
     /// Global template variables, including `FabulAWS` application keys.
     pub vars: Vars,
     /// What deployer did with each top-level key.
@@ -151,6 +153,35 @@ pub struct SecretsSpec {
     pub names: Vec<String>,
     /// The local file holding the values, with `{environment}` replaced per environment.
     pub file_pattern: String,
+}
+
+/// The `aws:` section, with `FabulAWS`'s `region` and `ec2_attr_for_ssh`.
+/// Credentials are never here: they come from the SDK's standard chain.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AwsSettings {
+    /// `aws.region`, else `FabulAWS`'s `region`, else the SDK's own (`AWS_REGION`, profile).
+    pub region: Option<String>,
+    /// A profile of `~/.aws/config` (SSO and `credential_process` included).
+    pub profile: Option<String>,
+    /// An emulator's endpoint (moto, `LocalStack`); real AWS when absent.
+    pub endpoint_url: Option<String>,
+    /// `aws.discover: tags`: roles an environment gives no hosts are found by the
+    /// `deployment`, `environment` and `role` tags of running instances.
+    pub discover_by_tags: bool,
+    /// Which address of a found instance deployer connects to.
+    pub ssh_address: SshAddress,
+}
+
+/// `FabulAWS`'s `ec2_attr_for_ssh`: the instance attribute that becomes the host string.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SshAddress {
+    /// `FabulAWS`'s default.
+    #[default]
+    PublicDnsName,
+    PublicIpAddress,
+    PrivateDnsName,
+    PrivateIpAddress,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -81,6 +81,23 @@ pub(crate) struct RawSsh {
     pub port: Option<u16>,
 }
 
+/// The `aws:` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAws {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub discover: Option<RawDiscover>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawDiscover {
+    /// Roles without hosts in the file are found by `FabulAWS`'s EC2 tags.
+    Tags,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExecution {

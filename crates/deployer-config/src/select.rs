@@ -14,6 +14,8 @@
 //!   `ssh.port`, else none.
 //! - A role's `command` runs only when that role is targeted (or when `-H` hosts
 //!   need their roles looked up).
+//! - With `aws.discover: tags`, every valid role the environment gives no hosts
+//!   (neither listed nor from a command) is found by EC2 tags, as `FabulAWS` did.
 
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -78,6 +80,8 @@ pub enum SelectionError {
     Discovery { environment: String, role: String, command: String, reason: String },
     #[error("role `{role}` of environment `{environment}`: line {line} of the host command's output: {error}")]
     DiscoveredHost { environment: String, role: String, line: usize, error: HostStringError },
+    #[error("role `{role}` of environment `{environment}`: finding hosts by EC2 tags failed: {reason}")]
+    TagDiscovery { environment: String, role: String, reason: String },
 }
 
 impl SelectionError {
@@ -91,10 +95,25 @@ impl SelectionError {
     }
 }
 
-/// Runs a role's host command and returns what it printed.
+/// Finds the hosts of roles the file does not list.
 pub trait RoleDiscovery {
-    /// `Err` carries a short reason (exit status, stderr tail).
+    /// Runs a role's host command and returns what it printed. `Err` carries a
+    /// short reason (exit status, stderr tail).
     fn discover(&mut self, request: &DiscoveryRequest<'_>) -> Result<String, String>;
+
+    /// The hosts EC2 tags give a role (`aws.discover: tags`), already validated.
+    fn discover_tagged(&mut self, request: &TagRequest<'_>) -> Result<Vec<HostString>, String> {
+        let _ = request;
+        Err("this deployer was built without AWS support (the `aws` cargo feature)".to_owned())
+    }
+}
+
+/// The role whose hosts EC2 tags should give.
+#[derive(Debug, Clone, Copy)]
+pub struct TagRequest<'a> {
+    pub project: &'a str,
+    pub environment: &'a str,
+    pub role: &'a str,
 }
 
 /// What a host command is run for; also passed to it as environment variables.
@@ -146,8 +165,8 @@ pub fn select_hosts(
     let mut role_hosts = RoleHostCache { config, environment, discovery, resolved: IndexMap::new() };
     let mut candidates = Vec::new();
     if explicit.is_empty() && selection.roles.is_empty() {
-        for role in environment.roles.keys() {
-            push_role(&mut candidates, &mut role_hosts, role)?;
+        for role in role_hosts.roles() {
+            push_role(&mut candidates, &mut role_hosts, &role)?;
         }
     } else {
         for host in explicit {
@@ -239,7 +258,32 @@ impl RoleHostCache<'_, '_> {
         Ok(&self.resolved[role])
     }
 
+    /// The roles this environment can have hosts for: the ones it lists, and with
+    /// tag discovery every valid role.
+    fn roles(&self) -> Vec<String> {
+        if self.config.aws.discover_by_tags {
+            self.config.roles.keys().cloned().collect()
+        } else {
+            self.environment.roles.keys().cloned().collect()
+        }
+    }
+
+    /// Whether `role` gets its hosts from EC2 tags: tag discovery is on and the
+    /// file gives it none.
+    fn found_by_tags(&self, role: &str) -> bool {
+        self.config.aws.discover_by_tags
+            && self.environment.roles.get(role).is_none_or(|entry| entry.hosts.is_empty() && entry.command.is_none())
+    }
+
     fn resolve(&mut self, role: &str) -> Result<Vec<HostString>, SelectionError> {
+        if self.found_by_tags(role) {
+            let request = TagRequest { project: &self.config.project, environment: &self.environment.name, role };
+            return self.discovery.discover_tagged(&request).map_err(|reason| SelectionError::TagDiscovery {
+                environment: self.environment.name.clone(),
+                role: role.to_owned(),
+                reason,
+            });
+        }
         let Some(entry) = self.environment.roles.get(role) else { return Ok(Vec::new()) };
         let mut hosts = entry.hosts.clone();
         if let Some(command) = &entry.command {
@@ -276,11 +320,11 @@ impl RoleHostCache<'_, '_> {
     fn roles_of(&mut self, host: &HostString) -> Result<(Vec<String>, Connection), SelectionError> {
         let mut roles = Vec::new();
         let mut connection = None;
-        let names: Vec<String> = self.environment.roles.keys().cloned().collect();
-        for role in names {
+        for role in self.roles() {
             let listed = self.hosts(&role)?.iter().any(|known| known.host == host.host && known.port == host.port);
             if listed {
-                connection.get_or_insert(self.environment.roles[&role].connection);
+                connection
+                    .get_or_insert(self.environment.roles.get(&role).map(|entry| entry.connection).unwrap_or_default());
                 roles.push(role);
             }
         }

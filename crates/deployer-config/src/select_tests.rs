@@ -162,3 +162,52 @@ fn bad_user_flag_is_refused() {
         Err(SelectionError::InvalidUser(_))
     ));
 }
+
+/// Gives every role asked for by tags one host named after it.
+#[derive(Default)]
+struct TaggedDiscovery {
+    asked: Vec<String>,
+}
+
+impl RoleDiscovery for TaggedDiscovery {
+    fn discover(&mut self, request: &DiscoveryRequest<'_>) -> Result<String, String> {
+        Ok(format!("{}-by-command", request.role))
+    }
+
+    fn discover_tagged(&mut self, request: &TagRequest<'_>) -> Result<Vec<HostString>, String> {
+        self.asked.push(request.role.to_owned());
+        Ok(vec![format!("{}-1.ec2", request.role).parse().unwrap()])
+    }
+}
+
+#[test]
+fn with_tag_discovery_roles_the_file_gives_no_hosts_are_found_by_tags() {
+    let text =
+        format!("{CONFIG}aws: {{discover: tags}}\n").replace("      db: [\"[2001:db8::5]:2200\"]\n", "      db: []\n");
+    let config = parse_config(Utf8Path::new("test.yml"), &text, &[]).unwrap();
+    let mut discovery = TaggedDiscovery::default();
+    let hosts = select_hosts(&config, "staging", &dedupe(), &mut discovery).unwrap();
+    let shown: Vec<String> = hosts.iter().map(|host| format!("{} {}", host.host, host.roles.join(","))).collect();
+    assert_eq!(discovery.asked, ["db"], "listed roles and roles with a command are not looked up by tags");
+    assert!(shown.contains(&"db-1.ec2 db".to_owned()), "{shown:?}");
+    assert!(shown.contains(&"cache-by-command cache".to_owned()), "{shown:?}");
+
+    // The FabulAWS list form: every valid role comes from tags.
+    let text = "project: demo\nrepo: /srv/git/demo.git\nvalid_roles: [web, worker]\nbranches: {production: main}\nenvironments: [production]\naws: {discover: tags}\n";
+    let config = parse_config(Utf8Path::new("test.yml"), text, &[]).unwrap();
+    let mut discovery = TaggedDiscovery::default();
+    let hosts = select_hosts(&config, "production", &dedupe(), &mut discovery).unwrap();
+    assert_eq!(hosts.iter().map(|host| host.host.as_str()).collect::<Vec<_>>(), ["web-1.ec2", "worker-1.ec2"]);
+    assert_eq!(discovery.asked, ["web", "worker"]);
+}
+
+#[test]
+fn without_aws_support_tag_discovery_says_so() {
+    let text = "project: demo\nrepo: /srv/git/demo.git\nvalid_roles: [web]\nbranches: {production: main}\nenvironments: [production]\naws: {discover: tags}\n";
+    let config = parse_config(Utf8Path::new("test.yml"), text, &[]).unwrap();
+    let error = select_hosts(&config, "production", &dedupe(), &mut NoDiscovery).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "role `web` of environment `production`: finding hosts by EC2 tags failed: this deployer was built without AWS support (the `aws` cargo feature)"
+    );
+}

@@ -122,11 +122,62 @@ impl Fleet {
     /// # Panics
     /// With more than 254 hosts on loopback (one /24 per fleet).
     pub fn start_with(count: usize, directory: &Path, options: Options) -> Result<Self, String> {
-        if let Some(reason) = Self::unavailable_with(options) {
-            return Err(reason);
-        }
         if count == 0 || count > 250 {
             return Err("a fleet has 1 to 250 hosts".to_owned());
+        }
+        let mut fleet = Self::prepare(directory, options, count)?;
+        // A random /24 of 127/8 per loopback fleet, so fleets of parallel tests do not
+        // collide (namespaced fleets each have their own network).
+        let seed = std::process::id() ^ (Instant::now().elapsed().subsec_nanos() | nanos());
+        let network = [127, 1 + (seed % 250) as u8, ((seed >> 8) % 250) as u8];
+        for index in 0..count {
+            let address = match fleet.namespaces {
+                Some(_) => namespaces::host_address(index),
+                None => Ipv4Addr::new(
+                    network[0],
+                    network[1],
+                    network[2],
+                    1 + u8::try_from(index).expect("at most 254 loopback hosts per fleet"),
+                ),
+            };
+            let host = fleet.start_host(index, address, options.small_disk)?;
+            fleet.trust(index, address)?;
+            fleet.hosts.push(host);
+        }
+        for host in &mut fleet.hosts {
+            wait_until_listening(host)?;
+        }
+        Ok(fleet)
+    }
+
+    /// A loopback fleet with no hosts yet: hosts come later, at addresses chosen
+    /// elsewhere (a cloud emulator's instances), through [`Fleet::add_host_at`].
+    pub fn start_empty(directory: &Path) -> Result<Self, String> {
+        Self::prepare(directory, Options::default(), 0)
+    }
+
+    /// Starts one more loopback host listening on `address` (in 127.0.0.0/8: no
+    /// other address is ever used), trusted in [`Fleet::known_hosts`]; returns its index.
+    pub fn add_host_at(&mut self, address: Ipv4Addr) -> Result<usize, String> {
+        if !address.is_loopback() {
+            return Err(format!("{address} is not a loopback address; fleet hosts never use any other"));
+        }
+        if self.namespaces.is_some() {
+            return Err("hosts are added to loopback fleets only".to_owned());
+        }
+        let index = self.hosts.len();
+        let mut host = self.start_host(index, address, None)?;
+        self.trust(index, address)?;
+        wait_until_listening(&mut host)?;
+        self.hosts.push(host);
+        Ok(index)
+    }
+
+    /// What every fleet needs before its first host: root, the deploy user, the
+    /// client key and the authorized keys.
+    fn prepare(directory: &Path, options: Options, count: usize) -> Result<Self, String> {
+        if let Some(reason) = Self::unavailable_with(options) {
+            return Err(reason);
         }
         std::fs::create_dir_all(directory).map_err(|error| format!("{}: {error}", directory.display()))?;
         user::ensure_user()?;
@@ -144,39 +195,24 @@ impl Fleet {
         std::fs::copy(directory.join("client_key.pub"), directory.join("authorized_keys"))
             .map_err(|error| error.to_string())?;
         set_mode(&directory.join("authorized_keys"), 0o644)?;
+        std::fs::write(directory.join("known_hosts"), "").map_err(|error| error.to_string())?;
         let user = DEPLOY_USER.to_owned();
         let mut fleet =
             Self { directory: directory.to_owned(), hosts: Vec::new(), user, namespaces: None, keep: false };
         if options.network == Network::Namespaces {
             fleet.namespaces = Some(namespaces::Namespaces::create(count)?);
         }
-        // A random /24 of 127/8 per loopback fleet, so fleets of parallel tests do not
-        // collide (namespaced fleets each have their own network).
-        let seed = std::process::id() ^ (Instant::now().elapsed().subsec_nanos() | nanos());
-        let network = [127, 1 + (seed % 250) as u8, ((seed >> 8) % 250) as u8];
-        let mut known_hosts = String::new();
-        for index in 0..count {
-            let address = match fleet.namespaces {
-                Some(_) => namespaces::host_address(index),
-                None => Ipv4Addr::new(
-                    network[0],
-                    network[1],
-                    network[2],
-                    1 + u8::try_from(index).expect("at most 254 loopback hosts per fleet"),
-                ),
-            };
-            let host = fleet.start_host(index, address, options.small_disk)?;
-            let key = std::fs::read_to_string(fleet.host_dir(index).join("host_key.pub"))
-                .map_err(|error| error.to_string())?;
-            let key: Vec<&str> = key.split_whitespace().take(2).collect();
-            known_hosts.push_str(&format!("[{address}]:{PORT} {}\n", key.join(" ")));
-            fleet.hosts.push(host);
-        }
-        std::fs::write(fleet.known_hosts(), known_hosts).map_err(|error| error.to_string())?;
-        for host in &mut fleet.hosts {
-            wait_until_listening(host)?;
-        }
         Ok(fleet)
+    }
+
+    /// Adds host `index`'s key at `address` to the fleet's known hosts.
+    fn trust(&self, index: usize, address: Ipv4Addr) -> Result<(), String> {
+        let key =
+            std::fs::read_to_string(self.host_dir(index).join("host_key.pub")).map_err(|error| error.to_string())?;
+        let key: Vec<&str> = key.split_whitespace().take(2).collect();
+        let mut file =
+            std::fs::OpenOptions::new().append(true).open(self.known_hosts()).map_err(|error| error.to_string())?;
+        writeln!(file, "[{address}]:{PORT} {}", key.join(" ")).map_err(|error| error.to_string())
     }
 
     pub fn known_hosts(&self) -> PathBuf {

@@ -406,7 +406,7 @@ fn pruning_5000_old_releases_keeps_the_right_ones() {
     expected.extend(foreign.map(str::to_owned));
     assert_eq!(left, expected, "the newest two (also current and previous) and the foreign ones remain");
     assert_eq!(std::fs::read_dir(root.join(".deployer/complete")).unwrap().count(), 2, "their markers went with them");
-    assert!(started.elapsed() < std::time::Duration::from_secs(60), "pruning took {:?}", started.elapsed());
+    assert!(started.elapsed() < std::time::Duration::from_mins(1), "pruning took {:?}", started.elapsed());
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 
 pub mod invariants;
+#[cfg(feature = "aws")]
+pub mod moto;
 pub mod project;
 
 use std::path::{Path, PathBuf};

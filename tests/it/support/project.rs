@@ -45,6 +45,14 @@ impl Project {
     pub fn deployer(&self) -> Command {
         let mut command = self.fleet.command(env!("CARGO_BIN_EXE_deployer"));
         command.current_dir(self.path()).env("HOME", self.path()).env("NO_COLOR", "1").env_remove("DEPLOYER_CONFIG");
+        // AWS tests talk to moto only: fixed credentials, no profile, and never the
+        // instance metadata service (whose address is not loopback).
+        command
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN");
         let now = i64::try_from(CLOCK_START + self.clock.load(Ordering::SeqCst)).unwrap();
         command.env("DEPLOYER_NOW", jiff::Timestamp::from_second(now).unwrap().to_string());
         command
@@ -117,41 +125,52 @@ fn project_on_fleet(hosts: usize, roles: &str, extra: &str, options: Options) ->
         return None;
     }
     let fleet = Fleet::start_with(hosts, &directory.path().join("fleet"), options).expect("the fleet starts");
-    let source = directory.path().join("source");
-    std::fs::create_dir_all(&source).unwrap();
-    git(&source, &["init", "-q"]);
-    std::fs::write(source.join("app.txt"), "v1\n").unwrap();
-    git(&source, &["add", "."]);
-    git(&source, &["commit", "-q", "-m", "v1"]);
     let host_list: Vec<String> =
         fleet.hosts.iter().map(|host| format!("\"{}\"", host.host_string(&fleet.user))).collect();
-    let config = format!(
-        "project: demo\n\
-         repo: {source}\n\
-         deploy_root: {DEPLOY_PATH}\n\
-         valid_roles: [web]\n\
-         roles:\n\
-         {roles}\
-         ssh:\n\
-         \x20 known_hosts_file: {known_hosts}\n\
-         \x20 identity_file: {key}\n\
-         \x20 connect_timeout: 5\n\
-         {extra}\
-         environments:\n\
+    let environments = format!(
+        "environments:\n\
          \x20 testing:\n\
          \x20   branch: main\n\
          \x20   roles:\n\
          \x20     web: [{hosts}]\n",
-        source = source.display(),
-        known_hosts = fleet.known_hosts().display(),
-        key = fleet.client_key().display(),
         hosts = host_list.join(", "),
     );
-    let _ = DEPLOY_PATH;
-    std::fs::write(directory.path().join("fabulaws-config.yml"), config).unwrap();
-    std::fs::write(directory.path().join("503.html"), "down for maintenance\n").unwrap();
-    std::fs::write(directory.path().join("healthcheck.html"), "OK\n").unwrap();
-    Some(Project { directory, fleet, clock: AtomicU64::new(0), foreign: std::sync::Mutex::default() })
+    Some(Project::new(directory, fleet, roles, extra, &environments))
+}
+
+impl Project {
+    /// A project in `directory` on `fleet`: a git repository with one commit, a
+    /// configuration with `roles`, `extra` top-level YAML and `environments` (the
+    /// whole `environments:` section), and maintenance pages.
+    pub fn new(directory: tempfile::TempDir, fleet: Fleet, roles: &str, extra: &str, environments: &str) -> Self {
+        let source = directory.path().join("source");
+        std::fs::create_dir_all(&source).unwrap();
+        git(&source, &["init", "-q"]);
+        std::fs::write(source.join("app.txt"), "v1\n").unwrap();
+        git(&source, &["add", "."]);
+        git(&source, &["commit", "-q", "-m", "v1"]);
+        let config = format!(
+            "project: demo\n\
+             repo: {source}\n\
+             deploy_root: {DEPLOY_PATH}\n\
+             valid_roles: [web]\n\
+             roles:\n\
+             {roles}\
+             ssh:\n\
+             \x20 known_hosts_file: {known_hosts}\n\
+             \x20 identity_file: {key}\n\
+             \x20 connect_timeout: 5\n\
+             {extra}\
+             {environments}",
+            source = source.display(),
+            known_hosts = fleet.known_hosts().display(),
+            key = fleet.client_key().display(),
+        );
+        std::fs::write(directory.path().join("fabulaws-config.yml"), config).unwrap();
+        std::fs::write(directory.path().join("503.html"), "down for maintenance\n").unwrap();
+        std::fs::write(directory.path().join("healthcheck.html"), "OK\n").unwrap();
+        Project { directory, fleet, clock: AtomicU64::new(0), foreign: std::sync::Mutex::default() }
+    }
 }
 
 /// No ssh process and no control socket of the run with `pid` may remain.

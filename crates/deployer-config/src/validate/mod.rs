@@ -4,6 +4,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use indexmap::IndexMap;
 use serde_yaml::Value;
 
+mod aws;
 mod settings;
 
 use crate::environments::{self, BranchSources};
@@ -201,12 +202,13 @@ impl Validator<'_> {
         let secrets = self.secrets(&mut top);
         let ssh = self.ssh(&mut top);
         let execution = self.execution(&mut top);
+        let aws = self.aws(&mut top);
         let mut vars = self.vars(&root.key("vars"), top.values.shift_remove("vars"));
         for (name, value) in std::mem::take(&mut top.template_variables) {
             // An explicit `vars` entry wins over a FabulAWS key of the same name.
             vars.entry(name).or_insert(value);
         }
-        let warnings = environments::warnings(&environments);
+        let warnings = environments::warnings(&environments, aws.discover_by_tags);
 
         Some(Config {
             file: self.file.to_owned(),
@@ -226,6 +228,7 @@ impl Validator<'_> {
             secrets,
             ssh,
             execution,
+            aws,
             vars,
             keys: top.report,
             warnings,

@@ -1,0 +1,46 @@
+//! The SDK client, configured once per run from `aws:`: region, profile, an
+//! emulator's endpoint, one pinned behaviour version, standard retries.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use deployer_config::AwsSettings;
+
+/// Attempts per call, and the longest wait between two: enough to ride out
+/// throttling, short enough that an unreachable endpoint fails in seconds, not
+/// minutes (about 12 s in all).
+const MAX_ATTEMPTS: u32 = 5;
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Clients for the services deployer uses, sharing one configuration.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub(crate) ec2: aws_sdk_ec2::Client,
+}
+
+impl Aws {
+    /// Loads the SDK's configuration: credentials from its standard chain
+    /// (environment, profiles with SSO and `credential_process`, instance
+    /// metadata), overridden only by what `aws:` names.
+    pub async fn connect(settings: &AwsSettings) -> Self {
+        // Pinned, not `latest`: an SDK upgrade must not change defaults silently.
+        let http =
+            aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::v2026_01_12())
+            .http_client(http)
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS).with_max_backoff(MAX_BACKOFF));
+        if let Some(region) = &settings.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(endpoint) = &settings.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let shared = loader.load().await;
+        Self { ec2: aws_sdk_ec2::Client::new(&shared) }
+    }
+}

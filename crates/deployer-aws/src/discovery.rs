@@ -1,0 +1,105 @@
+//! `FabulAWS`'s discovery: the running instances tagged with the deployment and
+//! environment, grouped by their `role` tag, one `DescribeInstances` (paginated)
+//! per run. Instances being built (`web-PENDING`) or retired (`web-OLD`) carry
+//! other role values, so they are never found as `web`.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{Filter, Instance as Ec2Instance};
+use deployer_config::{SshAddress, check_name};
+
+use crate::{Aws, AwsError};
+
+/// One running instance, as deployer uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub id: String,
+    /// The address `ec2_attr_for_ssh` names.
+    pub address: String,
+    pub role: String,
+}
+
+/// The running instances of one deployment's environment, by role.
+#[derive(Debug, Clone, Default)]
+pub struct TaggedFleet {
+    pub by_role: BTreeMap<String, Vec<Instance>>,
+}
+
+impl TaggedFleet {
+    /// The instances playing `role`, in launch order (then by id).
+    pub fn role(&self, role: &str) -> &[Instance] {
+        self.by_role.get(role).map_or(&[], Vec::as_slice)
+    }
+}
+
+impl Aws {
+    /// Every running instance tagged `deployment` and `environment`, grouped by
+    /// its `role` tag. An instance without the address `ssh_address` names, or
+    /// whose role is not a valid name, is an error naming it: a host silently left
+    /// out of a deploy is worse than a deploy that does not start.
+    pub async fn tagged_fleet(
+        &self,
+        deployment: &str,
+        environment: &str,
+        ssh_address: SshAddress,
+    ) -> Result<TaggedFleet, AwsError> {
+        let filter = |name: &str, value: &str| Filter::builder().name(name).values(value).build();
+        let mut pages = self
+            .ec2
+            .describe_instances()
+            .filters(filter("tag:deployment", deployment))
+            .filters(filter("tag:environment", environment))
+            .filters(filter("instance-state-name", "running"))
+            .into_paginator()
+            .send();
+        let mut found: Vec<(Option<aws_sdk_ec2::primitives::DateTime>, Instance)> = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| AwsError::call("DescribeInstances", &error))?;
+            for instance in page.reservations().iter().flat_map(aws_sdk_ec2::types::Reservation::instances) {
+                if let Some(found_instance) = instance_of(instance, ssh_address)? {
+                    found.push((instance.launch_time().copied(), found_instance));
+                }
+            }
+        }
+        found.sort_by(|(a_time, a), (b_time, b)| {
+            a_time.map(|time| time.as_nanos()).cmp(&b_time.map(|time| time.as_nanos())).then_with(|| a.id.cmp(&b.id))
+        });
+        let mut fleet = TaggedFleet::default();
+        for (_, instance) in found {
+            fleet.by_role.entry(instance.role.clone()).or_default().push(instance);
+        }
+        Ok(fleet)
+    }
+}
+
+fn instance_of(instance: &Ec2Instance, ssh_address: SshAddress) -> Result<Option<Instance>, AwsError> {
+    let id = instance.instance_id().unwrap_or("an instance without an id").to_owned();
+    let tag = |key: &str| instance.tags().iter().find(|tag| tag.key() == Some(key)).and_then(|tag| tag.value());
+    let Some(role) = tag("role") else { return Ok(None) };
+    if check_name(role).is_err() {
+        return Err(AwsError::Answer(format!("instance {id}: its `role` tag `{role}` is not a role name")));
+    }
+    let address = match ssh_address {
+        SshAddress::PublicDnsName => instance.public_dns_name(),
+        SshAddress::PublicIpAddress => instance.public_ip_address(),
+        SshAddress::PrivateDnsName => instance.private_dns_name(),
+        SshAddress::PrivateIpAddress => instance.private_ip_address(),
+    }
+    .filter(|address| !address.is_empty());
+    let Some(address) = address else {
+        return Err(AwsError::Answer(format!(
+            "instance {id} (role `{role}`) has no {} (`ec2_attr_for_ssh`); choose an address it has",
+            attribute_name(ssh_address)
+        )));
+    };
+    Ok(Some(Instance { id, address: address.to_owned(), role: role.to_owned() }))
+}
+
+fn attribute_name(address: SshAddress) -> &'static str {
+    match address {
+        SshAddress::PublicDnsName => "public_dns_name",
+        SshAddress::PublicIpAddress => "public_ip_address",
+        SshAddress::PrivateDnsName => "private_dns_name",
+        SshAddress::PrivateIpAddress => "private_ip_address",
+    }
+}

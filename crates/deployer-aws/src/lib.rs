@@ -1,0 +1,14 @@
+//! deployer's AWS provider, the only crate that knows AWS: a client built from
+//! the configuration's `aws:` settings and the SDK's standard credential chain,
+//! and EC2 discovery by `FabulAWS`'s tags.
+//!
+//! Nothing here prints, and no credential ever leaves the SDK: errors carry the
+//! service's message, never a key.
+
+mod client;
+mod discovery;
+mod error;
+
+pub use client::Aws;
+pub use discovery::{Instance, TaggedFleet};
+pub use error::AwsError;

@@ -1,0 +1,142 @@
+//! The AWS half against a real AWS API: moto's server mode, whose instances (in a
+//! loopback subnet) are real sshd hosts. Roles the file gives no hosts are found
+//! by `FabulAWS`'s tags and deployed to over ssh.
+
+use std::collections::BTreeMap;
+
+use deployer_fleet::Fleet;
+
+use crate::support::moto::Moto;
+use crate::support::project::{DEFAULT_ROLES, Project, run_and_check, skip};
+
+/// A project whose `testing` environment lists no hosts: `aws.discover: tags`
+/// finds them in moto.
+fn cloud_project(moto: &Moto, fleet: Fleet, directory: tempfile::TempDir) -> Project {
+    let extra = format!(
+        "deploy_user: {user}\nregion: us-east-1\nec2_attr_for_ssh: private_ip_address\n\
+         aws:\n  discover: tags\n  endpoint_url: {endpoint}\n",
+        user = fleet.user,
+        endpoint = moto.endpoint,
+    );
+    let roles = format!("{DEFAULT_ROLES}  worker:\n    restart: \"true\"\n");
+    let project = Project::new(directory, fleet, &roles, &extra, "environments:\n  testing:\n    branch: main\n");
+    // Instance addresses are bare IPs: the port and user come from the file.
+    let config = std::fs::read_to_string(project.path().join("fabulaws-config.yml")).unwrap();
+    let config =
+        config.replace("valid_roles: [web]", "valid_roles: [web, worker]").replace("ssh:\n", "ssh:\n  port: 2222\n");
+    std::fs::write(project.path().join("fabulaws-config.yml"), config).unwrap();
+    project.tick();
+    project
+}
+
+/// The hosts `deployer hosts` lists, sorted (instances launched together come in
+/// instance-id order, which is random).
+fn hosts(project: &Project) -> Vec<(String, String)> {
+    let outcome = run_and_check(project, &["hosts", "testing", "--json"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let hosts: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
+    let mut hosts: Vec<(String, String)> = hosts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|host| (host["host"].as_str().unwrap().to_owned(), host["roles"][0].as_str().unwrap().to_owned()))
+        .collect();
+    hosts.sort();
+    hosts
+}
+
+fn sorted(mut hosts: Vec<(String, String)>) -> Vec<(String, String)> {
+    hosts.sort();
+    hosts
+}
+
+fn address_of(launched: &serde_json::Value, index: usize) -> String {
+    launched[index]["ip"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn roles_without_hosts_are_found_by_tags_and_deployed_to_over_ssh() {
+    if let Some(reason) = Fleet::unavailable().or_else(Moto::unavailable) {
+        skip(&reason);
+        return;
+    }
+    let moto = Moto::start();
+    let subnet = moto.loopback_subnet();
+    let web = moto.ctl(&["launch", &subnet, "demo", "testing", "web", "2"]);
+    let worker = moto.ctl(&["launch", &subnet, "demo", "testing", "worker", "1"]);
+    // Not found: another environment, another deployment, a server being built.
+    moto.ctl(&["launch", &subnet, "demo", "staging", "web", "1"]);
+    moto.ctl(&["launch", &subnet, "other", "testing", "web", "1"]);
+    moto.ctl(&["launch", &subnet, "demo", "testing", "web-PENDING", "1"]);
+
+    let directory = tempfile::Builder::new().prefix("dpa").tempdir().unwrap();
+    let mut fleet = Fleet::start_empty(&directory.path().join("fleet")).expect("the fleet starts");
+    let mut instances = BTreeMap::new();
+    moto.reconcile(&mut fleet, &mut instances);
+    let mut project = cloud_project(&moto, fleet, directory);
+
+    let address = address_of;
+    let expected = vec![
+        (address(&web, 0), "web".to_owned()),
+        (address(&web, 1), "web".to_owned()),
+        (address(&worker, 0), "worker".to_owned()),
+    ];
+    let expected = sorted(expected);
+    assert_eq!(hosts(&project), expected, "exactly the running instances tagged demo/testing, by role");
+
+    let check = run_and_check(&project, &["check"]);
+    assert!(check.stdout.contains("web by EC2 tags, worker by EC2 tags"), "{}", check.stdout);
+    assert!(check.stdout.contains(&format!("AWS calls go to {}", moto.endpoint)), "{}", check.stdout);
+
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    let index_of = |id: &str| instances[id];
+    let web0 = index_of(web[0]["id"].as_str().unwrap());
+    let release = project.current(web0).expect("the web instance has a release");
+    for launched in [&web[0], &web[1], &worker[0]] {
+        let host = index_of(launched["id"].as_str().unwrap());
+        assert_eq!(project.current(host).as_deref(), Some(release.as_str()), "instance {launched}");
+    }
+    let staging = instances.values().filter(|&&host| project.current(host).is_none()).count();
+    assert_eq!(staging, 3, "the instances of other environments, deployments and pending roles were not touched");
+
+    // A terminated instance is no longer a host; the next deploy goes to the rest.
+    moto.ctl(&["terminate", web[1]["id"].as_str().unwrap()]);
+    moto.reconcile(&mut project.fleet, &mut instances);
+    let remaining: Vec<(String, String)> =
+        expected.iter().filter(|(address, _)| *address != address_of(&web, 1)).cloned().collect();
+    assert_eq!(hosts(&project), remaining);
+    project.commit("v2\n");
+    project.tick();
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    assert_ne!(project.current(web0).as_deref(), Some(release.as_str()));
+}
+
+#[test]
+fn aws_errors_name_the_role_and_the_reason_before_any_host_is_touched() {
+    if let Some(reason) = Moto::unavailable() {
+        skip(&reason);
+        return;
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let config = "project: demo\nrepo: /srv/git/demo.git\nvalid_roles: [web]\nbranches: {testing: main}\n\
+                  environments: [testing]\naws: {discover: tags, endpoint_url: \"http://127.0.0.1:9\"}\nregion: us-east-1\n";
+    std::fs::write(directory.path().join("fabulaws-config.yml"), config).unwrap();
+    let outcome = crate::support::run(
+        crate::support::deployer(directory.path())
+            .env("HOME", directory.path())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(["hosts", "testing"]),
+    );
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("role `web` of environment `testing`: finding hosts by EC2 tags failed: DescribeInstances:"),
+        "{}",
+        outcome.stderr
+    );
+}

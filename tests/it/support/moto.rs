@@ -1,0 +1,105 @@
+//! A real AWS API emulator for the AWS tests: moto's server mode on 127.0.0.1,
+//! from the virtual environment `.ci/run` installs (`target/moto`, or
+//! `DEPLOYER_MOTO_VENV`), driven by `tests/moto/motoctl.py` (boto3, an independent
+//! client). Its instances live in a 127.0.0.0/8 subnet, so [`Moto::reconcile`]
+//! can make each running one a real sshd host of a loopback fleet.
+
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use deployer_fleet::Fleet;
+
+use super::root;
+
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+    venv: PathBuf,
+}
+
+fn venv() -> PathBuf {
+    std::env::var_os("DEPLOYER_MOTO_VENV").map_or_else(|| root().join("target/moto"), PathBuf::from)
+}
+
+impl Moto {
+    /// Why moto cannot run here, if it cannot.
+    pub fn unavailable() -> Option<String> {
+        let server = venv().join("bin/moto_server");
+        (!server.exists()).then(|| {
+            format!(
+                "{} is missing: `.ci/run` installs moto (python3 -m venv target/moto; pip install 'moto[server]')",
+                server.display()
+            )
+        })
+    }
+
+    /// Starts a moto server on a free port of 127.0.0.1.
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let venv = venv();
+        let child = Command::new(venv.join("bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not start listening on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, endpoint: format!("http://127.0.0.1:{port}"), venv }
+    }
+
+    /// Runs `motoctl.py COMMAND ARGS` against this server; its JSON answer.
+    pub fn ctl(&self, args: &[&str]) -> serde_json::Value {
+        let output = Command::new(self.venv.join("bin/python"))
+            .arg(root().join("tests/moto/motoctl.py"))
+            .arg(&self.endpoint)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "motoctl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    /// A VPC with one subnet in a random `127.N.1.0/24`; the subnet's id.
+    pub fn loopback_subnet(&self) -> String {
+        let seed = std::process::id()
+            ^ Instant::now().elapsed().subsec_nanos()
+            ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let network = self.ctl(&["network", &format!("127.{}.0.0/16", 100 + seed % 150)]);
+        network["subnet"].as_str().unwrap().to_owned()
+    }
+
+    /// Makes the fleet match the cloud: an sshd host for every running instance
+    /// that has none, stopped hosts for instances that stopped or terminated.
+    /// Returns instance id → fleet host index. Any instance address outside
+    /// 127.0.0.0/8 fails the test: it is never dialled.
+    pub fn reconcile(&self, fleet: &mut Fleet, hosts: &mut std::collections::BTreeMap<String, usize>) {
+        for instance in self.ctl(&["instances"]).as_array().unwrap() {
+            let id = instance["id"].as_str().unwrap().to_owned();
+            let address: Ipv4Addr = instance["ip"].as_str().unwrap().parse().unwrap();
+            assert!(address.is_loopback(), "instance {id} has address {address}, outside 127.0.0.0/8");
+            let running = matches!(instance["state"].as_str(), Some("pending" | "running"));
+            match (running, hosts.get(&id)) {
+                (true, None) => {
+                    let index = fleet.add_host_at(address).expect("a host starts for the instance");
+                    hosts.insert(id, index);
+                }
+                (false, Some(&index)) => fleet.stop_host(index),
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,94 @@
+"""Test-side control of a moto server: the cloud the AWS tests deploy to.
+
+    motoctl.py ENDPOINT network CIDR            -> {"vpc": ..., "subnet": ...}
+    motoctl.py ENDPOINT launch SUBNET DEPLOYMENT ENVIRONMENT ROLE COUNT
+                                                -> [{"id": ..., "ip": ...}, ...]
+    motoctl.py ENDPOINT terminate ID...
+    motoctl.py ENDPOINT instances               -> [{"id", "state", "ip", "tags"}, ...]
+
+Uses boto3 (installed with moto) as an independent client, so the tests do not
+check deployer's AWS calls with deployer's own. Instances go only into the
+subnet given, whose CIDR the caller chooses inside 127.0.0.0/8: moto then hands
+out loopback addresses, which the fleet turns into real sshd hosts.
+"""
+
+import json
+import sys
+
+import boto3
+
+BASE_IMAGE = "ami-03cf127a"
+
+
+def client(endpoint):
+    return boto3.client(
+        "ec2",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def network(ec2, cidr):
+    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    first, _ = cidr.split("/")
+    octets = first.split(".")
+    subnet_cidr = f"{octets[0]}.{octets[1]}.1.0/24"
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=subnet_cidr)["Subnet"]["SubnetId"]
+    return {"vpc": vpc, "subnet": subnet}
+
+
+def launch(ec2, subnet, deployment, environment, role, count):
+    tags = [
+        {"Key": "deployment", "Value": deployment},
+        {"Key": "environment", "Value": environment},
+        {"Key": "role", "Value": role},
+        {"Key": "Name", "Value": f"{deployment}_{environment}_{role}"},
+    ]
+    reservation = ec2.run_instances(
+        ImageId=BASE_IMAGE,
+        MinCount=int(count),
+        MaxCount=int(count),
+        InstanceType="t3.micro",
+        SubnetId=subnet,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+    )
+    return [{"id": i["InstanceId"], "ip": i["PrivateIpAddress"]} for i in reservation["Instances"]]
+
+
+def instances(ec2):
+    found = []
+    for page in ec2.get_paginator("describe_instances").paginate():
+        for reservation in page["Reservations"]:
+            for i in reservation["Instances"]:
+                found.append(
+                    {
+                        "id": i["InstanceId"],
+                        "state": i["State"]["Name"],
+                        "ip": i.get("PrivateIpAddress"),
+                        "tags": {t["Key"]: t["Value"] for t in i.get("Tags", [])},
+                    }
+                )
+    return found
+
+
+def main():
+    endpoint, command, *args = sys.argv[1:]
+    ec2 = client(endpoint)
+    if command == "network":
+        result = network(ec2, *args)
+    elif command == "launch":
+        result = launch(ec2, *args)
+    elif command == "terminate":
+        ec2.terminate_instances(InstanceIds=args)
+        result = args
+    elif command == "instances":
+        result = instances(ec2)
+    else:
+        sys.exit(f"unknown command {command}")
+    json.dump(result, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
