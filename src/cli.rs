@@ -135,6 +135,14 @@ pub(crate) enum Command {
     #[command(alias = "update-server-passwords")]
     UpdateServerPasswords(Target),
 
+    /// Suspend the environment's Auto Scaling processes (every one, or those named)
+    #[command(alias = "suspend-autoscaling-processes")]
+    SuspendAutoscalingProcesses(ProcessArgs),
+
+    /// Resume the environment's Auto Scaling processes (every one, or those named)
+    #[command(alias = "resume-autoscaling-processes")]
+    ResumeAutoscalingProcesses(ProcessArgs),
+
     /// Show the plan a command would run, without connecting anywhere
     Plan {
         /// The command and its arguments, e.g. `deploy_full staging`
@@ -186,6 +194,16 @@ pub(crate) struct Target {
     #[arg(value_name = "[PROJECT] ENVIRONMENT", num_args = 1..=2, required = true,
           add = ArgValueCompleter::new(completion::targets))]
     pub target: Vec<String>,
+}
+
+/// `[PROJECT] ENVIRONMENT [PROCESS]...`: the target, then Auto Scaling process
+/// names (`Launch`, `AZRebalance`, ...; any case).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ProcessArgs {
+    /// The environment (optionally after the deployment), then the processes; none means all nine
+    #[arg(value_name = "[PROJECT] ENVIRONMENT [PROCESS]", num_args = 1.., required = true,
+          add = ArgValueCompleter::new(completion::targets))]
+    pub words: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

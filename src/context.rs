@@ -17,6 +17,8 @@ pub(crate) enum CliError {
     Selection(#[from] SelectionError),
     #[error("unknown deployment `{name}`")]
     UnknownDeployment { name: String, help: String },
+    #[error("`{name}` is not an auto scaling process")]
+    UnknownProcess { name: String, help: String },
     #[error("this file has several deployments ({names}); name one: `deployer <command> <deployment> {environment}`")]
     AmbiguousDeployment { names: String, environment: String },
     #[error("the current directory is not valid UTF-8")]
@@ -67,7 +69,7 @@ impl CliError {
     pub(crate) fn help(&self) -> Option<String> {
         match self {
             Self::Selection(error) => error.help(),
-            Self::UnknownDeployment { help, .. } => Some(help.clone()),
+            Self::UnknownDeployment { help, .. } | Self::UnknownProcess { help, .. } => Some(help.clone()),
             Self::Load(LoadError::NotFound { .. }) => {
                 Some("create one from `fabulaws-config.yml.example`, or pass `--config FILE`".to_owned())
             }

@@ -1,6 +1,7 @@
 //! The `deployer` command. Everything happens in `run`; this file only wires modules.
 
 mod cli;
+mod cloud;
 mod commands;
 mod completion;
 mod context;

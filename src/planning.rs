@@ -4,7 +4,7 @@
 
 use camino::Utf8Path;
 use deployer_config::Config;
-use deployer_plan::{CommandSpec, Plan, PlanInput, Sources, compile};
+use deployer_plan::{CommandSpec, Plan, PlanInput, ScalingProcess, Sources, compile};
 
 use crate::cli::{Command, GlobalArgs, LockAction, Target};
 use crate::context::{self, CliError};
@@ -47,17 +47,54 @@ impl PlanRequest {
             Command::Lock { action: LockAction::Release { target, id } } => {
                 plain(target, CommandSpec::LockRelease { id })
             }
+            // The words are split into target and processes once the deployments are known.
+            Command::SuspendAutoscalingProcesses(args) => {
+                plain(Target { target: args.words }, CommandSpec::SuspendProcesses { processes: Vec::new() })
+            }
+            Command::ResumeAutoscalingProcesses(args) => {
+                plain(Target { target: args.words }, CommandSpec::ResumeProcesses { processes: Vec::new() })
+            }
             Command::Completions { .. } => return Err(CliError::NoPlan("completions")),
             Command::Man { .. } => return Err(CliError::NoPlan("man")),
         })
     }
 }
 
+/// `[PROJECT] ENVIRONMENT [PROCESS]...`: the first word is the deployment when it
+/// names one, then comes the environment, then process names.
+fn split_processes(config: &Config, words: &[String]) -> Result<(Target, Vec<ScalingProcess>), CliError> {
+    let target_length = if words.len() >= 2 && config.deployments.contains(&words[0]) { 2 } else { 1 };
+    let (target, rest) = words.split_at(target_length.min(words.len()));
+    let mut processes = Vec::new();
+    for word in rest {
+        let process = ScalingProcess::parse(word).ok_or_else(|| {
+            let names = ScalingProcess::ALL.iter().map(|process| process.name());
+            CliError::UnknownProcess {
+                name: word.clone(),
+                help: deployer_config::did_you_mean(word, names.clone())
+                    .unwrap_or_else(|| format!("the processes are: {}", names.collect::<Vec<_>>().join(", "))),
+            }
+        })?;
+        if !processes.contains(&process) {
+            processes.push(process);
+        }
+    }
+    Ok((Target { target: target.to_vec() }, processes))
+}
+
 pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(Config, Plan), CliError> {
     let config = context::load(global)?;
     context::gateway(global, &config)?;
+    let mut request = request;
+    if let CommandSpec::SuspendProcesses { processes } | CommandSpec::ResumeProcesses { processes } = &mut request.spec
+    {
+        let (target, named) = split_processes(&config, &request.target.target)?;
+        *processes = named;
+        request.target = target;
+    }
     let target = context::resolve_target(&config, &request.target)?;
-    let hosts = context::hosts(&config, &target, global)?;
+    // Cloud calls only: no host is selected, so none is looked up.
+    let hosts = if request.spec.runs_on_no_host() { Vec::new() } else { context::hosts(&config, &target, global)? };
     let directory = config.directory().to_owned();
     let revision = if request.spec.ships_a_release() {
         let environment = config.environment(&target.environment)?;

@@ -14,6 +14,7 @@ use deployer_ssh::{FleetTransport, SshSettings};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Command, GlobalArgs};
+use crate::cloud::RunCloud;
 use crate::context::CliError;
 use crate::exit::Exit;
 use crate::output;
@@ -58,7 +59,8 @@ pub(crate) fn run_plan(
         let running = Arc::new(AtomicUsize::new(0));
         let signals =
             tokio::spawn(watch_interrupts(cancel.clone(), control_directory, left_behind(plan), running.clone()));
-        let outcome = executor(global, config, plan, secrets, &transport, reporter, cancel).run().await;
+        let cloud = RunCloud::for_plan(config, plan).await;
+        let outcome = executor(global, config, plan, secrets, (&transport, &cloud), reporter, cancel).run().await;
         signals.abort();
         Ok(outcome)
     })
@@ -87,13 +89,14 @@ fn executor<'a>(
     config: &Config,
     plan: &'a Plan,
     secrets: &'a BTreeMap<String, String>,
-    transport: &'a FleetTransport,
+    (transport, cloud): (&'a FleetTransport, &'a RunCloud),
     reporter: &'a dyn deployer_exec::Reporter,
     cancel: CancellationToken,
-) -> Executor<'a, FleetTransport> {
+) -> Executor<'a, FleetTransport, RunCloud> {
     Executor {
         plan,
         transport,
+        cloud,
         reporter,
         secrets,
         options: ExecOptions {
@@ -142,7 +145,8 @@ async fn execute(
     let control_directory = transport.control_directory().to_owned();
     let signals =
         tokio::spawn(watch_interrupts(cancel.clone(), control_directory, left_behind(plan), reporter.running_steps()));
-    let outcome = executor(global, config, plan, secrets, &transport, &reporter, cancel).run().await;
+    let cloud = RunCloud::for_plan(config, plan).await;
+    let outcome = executor(global, config, plan, secrets, (&transport, &cloud), &reporter, cancel).run().await;
     signals.abort();
     reporter.finish(&outcome);
     drop(transport);

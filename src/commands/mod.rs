@@ -21,6 +21,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         | Command::BeginUpgrade(_)
         | Command::EndUpgrade(_)
         | Command::UpdateServerPasswords(_)
+        | Command::SuspendAutoscalingProcesses(_)
+        | Command::ResumeAutoscalingProcesses(_)
         | Command::Run { .. }) => execute::run(global, command),
         Command::Check { environment } => check::run(global, environment.as_deref()),
         Command::Hosts(target) => hosts::run(global, &target),

@@ -188,9 +188,18 @@ fn plain_line(event: &Event) -> Option<String> {
             let what = if *skipped { "left out" } else { "unreachable" };
             format!("[{host}] {what}: {}", escape(error))
         }
+        // Only cloud phases run on no host: they run here, through the cloud API.
+        Event::PhaseStarted { phase, number, of, hosts: 0 } => format!("phase {number}/{of}: {phase} on this machine"),
         Event::PhaseStarted { phase, number, of, hosts } => {
             format!("phase {number}/{of}: {phase} on {}", count_hosts(*hosts))
         }
+        Event::CloudStep { title, note, error, duration_ms, .. } => match (error, note) {
+            (Some(error), _) => {
+                format!("[this machine] {title}: FAILED: {} ({})", escape(error), seconds(*duration_ms))
+            }
+            (None, Some(note)) => format!("[this machine] {title}: ok, {} ({})", escape(note), seconds(*duration_ms)),
+            (None, None) => format!("[this machine] {title}: ok ({})", seconds(*duration_ms)),
+        },
         Event::StepFinished { host, title, status, duration_ms, .. } => {
             let result = if *status == 0 { "ok".to_owned() } else { format!("FAILED (status {status})") };
             format!("[{host}] {title}: {result} ({})", seconds(*duration_ms))
@@ -224,7 +233,10 @@ fn summary(outcome: &Outcome, run: &RunNames) -> String {
     let mut text = String::from("\n");
     let width = outcome.hosts.iter().map(|host| host.host.len()).max().unwrap_or(4).max(4);
     let roles_width = outcome.hosts.iter().map(|host| host.roles.join(",").len()).max().unwrap_or(5).max(5);
-    text.push_str(&format!("{:width$}  {:roles_width$}  {:8}  result\n", "host", "roles", "time"));
+    // Cloud calls only: no host table, the cloud steps' lines said it all.
+    if !outcome.hosts.is_empty() {
+        text.push_str(&format!("{:width$}  {:roles_width$}  {:8}  result\n", "host", "roles", "time"));
+    }
     for host in &outcome.hosts {
         let result = match &host.result {
             deployer_exec::HostResult::Ok => "ok".to_owned(),

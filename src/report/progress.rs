@@ -79,6 +79,7 @@ impl Progress {
                 if matches!(
                     event,
                     Event::PhaseStarted { .. }
+                        | Event::CloudStep { .. }
                         | Event::BatchStarted { .. }
                         | Event::Captured { .. }
                         | Event::HostsDiffer { .. }
@@ -128,6 +129,7 @@ impl Progress {
                     event,
                     Event::HostFailed { .. }
                         | Event::HostUnreachable { .. }
+                        | Event::CloudStep { .. }
                         | Event::Interrupted
                         | Event::BatchStarted { .. }
                         | Event::Captured { .. }

@@ -140,3 +140,84 @@ fn aws_errors_name_the_role_and_the_reason_before_any_host_is_touched() {
         outcome.stderr
     );
 }
+
+/// A project whose environments name their Auto Scaling group, with no host: the
+/// suspend and resume commands call AWS from this machine only.
+fn group_project(moto: &Moto) -> tempfile::TempDir {
+    let directory = tempfile::tempdir().unwrap();
+    let config = format!(
+        "project: demo\nrepo: /srv/git/demo.git\nvalid_roles: [web]\nbranches: {{testing: main, staging: main}}\n\
+         environments: [testing, staging]\nregion: us-east-1\naws: {{endpoint_url: \"{}\"}}\n\
+         auto_scaling_groups: {{demo: {{testing: demo-testing-ag}}}}\n",
+        moto.endpoint
+    );
+    std::fs::write(directory.path().join("fabulaws-config.yml"), config).unwrap();
+    directory
+}
+
+fn deployer_on_moto(directory: &std::path::Path, args: &[&str]) -> crate::support::Outcome {
+    crate::support::run(
+        crate::support::deployer(directory)
+            .env("HOME", directory)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(args),
+    )
+}
+
+#[test]
+fn autoscaling_processes_are_suspended_and_resumed_from_this_machine() {
+    if let Some(reason) = Moto::unavailable() {
+        skip(&reason);
+        return;
+    }
+    let moto = Moto::start();
+    let subnet = moto.loopback_subnet();
+    moto.ctl(&["group", "demo-testing-ag", &subnet, "demo", "testing", "web", "0"]);
+    let directory = group_project(&moto);
+    let suspended = || moto.ctl(&["group-state", "demo-testing-ag"])["suspended"].clone();
+
+    let plan = deployer_on_moto(
+        directory.path(),
+        &["plan", "suspend_autoscaling_processes", "testing", "azrebalance", "Launch"],
+    );
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("runs on this machine, through the cloud API"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("suspend AZRebalance, Launch of auto scaling group `demo-testing-ag`"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(suspended(), serde_json::json!([]), "plan changed nothing");
+
+    let outcome =
+        deployer_on_moto(directory.path(), &["suspend_autoscaling_processes", "testing", "AZRebalance", "Launch"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("[this machine] suspend auto scaling processes: ok"), "{}", outcome.stderr);
+    assert_eq!(suspended(), serde_json::json!(["AZRebalance", "Launch"]));
+
+    let outcome = deployer_on_moto(directory.path(), &["resume_autoscaling_processes", "testing", "Launch"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(suspended(), serde_json::json!(["AZRebalance"]));
+    let outcome = deployer_on_moto(directory.path(), &["resume-autoscaling-processes", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(suspended(), serde_json::json!([]), "no process named: all of them");
+
+    // Refused before any call: an unknown process, an environment without a group.
+    let outcome = deployer_on_moto(directory.path(), &["suspend_autoscaling_processes", "testing", "Launhc"]);
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("`Launhc` is not an auto scaling process"), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("Launch"), "did you mean: {}", outcome.stderr);
+    let outcome = deployer_on_moto(directory.path(), &["suspend_autoscaling_processes", "staging"]);
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("add it to `auto_scaling_groups`"), "{}", outcome.stderr);
+
+    // A group that does not exist: the call fails, named, and the exit code says so.
+    let config = std::fs::read_to_string(directory.path().join("fabulaws-config.yml")).unwrap();
+    std::fs::write(directory.path().join("fabulaws-config.yml"), config.replace("demo-testing-ag", "demo-gone-ag"))
+        .unwrap();
+    let outcome = deployer_on_moto(directory.path(), &["suspend_autoscaling_processes", "testing"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("there is no auto scaling group `demo-gone-ag`"), "{}", outcome.stderr);
+}

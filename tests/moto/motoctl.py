@@ -5,6 +5,9 @@
                                                 -> [{"id": ..., "ip": ...}, ...]
     motoctl.py ENDPOINT terminate ID...
     motoctl.py ENDPOINT instances               -> [{"id", "state", "ip", "tags"}, ...]
+    motoctl.py ENDPOINT group NAME SUBNET DEPLOYMENT ENVIRONMENT ROLE SIZE
+                                                -> {"template": ..., "instances": [...]}
+    motoctl.py ENDPOINT group-state NAME        -> {"suspended": [...], "desired": N, ...}
 
 Uses boto3 (installed with moto) as an independent client, so the tests do not
 check deployer's AWS calls with deployer's own. Instances go only into the
@@ -57,6 +60,51 @@ def launch(ec2, subnet, deployment, environment, role, count):
     return [{"id": i["InstanceId"], "ip": i["PrivateIpAddress"]} for i in reservation["Instances"]]
 
 
+def autoscaling(endpoint):
+    return boto3.client(
+        "autoscaling",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def group(ec2, endpoint, name, subnet, deployment, environment, role, size):
+    template = ec2.create_launch_template(
+        LaunchTemplateName=f"{name}-template",
+        LaunchTemplateData={"ImageId": BASE_IMAGE, "InstanceType": "t3.micro"},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    tags = {"deployment": deployment, "environment": environment, "role": role}
+    autoscaling(endpoint).create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "1"},
+        MinSize=int(size),
+        MaxSize=int(size) * 2,
+        DesiredCapacity=int(size),
+        VPCZoneIdentifier=subnet,
+        Tags=[
+            {"Key": key, "Value": value, "PropagateAtLaunch": True, "ResourceId": name, "ResourceType": "auto-scaling-group"}
+            for key, value in tags.items()
+        ],
+    )
+    return {"template": template, "instances": group_state(endpoint, name)["instances"]}
+
+
+def group_state(endpoint, name):
+    groups = autoscaling(endpoint).describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    if not groups:
+        return None
+    found = groups[0]
+    return {
+        "suspended": sorted(p["ProcessName"] for p in found.get("SuspendedProcesses", [])),
+        "min": found["MinSize"],
+        "desired": found["DesiredCapacity"],
+        "max": found["MaxSize"],
+        "instances": sorted(i["InstanceId"] for i in found.get("Instances", [])),
+    }
+
+
 def instances(ec2):
     found = []
     for page in ec2.get_paginator("describe_instances").paginate():
@@ -83,6 +131,10 @@ def main():
     elif command == "terminate":
         ec2.terminate_instances(InstanceIds=args)
         result = args
+    elif command == "group":
+        result = group(ec2, endpoint, *args)
+    elif command == "group-state":
+        result = group_state(endpoint, *args)
     elif command == "instances":
         result = instances(ec2)
     else:

@@ -18,6 +18,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct Aws {
     pub(crate) ec2: aws_sdk_ec2::Client,
+    pub(crate) autoscaling: aws_sdk_autoscaling::Client,
 }
 
 impl Aws {
@@ -41,6 +42,6 @@ impl Aws {
             loader = loader.endpoint_url(endpoint);
         }
         let shared = loader.load().await;
-        Self { ec2: aws_sdk_ec2::Client::new(&shared) }
+        Self { ec2: aws_sdk_ec2::Client::new(&shared), autoscaling: aws_sdk_autoscaling::Client::new(&shared) }
     }
 }

@@ -21,7 +21,17 @@ impl AwsError {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let message = match (error.code(), error.message()) {
+        Self::from_parts(operation, error.code(), error.message(), error)
+    }
+
+    /// From any service's error: its code and message, else the chain of causes.
+    pub(crate) fn from_parts(
+        operation: &'static str,
+        code: Option<&str>,
+        message: Option<&str>,
+        error: &(dyn std::error::Error + 'static),
+    ) -> Self {
+        let message = match (code, message) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
             (Some(code), None) => code.to_owned(),
             _ => causes(error),

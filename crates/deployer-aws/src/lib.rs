@@ -1,10 +1,12 @@
 //! deployer's AWS provider, the only crate that knows AWS: a client built from
 //! the configuration's `aws:` settings and the SDK's standard credential chain,
-//! and EC2 discovery by `FabulAWS`'s tags.
+//! EC2 discovery by `FabulAWS`'s tags, and the executor's [`Cloud`](deployer_exec::Cloud)
+//! for Auto Scaling actions.
 //!
 //! Nothing here prints, and no credential ever leaves the SDK: errors carry the
 //! service's message, never a key.
 
+mod autoscaling;
 mod client;
 mod discovery;
 mod error;

@@ -18,6 +18,7 @@ pub enum KeyKind {
 
 /// Keys deployer reads. Names follow `FabulAWS` where it has one for the concept.
 pub const USED: &[&str] = &[
+    "auto_scaling_groups",
     "aws",
     "branches",
     "default_deployment",
@@ -76,7 +77,6 @@ const AGENTS: &str = "server provisioning (logging and monitoring agents)";
 /// `FabulAWS` keys accepted and ignored, with the reason shown by `deployer check`.
 pub const IGNORED: &[(&str, &str)] = &[
     ("app_server_packages", "package installation; put it in a role's `setup` commands"),
-    ("auto_scaling_groups", EC2),
     ("avail_zones", EC2),
     ("awslogs_access_key_id", AGENTS),
     ("backup_key_fingerprint", "database backups are not part of deploys"),

@@ -36,6 +36,8 @@ pub struct Config {
     pub execution: ExecutionSettings,
     /// How to reach the AWS API, and whether hosts are found by EC2 tags.
     pub aws: AwsSettings,
+    /// `FabulAWS`'s `auto_scaling_groups`.
+    pub autoscaling_groups: AutoScalingGroups,
     /// Global template variables, including `FabulAWS` application keys.
     pub vars: Vars,
     /// What deployer did with each top-level key.
@@ -170,6 +172,34 @@ pub struct AwsSettings {
     pub discover_by_tags: bool,
     /// Which address of a found instance deployer connects to.
     pub ssh_address: SshAddress,
+}
+
+/// `FabulAWS`'s `auto_scaling_groups`, looked up by its `_find` rule.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AutoScalingGroups(pub IndexMap<String, GroupName>);
+
+/// One entry of `auto_scaling_groups`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GroupName {
+    One(String),
+    ByEnvironment(IndexMap<String, String>),
+}
+
+impl AutoScalingGroups {
+    /// The group of `deployment`'s `environment`: `[deployment][environment]`,
+    /// else `[deployment]` when it is one name, else `[environment]` (`FabulAWS`'s
+    /// `_find`).
+    pub fn group(&self, deployment: &str, environment: &str) -> Option<&str> {
+        match self.0.get(deployment) {
+            Some(GroupName::ByEnvironment(names)) => names.get(environment).map(String::as_str),
+            Some(GroupName::One(name)) => Some(name),
+            None => match self.0.get(environment) {
+                Some(GroupName::One(name)) => Some(name),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// `FabulAWS`'s `ec2_attr_for_ssh`: the instance attribute that becomes the host string.

@@ -63,6 +63,15 @@ pub enum Event {
         failed: usize,
         duration_ms: u64,
     },
+    /// A cloud step of a controller phase (or of its undo) ended: `note` says what
+    /// changed, `error` why it failed.
+    CloudStep {
+        phase: String,
+        title: String,
+        note: Option<String>,
+        error: Option<String>,
+        duration_ms: u64,
+    },
     Captured {
         name: Captured,
         value: String,

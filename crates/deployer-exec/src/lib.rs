@@ -11,6 +11,7 @@
 //!
 //! Architecture invariant: this crate never prints; it reports [`Event`]s.
 
+mod cloud;
 mod events;
 mod executor;
 mod lines;
@@ -23,6 +24,7 @@ mod secrets;
 mod transport;
 mod wire;
 
+pub use cloud::{Cloud, NoCloud};
 pub use events::{Event, Reporter, Silent};
 pub use executor::{DEFAULT_CONNECT_CONCURRENCY, ExecOptions, Executor};
 pub use lines::{MAX_LINE, read_both, read_lines};

@@ -61,6 +61,8 @@ fn phase(name: &str, hosts: usize, concurrency: Concurrency, steps: impl Fn(usiz
         work: (0..hosts).map(|host| HostWork { host, steps: steps(host) }).collect(),
         undo: Vec::new(),
         derives: None,
+        cloud: Vec::new(),
+        cloud_undo: Vec::new(),
     }
 }
 
@@ -125,6 +127,7 @@ async fn execute(plan: &Plan, options: ExecOptions, down: Vec<usize>) -> (deploy
     let outcome = Executor {
         plan,
         transport: &Flaky { down },
+        cloud: &deployer_exec::NoCloud,
         reporter: &recorder,
         secrets: &secrets,
         options,
@@ -347,6 +350,7 @@ async fn cancelling_stops_new_work_and_undoes() {
     let outcome = Executor {
         plan: &plan,
         transport: &LocalTransport,
+        cloud: &deployer_exec::NoCloud,
         reporter: &CancelAfterPhaseOne(cancel.clone()),
         secrets: &secrets,
         options: ExecOptions::default(),
@@ -428,4 +432,111 @@ async fn hosts_that_differ_only_on_migrations_are_named_not_refused() {
     let differ = differ.expect("the difference is reported");
     assert_eq!(differ["yes"], ["h0"]);
     assert_eq!(differ["no"], ["h1"]);
+}
+
+/// A cloud that records every action and fails the ones whose description
+/// contains `fail_on`.
+struct FakeCloud {
+    done: Mutex<Vec<String>>,
+    fail_on: &'static str,
+}
+
+impl deployer_exec::Cloud for FakeCloud {
+    async fn run(&self, action: &deployer_plan::CloudAction) -> Result<String, String> {
+        let described = action.describe();
+        self.done.lock().unwrap().push(described.clone());
+        if !self.fail_on.is_empty() && described.contains(self.fail_on) {
+            return Err("the API said no".to_owned());
+        }
+        Ok("done".to_owned())
+    }
+}
+
+fn cloud_phase(name: &str, action: deployer_plan::CloudAction, undo: Option<deployer_plan::CloudAction>) -> Phase {
+    Phase {
+        name: name.to_owned(),
+        description: name.to_owned(),
+        scope: Scope::Controller,
+        concurrency: Concurrency::Pool { size: 1 },
+        work: Vec::new(),
+        undo: Vec::new(),
+        derives: None,
+        cloud: vec![deployer_plan::CloudStep { title: name.to_owned(), action }],
+        cloud_undo: undo
+            .into_iter()
+            .map(|action| deployer_plan::CloudStep { title: format!("undo {name}"), action })
+            .collect(),
+    }
+}
+
+async fn execute_with_cloud(plan: &Plan, cloud: &FakeCloud) -> deployer_exec::Outcome {
+    let recorder = Recorder::default();
+    let secrets = BTreeMap::new();
+    Executor {
+        plan,
+        transport: &LocalTransport,
+        cloud,
+        reporter: &recorder,
+        secrets: &secrets,
+        options: ExecOptions::default(),
+        cancel: CancellationToken::new(),
+    }
+    .run()
+    .await
+}
+
+fn processes(suspend: bool) -> deployer_plan::CloudAction {
+    let (group, processes) = ("ag".to_owned(), vec![deployer_plan::ScalingProcess::AzRebalance]);
+    if suspend {
+        deployer_plan::CloudAction::SuspendProcesses { group, processes }
+    } else {
+        deployer_plan::CloudAction::ResumeProcesses { group, processes }
+    }
+}
+
+#[tokio::test]
+async fn a_plan_of_cloud_steps_only_connects_to_nothing_and_runs_them() {
+    let cloud = FakeCloud { done: Mutex::default(), fail_on: "" };
+    let plan = plan(0, vec![cloud_phase("suspend", processes(true), None)]);
+    let outcome = execute_with_cloud(&plan, &cloud).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
+    assert_eq!(*cloud.done.lock().unwrap(), ["suspend AZRebalance of auto scaling group `ag`"]);
+}
+
+#[tokio::test]
+async fn a_failing_cloud_step_fails_the_run_and_names_this_machine() {
+    let cloud = FakeCloud { done: Mutex::default(), fail_on: "suspend" };
+    let fixture = fixture();
+    let plan = plan(
+        1,
+        vec![
+            cloud_phase("suspend", processes(true), None),
+            phase("after", 1, Concurrency::Pool { size: 1 }, logged(&fixture.log, "after", "")),
+        ],
+    );
+    let outcome = execute_with_cloud(&plan, &cloud).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(outcome.failures[0].host, "(this machine)");
+    assert_eq!(outcome.failures[0].error, "the API said no");
+    assert!(log_lines(&fixture).is_empty(), "no later phase ran");
+}
+
+#[tokio::test]
+async fn a_later_failure_undoes_the_cloud_steps_that_ran() {
+    let cloud = FakeCloud { done: Mutex::default(), fail_on: "" };
+    let fixture = fixture();
+    let plan = plan(
+        1,
+        vec![
+            cloud_phase("suspend", processes(true), Some(processes(false))),
+            phase("fails", 1, Concurrency::Pool { size: 1 }, logged(&fixture.log, "fails", "exit 1")),
+        ],
+    );
+    let outcome = execute_with_cloud(&plan, &cloud).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(
+        *cloud.done.lock().unwrap(),
+        ["suspend AZRebalance of auto scaling group `ag`", "resume AZRebalance of auto scaling group `ag`"],
+        "the suspension was undone"
+    );
 }

@@ -8,6 +8,10 @@ pub enum PlanError {
     Selection(#[from] SelectionError),
     #[error("no hosts selected in environment `{environment}`")]
     NoHosts { environment: String },
+    #[error(
+        "`{command}` needs the auto scaling group of deployment `{deployment}` in environment `{environment}`: add it to `auto_scaling_groups`"
+    )]
+    NoAutoScalingGroup { deployment: String, environment: String, command: &'static str },
     #[error("`{command}` needs a revision (the commit to deploy)")]
     NoRevision { command: String },
     #[error("invalid commit id `{commit}`: expected 40 or 64 hexadecimal characters")]

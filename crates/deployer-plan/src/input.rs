@@ -1,6 +1,7 @@
 //! Everything the planner needs, gathered by the caller. The planner itself reads
 //! no file, no clock and no network.
 
+use crate::cloud::ScalingProcess;
 use std::collections::BTreeMap;
 
 use camino::Utf8PathBuf;
@@ -34,6 +35,14 @@ pub enum CommandSpec {
     LockRelease {
         id: String,
     },
+    /// Auto Scaling `SuspendProcesses` on the environment's group (all when none named).
+    SuspendProcesses {
+        processes: Vec<ScalingProcess>,
+    },
+    /// Auto Scaling `ResumeProcesses` on the environment's group (all when none named).
+    ResumeProcesses {
+        processes: Vec<ScalingProcess>,
+    },
 }
 
 impl CommandSpec {
@@ -49,7 +58,14 @@ impl CommandSpec {
             Self::Run { .. } => "run",
             Self::Status => "status",
             Self::LockRelease { .. } => "lock_release",
+            Self::SuspendProcesses { .. } => "suspend_autoscaling_processes",
+            Self::ResumeProcesses { .. } => "resume_autoscaling_processes",
         }
+    }
+
+    /// Whether the command is cloud calls only, run on no host.
+    pub fn runs_on_no_host(&self) -> bool {
+        matches!(self, Self::SuspendProcesses { .. } | Self::ResumeProcesses { .. })
     }
 
     /// Whether the command ships a new release (and so needs a revision).

@@ -13,6 +13,7 @@
 //! - a plan never holds a secret value: secrets are slots in a [`Script`], filled
 //!   by the executor when it writes to a host's standard input.
 
+mod cloud;
 mod compile;
 mod error;
 mod input;
@@ -26,6 +27,7 @@ mod steps;
 mod templates;
 mod text;
 
+pub use cloud::{CloudAction, CloudStep, ScalingProcess};
 pub use compile::{check_release_id, compile};
 pub use error::{PlanError, TemplateProblem};
 pub use input::{CommandSpec, Invocation, PlanInput, Sources};

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use std::collections::BTreeSet;
 
+use crate::cloud::CloudStep;
 use crate::protocol::captured::Derivation;
 use crate::script::Script;
 
@@ -67,6 +68,13 @@ pub struct Phase {
     /// later steps use; the hosts must agree on them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub derives: Option<Derivation>,
+    /// For [`Scope::Controller`] phases: the cloud steps, run in order on the
+    /// machine running deployer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cloud: Vec<CloudStep>,
+    /// What undoes this phase's cloud steps if a later phase fails, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cloud_undo: Vec<CloudStep>,
 }
 
 impl Plan {
@@ -102,6 +110,8 @@ pub enum Scope {
     Role { role: String },
     /// Exactly one host of `role` (run-once steps such as migrations).
     Once { role: String },
+    /// No host: the machine running deployer, calling a cloud API ([`Phase::cloud`]).
+    Controller,
 }
 
 /// How many hosts of a phase work at the same time.

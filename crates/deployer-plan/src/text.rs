@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use indexmap::IndexMap;
 
+use crate::cloud::CloudStep;
 use crate::model::{Concurrency, HostWork, Plan, Scope, Step};
 
 /// Host names listed before "and N more".
@@ -33,7 +34,11 @@ impl Plan {
         if let Some(question) = &self.confirmation {
             let _ = writeln!(out, "asks first: {question}");
         }
-        let _ = writeln!(out, "hosts ({}):", self.hosts.len());
+        if self.hosts.is_empty() {
+            let _ = writeln!(out, "hosts: none; every step is a cloud call from this machine");
+        } else {
+            let _ = writeln!(out, "hosts ({}):", self.hosts.len());
+        }
         for host in &self.hosts {
             let roles = if host.roles.is_empty() { "-".to_owned() } else { host.roles.join(",") };
             let _ = writeln!(out, "  {}  {roles}", host.name);
@@ -45,11 +50,21 @@ impl Plan {
                 Scope::All => "every host".to_owned(),
                 Scope::Role { role } => format!("the `{role}` hosts"),
                 Scope::Once { role } => format!("one `{role}` host"),
+                Scope::Controller => "this machine, through the cloud API".to_owned(),
             };
             let pace = match phase.concurrency {
                 Concurrency::Pool { size } => format!("{size} at a time"),
                 Concurrency::Batches { size } => format!("in batches of {size}, each finished before the next"),
             };
+            if phase.scope == Scope::Controller {
+                let _ = writeln!(out, "  runs on {scope}");
+                write_cloud(&mut out, &phase.cloud, "  ");
+                if !phase.cloud_undo.is_empty() {
+                    let _ = writeln!(out, "  if a later phase fails:");
+                    write_cloud(&mut out, &phase.cloud_undo, "    ");
+                }
+                continue;
+            }
             let _ = writeln!(out, "  runs on {scope} ({}), {pace}", hosts(phase.work.len()));
             if let Concurrency::Batches { size } = phase.concurrency {
                 for (number, batch) in phase.work.chunks(size.max(1) as usize).enumerate() {
@@ -93,6 +108,13 @@ impl Plan {
                 }
             }
         }
+    }
+}
+
+fn write_cloud(out: &mut String, steps: &[CloudStep], indent: &str) {
+    for (number, step) in steps.iter().enumerate() {
+        let _ = writeln!(out, "{indent}{}. {}", number + 1, step.title);
+        let _ = writeln!(out, "{indent}   | {}", step.action.describe());
     }
 }
 

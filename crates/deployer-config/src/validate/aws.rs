@@ -2,12 +2,54 @@
 //! reaches the AWS API and which hosts it finds there. Nothing here talks to AWS;
 //! `deployer-aws` does, from these validated settings.
 
+use indexmap::IndexMap;
+
 use super::{TopLevel, Validator};
 use crate::key_path::KeyPath;
-use crate::model::{AwsSettings, SshAddress};
+use crate::model::{AutoScalingGroups, AwsSettings, GroupName, SshAddress};
 use crate::raw::{RawAws, RawDiscover};
 
 impl Validator<'_> {
+    /// `FabulAWS`'s `auto_scaling_groups`: `{<deployment>: {<environment>: name}}`,
+    /// `{<deployment>: name}` or `{<environment>: name}`. Every key must name a
+    /// deployment or an environment, so a misspelling is an error, not a group
+    /// that is silently never used.
+    pub(super) fn autoscaling_groups(
+        &mut self,
+        top: &mut TopLevel,
+        deployments: &[String],
+        environments: &[String],
+    ) -> AutoScalingGroups {
+        let path = KeyPath::root().key("auto_scaling_groups");
+        let Some(raw) = self.take::<IndexMap<String, GroupName>>(top, "auto_scaling_groups") else {
+            return AutoScalingGroups::default();
+        };
+        for (key, value) in &raw {
+            let at = path.key(key);
+            let is_deployment = deployments.contains(key);
+            if !is_deployment && !environments.contains(key) {
+                self.problems.value(&at, format!("`{key}` is neither a deployment nor an environment"));
+                continue;
+            }
+            match value {
+                GroupName::One(name) => self.check(&at, check_group(name)),
+                GroupName::ByEnvironment(names) => {
+                    if !is_deployment {
+                        self.problems.value(&at, format!("`{key}` is an environment: give one group name"));
+                    }
+                    for (environment, name) in names {
+                        if environments.contains(environment) {
+                            self.check(&at.key(environment), check_group(name));
+                        } else {
+                            self.problems.value(&at.key(environment), format!("unknown environment `{environment}`"));
+                        }
+                    }
+                }
+            }
+        }
+        AutoScalingGroups(raw)
+    }
+
     pub(super) fn aws(&mut self, top: &mut TopLevel) -> AwsSettings {
         let path = KeyPath::root().key("aws");
         let raw: RawAws = self.take(top, "aws").unwrap_or_default();
@@ -35,6 +77,15 @@ impl Validator<'_> {
             ssh_address,
         }
     }
+}
+
+/// An Auto Scaling group name, as deployer accepts one: AWS allows up to 255
+/// characters; deployer takes the ones that never need quoting.
+fn check_group(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 255
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if valid { Ok(()) } else { Err(format!("`{name}` is not an auto scaling group name (letters, digits, `-_.`)")) }
 }
 
 /// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
@@ -76,6 +127,39 @@ mod tests {
         }
         for bad in ["us-east", "US-EAST-1", "us_east_1", "us-east-1; rm -rf /", "", "us--1"] {
             assert!(check_region(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn config(groups: &str) -> Result<crate::Config, crate::ConfigErrors> {
+        let text = format!(
+            "project: myproject\nrepo: /srv/git/x.git\nvalid_roles: [web]\ndeployments: [myproject, other]\n\
+             branches: {{staging: main, production: main}}\nenvironments: [staging, production]\n{groups}"
+        );
+        crate::validate::parse_config(camino::Utf8Path::new("f.yml"), &text, &[])
+    }
+
+    #[test]
+    fn autoscaling_groups_follow_fabulaws_find() {
+        let nested =
+            config("auto_scaling_groups:\n  myproject: {production: myproject-production-ag}\n  staging: shared-ag\n")
+                .unwrap();
+        let groups = &nested.autoscaling_groups;
+        assert_eq!(groups.group("myproject", "production"), Some("myproject-production-ag"));
+        assert_eq!(groups.group("myproject", "staging"), None, "[deployment] wins; it has no staging");
+        assert_eq!(groups.group("other", "staging"), Some("shared-ag"));
+        let flat = config("auto_scaling_groups: {myproject: one-ag}\n").unwrap();
+        assert_eq!(flat.autoscaling_groups.group("myproject", "staging"), Some("one-ag"));
+    }
+
+    #[test]
+    fn autoscaling_group_keys_and_names_are_checked() {
+        let error = config(
+            "auto_scaling_groups:\n  myprojet: {production: a}\n  myproject: {prodution: b, staging: \"c;d\"}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in ["auto_scaling_groups.myprojet", "auto_scaling_groups.myproject.prodution"] {
+            assert!(error.contains(expected) || format!("{error:?}").contains(expected), "{expected}: {error:?}");
         }
     }
 

@@ -203,6 +203,8 @@ impl Validator<'_> {
         let ssh = self.ssh(&mut top);
         let execution = self.execution(&mut top);
         let aws = self.aws(&mut top);
+        let environment_names: Vec<String> = environments.keys().cloned().collect();
+        let autoscaling_groups = self.autoscaling_groups(&mut top, &deployments, &environment_names);
         let mut vars = self.vars(&root.key("vars"), top.values.shift_remove("vars"));
         for (name, value) in std::mem::take(&mut top.template_variables) {
             // An explicit `vars` entry wins over a FabulAWS key of the same name.
@@ -229,6 +231,7 @@ impl Validator<'_> {
             ssh,
             execution,
             aws,
+            autoscaling_groups,
             vars,
             keys: top.report,
             warnings,

@@ -9,6 +9,7 @@ use deployer_plan::protocol::report::HostReport;
 use deployer_plan::{Effect, HostWork, LOCK_HELD_STATUS, Phase};
 
 use super::{Executor, RunContext, elapsed_ms};
+use crate::cloud::Cloud;
 use crate::events::{Event, Reporter};
 use crate::mask::Masker;
 use crate::transport::{OutputSink, Stream, Transport, TransportError};
@@ -56,7 +57,7 @@ impl WorkResult {
     }
 }
 
-impl<T: Transport> Executor<'_, T> {
+impl<T: Transport, C: Cloud> Executor<'_, T, C> {
     pub(super) async fn run_work(
         &self,
         context: &RunContext,
@@ -152,7 +153,7 @@ impl<T: Transport> Executor<'_, T> {
     }
 }
 
-impl<T: Transport> Executor<'_, T> {
+impl<T: Transport, C: Cloud> Executor<'_, T, C> {
     /// Each step's script with its slots filled, or the failing step's title and why.
     fn expose(
         &self,

@@ -24,6 +24,12 @@
 //! `--on-failure=halt` a run that failed after switching undoes only the phases
 //! before the first switch: switched hosts stay, and the outcome names them.
 //!
+//! # Cloud phases
+//! A phase scoped to the controller ([`Scope::Controller`]) runs no host: its
+//! cloud steps go, in order, to the [`Cloud`]; the first failure fails the phase.
+//! Its cloud undo runs like any phase's undo, newest phase first. A plan with no
+//! host (cloud calls only) connects to nothing.
+//!
 //! # State
 //! The facts gathered on the way live in one [`RunState`]; the status is computed
 //! from them by one pure function, [`state::run_status`], whose documentation is
@@ -44,12 +50,16 @@ use tokio_util::sync::CancellationToken;
 
 use self::host::WorkResult;
 use self::state::{RunState, Settled, run_status};
+use crate::cloud::{Cloud, NoCloud};
 use crate::events::{Event, Reporter};
 use crate::locks::LockResult;
 use crate::mask::Masker;
 use crate::outcome::{Failure, HostReport, HostResult, Outcome, RunStatus};
 use crate::transport::Transport;
 use crate::wire::Wire;
+
+/// How failures of cloud steps name where they happened.
+const CONTROLLER: &str = "(this machine)";
 
 /// Handshakes in flight at once by default: sshd's `MaxStartups` (10:30:100)
 /// starts dropping new connections past 10 unauthenticated ones.
@@ -90,9 +100,11 @@ pub(super) struct RunContext {
     pub masker: Masker,
 }
 
-pub struct Executor<'a, T: Transport> {
+pub struct Executor<'a, T: Transport, C: Cloud = NoCloud> {
     pub plan: &'a Plan,
     pub transport: &'a T,
+    /// Performs the cloud steps of controller phases.
+    pub cloud: &'a C,
     pub reporter: &'a dyn Reporter,
     /// Secret values by name, from the local secrets file.
     pub secrets: &'a BTreeMap<String, String>,
@@ -102,7 +114,7 @@ pub struct Executor<'a, T: Transport> {
     pub cancel: CancellationToken,
 }
 
-impl<T: Transport> Executor<'_, T> {
+impl<T: Transport, C: Cloud> Executor<'_, T, C> {
     /// Checks what can be checked without a host: every secret the plan uses is
     /// known and can travel byte-exact.
     pub fn check(&self, wire: &Wire) -> Result<(), String> {
@@ -158,6 +170,9 @@ impl<T: Transport> Executor<'_, T> {
         state: &mut RunState,
         outcome: &mut Outcome,
     ) -> bool {
+        if phase.scope == Scope::Controller {
+            return self.run_cloud_forward(index, phase, state, outcome).await;
+        }
         let started = Instant::now();
         let items: Vec<&HostWork> = phase.work.iter().filter(|work| !state.excluded[work.host]).collect();
         self.reporter.report(Event::PhaseStarted {
@@ -221,6 +236,76 @@ impl<T: Transport> Executor<'_, T> {
             duration_ms: elapsed_ms(started),
         });
         failed
+    }
+
+    /// Runs a controller phase's cloud steps in order; the first failure fails it.
+    async fn run_cloud_forward(
+        &self,
+        index: usize,
+        phase: &Phase,
+        state: &mut RunState,
+        outcome: &mut Outcome,
+    ) -> bool {
+        let started = Instant::now();
+        self.reporter.report(Event::PhaseStarted {
+            phase: phase.name.clone(),
+            number: index + 1,
+            of: self.plan.phases.len(),
+            hosts: 0,
+        });
+        state.attempted.push(Vec::new());
+        state.cloud_started.push(index);
+        let failed = match self.run_cloud_steps(&phase.name, &phase.cloud, false).await {
+            Ok(()) => false,
+            Err((step, error)) => {
+                outcome.failures.push(Failure {
+                    host: CONTROLLER.to_owned(),
+                    phase: phase.name.clone(),
+                    step: Some(step),
+                    error,
+                    output_tail: Vec::new(),
+                });
+                true
+            }
+        };
+        self.reporter.report(Event::PhaseFinished {
+            phase: phase.name.clone(),
+            failed: usize::from(failed),
+            duration_ms: elapsed_ms(started),
+        });
+        failed
+    }
+
+    /// Runs cloud steps in order. Forward, the first failure stops them; in undo
+    /// every step runs and the first failure is returned.
+    async fn run_cloud_steps(
+        &self,
+        phase: &str,
+        steps: &[deployer_plan::CloudStep],
+        undo: bool,
+    ) -> Result<(), (String, String)> {
+        let mut first_error = None;
+        for step in steps {
+            if !undo && self.cancel.is_cancelled() {
+                return Err((step.title.clone(), "interrupted before it started".to_owned()));
+            }
+            let started = Instant::now();
+            let result = self.cloud.run(&step.action).await;
+            self.reporter.report(Event::CloudStep {
+                phase: phase.to_owned(),
+                title: step.title.clone(),
+                note: result.as_ref().ok().cloned(),
+                error: result.as_ref().err().cloned(),
+                duration_ms: elapsed_ms(started),
+            });
+            if let Err(error) = result {
+                first_error.get_or_insert((step.title.clone(), error));
+                if !undo {
+                    break;
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// After the phases: undo what must be undone, and gather the facts the status
@@ -292,6 +377,10 @@ impl<T: Transport> Executor<'_, T> {
     /// Connects every host with a bounded number of handshakes at once. Returns
     /// false when an unreachable host must stop the run.
     async fn connect_all(&self, outcome: &mut Outcome, excluded: &mut [bool]) -> bool {
+        if self.plan.hosts.is_empty() {
+            // Cloud calls only: nothing to connect to.
+            return !self.cancel.is_cancelled();
+        }
         self.reporter.report(Event::Connecting { hosts: self.plan.hosts.len() });
         let results: Vec<(usize, Result<(), String>)> = stream::iter(self.plan.hosts.iter().enumerate())
             .map(|(index, host)| async move {
@@ -449,6 +538,23 @@ impl<T: Transport> Executor<'_, T> {
         let mut consistent = true;
         for (index, hosts) in attempted.iter().enumerate().rev() {
             let phase = &self.plan.phases[index];
+            if phase.scope == Scope::Controller {
+                if state.cloud_started.contains(&index) && !phase.cloud_undo.is_empty() {
+                    let name = format!("undo {}", phase.name);
+                    self.reporter.report(Event::UndoStarted { phase: phase.name.clone(), hosts: 0 });
+                    if let Err((step, error)) = self.run_cloud_steps(&name, &phase.cloud_undo, true).await {
+                        consistent = false;
+                        outcome.undo_failures.push(Failure {
+                            host: CONTROLLER.to_owned(),
+                            phase: name,
+                            step: Some(step),
+                            error,
+                            output_tail: Vec::new(),
+                        });
+                    }
+                }
+                continue;
+            }
             let items: Vec<&HostWork> = phase.undo.iter().filter(|work| hosts.contains(&work.host)).collect();
             if items.is_empty() {
                 continue;

@@ -13,6 +13,8 @@ pub(super) struct RunState {
     /// Per phase that ran, in order: the hosts on which its work started. Undo
     /// runs on exactly these hosts, newest phase first.
     pub attempted: Vec<Vec<usize>>,
+    /// Controller phases whose cloud steps started: their cloud undo runs.
+    pub cloud_started: Vec<usize>,
     /// Hosts on which a step that switches `current` succeeded.
     pub switched: Vec<usize>,
     /// The first phase that failed (a host failed, or the hosts' values did not
@@ -33,6 +35,7 @@ impl RunState {
         Self {
             excluded: vec![false; hosts],
             attempted: Vec::new(),
+            cloud_started: Vec::new(),
             switched: Vec::new(),
             failed_at: None,
             lock_held: false,

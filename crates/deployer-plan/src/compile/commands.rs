@@ -60,6 +60,8 @@ impl Compiler<'_> {
                     Ok(vec![self.steps.release_lock(id)])
                 })?);
             }
+            CommandSpec::SuspendProcesses { processes } => self.scaling_processes(&mut phases, true, processes)?,
+            CommandSpec::ResumeProcesses { processes } => self.scaling_processes(&mut phases, false, processes)?,
             CommandSpec::Run { command } => {
                 if command.trim().is_empty() || command.contains('\0') {
                     return Err(PlanError::Unsafe("the command is empty or contains a NUL byte".to_owned()));

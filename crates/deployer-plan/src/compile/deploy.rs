@@ -94,6 +94,8 @@ impl Compiler<'_> {
             work: first_work.to_vec(),
             undo: first_undo.to_vec(),
             derives: None,
+            cloud: Vec::new(),
+            cloud_undo: Vec::new(),
         };
         let rest = Phase {
             name: "lock_rest".to_owned(),
@@ -180,6 +182,8 @@ impl Compiler<'_> {
             work: vec![HostWork { host, steps: vec![step] }],
             undo: Vec::new(),
             derives: None,
+            cloud: Vec::new(),
+            cloud_undo: Vec::new(),
         }))
     }
 
@@ -249,6 +253,8 @@ impl Compiler<'_> {
             work,
             undo: Vec::new(),
             derives: None,
+            cloud: Vec::new(),
+            cloud_undo: Vec::new(),
         }))
     }
 

@@ -1,6 +1,7 @@
 //! Command → phases. Each command's phase order is spelled out in one function
 //! (`commands.rs`); the phases deploys share are in `deploy.rs`.
 
+mod cloud;
 mod commands;
 mod context;
 mod deploy;
@@ -25,7 +26,7 @@ const MAINTENANCE_ROLE: &str = "web";
 pub fn compile(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
     let config = input.config;
     let environment = config.environment(input.environment)?;
-    if input.hosts.is_empty() {
+    if input.hosts.is_empty() && !input.command.runs_on_no_host() {
         return Err(PlanError::NoHosts { environment: environment.name.clone() });
     }
     check_stamp(&input.invocation.stamp)?;
@@ -159,6 +160,8 @@ impl Compiler<'_> {
             work,
             undo: Vec::new(),
             derives: None,
+            cloud: Vec::new(),
+            cloud_undo: Vec::new(),
         })
     }
 

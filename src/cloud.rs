@@ -1,0 +1,37 @@
+//! The cloud provider a run hands its cloud steps to: AWS when the plan has any
+//! and deployer was built with the `aws` feature; otherwise none, which refuses
+//! each step with the reason.
+
+use deployer_config::Config;
+use deployer_exec::{Cloud, NoCloud};
+use deployer_plan::{CloudAction, Plan, Scope};
+
+pub(crate) enum RunCloud {
+    #[cfg(feature = "aws")]
+    Aws(deployer_aws::Aws),
+    None,
+}
+
+impl RunCloud {
+    /// Loads the AWS configuration only for plans with cloud steps: an SSH-only
+    /// deploy never reads `~/.aws` or asks for credentials.
+    pub(crate) async fn for_plan(config: &Config, plan: &Plan) -> Self {
+        let needed = plan.phases.iter().any(|phase| phase.scope == Scope::Controller);
+        #[cfg(feature = "aws")]
+        if needed {
+            return Self::Aws(deployer_aws::Aws::connect(&config.aws).await);
+        }
+        let _ = (config, needed);
+        Self::None
+    }
+}
+
+impl Cloud for RunCloud {
+    async fn run(&self, action: &CloudAction) -> Result<String, String> {
+        match self {
+            #[cfg(feature = "aws")]
+            Self::Aws(aws) => aws.run(action).await,
+            Self::None => NoCloud.run(action).await,
+        }
+    }
+}
