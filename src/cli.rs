@@ -135,6 +135,9 @@ pub(crate) enum Command {
     #[command(alias = "update-server-passwords")]
     UpdateServerPasswords(Target),
 
+    /// Show what AWS says about an environment: its tagged instances and its auto scaling group
+    Describe(Target),
+
     /// Suspend the environment's Auto Scaling processes (every one, or those named)
     #[command(alias = "suspend-autoscaling-processes")]
     SuspendAutoscalingProcesses(ProcessArgs),

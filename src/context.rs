@@ -17,6 +17,9 @@ pub(crate) enum CliError {
     Selection(#[from] SelectionError),
     #[error("unknown deployment `{name}`")]
     UnknownDeployment { name: String, help: String },
+    /// A cloud API call of a read-only command failed.
+    #[error("{0}")]
+    Cloud(String),
     #[error("`{name}` is not an auto scaling process")]
     UnknownProcess { name: String, help: String },
     #[error("this file has several deployments ({names}); name one: `deployer <command> <deployment> {environment}`")]
@@ -61,7 +64,7 @@ pub(crate) enum ErrorKind {
 impl CliError {
     pub(crate) fn kind(&self) -> ErrorKind {
         match self {
-            Self::Runtime(_) | Self::ControlDirectory(_) => ErrorKind::Failure,
+            Self::Runtime(_) | Self::ControlDirectory(_) | Self::Cloud(_) => ErrorKind::Failure,
             _ => ErrorKind::Input,
         }
     }

@@ -41,6 +41,7 @@ impl PlanRequest {
             Command::Run { target, command, .. } => plain(target, CommandSpec::Run { command: command.join(" ") }),
             Command::Check { .. } => return Err(CliError::NoPlan("check")),
             Command::Hosts(_) => return Err(CliError::NoPlan("hosts")),
+            Command::Describe(_) => return Err(CliError::NoPlan("describe")),
             Command::Plan { .. } => return Err(CliError::NoPlan("plan")),
             Command::Status(target) => plain(target, CommandSpec::Status),
             Command::Lock { action: LockAction::Status(target) } => plain(target, CommandSpec::Status),

@@ -1,6 +1,7 @@
 //! One file per command; each returns the exit code or an error for `run` to render.
 
 mod check;
+mod describe;
 mod docs;
 mod execute;
 mod hosts;
@@ -26,6 +27,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         | Command::Run { .. }) => execute::run(global, command),
         Command::Check { environment } => check::run(global, environment.as_deref()),
         Command::Hosts(target) => hosts::run(global, &target),
+        Command::Describe(target) => describe::run(global, &target),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { out_dir } => docs::man_pages(out_dir.as_deref()),
         Command::Plan { .. } => Err(CliError::NoPlan("plan")),

@@ -221,3 +221,43 @@ fn autoscaling_processes_are_suspended_and_resumed_from_this_machine() {
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("there is no auto scaling group `demo-gone-ag`"), "{}", outcome.stderr);
 }
+
+#[test]
+fn describe_shows_every_tagged_instance_and_the_group() {
+    if let Some(reason) = Moto::unavailable() {
+        skip(&reason);
+        return;
+    }
+    let moto = Moto::start();
+    let subnet = moto.loopback_subnet();
+    moto.ctl(&["group", "demo-testing-ag", &subnet, "demo", "testing", "web", "2"]);
+    moto.ctl(&["launch", &subnet, "demo", "testing", "worker", "1"]);
+    moto.ctl(&["launch", &subnet, "demo", "testing", "web-PENDING", "1"]);
+    moto.ctl(&["launch", &subnet, "demo", "staging", "web", "1"]);
+    let directory = group_project(&moto);
+
+    let outcome = deployer_on_moto(directory.path(), &["describe", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let text = &outcome.stdout;
+    assert!(text.contains("instances tagged deployment=demo, environment=testing:"), "{text}");
+    let role_of_rows: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains(" running "))
+        .map(|line| line.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(role_of_rows, ["web", "web", "web-PENDING", "worker"], "staging's instance is not listed:\n{text}");
+    assert!(text.contains("auto scaling group demo-testing-ag: min 2, desired 2, max 4"), "{text}");
+    assert!(text.contains("launch template demo-testing-ag-template version 1"), "{text}");
+    assert!(text.contains("suspended processes: none"), "{text}");
+    assert_eq!(text.matches("InService").count(), 2, "{text}");
+
+    let outcome = deployer_on_moto(directory.path(), &["--json", "describe", "testing"]);
+    let description: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
+    assert_eq!(description["instances"].as_array().unwrap().len(), 4);
+    assert_eq!(description["group"]["desired"], 2);
+
+    // An environment without a group still lists its instances.
+    let outcome = deployer_on_moto(directory.path(), &["describe", "staging"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(outcome.stdout.contains("no auto scaling group"), "{}", outcome.stdout);
+}

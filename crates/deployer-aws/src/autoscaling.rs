@@ -53,7 +53,7 @@ fn names(processes: &[ScalingProcess]) -> Vec<String> {
     processes.iter().map(|process| process.name().to_owned()).collect()
 }
 
-fn call<E>(operation: &'static str, error: &aws_sdk_autoscaling::error::SdkError<E>) -> AwsError
+pub(crate) fn call<E>(operation: &'static str, error: &aws_sdk_autoscaling::error::SdkError<E>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {

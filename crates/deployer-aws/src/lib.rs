@@ -8,9 +8,11 @@
 
 mod autoscaling;
 mod client;
+mod describe;
 mod discovery;
 mod error;
 
 pub use client::Aws;
+pub use describe::{Description, GroupInfo, GroupInstance, InstanceInfo};
 pub use discovery::{Instance, TaggedFleet};
 pub use error::AwsError;
