@@ -104,6 +104,7 @@ fn executor<'a>(
             skip_bad_hosts: global.skip_bad_hosts || config.execution.skip_bad_hosts,
             pool_size: global.pool_size,
             halt_on_failure: global.on_failure == crate::cli::OnFailure::Halt,
+            controller_directory: Some(config.directory().as_std_path().to_owned()),
             ..ExecOptions::default()
         },
         cancel,

@@ -95,8 +95,9 @@ impl CliReporter {
                     seconds(*duration_ms)
                 ))
             }
-            Event::BatchStarted { phase, number, of, hosts } => {
-                Some(format!("{phase}: batch {number}/{of} on {}", count_hosts(hosts.len())))
+            Event::BatchStarted { phase, number, of, hosts, wave } => {
+                let group = if *wave { "wave" } else { "batch" };
+                Some(format!("{phase}: {group} {number}/{of} on {}", count_hosts(hosts.len())))
             }
             _ => plain_line(event),
         }
@@ -193,6 +194,15 @@ fn plain_line(event: &Event) -> Option<String> {
         Event::PhaseStarted { phase, number, of, hosts } => {
             format!("phase {number}/{of}: {phase} on {}", count_hosts(*hosts))
         }
+        Event::Baking { phase, wave, seconds } => {
+            format!("{phase}: wave {wave} done; baking {seconds}s before the next")
+        }
+        Event::GateFinished { phase, wave, error: None, duration_ms } => {
+            format!("{phase}: gate after wave {wave}: passed ({})", seconds(*duration_ms))
+        }
+        Event::GateFinished { phase, wave, error: Some(error), duration_ms } => {
+            format!("{phase}: gate after wave {wave}: FAILED: {} ({})", escape(error), seconds(*duration_ms))
+        }
         Event::CloudStep { title, note, error, duration_ms, .. } => match (error, note) {
             (Some(error), _) => {
                 format!("[this machine] {title}: FAILED: {} ({})", escape(error), seconds(*duration_ms))
@@ -218,8 +228,9 @@ fn plain_line(event: &Event) -> Option<String> {
                 values.iter().map(|(value, hosts)| format!("{} on {}", escape(value), hosts.join(", "))).collect();
             format!("warning: hosts differ on the {}: {}", name.describe(), listed.join("; "))
         }
-        Event::BatchStarted { phase, number, of, hosts } => {
-            format!("{phase}: batch {number}/{of}: {}", hosts.join(", "))
+        Event::BatchStarted { phase, number, of, hosts, wave } => {
+            let group = if *wave { "wave" } else { "batch" };
+            format!("{phase}: {group} {number}/{of}: {}", hosts.join(", "))
         }
         Event::UndoStarted { phase, hosts } => format!("undoing {phase} on {}", count_hosts(*hosts)),
         Event::Interrupted => {

@@ -80,6 +80,8 @@ impl Progress {
                     event,
                     Event::PhaseStarted { .. }
                         | Event::CloudStep { .. }
+                        | Event::Baking { .. }
+                        | Event::GateFinished { .. }
                         | Event::BatchStarted { .. }
                         | Event::Captured { .. }
                         | Event::HostsDiffer { .. }
@@ -130,6 +132,8 @@ impl Progress {
                     Event::HostFailed { .. }
                         | Event::HostUnreachable { .. }
                         | Event::CloudStep { .. }
+                        | Event::Baking { .. }
+                        | Event::GateFinished { .. }
                         | Event::Interrupted
                         | Event::BatchStarted { .. }
                         | Event::Captured { .. }

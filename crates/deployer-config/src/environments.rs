@@ -83,9 +83,22 @@ pub(crate) fn build(problems: &mut Problems, inputs: Inputs<'_>) -> IndexMap<Str
         let connection = raw.connection.unwrap_or_default();
         let roles = role_hosts(problems, &path.key("roles"), raw.roles.unwrap_or_default(), inputs.roles, connection);
         let branch = branches.values().next().cloned().unwrap_or_default();
+        let rollout = raw.rollout.and_then(|value| {
+            let at = path.key("rollout");
+            problems.section(&at, value).and_then(|raw| crate::rollout::rollout(problems, &at, raw))
+        });
         environments.insert(
             name.clone(),
-            Environment { production: production.contains(&name), name, branch, branches, deploy_root, vars, roles },
+            Environment {
+                production: production.contains(&name),
+                name,
+                branch,
+                branches,
+                deploy_root,
+                vars,
+                roles,
+                rollout,
+            },
         );
     }
     environments
@@ -93,7 +106,8 @@ pub(crate) fn build(problems: &mut Problems, inputs: Inputs<'_>) -> IndexMap<Str
 
 fn read_environments(problems: &mut Problems, value: Option<Value>) -> IndexMap<String, RawEnvironment> {
     let root = KeyPath::root().key("environments");
-    let empty = || RawEnvironment { branch: None, deploy_root: None, connection: None, vars: None, roles: None };
+    let empty =
+        || RawEnvironment { branch: None, deploy_root: None, connection: None, vars: None, roles: None, rollout: None };
     let mut environments = IndexMap::new();
     match value {
         None => problems.value(&KeyPath::root(), "missing required key `environments`"),

@@ -39,6 +39,7 @@ pub const USED: &[&str] = &[
     "region",
     "repo",
     "roles",
+    "rollout",
     "secrets_file",
     "shared_dirs",
     "shared_files",

@@ -24,6 +24,7 @@ mod names;
 mod overrides;
 mod problems;
 mod raw;
+mod rollout;
 mod select;
 mod validate;
 
@@ -39,6 +40,7 @@ pub use model::{
 };
 pub use names::{check_absolute_path, check_branch, check_name, check_relative_path, check_user};
 pub use overrides::Override;
+pub use rollout::{Rollout, WaveSize};
 pub use select::{
     DiscoveryRequest, NoDiscovery, RoleDiscovery, Selection, SelectionError, TagRequest, TargetHost, select_hosts,
 };

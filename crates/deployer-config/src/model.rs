@@ -38,6 +38,8 @@ pub struct Config {
     pub aws: AwsSettings,
     /// `FabulAWS`'s `auto_scaling_groups`.
     pub autoscaling_groups: AutoScalingGroups,
+    /// The top-level `rollout:` (waves for `deploy_serial`).
+    pub rollout: Option<crate::Rollout>,
     /// Global template variables, including `FabulAWS` application keys.
     pub vars: Vars,
     /// What deployer did with each top-level key.
@@ -59,6 +61,8 @@ pub struct Environment {
     pub vars: Vars,
     /// role → its hosts in this environment, in the order written.
     pub roles: IndexMap<String, RoleHosts>,
+    /// This environment's `rollout:`, which replaces the top-level one.
+    pub rollout: Option<crate::Rollout>,
 }
 
 impl Environment {
@@ -297,6 +301,11 @@ impl Config {
             vars.extend(layer.iter().map(|(name, value)| (name.clone(), value.clone())));
         }
         vars
+    }
+
+    /// The rollout `deploy_serial` uses in `environment`: its own, else the top-level one.
+    pub fn rollout_for<'a>(&'a self, environment: &'a Environment) -> Option<&'a crate::Rollout> {
+        environment.rollout.as_ref().or(self.rollout.as_ref())
     }
 
     /// Every local file the configuration names (templates and maintenance pages),

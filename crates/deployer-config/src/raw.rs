@@ -20,6 +20,7 @@ pub(crate) struct RawEnvironment {
     pub vars: Option<Vars>,
     /// role name → host entry; entries are interpreted by hand (list or mapping).
     pub roles: Option<IndexMap<String, serde_yaml::Value>>,
+    pub rollout: Option<serde_yaml::Value>,
 }
 
 /// The mapping form of a role entry in an environment (Fabric's dict roledefs).

@@ -63,6 +63,19 @@ pub enum Event {
         failed: usize,
         duration_ms: u64,
     },
+    /// A wave finished; the rollout waits `seconds` before the gate.
+    Baking {
+        phase: String,
+        wave: usize,
+        seconds: u32,
+    },
+    /// The gate after wave `wave` ran: `error` says why it failed.
+    GateFinished {
+        phase: String,
+        wave: usize,
+        error: Option<String>,
+        duration_ms: u64,
+    },
     /// A cloud step of a controller phase (or of its undo) ended: `note` says what
     /// changed, `error` why it failed.
     CloudStep {
@@ -82,12 +95,14 @@ pub enum Event {
         name: Captured,
         values: std::collections::BTreeMap<String, Vec<String>>,
     },
-    /// A batch of a phase that runs in batches (`deploy_serial`) starts.
+    /// A batch (or a wave, `wave: true`) of a phase that runs in groups
+    /// (`deploy_serial`) starts.
     BatchStarted {
         phase: String,
         number: usize,
         of: usize,
         hosts: Vec<String>,
+        wave: bool,
     },
     UndoStarted {
         phase: String,

@@ -63,6 +63,7 @@ fn phase(name: &str, hosts: usize, concurrency: Concurrency, steps: impl Fn(usiz
         derives: None,
         cloud: Vec::new(),
         cloud_undo: Vec::new(),
+        between_waves: None,
     }
 }
 
@@ -466,6 +467,7 @@ fn cloud_phase(name: &str, action: deployer_plan::CloudAction, undo: Option<depl
             .into_iter()
             .map(|action| deployer_plan::CloudStep { title: format!("undo {name}"), action })
             .collect(),
+        between_waves: None,
     }
 }
 

@@ -75,6 +75,22 @@ pub struct Phase {
     /// What undoes this phase's cloud steps if a later phase fails, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cloud_undo: Vec<CloudStep>,
+    /// For [`Concurrency::Waves`]: what happens after each wave but the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub between_waves: Option<WaveGate>,
+}
+
+/// Between two waves of a rollout: a wait (the bake), then a check on the machine
+/// running deployer (the gate). A failing gate stops the rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaveGate {
+    /// Seconds to wait after a wave finished.
+    pub bake: u32,
+    /// A shell command run on this machine, with the wave's facts in its
+    /// environment; non-zero fails the rollout.
+    pub command: Option<String>,
+    /// Seconds the command may run.
+    pub timeout: u32,
 }
 
 impl Plan {
@@ -122,6 +138,9 @@ pub enum Concurrency {
     Pool { size: u32 },
     /// `size` hosts at a time; each batch finishes every step before the next starts.
     Batches { size: u32 },
+    /// Waves of these sizes, in order, each finished before the next starts (and
+    /// [`Phase::between_waves`] between them).
+    Waves { sizes: Vec<u32> },
 }
 
 /// The steps one host runs in one phase.

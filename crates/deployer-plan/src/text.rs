@@ -52,9 +52,10 @@ impl Plan {
                 Scope::Once { role } => format!("one `{role}` host"),
                 Scope::Controller => "this machine, through the cloud API".to_owned(),
             };
-            let pace = match phase.concurrency {
+            let pace = match &phase.concurrency {
                 Concurrency::Pool { size } => format!("{size} at a time"),
                 Concurrency::Batches { size } => format!("in batches of {size}, each finished before the next"),
+                Concurrency::Waves { sizes } => format!("in {} waves, each finished before the next", sizes.len()),
             };
             if phase.scope == Scope::Controller {
                 let _ = writeln!(out, "  runs on {scope}");
@@ -70,6 +71,25 @@ impl Plan {
                 for (number, batch) in phase.work.chunks(size.max(1) as usize).enumerate() {
                     let names: Vec<&str> = batch.iter().map(|work| self.hosts[work.host].name.as_str()).collect();
                     let _ = writeln!(out, "  batch {}: {}", number + 1, names.join(", "));
+                }
+            }
+            if let Concurrency::Waves { sizes } = &phase.concurrency {
+                let mut start = 0;
+                for (number, &size) in sizes.iter().enumerate() {
+                    let end = (start + size as usize).min(phase.work.len());
+                    let names: Vec<&str> =
+                        phase.work[start..end].iter().map(|work| self.hosts[work.host].name.as_str()).collect();
+                    let _ = writeln!(out, "  wave {} ({}): {}", number + 1, hosts(names.len()), names.join(", "));
+                    start = end;
+                }
+                if let Some(gate) = &phase.between_waves {
+                    let check = match &gate.command {
+                        Some(command) => {
+                            format!("then the gate `{command}` on this machine (at most {}s)", gate.timeout)
+                        }
+                        None => "no gate".to_owned(),
+                    };
+                    let _ = writeln!(out, "  after each wave but the last: bake {}s, {check}", gate.bake);
                 }
             }
             if let Some(derivation) = &phase.derives {

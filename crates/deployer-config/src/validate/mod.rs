@@ -205,6 +205,9 @@ impl Validator<'_> {
         let aws = self.aws(&mut top);
         let environment_names: Vec<String> = environments.keys().cloned().collect();
         let autoscaling_groups = self.autoscaling_groups(&mut top, &deployments, &environment_names);
+        let rollout = self
+            .take::<crate::rollout::RawRollout>(&mut top, "rollout")
+            .and_then(|raw| crate::rollout::rollout(self.problems, &root.key("rollout"), raw));
         let mut vars = self.vars(&root.key("vars"), top.values.shift_remove("vars"));
         for (name, value) in std::mem::take(&mut top.template_variables) {
             // An explicit `vars` entry wins over a FabulAWS key of the same name.
@@ -232,6 +235,7 @@ impl Validator<'_> {
             execution,
             aws,
             autoscaling_groups,
+            rollout,
             vars,
             keys: top.report,
             warnings,

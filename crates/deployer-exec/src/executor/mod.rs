@@ -36,6 +36,7 @@
 //! its truth table. What the executor does with a step depends on its declared
 //! [`Effect`](deployer_plan::Effect), never on its kind.
 
+mod gate;
 mod host;
 mod state;
 
@@ -44,7 +45,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use deployer_plan::protocol::captured::{Captured, combine};
-use deployer_plan::{Concurrency, Effect, HostWork, Phase, Plan, Scope};
+use deployer_plan::{Concurrency, Effect, HostWork, Phase, Plan, Scope, WaveGate};
 use futures::stream::{self, StreamExt};
 use tokio_util::sync::CancellationToken;
 
@@ -57,6 +58,12 @@ use crate::mask::Masker;
 use crate::outcome::{Failure, HostReport, HostResult, Outcome, RunStatus};
 use crate::transport::Transport;
 use crate::wire::Wire;
+
+/// A phase's work results, and a gate between waves that failed (its title and why).
+struct PhaseRun {
+    results: Vec<WorkResult>,
+    gate_failure: Option<(String, String)>,
+}
 
 /// How failures of cloud steps name where they happened.
 const CONTROLLER: &str = "(this machine)";
@@ -78,6 +85,9 @@ pub struct ExecOptions {
     /// `--on-failure=halt`: after a failure at or after a switch, leave switched
     /// hosts as they are (the outcome names them) instead of switching them back.
     pub halt_on_failure: bool,
+    /// Where commands run on this machine (rollout gates) start: the
+    /// configuration's directory.
+    pub controller_directory: Option<std::path::PathBuf>,
 }
 
 impl Default for ExecOptions {
@@ -88,6 +98,7 @@ impl Default for ExecOptions {
             connect_concurrency: DEFAULT_CONNECT_CONCURRENCY,
             pool_size: None,
             halt_on_failure: false,
+            controller_directory: None,
         }
     }
 }
@@ -191,7 +202,18 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 "the host chosen to run this phase was left out as unreachable",
             ));
         } else {
-            results = self.run_phase(context, phase, &items, &outcome.captured, false).await;
+            let run = self.run_phase(context, phase, &items, &outcome.captured, false).await;
+            results = run.results;
+            if let Some((step, error)) = run.gate_failure {
+                failed = true;
+                outcome.failures.push(Failure {
+                    host: CONTROLLER.to_owned(),
+                    phase: phase.name.clone(),
+                    step: Some(step),
+                    error,
+                    output_tail: Vec::new(),
+                });
+            }
         }
         note_locks(state, &items, &results);
         // A host whose lock step found another run's lock took nothing and changed
@@ -428,26 +450,28 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         items: &[&HostWork],
         captured: &BTreeMap<Captured, String>,
         undo: bool,
-    ) -> Vec<WorkResult> {
+    ) -> PhaseRun {
         let stop = AtomicBool::new(false);
-        let pool = match phase.concurrency {
-            Concurrency::Pool { size } => self.options.pool_size.unwrap_or(size),
-            Concurrency::Batches { size } => size,
+        let chunks = Self::chunks(phase, items, undo);
+        let pool = match &phase.concurrency {
+            Concurrency::Pool { size } => self.options.pool_size.unwrap_or(*size),
+            Concurrency::Batches { size } => *size,
+            Concurrency::Waves { .. } => {
+                let widest = chunks.iter().map(Vec::len).max().unwrap_or(1);
+                self.options.pool_size.map_or(widest, |size| widest.min(size as usize)).try_into().unwrap_or(u32::MAX)
+            }
         }
         .max(1) as usize;
-        let batch = match phase.concurrency {
-            Concurrency::Batches { size } if !undo => size.max(1) as usize,
-            _ => items.len().max(1),
-        };
-        let mut results = Vec::with_capacity(items.len());
-        let batches = items.len().div_ceil(batch);
-        for (number, chunk) in items.chunks(batch).enumerate() {
-            if batches > 1 && !undo {
+        let mut run = PhaseRun { results: Vec::with_capacity(items.len()), gate_failure: None };
+        let count = chunks.len();
+        for (number, chunk) in chunks.into_iter().enumerate() {
+            if count > 1 && !undo {
                 self.reporter.report(Event::BatchStarted {
                     phase: phase.name.clone(),
                     number: number + 1,
-                    of: batches,
+                    of: count,
                     hosts: chunk.iter().map(|work| self.plan.hosts[work.host].name.clone()).collect(),
+                    wave: matches!(phase.concurrency, Concurrency::Waves { .. }),
                 });
             }
             let chunk_results: Vec<WorkResult> = stream::iter(chunk.iter().copied())
@@ -469,13 +493,89 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 .buffer_unordered(pool)
                 .collect()
                 .await;
-            results.extend(chunk_results);
+            run.results.extend(chunk_results);
             if !undo && stop.load(Ordering::SeqCst) && !self.options.warn_only {
                 break;
             }
+            let last = number + 1 == count;
+            if let (false, false, Some(gate)) = (undo, last, &phase.between_waves) {
+                if self.cancel.is_cancelled() {
+                    break;
+                }
+                let hosts: Vec<String> = chunk.iter().map(|work| self.plan.hosts[work.host].name.clone()).collect();
+                if let Err(error) = self.between_waves(phase, gate, number + 1, count, &hosts).await {
+                    run.gate_failure = Some((format!("gate after wave {}", number + 1), error));
+                    break;
+                }
+            }
         }
-        results.sort_by_key(|result| result.host);
-        results
+        run.results.sort_by_key(|result| result.host);
+        run
+    }
+
+    /// The groups a phase's hosts run in: batches or waves (forward only; undo
+    /// runs everywhere at once), else one group.
+    fn chunks<'w>(phase: &Phase, items: &[&'w HostWork], undo: bool) -> Vec<Vec<&'w HostWork>> {
+        match &phase.concurrency {
+            Concurrency::Batches { size } if !undo => {
+                items.chunks((*size).max(1) as usize).map(<[&HostWork]>::to_vec).collect()
+            }
+            Concurrency::Waves { sizes } if !undo => {
+                // Wave membership follows the plan's order of work, so hosts left
+                // out (unreachable) do not shift later hosts into earlier waves.
+                let mut wave_of = BTreeMap::new();
+                let mut position = 0;
+                for (wave, &size) in sizes.iter().enumerate() {
+                    for work in phase.work.iter().skip(position).take(size as usize) {
+                        wave_of.insert(work.host, wave);
+                    }
+                    position += size as usize;
+                }
+                let mut waves: Vec<Vec<&HostWork>> = vec![Vec::new(); sizes.len().max(1)];
+                for &work in items {
+                    let wave = wave_of.get(&work.host).copied().unwrap_or(waves.len() - 1);
+                    waves[wave].push(work);
+                }
+                waves.retain(|wave| !wave.is_empty());
+                waves
+            }
+            _ => vec![items.to_vec()],
+        }
+    }
+
+    /// After a wave: the bake, then the gate. `Err` says why the rollout must stop.
+    async fn between_waves(
+        &self,
+        phase: &Phase,
+        gate: &WaveGate,
+        wave: usize,
+        waves: usize,
+        hosts: &[String],
+    ) -> Result<(), String> {
+        if gate.bake > 0 {
+            self.reporter.report(Event::Baking { phase: phase.name.clone(), wave, seconds: gate.bake });
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_secs(gate.bake.into())) => {}
+                () = self.cancel.cancelled() => return Ok(()),
+            }
+        }
+        let Some(command) = &gate.command else { return Ok(()) };
+        let started = Instant::now();
+        let facts = gate::Facts {
+            plan: self.plan,
+            wave,
+            waves,
+            hosts,
+            directory: self.options.controller_directory.as_deref(),
+        };
+        let result = gate::run(command, gate.timeout, &facts, &self.cancel).await;
+        self.reporter.report(Event::GateFinished {
+            phase: phase.name.clone(),
+            wave,
+            error: result.as_ref().err().cloned(),
+            duration_ms: elapsed_ms(started),
+        });
+        result
     }
 
     fn names(&self, hosts: &[usize]) -> Vec<String> {
@@ -561,7 +661,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             }
             self.reporter.report(Event::UndoStarted { phase: phase.name.clone(), hosts: items.len() });
             let undo_phase = Phase { name: format!("undo {}", phase.name), ..phase.clone() };
-            let results = self.run_phase(context, &undo_phase, &items, &outcome.captured, true).await;
+            let results = self.run_phase(context, &undo_phase, &items, &outcome.captured, true).await.results;
             note_locks(state, &items, &results);
             for result in results {
                 if result.error.is_some() && matches!(result.failed_effect, None | Some(Effect::RestoresCurrent)) {

@@ -52,5 +52,6 @@ fn controller_phase(name: &str, description: &str, cloud: Vec<CloudStep>) -> Pha
         derives: None,
         cloud,
         cloud_undo: Vec::new(),
+        between_waves: None,
     }
 }

@@ -4,7 +4,7 @@ use super::Compiler;
 use super::ids::check_release_id;
 use crate::error::PlanError;
 use crate::input::CommandSpec;
-use crate::model::{Concurrency, Phase, StepKind};
+use crate::model::{Concurrency, Phase, StepKind, WaveGate};
 use crate::protocol::captured::{Captured, Derivation};
 use crate::protocol::history::EventKind;
 use crate::script::Script;
@@ -113,7 +113,6 @@ impl Compiler<'_> {
         phases.extend(self.locks()?);
         phases.push(self.prepare(release)?);
         phases.extend(self.migrate(release)?);
-        let size = batch_size.unwrap_or(self.config.execution.batch_size).max(1);
         let switch = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
         let mut rollout = self.phase_all("rollout", "switch, restart and health-check batch by batch", |_, host| {
             let mut steps = vec![switch.clone()];
@@ -121,7 +120,23 @@ impl Compiler<'_> {
             steps.extend(self.health_steps(host));
             Ok(steps)
         })?;
-        rollout.concurrency = Concurrency::Batches { size };
+        // `--batch-size` on the command line wins; else the file's `rollout:` waves;
+        // else batches of `execution.batch_size`.
+        match (batch_size, self.config.rollout_for(self.environment)) {
+            (None, Some(plan)) => {
+                let sizes = plan.wave_sizes(rollout.work.len());
+                "switch, restart and health-check wave by wave".clone_into(&mut rollout.description);
+                rollout.concurrency = Concurrency::Waves {
+                    sizes: sizes.iter().map(|&size| u32::try_from(size).unwrap_or(u32::MAX)).collect(),
+                };
+                rollout.between_waves =
+                    Some(WaveGate { bake: plan.bake, command: plan.gate.clone(), timeout: plan.gate_timeout });
+            }
+            (size, _) => {
+                rollout.concurrency =
+                    Concurrency::Batches { size: size.unwrap_or(self.config.execution.batch_size).max(1) };
+            }
+        }
         rollout.undo = self.switch_undo(&ReleaseRef::Id(release.id.clone()));
         phases.push(rollout);
         phases.push(self.finish(release)?);

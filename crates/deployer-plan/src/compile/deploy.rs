@@ -96,6 +96,7 @@ impl Compiler<'_> {
             derives: None,
             cloud: Vec::new(),
             cloud_undo: Vec::new(),
+            between_waves: None,
         };
         let rest = Phase {
             name: "lock_rest".to_owned(),
@@ -184,6 +185,7 @@ impl Compiler<'_> {
             derives: None,
             cloud: Vec::new(),
             cloud_undo: Vec::new(),
+            between_waves: None,
         }))
     }
 
@@ -255,6 +257,7 @@ impl Compiler<'_> {
             derives: None,
             cloud: Vec::new(),
             cloud_undo: Vec::new(),
+            between_waves: None,
         }))
     }
 

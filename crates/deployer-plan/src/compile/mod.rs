@@ -162,6 +162,7 @@ impl Compiler<'_> {
             derives: None,
             cloud: Vec::new(),
             cloud_undo: Vec::new(),
+            between_waves: None,
         })
     }
 

@@ -1,0 +1,54 @@
+//! `deploy_serial` with `rollout:` waves: the plan names every wave's hosts, the
+//! bake and the gate; `--batch-size` still wins.
+
+mod support;
+
+use camino::Utf8Path;
+use deployer_config::{NoDiscovery, Selection, parse_config, select_hosts};
+use deployer_plan::{CommandSpec, PlanInput, Revision, Sources, compile};
+
+const CONFIG: &str = "project: myproject\nrepo: /srv/git/myproject.git\nvalid_roles: [web]\n\
+roles: {web: {restart: sudo systemctl restart myproject, healthcheck: curl -f http://127.0.0.1/health}}\n\
+rollout: {waves: [1, 30%, 100%], bake: 300, gate: ./smoke-test --hosts \"$DEPLOYER_WAVE_HOSTS\", gate_timeout: 60}\n\
+environments:\n  production:\n    branch: main\n    roles:\n      web: [web1, web2, web3, web4, web5, web6, web7, web8, web9, web10]\n";
+
+fn plan(command: CommandSpec) -> deployer_plan::Plan {
+    let config = parse_config(Utf8Path::new("fabulaws-config.yml"), CONFIG, &[]).unwrap();
+    let hosts =
+        select_hosts(&config, "production", &Selection { dedupe: true, ..Selection::default() }, &mut NoDiscovery)
+            .unwrap();
+    let sources = Sources::new();
+    compile(&PlanInput {
+        config: &config,
+        deployment: "myproject",
+        environment: "production",
+        command,
+        hosts: &hosts,
+        revision: Some(Revision { branch: Some("main".to_owned()), commit: support::COMMIT.to_owned() }),
+        invocation: support::invocation(),
+        sources: &sources,
+    })
+    .unwrap()
+}
+
+#[test]
+fn waves_bake_and_gate_are_in_the_plan() {
+    let plan = plan(CommandSpec::DeploySerial { batch_size: None });
+    let rollout = plan.phases.iter().find(|phase| phase.name == "rollout").unwrap();
+    let text = plan.to_text();
+    let start = text.find(": rollout: ").unwrap();
+    let end = text[start..].find("\nphase ").map_or(text.len(), |end| start + end);
+    let section = &text[text[..start].rfind("phase ").unwrap()..end];
+    let overview: String =
+        section.lines().filter(|line| !line.trim_start().starts_with('|')).collect::<Vec<_>>().join("\n");
+    insta::assert_snapshot!("waves_text", overview);
+    insta::assert_json_snapshot!("waves_concurrency", (&rollout.concurrency, &rollout.between_waves));
+}
+
+#[test]
+fn a_batch_size_on_the_command_line_wins_over_the_waves() {
+    let plan = plan(CommandSpec::DeploySerial { batch_size: Some(4) });
+    let rollout = plan.phases.iter().find(|phase| phase.name == "rollout").unwrap();
+    assert_eq!(rollout.concurrency, deployer_plan::Concurrency::Batches { size: 4 });
+    assert!(rollout.between_waves.is_none());
+}

@@ -1,0 +1,105 @@
+//! Rollouts in waves (`rollout:`): a canary, then percentages, each wave switched,
+//! restarted and health-checked before the next; a bake and a gate between waves;
+//! a failing gate switches every wave back and the next wave never starts.
+
+use deployer_fleet::DEPLOY_PATH;
+
+use crate::support::invariants::{Expect, check_fleet};
+use crate::support::project::{Project, project_with, run_and_check};
+
+const HOSTS: usize = 10;
+
+fn roles() -> String {
+    format!(
+        "  web:\n\
+         \x20   restart: \"echo $DEPLOYER_RELEASE >> {DEPLOY_PATH}/restarts\"\n\
+         \x20   healthcheck: test -f app.txt\n"
+    )
+}
+
+/// Waves of 1, then to 30%, then everything; the gate logs what it is told and
+/// fails after the wave named in `fail-gate-after` (a file beside the configuration).
+fn rollout(bake: u32) -> String {
+    format!(
+        "rollout:\n\
+         \x20 waves: [1, 30%, 100%]\n\
+         \x20 bake: {bake}\n\
+         \x20 gate: 'echo \"$DEPLOYER_WAVE/$DEPLOYER_WAVES $DEPLOYER_RELEASE $DEPLOYER_WAVE_HOSTS\" >> gate.log; test \"$DEPLOYER_WAVE\" != \"$(cat fail-gate-after 2>/dev/null)\"'\n"
+    )
+}
+
+fn names(project: &Project, hosts: std::ops::Range<usize>) -> String {
+    hosts.map(|host| project.fleet.hosts[host].host_string(&project.fleet.user)).collect::<Vec<_>>().join(" ")
+}
+
+fn current_everywhere(project: &Project) -> Vec<Option<String>> {
+    (0..HOSTS).map(|host| project.current(host)).collect()
+}
+
+#[test]
+fn waves_roll_out_in_order_with_a_gate_between_them() {
+    let Some(project) = project_with(HOSTS, &roles(), &rollout(1)) else { return };
+    assert_eq!(run_and_check(&project, &["deploy_full", "testing"]).code, 0);
+    let first = project.current(0).unwrap();
+
+    let plan = run_and_check(&project, &["plan", "deploy_serial", "testing"]);
+    assert!(
+        plan.stdout.contains(&format!("  wave 1 (1 host): {}\n", names(&project, 0..1).replace(' ', ", "))),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains(&format!("  wave 2 (2 hosts): {}\n", names(&project, 1..3).replace(' ', ", "))),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("  wave 3 (7 hosts): "), "{}", plan.stdout);
+    assert!(plan.stdout.contains("after each wave but the last: bake 1s, then the gate"), "{}", plan.stdout);
+
+    project.next_version("v2\n");
+    let outcome = run_and_check(&project, &["deploy_serial", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let second = project.current(0).unwrap();
+    assert!(current_everywhere(&project).iter().all(|release| release.as_deref() == Some(second.as_str())));
+    for expected in [
+        "rollout: wave 1/3: ",
+        "rollout: wave 1 done; baking 1s",
+        "rollout: gate after wave 1: passed",
+        "rollout: wave 3/3: ",
+    ] {
+        assert!(outcome.stderr.contains(expected), "missing {expected:?} in:\n{}", outcome.stderr);
+    }
+    // The gate ran after waves 1 and 2 (not after the last), told the wave's hosts.
+    let gate = std::fs::read_to_string(project.path().join("gate.log")).unwrap();
+    assert_eq!(
+        gate,
+        format!("1/3 {second} {}\n2/3 {second} {}\n", names(&project, 0..1), names(&project, 1..3)),
+        "the gate's log"
+    );
+    assert_ne!(first, second);
+}
+
+#[test]
+fn a_failing_gate_switches_every_wave_back_and_stops_the_rollout() {
+    let Some(project) = project_with(HOSTS, &roles(), &rollout(0)) else { return };
+    assert_eq!(run_and_check(&project, &["deploy_full", "testing"]).code, 0);
+    let first = project.current(0).unwrap();
+    std::fs::write(project.path().join("fail-gate-after"), "2").unwrap();
+
+    project.next_version("v2\n");
+    let outcome = run_and_check(&project, &["deploy_serial", "testing"]);
+    assert_eq!(outcome.code, 3, "put back: {}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("rollout: gate after wave 2: FAILED: the gate exited with status 1"),
+        "{}",
+        outcome.stderr
+    );
+    check_fleet(&project, HOSTS, &outcome, &Expect::all_on(&first));
+    // Waves 1 and 2 switched and were restarted again on the way back; wave 3 never started.
+    for host in 0..3 {
+        assert_eq!(project.lines(host, "restarts").len(), 3, "host {host}: deploy, new release, back");
+    }
+    for host in 3..HOSTS {
+        assert_eq!(project.lines(host, "restarts").len(), 1, "host {host}: the third wave never started");
+    }
+}
