@@ -23,9 +23,9 @@ import boto3
 BASE_IMAGE = "ami-03cf127a"
 
 
-def client(endpoint):
+def client(endpoint, service="ec2"):
     return boto3.client(
-        "ec2",
+        service,
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
@@ -61,13 +61,7 @@ def launch(ec2, subnet, deployment, environment, role, count):
 
 
 def autoscaling(endpoint):
-    return boto3.client(
-        "autoscaling",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return client(endpoint, "autoscaling")
 
 
 def group(ec2, endpoint, name, subnet, deployment, environment, role, size):

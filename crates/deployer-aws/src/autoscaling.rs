@@ -32,8 +32,8 @@ impl Aws {
             .set_scaling_processes(Some(names(processes)))
             .send()
             .await
-            .map_err(|error| call("SuspendProcesses", &error))?;
-        Ok(())
+            .map(drop)
+            .map_err(|error| call("SuspendProcesses", &error))
     }
 
     pub async fn resume_processes(&self, group: &str, processes: &[ScalingProcess]) -> Result<(), AwsError> {
@@ -44,8 +44,8 @@ impl Aws {
             .set_scaling_processes(Some(names(processes)))
             .send()
             .await
-            .map_err(|error| call("ResumeProcesses", &error))?;
-        Ok(())
+            .map(drop)
+            .map_err(|error| call("ResumeProcesses", &error))
     }
 }
 

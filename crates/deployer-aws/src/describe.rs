@@ -3,7 +3,6 @@
 //! or state, so servers being built or retired show too), and its Auto Scaling
 //! group with capacity, launch template version and suspended processes.
 
-use aws_sdk_ec2::types::Filter;
 use serde::Serialize;
 
 use crate::{Aws, AwsError};
@@ -67,46 +66,30 @@ impl Aws {
     }
 
     async fn tagged_instances(&self, deployment: &str, environment: &str) -> Result<Vec<InstanceInfo>, AwsError> {
-        let filter = |name: &str, value: &str| Filter::builder().name(name).values(value).build();
-        let mut pages = self
-            .ec2
-            .describe_instances()
-            .filters(filter("tag:deployment", deployment))
-            .filters(filter("tag:environment", environment))
-            .into_paginator()
-            .send();
         let mut found = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|error| AwsError::call("DescribeInstances", &error))?;
-            for instance in page.reservations().iter().flat_map(aws_sdk_ec2::types::Reservation::instances) {
-                let tag = |key: &str| {
-                    instance
-                        .tags()
-                        .iter()
-                        .find(|tag| tag.key() == Some(key))
-                        .and_then(|tag| tag.value())
-                        .map(str::to_owned)
-                };
-                found.push(InstanceInfo {
-                    id: instance.instance_id().unwrap_or_default().to_owned(),
-                    role: tag("role"),
-                    state: instance
-                        .state()
-                        .and_then(|state| state.name())
-                        .map_or_else(|| "unknown".to_owned(), |name| name.as_str().to_owned()),
-                    private_ip_address: instance.private_ip_address().map(str::to_owned),
-                    public_dns_name: instance.public_dns_name().filter(|name| !name.is_empty()).map(str::to_owned),
-                    instance_type: instance.instance_type().map(|kind| kind.as_str().to_owned()),
-                    image_id: instance.image_id().map(str::to_owned),
-                    availability_zone: instance
-                        .placement()
-                        .and_then(|placement| placement.availability_zone())
-                        .map(str::to_owned),
-                    launch_time: instance
-                        .launch_time()
-                        .and_then(|time| time.fmt(aws_sdk_ec2::primitives::DateTimeFormat::DateTime).ok()),
-                });
-            }
+        for instance in self.instances_tagged(deployment, environment, false).await? {
+            let tag = |key: &str| {
+                instance.tags().iter().find(|tag| tag.key() == Some(key)).and_then(|tag| tag.value()).map(str::to_owned)
+            };
+            found.push(InstanceInfo {
+                id: instance.instance_id().unwrap_or_default().to_owned(),
+                role: tag("role"),
+                state: instance
+                    .state()
+                    .and_then(|state| state.name())
+                    .map_or_else(|| "unknown".to_owned(), |name| name.as_str().to_owned()),
+                private_ip_address: instance.private_ip_address().map(str::to_owned),
+                public_dns_name: instance.public_dns_name().filter(|name| !name.is_empty()).map(str::to_owned),
+                instance_type: instance.instance_type().map(|kind| kind.as_str().to_owned()),
+                image_id: instance.image_id().map(str::to_owned),
+                availability_zone: instance
+                    .placement()
+                    .and_then(|placement| placement.availability_zone())
+                    .map(str::to_owned),
+                launch_time: instance
+                    .launch_time()
+                    .and_then(|time| time.fmt(aws_sdk_ec2::primitives::DateTimeFormat::DateTime).ok()),
+            });
         }
         found.sort_by(|a, b| (&a.role, &a.launch_time, &a.id).cmp(&(&b.role, &b.launch_time, &b.id)));
         Ok(found)

@@ -43,22 +43,10 @@ impl Aws {
         environment: &str,
         ssh_address: SshAddress,
     ) -> Result<TaggedFleet, AwsError> {
-        let filter = |name: &str, value: &str| Filter::builder().name(name).values(value).build();
-        let mut pages = self
-            .ec2
-            .describe_instances()
-            .filters(filter("tag:deployment", deployment))
-            .filters(filter("tag:environment", environment))
-            .filters(filter("instance-state-name", "running"))
-            .into_paginator()
-            .send();
         let mut found: Vec<(Option<aws_sdk_ec2::primitives::DateTime>, Instance)> = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|error| AwsError::call("DescribeInstances", &error))?;
-            for instance in page.reservations().iter().flat_map(aws_sdk_ec2::types::Reservation::instances) {
-                if let Some(found_instance) = instance_of(instance, ssh_address)? {
-                    found.push((instance.launch_time().copied(), found_instance));
-                }
+        for instance in self.instances_tagged(deployment, environment, true).await? {
+            if let Some(found_instance) = instance_of(&instance, ssh_address)? {
+                found.push((instance.launch_time().copied(), found_instance));
             }
         }
         found.sort_by(|(a_time, a), (b_time, b)| {
@@ -69,6 +57,35 @@ impl Aws {
             fleet.by_role.entry(instance.role.clone()).or_default().push(instance);
         }
         Ok(fleet)
+    }
+}
+
+impl Aws {
+    /// Every instance tagged `deployment` and `environment` (only the running ones
+    /// with `running_only`), all pages of one `DescribeInstances`.
+    pub(crate) async fn instances_tagged(
+        &self,
+        deployment: &str,
+        environment: &str,
+        running_only: bool,
+    ) -> Result<Vec<Ec2Instance>, AwsError> {
+        let filter = |name: &str, value: &str| Filter::builder().name(name).values(value).build();
+        let mut request = self
+            .ec2
+            .describe_instances()
+            .filters(filter("tag:deployment", deployment))
+            .filters(filter("tag:environment", environment));
+        if running_only {
+            request = request.filters(filter("instance-state-name", "running"));
+        }
+        let mut pages = request.into_paginator().send();
+        let mut instances = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| AwsError::call("DescribeInstances", &error))?;
+            instances
+                .extend(page.reservations().iter().flat_map(|reservation| reservation.instances().iter().cloned()));
+        }
+        Ok(instances)
     }
 }
 

@@ -206,13 +206,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             results = run.results;
             if let Some((step, error)) = run.gate_failure {
                 failed = true;
-                outcome.failures.push(Failure {
-                    host: CONTROLLER.to_owned(),
-                    phase: phase.name.clone(),
-                    step: Some(step),
-                    error,
-                    output_tail: Vec::new(),
-                });
+                outcome.failures.push(Failure::on_controller(&phase.name, step, error));
             }
         }
         note_locks(state, &items, &results);
@@ -280,13 +274,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         let failed = match self.run_cloud_steps(&phase.name, &phase.cloud, false).await {
             Ok(()) => false,
             Err((step, error)) => {
-                outcome.failures.push(Failure {
-                    host: CONTROLLER.to_owned(),
-                    phase: phase.name.clone(),
-                    step: Some(step),
-                    error,
-                    output_tail: Vec::new(),
-                });
+                outcome.failures.push(Failure::on_controller(&phase.name, step, error));
                 true
             }
         };
@@ -644,13 +632,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                     self.reporter.report(Event::UndoStarted { phase: phase.name.clone(), hosts: 0 });
                     if let Err((step, error)) = self.run_cloud_steps(&name, &phase.cloud_undo, true).await {
                         consistent = false;
-                        outcome.undo_failures.push(Failure {
-                            host: CONTROLLER.to_owned(),
-                            phase: name,
-                            step: Some(step),
-                            error,
-                            output_tail: Vec::new(),
-                        });
+                        outcome.undo_failures.push(Failure::on_controller(&name, step, error));
                     }
                 }
                 continue;
@@ -728,6 +710,11 @@ impl Outcome {
 }
 
 impl Failure {
+    /// A failure on the machine running deployer (a cloud step, a gate).
+    fn on_controller(phase: &str, step: String, error: String) -> Self {
+        Self { host: CONTROLLER.to_owned(), phase: phase.to_owned(), step: Some(step), error, output_tail: Vec::new() }
+    }
+
     fn of_phase(host: &str, phase: &Phase, error: &str) -> Self {
         Self {
             host: host.to_owned(),
