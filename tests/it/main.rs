@@ -22,6 +22,7 @@ mod limits;
 mod network;
 mod plan;
 mod releases;
+mod revert;
 mod rollout;
 mod run;
 mod secrets;

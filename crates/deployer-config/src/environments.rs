@@ -87,9 +87,13 @@ pub(crate) fn build(problems: &mut Problems, inputs: Inputs<'_>) -> IndexMap<Str
             let at = path.key("rollout");
             problems.section(&at, value).and_then(|raw| crate::rollout::rollout(problems, &at, raw))
         });
+        let auto_revert_after = raw
+            .auto_revert_after
+            .and_then(|value| crate::rollout::auto_revert_after(problems, &path.key("auto_revert_after"), &value));
         environments.insert(
             name.clone(),
             Environment {
+                auto_revert_after,
                 production: production.contains(&name),
                 name,
                 branch,
@@ -106,8 +110,15 @@ pub(crate) fn build(problems: &mut Problems, inputs: Inputs<'_>) -> IndexMap<Str
 
 fn read_environments(problems: &mut Problems, value: Option<Value>) -> IndexMap<String, RawEnvironment> {
     let root = KeyPath::root().key("environments");
-    let empty =
-        || RawEnvironment { branch: None, deploy_root: None, connection: None, vars: None, roles: None, rollout: None };
+    let empty = || RawEnvironment {
+        branch: None,
+        deploy_root: None,
+        connection: None,
+        vars: None,
+        roles: None,
+        rollout: None,
+        auto_revert_after: None,
+    };
     let mut environments = IndexMap::new();
     match value {
         None => problems.value(&KeyPath::root(), "missing required key `environments`"),

@@ -18,6 +18,7 @@ pub enum KeyKind {
 
 /// Keys deployer reads. Names follow `FabulAWS` where it has one for the concept.
 pub const USED: &[&str] = &[
+    "auto_revert_after",
     "auto_scaling_groups",
     "aws",
     "branches",

@@ -40,6 +40,9 @@ pub struct Config {
     pub autoscaling_groups: AutoScalingGroups,
     /// The top-level `rollout:` (waves for `deploy_serial`).
     pub rollout: Option<crate::Rollout>,
+    /// Seconds after which a host reverts a deploy that was not confirmed (the
+    /// dead-man's switch), unless an environment says otherwise.
+    pub auto_revert_after: Option<u32>,
     /// Global template variables, including `FabulAWS` application keys.
     pub vars: Vars,
     /// What deployer did with each top-level key.
@@ -63,6 +66,8 @@ pub struct Environment {
     pub roles: IndexMap<String, RoleHosts>,
     /// This environment's `rollout:`, which replaces the top-level one.
     pub rollout: Option<crate::Rollout>,
+    /// This environment's `auto_revert_after`, which replaces the top-level one.
+    pub auto_revert_after: Option<u32>,
 }
 
 impl Environment {

@@ -21,6 +21,7 @@ pub(crate) struct RawEnvironment {
     /// role name → host entry; entries are interpreted by hand (list or mapping).
     pub roles: Option<IndexMap<String, serde_yaml::Value>>,
     pub rollout: Option<serde_yaml::Value>,
+    pub auto_revert_after: Option<serde_yaml::Value>,
 }
 
 /// The mapping form of a role entry in an environment (Fabric's dict roledefs).

@@ -113,6 +113,19 @@ pub(crate) fn rollout(problems: &mut Problems, path: &KeyPath, raw: RawRollout) 
     })
 }
 
+/// `auto_revert_after`: seconds, 5 to a day. Shorter would fire before a health
+/// check could pass.
+pub(crate) fn auto_revert_after(problems: &mut Problems, path: &KeyPath, value: &serde_yaml::Value) -> Option<u32> {
+    let seconds = value.as_u64().and_then(|seconds| u32::try_from(seconds).ok());
+    match seconds {
+        Some(seconds) if (5..=24 * 3600).contains(&seconds) => Some(seconds),
+        _ => {
+            problems.value(path, "seconds from 5 to 86400 before an unconfirmed deploy reverts itself");
+            None
+        }
+    }
+}
+
 fn parse_wave(value: &serde_yaml::Value) -> Result<WaveSize, String> {
     let wave = match value {
         serde_yaml::Value::Number(number) => {
@@ -149,6 +162,24 @@ mod tests {
         assert_eq!(rollout(&[Percent(50), Hosts(2)]).wave_sizes(3), [2, 1], "a target already met adds no wave");
         assert_eq!(rollout(&[Hosts(5)]).wave_sizes(2), [2]);
         assert_eq!(rollout(&[Percent(1)]).wave_sizes(1000), [10, 990]);
+    }
+
+    #[test]
+    fn auto_revert_after_is_seconds_with_a_floor_and_environments_win() {
+        let text = |value: &str| {
+            format!(
+                "project: p\nrepo: /srv/git/p.git\nvalid_roles: [web]\nauto_revert_after: {value}\n\
+                 environments:\n  staging: {{branch: main, auto_revert_after: 600}}\n  production: {{branch: main}}\n"
+            )
+        };
+        let config = crate::validate::parse_config(camino::Utf8Path::new("f.yml"), &text("120"), &[]).unwrap();
+        assert_eq!(config.auto_revert_after, Some(120));
+        assert_eq!(config.environments["staging"].auto_revert_after, Some(600));
+        assert_eq!(config.environments["production"].auto_revert_after, None, "falls back to the top level");
+        for bad in ["2", "\"2m\"", "-1"] {
+            let error = crate::validate::parse_config(camino::Utf8Path::new("f.yml"), &text(bad), &[]).unwrap_err();
+            assert!(format!("{error:?}").contains("auto_revert_after"), "{bad}: {error:?}");
+        }
     }
 
     #[test]

@@ -57,6 +57,7 @@ impl Layout {
             "lock_owner" => ".deployer/lock/owner",
             "previous" => ".deployer/previous",
             "previous_tmp" => ".deployer/previous.tmp",
+            "revert" => ".deployer/revert",
             _ => return None,
         };
         Some(self.root.join(relative))

@@ -219,6 +219,8 @@ pub enum StepKind {
     Prune,
     UploadSecrets,
     ChooseRollbackTarget,
+    ArmRevert,
+    DisarmRevert,
     Command,
     ReadStatus,
     ReleaseLock,

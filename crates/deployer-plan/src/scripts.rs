@@ -38,10 +38,12 @@ macro_rules! shell_files {
 }
 
 shell_files! {
+    ARM_REVERT => "arm_revert.sh",
     BUILD => "build.sh",
     CHECK_CONNECTION => "check_connection.sh",
     COMMAND => "command.sh",
     CREATE_LAYOUT => "create_layout.sh",
+    DISARM_REVERT => "disarm_revert.sh",
     HEALTH_CHECK => "health_check.sh",
     LINK_SHARED => "link_shared.sh",
     LOCK => "lock.sh",

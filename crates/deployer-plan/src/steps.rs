@@ -194,6 +194,28 @@ impl StepBuilder<'_> {
         step
     }
 
+    /// Arms the host's dead-man's switch: unless confirmed within `seconds`, the
+    /// host runs `body` (switch back, restart, unlock) on its own.
+    pub fn arm_revert(&self, seconds: u32, body: Script) -> Step {
+        let script = self.fill(
+            scripts::ARM_REVERT,
+            vec![("run", Value::word(self.run)), ("seconds", Value::word(&seconds)), ("body", Value::Content(body))],
+        );
+        self.step(StepKind::ArmRevert, format!("arm the dead-man's switch ({seconds}s)"), script)
+    }
+
+    /// Confirms the deploy (`strict`: fails if the switch already fired) or, in
+    /// undo, just disarms it.
+    pub fn disarm_revert(&self, strict: bool) -> Step {
+        let script = self.fill(
+            scripts::DISARM_REVERT,
+            vec![("run", Value::word(self.run)), ("strict", Value::word(if strict { "yes" } else { "no" }))],
+        );
+        let title =
+            if strict { "confirm the deploy (disarm the dead-man's switch)" } else { "disarm the dead-man's switch" };
+        self.step(StepKind::DisarmRevert, title, script)
+    }
+
     /// Undo of a switch to `release`: back to what `current` pointed at before.
     pub fn switch_back(&self, release: &ReleaseRef) -> Step {
         let script = self.fill(scripts::SWITCH_BACK, vec![("release", release.value())]);

@@ -205,6 +205,10 @@ impl Validator<'_> {
         let aws = self.aws(&mut top);
         let environment_names: Vec<String> = environments.keys().cloned().collect();
         let autoscaling_groups = self.autoscaling_groups(&mut top, &deployments, &environment_names);
+        let auto_revert_after = top
+            .values
+            .shift_remove("auto_revert_after")
+            .and_then(|value| crate::rollout::auto_revert_after(self.problems, &root.key("auto_revert_after"), &value));
         let rollout = self
             .take::<crate::rollout::RawRollout>(&mut top, "rollout")
             .and_then(|raw| crate::rollout::rollout(self.problems, &root.key("rollout"), raw));
@@ -236,6 +240,7 @@ impl Validator<'_> {
             aws,
             autoscaling_groups,
             rollout,
+            auto_revert_after,
             vars,
             keys: top.report,
             warnings,

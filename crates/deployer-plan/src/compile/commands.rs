@@ -115,7 +115,7 @@ impl Compiler<'_> {
         phases.extend(self.migrate(release)?);
         let switch = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
         let mut rollout = self.phase_all("rollout", "switch, restart and health-check batch by batch", |_, host| {
-            let mut steps = vec![switch.clone()];
+            let mut steps = self.armed(host, release, vec![switch.clone()])?;
             steps.extend(self.restart_steps(host));
             steps.extend(self.health_steps(host));
             Ok(steps)
@@ -137,7 +137,7 @@ impl Compiler<'_> {
                     Concurrency::Batches { size: size.unwrap_or(self.config.execution.batch_size).max(1) };
             }
         }
-        rollout.undo = self.switch_undo(&ReleaseRef::Id(release.id.clone()));
+        rollout.undo = self.deploy_switch_undo(release);
         phases.push(rollout);
         phases.push(self.finish(release)?);
         Ok(())

@@ -10,6 +10,7 @@ use crate::protocol::lock_owner::LockOwner;
 use crate::script::Script;
 use crate::steps::{MaintenancePages, ReleaseRef, StepBuilder};
 use crate::templates::Templates;
+use deployer_config::TargetHost;
 
 impl Compiler<'_> {
     pub(super) fn deploy_full(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
@@ -38,9 +39,10 @@ impl Compiler<'_> {
         phases.extend(maintenance);
         phases.extend(migrate);
         let step = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
-        let mut switch = self
-            .phase_all("switch", "switch `current` to the new release on every host", |_, _| Ok(vec![step.clone()]))?;
-        switch.undo = self.switch_undo(&ReleaseRef::Id(release.id.clone()));
+        let mut switch = self.phase_all("switch", "switch `current` to the new release on every host", |_, host| {
+            self.armed(host, release, vec![step.clone()])
+        })?;
+        switch.undo = self.deploy_switch_undo(release);
         phases.push(switch);
         phases.extend(self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?);
         phases
@@ -189,13 +191,61 @@ impl Compiler<'_> {
         }))
     }
 
+    /// The seconds of the dead-man's switch, when `auto_revert_after` arms one.
+    fn auto_revert(&self) -> Option<u32> {
+        self.environment.auto_revert_after.or(self.config.auto_revert_after)
+    }
+
+    /// `steps` (which switch `host` to `release`), after arming the host's
+    /// dead-man's switch when one is configured.
+    pub(super) fn armed(
+        &self,
+        host: &TargetHost,
+        release: &ReleaseInfo,
+        steps: Vec<Step>,
+    ) -> Result<Vec<Step>, PlanError> {
+        let Some(seconds) = self.auto_revert() else { return Ok(steps) };
+        let release_ref = ReleaseRef::Id(release.id.clone());
+        let mut body = self.steps.switch_back(&release_ref).script;
+        for restart in self.restart_steps(host) {
+            body.extend(restart.script);
+        }
+        body.extend(self.steps.unlock(&self.input.invocation.deploy_id).script);
+        if !body.secret_names().is_empty() {
+            return Err(PlanError::Unsafe(
+                "`auto_revert_after`: restart commands that use secrets cannot be left armed on a host".to_owned(),
+            ));
+        }
+        let mut armed = vec![self.steps.arm_revert(seconds, body)];
+        armed.extend(steps);
+        Ok(armed)
+    }
+
+    /// Undo of a deploy's switch: disarm the dead-man's switch first, when armed.
+    pub(super) fn deploy_switch_undo(&self, release: &ReleaseInfo) -> Vec<HostWork> {
+        let mut undo = self.switch_undo(&ReleaseRef::Id(release.id.clone()));
+        if self.auto_revert().is_some() {
+            let disarm = self.steps.disarm_revert(false);
+            for work in &mut undo {
+                work.steps.insert(0, disarm.clone());
+            }
+        }
+        undo
+    }
+
     pub(super) fn finish(&self, release: &ReleaseInfo) -> Result<Phase, PlanError> {
         let entry = Script::text(self.history_entry(EventKind::Deployed, Some(release)).to_line());
-        let steps = vec![
-            self.steps.record_history("record the deploy in the history", entry),
-            self.steps.prune(self.config.keep_releases, &release.id),
-            self.steps.unlock(&self.input.invocation.deploy_id),
-        ];
+        // Confirmation first: a host whose switch already fired fails here, so the
+        // deploy is not recorded as done on it.
+        let confirm = self.auto_revert().map(|_| self.steps.disarm_revert(true));
+        let steps: Vec<Step> = confirm
+            .into_iter()
+            .chain([
+                self.steps.record_history("record the deploy in the history", entry),
+                self.steps.prune(self.config.keep_releases, &release.id),
+                self.steps.unlock(&self.input.invocation.deploy_id),
+            ])
+            .collect();
         self.phase_all("finish", "record the deploy, prune old releases, release the lock", |_, _| Ok(steps.clone()))
     }
 
