@@ -18,13 +18,16 @@ fn roles() -> String {
 }
 
 /// Waves of 1, then to 30%, then everything; the gate logs what it is told and
-/// fails after the wave named in `fail-gate-after` (a file beside the configuration).
+/// fails after the wave named in `fail-gate-after` (a file beside the configuration);
+/// drain and undrain record which release each host left and rejoined service on.
 fn rollout(bake: u32) -> String {
     format!(
         "rollout:\n\
          \x20 waves: [1, 30%, 100%]\n\
          \x20 bake: {bake}\n\
-         \x20 gate: 'echo \"$DEPLOYER_WAVE/$DEPLOYER_WAVES $DEPLOYER_RELEASE $DEPLOYER_WAVE_HOSTS\" >> gate.log; test \"$DEPLOYER_WAVE\" != \"$(cat fail-gate-after 2>/dev/null)\"'\n"
+         \x20 gate: 'echo \"$DEPLOYER_WAVE/$DEPLOYER_WAVES $DEPLOYER_RELEASE $DEPLOYER_WAVE_HOSTS\" >> gate.log; test \"$DEPLOYER_WAVE\" != \"$(cat fail-gate-after 2>/dev/null)\"'\n\
+         \x20 drain: 'echo \"drain $DEPLOYER_RELEASE\" >> {DEPLOY_PATH}/service'\n\
+         \x20 undrain: 'echo \"undrain $DEPLOYER_RELEASE\" >> {DEPLOY_PATH}/service'\n"
     )
 }
 
@@ -76,6 +79,14 @@ fn waves_roll_out_in_order_with_a_gate_between_them() {
         format!("1/3 {second} {}\n2/3 {second} {}\n", names(&project, 0..1), names(&project, 1..3)),
         "the gate's log"
     );
+    // Each host left service on the old release and came back on the new one.
+    for host in 0..HOSTS {
+        assert_eq!(
+            project.lines(host, "service"),
+            [format!("drain {first}"), format!("undrain {second}")],
+            "host {host}"
+        );
+    }
     assert_ne!(first, second);
 }
 
@@ -101,5 +112,10 @@ fn a_failing_gate_switches_every_wave_back_and_stops_the_rollout() {
     }
     for host in 3..HOSTS {
         assert_eq!(project.lines(host, "restarts").len(), 1, "host {host}: the third wave never started");
+        assert!(project.lines(host, "service").is_empty(), "host {host} never left service");
+    }
+    // Switched back, the first waves' hosts are put back in service on the old release.
+    for host in 0..3 {
+        assert_eq!(project.lines(host, "service").last(), Some(&format!("undrain {first}")), "host {host}");
     }
 }

@@ -19,6 +19,15 @@ pub struct Rollout {
     pub gate: Option<String>,
     /// Seconds the gate may run.
     pub gate_timeout: u32,
+    /// Run on each host of a wave before its switch (take it out of the load
+    /// balancer), in `current`.
+    pub drain: Option<String>,
+    /// Run on each host of a wave after its health check, and after it is put
+    /// back if the rollout fails (return it to the load balancer).
+    pub undrain: Option<String>,
+    /// Hosts that must stay in service at every moment: no wave may take more
+    /// than the rest.
+    pub min_healthy: Option<WaveSize>,
 }
 
 /// A wave's cumulative target: a host count, or a percentage of the targeted hosts.
@@ -70,6 +79,9 @@ pub(crate) struct RawRollout {
     bake: Option<u32>,
     gate: Option<String>,
     gate_timeout: Option<u32>,
+    drain: Option<String>,
+    undrain: Option<String>,
+    min_healthy: Option<serde_yaml::Value>,
 }
 
 const DEFAULT_GATE_TIMEOUT: u32 = 300;
@@ -101,6 +113,23 @@ pub(crate) fn rollout(problems: &mut Problems, path: &KeyPath, raw: RawRollout) 
         problems.value(&path.key("gate"), "the gate command is empty or contains a NUL byte");
         ok = false;
     }
+    for (key, command) in [("drain", &raw.drain), ("undrain", &raw.undrain)] {
+        if command.as_deref().is_some_and(|command| command.trim().is_empty() || command.contains('\0')) {
+            problems.value(&path.key(key), format!("the {key} command is empty or contains a NUL byte"));
+            ok = false;
+        }
+    }
+    let min_healthy = match &raw.min_healthy {
+        None => None,
+        Some(value) => match parse_wave(value) {
+            Ok(size) => Some(size),
+            Err(_) => {
+                problems.value(&path.key("min_healthy"), "a host count (`2`) or a percentage (`80%`)");
+                ok = false;
+                None
+            }
+        },
+    };
     if raw.gate_timeout == Some(0) {
         problems.value(&path.key("gate_timeout"), "the gate's time limit must be at least 1 second");
         ok = false;
@@ -110,6 +139,9 @@ pub(crate) fn rollout(problems: &mut Problems, path: &KeyPath, raw: RawRollout) 
         bake: raw.bake.unwrap_or(0),
         gate: raw.gate,
         gate_timeout: raw.gate_timeout.unwrap_or(DEFAULT_GATE_TIMEOUT),
+        drain: raw.drain,
+        undrain: raw.undrain,
+        min_healthy,
     })
 }
 
@@ -147,7 +179,15 @@ mod tests {
     use super::*;
 
     fn rollout(waves: &[WaveSize]) -> Rollout {
-        Rollout { waves: waves.to_vec(), bake: 0, gate: None, gate_timeout: 1 }
+        Rollout {
+            waves: waves.to_vec(),
+            bake: 0,
+            gate: None,
+            gate_timeout: 1,
+            drain: None,
+            undrain: None,
+            min_healthy: None,
+        }
     }
 
     #[test]

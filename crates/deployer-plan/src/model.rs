@@ -221,6 +221,8 @@ pub enum StepKind {
     ChooseRollbackTarget,
     ArmRevert,
     DisarmRevert,
+    Drain,
+    Undrain,
     Command,
     ReadStatus,
     ReleaseLock,

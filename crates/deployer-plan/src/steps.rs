@@ -230,6 +230,21 @@ impl StepBuilder<'_> {
         self.step(StepKind::Restart, format!("restart (`{role}`)"), script)
     }
 
+    /// A rollout's drain or undrain command, run like a restart: in `current`,
+    /// with the live release's facts.
+    pub fn drain(&self, undrain: bool, command: &str) -> Step {
+        let script = scripts::RESTART.fill(
+            self.layout,
+            vec![("environment", Value::word(self.environment))],
+            commands(&[command.to_owned()]),
+        );
+        if undrain {
+            self.step(StepKind::Undrain, "put the host back in service (undrain)", script)
+        } else {
+            self.step(StepKind::Drain, "take the host out of service (drain)", script)
+        }
+    }
+
     pub fn health_check(&self, role: &str, check: &HealthCheck) -> Step {
         let script = self.fill(
             scripts::HEALTH_CHECK,

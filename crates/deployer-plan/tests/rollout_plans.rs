@@ -13,7 +13,11 @@ rollout: {waves: [1, 30%, 100%], bake: 300, gate: ./smoke-test --hosts \"$DEPLOY
 environments:\n  production:\n    branch: main\n    roles:\n      web: [web1, web2, web3, web4, web5, web6, web7, web8, web9, web10]\n";
 
 fn plan(command: CommandSpec) -> deployer_plan::Plan {
-    let config = parse_config(Utf8Path::new("fabulaws-config.yml"), CONFIG, &[]).unwrap();
+    plan_of(CONFIG, command).unwrap()
+}
+
+fn plan_of(text: &str, command: CommandSpec) -> Result<deployer_plan::Plan, deployer_plan::PlanError> {
+    let config = parse_config(Utf8Path::new("fabulaws-config.yml"), text, &[]).unwrap();
     let hosts =
         select_hosts(&config, "production", &Selection { dedupe: true, ..Selection::default() }, &mut NoDiscovery)
             .unwrap();
@@ -28,7 +32,20 @@ fn plan(command: CommandSpec) -> deployer_plan::Plan {
         invocation: support::invocation(),
         sources: &sources,
     })
-    .unwrap()
+}
+
+#[test]
+fn min_healthy_refuses_a_wave_that_would_take_too_many_hosts_out() {
+    let text = CONFIG.replace("gate_timeout: 60}", "gate_timeout: 60, min_healthy: 50%}");
+    let error = plan_of(&text, CommandSpec::DeploySerial { batch_size: None }).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "wave 3 takes 7 of 10 hosts out of service at once; `min_healthy` keeps 5 in service, so a wave may take at most 5: add waves"
+    );
+    let text = CONFIG
+        .replace("waves: [1, 30%, 100%]", "waves: [1, 30%, 60%, 100%]")
+        .replace("gate_timeout: 60}", "gate_timeout: 60, min_healthy: 50%}");
+    assert!(plan_of(&text, CommandSpec::DeploySerial { batch_size: None }).is_ok());
 }
 
 #[test]

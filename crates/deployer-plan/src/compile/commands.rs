@@ -10,6 +10,24 @@ use crate::protocol::history::EventKind;
 use crate::script::Script;
 use crate::steps::ReleaseRef;
 
+/// No wave may take out more hosts than `min_healthy` leaves: the hosts outside a
+/// wave stay in service while it switches.
+fn check_min_healthy(plan: &deployer_config::Rollout, sizes: &[usize], total: usize) -> Result<(), PlanError> {
+    let Some(minimum) = plan.min_healthy else { return Ok(()) };
+    let minimum = minimum.of(total);
+    for (number, &size) in sizes.iter().enumerate() {
+        if total - size < minimum {
+            return Err(PlanError::Unsafe(format!(
+                "wave {} takes {size} of {total} hosts out of service at once; `min_healthy` keeps {minimum} in service, \
+                 so a wave may take at most {}: add waves",
+                number + 1,
+                total - minimum
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Compiler<'_> {
     pub(super) fn phases(&self) -> Result<Vec<Phase>, PlanError> {
         let mut phases = Vec::new();
@@ -114,10 +132,15 @@ impl Compiler<'_> {
         phases.push(self.prepare(release)?);
         phases.extend(self.migrate(release)?);
         let switch = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
+        let waves = if batch_size.is_none() { self.config.rollout_for(self.environment) } else { None };
+        let drain = waves.and_then(|plan| plan.drain.as_deref()).map(|command| self.steps.drain(false, command));
+        let undrain = waves.and_then(|plan| plan.undrain.as_deref()).map(|command| self.steps.drain(true, command));
         let mut rollout = self.phase_all("rollout", "switch, restart and health-check batch by batch", |_, host| {
-            let mut steps = self.armed(host, release, vec![switch.clone()])?;
+            let mut steps: Vec<_> = drain.iter().cloned().collect();
+            steps.extend(self.armed(host, release, vec![switch.clone()])?);
             steps.extend(self.restart_steps(host));
             steps.extend(self.health_steps(host));
+            steps.extend(undrain.iter().cloned());
             Ok(steps)
         })?;
         // `--batch-size` on the command line wins; else the file's `rollout:` waves;
@@ -125,6 +148,7 @@ impl Compiler<'_> {
         match (batch_size, self.config.rollout_for(self.environment)) {
             (None, Some(plan)) => {
                 let sizes = plan.wave_sizes(rollout.work.len());
+                check_min_healthy(plan, &sizes, rollout.work.len())?;
                 "switch, restart and health-check wave by wave".clone_into(&mut rollout.description);
                 rollout.concurrency = Concurrency::Waves {
                     sizes: sizes.iter().map(|&size| u32::try_from(size).unwrap_or(u32::MAX)).collect(),
@@ -138,6 +162,10 @@ impl Compiler<'_> {
             }
         }
         rollout.undo = self.deploy_switch_undo(release);
+        // A host switched back goes back into service too.
+        for work in &mut rollout.undo {
+            work.steps.extend(undrain.iter().cloned());
+        }
         phases.push(rollout);
         phases.push(self.finish(release)?);
         Ok(())
