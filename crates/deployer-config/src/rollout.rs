@@ -119,17 +119,14 @@ pub(crate) fn rollout(problems: &mut Problems, path: &KeyPath, raw: RawRollout) 
             ok = false;
         }
     }
-    let min_healthy = match &raw.min_healthy {
-        None => None,
-        Some(value) => match parse_wave(value) {
-            Ok(size) => Some(size),
-            Err(_) => {
-                problems.value(&path.key("min_healthy"), "a host count (`2`) or a percentage (`80%`)");
-                ok = false;
-                None
-            }
-        },
-    };
+    let min_healthy = raw.min_healthy.as_ref().and_then(|value| {
+        let size = parse_wave(value).ok();
+        if size.is_none() {
+            problems.value(&path.key("min_healthy"), "a host count (`2`) or a percentage (`80%`)");
+        }
+        size
+    });
+    ok &= raw.min_healthy.is_none() || min_healthy.is_some();
     if raw.gate_timeout == Some(0) {
         problems.value(&path.key("gate_timeout"), "the gate's time limit must be at least 1 second");
         ok = false;
