@@ -228,6 +228,10 @@ pub(crate) struct SerialArgs {
     /// Hosts switched at once [default: `execution.batch_size`, else 1]
     #[arg(long)]
     pub batch_size: Option<u32>,
+    /// Switch in these waves, cumulative counts or percentages (`1,30%,100%`),
+    /// instead of those of `rollout:` (its bake and gate still apply)
+    #[arg(long, value_delimiter = ',', conflicts_with = "batch_size", value_name = "WAVES")]
+    pub waves: Vec<deployer_config::WaveSize>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -28,7 +28,10 @@ impl PlanRequest {
             }
             Command::DeploySerial(args) => Self {
                 target: args.deploy.target,
-                spec: CommandSpec::DeploySerial { batch_size: args.batch_size },
+                spec: CommandSpec::DeploySerial {
+                    batch_size: args.batch_size,
+                    waves: (!args.waves.is_empty()).then_some(args.waves),
+                },
                 branch: args.deploy.branch,
                 commit: args.deploy.commit,
             },

@@ -51,7 +51,37 @@ impl WaveSize {
     }
 }
 
+impl std::str::FromStr for WaveSize {
+    type Err = String;
+
+    /// `3` (hosts) or `30%`, as `--waves 1,30%,100%` gives them.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let value = match text.trim().parse::<u64>() {
+            Ok(count) => serde_yaml::Value::from(count),
+            Err(_) => serde_yaml::Value::from(text.trim()),
+        };
+        parse_wave(&value)
+    }
+}
+
 impl Rollout {
+    /// `waves` with this rollout's bake, gate, drain and `min_healthy` (or none
+    /// of them, without one): `--waves` on the command line.
+    pub fn with_waves(base: Option<&Self>, waves: Vec<WaveSize>) -> Self {
+        match base {
+            Some(base) => Self { waves, ..base.clone() },
+            None => Self {
+                waves,
+                bake: 0,
+                gate: None,
+                gate_timeout: DEFAULT_GATE_TIMEOUT,
+                drain: None,
+                undrain: None,
+                min_healthy: None,
+            },
+        }
+    }
+
     /// The wave sizes for `total` hosts: each wave the hosts that take the fleet to
     /// its target, empty waves dropped, and a last wave for any host no target
     /// covers.

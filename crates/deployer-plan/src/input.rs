@@ -16,6 +16,8 @@ pub enum CommandSpec {
     DeployFull,
     DeploySerial {
         batch_size: Option<u32>,
+        /// `--waves`: replaces the waves of `rollout:` (keeping its bake and gate).
+        waves: Option<Vec<deployer_config::WaveSize>>,
     },
     Rollback {
         to: Option<String>,

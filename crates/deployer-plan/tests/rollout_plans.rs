@@ -37,7 +37,7 @@ fn plan_of(text: &str, command: CommandSpec) -> Result<deployer_plan::Plan, depl
 #[test]
 fn min_healthy_refuses_a_wave_that_would_take_too_many_hosts_out() {
     let text = CONFIG.replace("gate_timeout: 60}", "gate_timeout: 60, min_healthy: 50%}");
-    let error = plan_of(&text, CommandSpec::DeploySerial { batch_size: None }).unwrap_err();
+    let error = plan_of(&text, CommandSpec::DeploySerial { batch_size: None, waves: None }).unwrap_err();
     assert_eq!(
         error.to_string(),
         "wave 3 takes 7 of 10 hosts out of service at once; `min_healthy` keeps 5 in service, so a wave may take at most 5: add waves"
@@ -45,12 +45,12 @@ fn min_healthy_refuses_a_wave_that_would_take_too_many_hosts_out() {
     let text = CONFIG
         .replace("waves: [1, 30%, 100%]", "waves: [1, 30%, 60%, 100%]")
         .replace("gate_timeout: 60}", "gate_timeout: 60, min_healthy: 50%}");
-    assert!(plan_of(&text, CommandSpec::DeploySerial { batch_size: None }).is_ok());
+    assert!(plan_of(&text, CommandSpec::DeploySerial { batch_size: None, waves: None }).is_ok());
 }
 
 #[test]
 fn waves_bake_and_gate_are_in_the_plan() {
-    let plan = plan(CommandSpec::DeploySerial { batch_size: None });
+    let plan = plan(CommandSpec::DeploySerial { batch_size: None, waves: None });
     let rollout = plan.phases.iter().find(|phase| phase.name == "rollout").unwrap();
     let text = plan.to_text();
     let start = text.find(": rollout: ").unwrap();
@@ -64,8 +64,19 @@ fn waves_bake_and_gate_are_in_the_plan() {
 
 #[test]
 fn a_batch_size_on_the_command_line_wins_over_the_waves() {
-    let plan = plan(CommandSpec::DeploySerial { batch_size: Some(4) });
+    let plan = plan(CommandSpec::DeploySerial { batch_size: Some(4), waves: None });
     let rollout = plan.phases.iter().find(|phase| phase.name == "rollout").unwrap();
     assert_eq!(rollout.concurrency, deployer_plan::Concurrency::Batches { size: 4 });
     assert!(rollout.between_waves.is_none());
+}
+
+#[test]
+fn waves_from_the_command_line_keep_the_files_bake_and_gate() {
+    use deployer_config::WaveSize;
+    let waves: Vec<WaveSize> = ["2", "50%"].iter().map(|wave| wave.parse().unwrap()).collect();
+    let plan = plan(CommandSpec::DeploySerial { batch_size: None, waves: Some(waves) });
+    let rollout = plan.phases.iter().find(|phase| phase.name == "rollout").unwrap();
+    assert_eq!(rollout.concurrency, deployer_plan::Concurrency::Waves { sizes: vec![2, 3, 5] });
+    assert_eq!(rollout.between_waves.as_ref().unwrap().bake, 300);
+    assert!("0".parse::<WaveSize>().is_err() && "101%".parse::<WaveSize>().is_err());
 }

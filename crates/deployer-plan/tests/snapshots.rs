@@ -28,7 +28,7 @@ fn deploy_full() {
 
 #[test]
 fn deploy_serial() {
-    snapshot("deploy_serial", "staging", CommandSpec::DeploySerial { batch_size: Some(2) });
+    snapshot("deploy_serial", "staging", CommandSpec::DeploySerial { batch_size: Some(2), waves: None });
 }
 
 #[test]

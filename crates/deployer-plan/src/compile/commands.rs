@@ -34,7 +34,9 @@ impl Compiler<'_> {
         match &self.input.command {
             CommandSpec::DeployFull => self.deploy_full(&mut phases)?,
             CommandSpec::CreateEnvironment => self.create_environment(&mut phases)?,
-            CommandSpec::DeploySerial { batch_size } => self.deploy_serial(&mut phases, *batch_size)?,
+            CommandSpec::DeploySerial { batch_size, waves } => {
+                self.deploy_serial(&mut phases, *batch_size, waves.as_ref())?;
+            }
             CommandSpec::Rollback { to } => self.rollback(&mut phases, to.as_deref())?,
             CommandSpec::BeginUpgrade { stay_healthy } => {
                 let pages = self.pages("begin_upgrade")?;
@@ -126,13 +128,24 @@ impl Compiler<'_> {
         self.deploy_full(phases)
     }
 
-    fn deploy_serial(&self, phases: &mut Vec<Phase>, batch_size: Option<u32>) -> Result<(), PlanError> {
+    fn deploy_serial(
+        &self,
+        phases: &mut Vec<Phase>,
+        batch_size: Option<u32>,
+        waves: Option<&Vec<deployer_config::WaveSize>>,
+    ) -> Result<(), PlanError> {
         let release = self.release()?;
         phases.extend(self.locks()?);
         phases.push(self.prepare(release)?);
         phases.extend(self.migrate(release)?);
         let switch = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
-        let waves = if batch_size.is_none() { self.config.rollout_for(self.environment) } else { None };
+        let configured = self.config.rollout_for(self.environment);
+        let from_flag = waves.map(|waves| deployer_config::Rollout::with_waves(configured, waves.clone()));
+        let waves = match (batch_size, &from_flag) {
+            (Some(_), _) => None,
+            (None, Some(flag)) => Some(flag),
+            (None, None) => configured,
+        };
         let drain = waves.and_then(|plan| plan.drain.as_deref()).map(|command| self.steps.drain(false, command));
         let undrain = waves.and_then(|plan| plan.undrain.as_deref()).map(|command| self.steps.drain(true, command));
         let mut rollout = self.phase_all("rollout", "switch, restart and health-check batch by batch", |_, host| {
@@ -145,7 +158,7 @@ impl Compiler<'_> {
         })?;
         // `--batch-size` on the command line wins; else the file's `rollout:` waves;
         // else batches of `execution.batch_size`.
-        match (batch_size, self.config.rollout_for(self.environment)) {
+        match (batch_size, waves) {
             (None, Some(plan)) => {
                 let sizes = plan.wave_sizes(rollout.work.len());
                 check_min_healthy(plan, &sizes, rollout.work.len())?;
