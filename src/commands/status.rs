@@ -38,6 +38,8 @@ struct HostStatus {
     lock: Option<LockStatus>,
     /// The maintenance page is up (`begin_upgrade` without `end_upgrade`).
     maintenance: bool,
+    /// Deploys whose dead-man's switch is armed here, not yet confirmed.
+    armed: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -104,6 +106,7 @@ fn gather(global: &GlobalArgs, target: &Target, spec: CommandSpec) -> Result<(Ve
                 status.current = Some(format!("{current} (foreign)"));
             }
             status.maintenance = report.maintenance_up == Some(true);
+            status.armed = report.armed.iter().cloned().collect();
             status.lock = report.lock_owner().map(|owner| LockStatus {
                 stale: owner.controller == this_machine
                     && owner.pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()),
@@ -163,6 +166,14 @@ pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliEr
                 host.host,
                 host.foreign.len(),
                 host.foreign.join(", ")
+            );
+        }
+        for host in hosts.iter().filter(|host| !host.armed.is_empty()) {
+            let _ = writeln!(
+                text,
+                "{}: a dead-man's switch is armed for deploy {}: unless that deploy confirms, the host reverts on its own",
+                host.host,
+                host.armed.join(", ")
             );
         }
         let paged: Vec<&str> = hosts.iter().filter(|host| host.maintenance).map(|host| host.host.as_str()).collect();

@@ -36,6 +36,8 @@ fn a_controller_killed_after_the_switch_is_reverted_by_the_hosts_themselves() {
     wait_for(&project.host_file(0, "holding"));
     let second = project.current(0).unwrap();
     assert_ne!(second, first, "the switch happened");
+    let status = run_and_check(&project, &["status", "testing"]);
+    assert_eq!(status.stdout.matches("a dead-man's switch is armed for deploy").count(), HOSTS, "{}", status.stdout);
     signal(child.id(), "KILL");
     let _ = child.wait();
     std::fs::remove_file(project.host_file(0, "hold")).unwrap();
@@ -56,6 +58,8 @@ fn a_controller_killed_after_the_switch_is_reverted_by_the_hosts_themselves() {
         assert_eq!(log.matches("reverting").count(), 1, "host {host}: one revert, the killed deploy's:\n{log}");
         assert!(log.contains("not confirmed within 5s"), "{log}");
     }
+    let status = run_and_check(&project, &["status", "testing"]);
+    assert!(!status.stdout.contains("armed"), "fired switches are not armed: {}", status.stdout);
     // The dead run's lock went with it: the next deploy starts without help.
     assert!(!project.host_file(0, "testing/.deployer/lock").exists(), "the dead run's lock was released");
     project.tick();

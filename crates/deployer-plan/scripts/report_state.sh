@@ -11,5 +11,6 @@
 # input lock_owner
 # input history
 # input maintenance_page: where begin_upgrade puts the 503 page
+# input revert
 # library report
 report_state

@@ -31,6 +31,11 @@ report_state() {
     else
         echo 'DEPLOYER-STATE lock=free'
     fi
+    # Dead-man's switches armed and not yet confirmed: one marker per deploy id.
+    for entry in "$revert"/*; do
+        case $entry in *.reverted | */log) continue ;; esac
+        if [ -f "$entry" ]; then printf 'DEPLOYER-STATE armed=%s\n' "${entry##*/}"; fi
+    done
     # The newest events are enough to choose a rollback target and show status.
     if [ -f "$history" ]; then
         tail -n 2000 -- "$history" | sed 's/^/DEPLOYER-HISTORY /'

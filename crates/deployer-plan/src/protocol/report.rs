@@ -11,6 +11,7 @@
 //! DEPLOYER-STATE created=<release>            one per release a deployer run created
 //! DEPLOYER-STATE maintenance=up|down          whether the 503 page is up
 //! DEPLOYER-STATE lock=held|free
+//! DEPLOYER-STATE armed=<deploy id>            a dead-man's switch armed, not yet confirmed
 //! DEPLOYER-LOCK <owner record line>           the lock's owner record, line by line
 //! DEPLOYER-HISTORY <history line>             the newest lines of .deployer/history
 //! ```
@@ -25,6 +26,12 @@ use super::is_release_name;
 use super::lock_owner::LockOwner;
 
 const STATE: &str = "DEPLOYER-STATE ";
+
+/// A deploy id as deployer makes them (`20261123T010203Z-4242ab`): checked before
+/// a value read back from a host is shown.
+fn is_deploy_id(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 64 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
 const LOCK: &str = "DEPLOYER-LOCK ";
 const HISTORY: &str = "DEPLOYER-HISTORY ";
 
@@ -47,6 +54,8 @@ pub struct HostReport {
     pub maintenance_up: Option<bool>,
     /// Whether the report said anything about the lock.
     pub lock_held: Option<bool>,
+    /// Deploys whose dead-man's switch is armed on this host (not yet confirmed).
+    pub armed: BTreeSet<String>,
     pub(crate) lock_lines: Vec<String>,
     /// The newest history entries, oldest first.
     pub history: Vec<Entry>,
@@ -102,6 +111,7 @@ impl HostReport {
             "release" => release().map(|name| self.releases.insert(name)).is_some(),
             "complete" => release().map(|name| self.complete.insert(name)).is_some(),
             "created" => release().map(|name| self.created.insert(name)).is_some(),
+            "armed" => is_deploy_id(value) && self.armed.insert(value.to_owned()),
             "maintenance" => match value {
                 "up" | "down" => {
                     self.maintenance_up = Some(value == "up");
@@ -166,6 +176,10 @@ mod tests {
         }
         std::fs::write(root.join(".deployer/lock/owner"), "id=run-7\nuser=ana\npid=3\n").unwrap();
         std::fs::write(root.join(".deployer/previous"), "r1\n").unwrap();
+        std::fs::create_dir_all(root.join(".deployer/revert")).unwrap();
+        for marker in ["20261123T010203Z-4242", "20261122T000000Z-1.reverted", "log"] {
+            std::fs::write(root.join(".deployer/revert").join(marker), "").unwrap();
+        }
         let entry = Entry {
             event: history::EventKind::Deployed,
             release: "r2".to_owned(),
@@ -180,7 +194,7 @@ mod tests {
         let root = root.to_str().unwrap();
         let script = format!(
             "set -eu\nroot={root}\nreleases=$root/releases\ncurrent=$root/current\nprevious=$root/.deployer/previous\n\
-             complete=$root/.deployer/complete\ncreated=$root/.deployer/created\nmaintenance_page=$root/maintenance/503.html\nlock=$root/.deployer/lock\nlock_owner=$lock/owner\nhistory=$root/.deployer/history\n{}\nreport_state\n",
+             complete=$root/.deployer/complete\ncreated=$root/.deployer/created\nmaintenance_page=$root/maintenance/503.html\nlock=$root/.deployer/lock\nlock_owner=$lock/owner\nhistory=$root/.deployer/history\nrevert=$root/.deployer/revert\n{}\nreport_state\n",
             include_str!("../../scripts/lib/report.sh")
         );
         let output = Command::new("sh").arg("-c").arg(script).output().unwrap();
@@ -193,6 +207,11 @@ mod tests {
         assert_eq!(report.complete.iter().collect::<Vec<_>>(), ["r1", "r2"]);
         assert_eq!(report.lock_owner().unwrap().id, "run-7");
         assert_eq!(report.maintenance_up, Some(false));
+        assert_eq!(
+            report.armed.iter().collect::<Vec<_>>(),
+            ["20261123T010203Z-4242"],
+            "not the reverted one, not the log"
+        );
         assert_eq!(report.history, [entry]);
         assert_eq!(report.commit_of("r2"), Some("abcdef1"));
         assert_eq!(report.unreadable, 1, "the line that is not history");
