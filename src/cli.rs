@@ -135,6 +135,9 @@ pub(crate) enum Command {
     #[command(alias = "update-server-passwords")]
     UpdateServerPasswords(Target),
 
+    /// Run a named task of `tasks:` on the hosts of its roles: `deployer task staging clear_cache`
+    Task(TaskArgs),
+
     /// Show what AWS says about an environment: its tagged instances and its auto scaling group
     Describe(Target),
 
@@ -197,6 +200,15 @@ pub(crate) struct Target {
     #[arg(value_name = "[PROJECT] ENVIRONMENT", num_args = 1..=2, required = true,
           add = ArgValueCompleter::new(completion::targets))]
     pub target: Vec<String>,
+}
+
+/// `[PROJECT] ENVIRONMENT TASK`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TaskArgs {
+    /// The environment (optionally after the deployment), then the task's name
+    #[arg(value_name = "[PROJECT] ENVIRONMENT TASK", num_args = 2..=3, required = true,
+          add = ArgValueCompleter::new(completion::targets_then_tasks))]
+    pub words: Vec<String>,
 }
 
 /// `[PROJECT] ENVIRONMENT [PROCESS]...`: the target, then Auto Scaling process

@@ -45,6 +45,15 @@ pub(crate) fn targets(current: &OsStr) -> Vec<CompletionCandidate> {
     candidates(current, environments.chain(deployments))
 }
 
+/// `[PROJECT] ENVIRONMENT TASK`: targets, and the task names.
+pub(crate) fn targets_then_tasks(current: &OsStr) -> Vec<CompletionCandidate> {
+    let Some(config) = config() else { return Vec::new() };
+    let environments = config.environments.keys().map(|name| (name.clone(), "environment"));
+    let deployments = config.deployments.iter().map(|name| (name.clone(), "deployment"));
+    let tasks = config.tasks.values().map(|task| (task.name.clone(), "task"));
+    candidates(current, environments.chain(deployments).chain(tasks))
+}
+
 /// An environment alone.
 pub(crate) fn environments(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(config) = config() else { return Vec::new() };

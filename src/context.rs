@@ -72,7 +72,9 @@ impl CliError {
     pub(crate) fn help(&self) -> Option<String> {
         match self {
             Self::Selection(error) => error.help(),
-            Self::UnknownDeployment { help, .. } | Self::UnknownProcess { help, .. } => Some(help.clone()),
+            Self::UnknownDeployment { help, .. }
+            | Self::UnknownProcess { help, .. }
+            | Self::Plan(deployer_plan::PlanError::UnknownTask { help, .. }) => Some(help.clone()),
             Self::Load(LoadError::NotFound { .. }) => {
                 Some("create one from `fabulaws-config.yml.example`, or pass `--config FILE`".to_owned())
             }

@@ -51,6 +51,10 @@ impl PlanRequest {
             Command::Lock { action: LockAction::Release { target, id } } => {
                 plain(target, CommandSpec::LockRelease { id })
             }
+            Command::Task(args) => {
+                let (name, target) = args.words.split_last().expect("clap requires two words at least");
+                plain(Target { target: target.to_vec() }, CommandSpec::Task { name: name.clone() })
+            }
             // The words are split into target and processes once the deployments are known.
             Command::SuspendAutoscalingProcesses(args) => {
                 plain(Target { target: args.words }, CommandSpec::SuspendProcesses { processes: Vec::new() })

@@ -111,6 +111,24 @@ fn summary_text(config: &Config, environments: &[&deployer_config::Environment])
     if let Some(endpoint) = &config.aws.endpoint_url {
         let _ = writeln!(text, "\nAWS calls go to {endpoint} (`aws.endpoint_url`), not to AWS");
     }
+    if !config.tasks.is_empty() {
+        let tasks: Vec<String> = config
+            .tasks
+            .values()
+            .map(|task| {
+                let on = if task.roles.is_empty() { "every host".to_owned() } else { task.roles.join(", ") };
+                let how = if task.once {
+                    ", once"
+                } else if task.serial {
+                    ", one host at a time"
+                } else {
+                    ""
+                };
+                format!("{} ({on}{how})", task.name)
+            })
+            .collect();
+        let _ = writeln!(text, "\ntasks (`deployer task ENV NAME`): {}", tasks.join(", "));
+    }
     let _ = writeln!(text);
     let _ = writeln!(text, "keys used: {}", config.keys.used.join(", "));
     if !config.keys.template_variables.is_empty() {

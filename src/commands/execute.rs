@@ -29,7 +29,7 @@ pub(crate) fn run(global: &GlobalArgs, command: Command) -> Result<Exit, CliErro
     // `run` is for its output, Fabric-style; deploys keep host output in the logs.
     let host_output = match &command {
         Command::Run { grouped: true, .. } => HostOutput::Grouped,
-        Command::Run { .. } => HostOutput::Streamed,
+        Command::Run { .. } | Command::Task(_) => HostOutput::Streamed,
         _ => HostOutput::Logged,
     };
     let (config, plan) = build_plan(global, PlanRequest::from_command(command)?)?;

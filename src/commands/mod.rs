@@ -22,6 +22,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         | Command::BeginUpgrade(_)
         | Command::EndUpgrade(_)
         | Command::UpdateServerPasswords(_)
+        | Command::Task(_)
         | Command::SuspendAutoscalingProcesses(_)
         | Command::ResumeAutoscalingProcesses(_)
         | Command::Run { .. }) => execute::run(global, command),

@@ -27,3 +27,4 @@ mod rollout;
 mod run;
 mod secrets;
 mod signals;
+mod tasks;

@@ -46,6 +46,7 @@ pub const USED: &[&str] = &[
     "shared_files",
     "ssh",
     "static_html",
+    "tasks",
     "templates",
     "valid_roles",
     "vars",

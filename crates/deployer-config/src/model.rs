@@ -27,6 +27,8 @@ pub struct Config {
     pub deploy_user: Option<String>,
     pub keep_releases: u32,
     pub migrate: Option<Migrate>,
+    /// Named tasks (`tasks:`), run with `deployer task ENV NAME`.
+    pub tasks: IndexMap<String, Task>,
     pub shared_files: Vec<Utf8PathBuf>,
     pub shared_dirs: Vec<Utf8PathBuf>,
     pub templates: Vec<TemplateSpec>,
@@ -181,6 +183,22 @@ pub struct AwsSettings {
     pub discover_by_tags: bool,
     /// Which address of a found instance deployer connects to.
     pub ssh_address: SshAddress,
+}
+
+/// A named task: commands run in `current` on the hosts of some roles.
+#[derive(Debug, Clone, Serialize)]
+pub struct Task {
+    pub name: String,
+    pub description: Option<String>,
+    pub commands: Vec<String>,
+    /// The roles whose hosts run it; every targeted host when empty.
+    pub roles: Vec<String>,
+    /// On one host only (Fabric's `runs_once`).
+    pub once: bool,
+    /// One host at a time.
+    pub serial: bool,
+    /// Seconds each host may take.
+    pub timeout: u32,
 }
 
 /// `FabulAWS`'s `auto_scaling_groups`, looked up by its `_find` rule.

@@ -8,6 +8,10 @@ pub enum PlanError {
     Selection(#[from] SelectionError),
     #[error("no hosts selected in environment `{environment}`")]
     NoHosts { environment: String },
+    #[error("unknown task `{name}`")]
+    UnknownTask { name: String, help: String },
+    #[error("no targeted host plays a role task `{name}` runs on ({roles})")]
+    NoHostForTask { name: String, roles: String },
     #[error(
         "`{command}` needs the auto scaling group of deployment `{deployment}` in environment `{environment}`: add it to `auto_scaling_groups`"
     )]

@@ -37,6 +37,10 @@ pub enum CommandSpec {
     LockRelease {
         id: String,
     },
+    /// A named task of `tasks:`.
+    Task {
+        name: String,
+    },
     /// Auto Scaling `SuspendProcesses` on the environment's group (all when none named).
     SuspendProcesses {
         processes: Vec<ScalingProcess>,
@@ -60,6 +64,7 @@ impl CommandSpec {
             Self::Run { .. } => "run",
             Self::Status => "status",
             Self::LockRelease { .. } => "lock_release",
+            Self::Task { .. } => "task",
             Self::SuspendProcesses { .. } => "suspend_autoscaling_processes",
             Self::ResumeProcesses { .. } => "resume_autoscaling_processes",
         }

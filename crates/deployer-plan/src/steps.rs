@@ -230,6 +230,19 @@ impl StepBuilder<'_> {
         self.step(StepKind::Restart, format!("restart (`{role}`)"), script)
     }
 
+    /// A named task's commands, run like a restart: in `current`, with the live
+    /// release's facts, within the task's own time limit.
+    pub fn task(&self, name: &str, commands: &[String], timeout: u32) -> Step {
+        let script = scripts::RESTART.fill(
+            self.layout,
+            vec![("environment", Value::word(self.environment))],
+            self::commands(commands),
+        );
+        let mut step = self.step(StepKind::Command, format!("task `{name}`"), script);
+        step.timeout = timeout;
+        step
+    }
+
     /// A rollout's drain or undrain command, run like a restart: in `current`,
     /// with the live release's facts.
     pub fn drain(&self, undrain: bool, command: &str) -> Step {

@@ -6,6 +6,7 @@ use serde_yaml::Value;
 
 mod aws;
 mod settings;
+mod tasks;
 
 use crate::environments::{self, BranchSources};
 use crate::error::{ConfigError, ConfigErrors, Origin, did_you_mean};
@@ -195,6 +196,7 @@ impl Validator<'_> {
         );
 
         let migrate = self.migrate(&mut top, &role_names);
+        let tasks = self.tasks(&mut top, &role_names);
         let shared_files = self.relative_paths(&mut top, "shared_files");
         let shared_dirs = self.relative_paths(&mut top, "shared_dirs");
         let templates = self.templates(&mut top, &role_names, project.as_deref());
@@ -230,6 +232,7 @@ impl Validator<'_> {
             deploy_user,
             keep_releases,
             migrate,
+            tasks,
             shared_files,
             shared_dirs,
             templates,

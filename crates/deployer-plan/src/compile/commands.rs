@@ -80,6 +80,7 @@ impl Compiler<'_> {
                     Ok(vec![self.steps.release_lock(id)])
                 })?);
             }
+            CommandSpec::Task { name } => self.task(&mut phases, name)?,
             CommandSpec::SuspendProcesses { processes } => self.scaling_processes(&mut phases, true, processes)?,
             CommandSpec::ResumeProcesses { processes } => self.scaling_processes(&mut phases, false, processes)?,
             CommandSpec::Run { command } => {

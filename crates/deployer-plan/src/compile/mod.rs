@@ -7,6 +7,7 @@ mod context;
 mod deploy;
 mod fabulaws;
 mod ids;
+mod tasks;
 
 pub use ids::check_release_id;
 use ids::{check_commit, check_stamp};
