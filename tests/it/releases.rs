@@ -377,7 +377,7 @@ fn a_controller_killed_after_the_switch_is_recovered_with_status_lock_and_rollba
     let _ = child.wait();
     std::fs::remove_file(project.host_file(0, "hold")).unwrap();
     // SIGKILL leaves the masters; ControlPersist ends them, the test does it now.
-    let _ = std::process::Command::new("pkill").args(["-f", &format!("/tmp/deployer-0/{}", child.id())]).status();
+    crate::support::project::clean_up_killed(child.id());
 
     // status: every host on the new release, and the dead run's lock, flagged stale.
     let status = run_and_check(&project, &["--json", "status", "testing"]);

@@ -91,4 +91,5 @@ fn a_step_left_running_by_a_killed_controller_is_stopped_on_its_host() {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
     }
+    crate::support::project::clean_up_killed(child.id());
 }

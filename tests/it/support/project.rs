@@ -285,6 +285,15 @@ pub fn signal(pid: u32, signal: &str) {
     Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
 }
 
+/// After a run was SIGKILLed: ends the ssh masters it left (ControlPersist would,
+/// later) and removes its control directory, so a later run that happens to get
+/// the same pid is not blamed for it by [`nothing_left_behind`].
+pub fn clean_up_killed(pid: u32) {
+    let control = format!("/tmp/deployer-0/{pid}");
+    let _ = Command::new("pkill").args(["-f", &control]).status();
+    let _ = std::fs::remove_dir_all(&control);
+}
+
 /// A child's standard error, read line by line as it comes, so a test can wait
 /// for what deployer says instead of sleeping.
 pub struct StderrLines {
