@@ -3,7 +3,6 @@
 //! secret that never shows up anywhere but its file.
 
 use deployer_plan::protocol::history::{self, EventKind};
-use std::process::Stdio;
 
 use crate::support::invariants::{Expect, check_fleet};
 use crate::support::project::{
@@ -364,20 +363,7 @@ fn a_controller_killed_after_the_switch_is_recovered_with_status_lock_and_rollba
     let first = all_on(&project, 3);
 
     project.next_version("v2\n");
-    std::fs::write(project.host_file(0, "hold"), "").unwrap();
-    let mut child = project
-        .deployer()
-        .args(["deploy_full", "testing"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(&project.host_file(0, "holding"));
-    signal(child.id(), "KILL");
-    let _ = child.wait();
-    std::fs::remove_file(project.host_file(0, "hold")).unwrap();
-    // SIGKILL leaves the masters; ControlPersist ends them, the test does it now.
-    crate::support::project::clean_up_killed(child.id());
+    project.kill_deploy_after_the_switch(|| {});
 
     // status: every host on the new release, and the dead run's lock, flagged stale.
     let status = run_and_check(&project, &["--json", "status", "testing"]);

@@ -2,9 +2,7 @@
 //! confirmed at the end of a deploy, and fired by the hosts themselves when the
 //! machine running deployer dies in between.
 
-use std::process::Stdio;
-
-use crate::support::project::{held_restart_roles, project_with, run_and_check, signal, wait_for};
+use crate::support::project::{held_restart_roles, project_with, run_and_check};
 
 const HOSTS: usize = 3;
 
@@ -25,24 +23,16 @@ fn a_controller_killed_after_the_switch_is_reverted_by_the_hosts_themselves() {
 
     // The next deploy's controller dies after the switch, while host 0 restarts.
     project.next_version("v2\n");
-    std::fs::write(project.host_file(0, "hold"), "").unwrap();
-    let mut child = project
-        .deployer()
-        .args(["deploy_full", "testing"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(&project.host_file(0, "holding"));
-    let second = project.current(0).unwrap();
-    assert_ne!(second, first, "the switch happened");
-    let status = run_and_check(&project, &["status", "testing"]);
-    assert_eq!(status.stdout.matches("a dead-man's switch is armed for deploy").count(), HOSTS, "{}", status.stdout);
-    signal(child.id(), "KILL");
-    let _ = child.wait();
-    std::fs::remove_file(project.host_file(0, "hold")).unwrap();
-    // SIGKILL leaves the masters; ControlPersist ends them, the test does it now.
-    crate::support::project::clean_up_killed(child.id());
+    project.kill_deploy_after_the_switch(|| {
+        assert_ne!(project.current(0).unwrap(), first, "the switch happened");
+        let status = run_and_check(&project, &["status", "testing"]);
+        assert_eq!(
+            status.stdout.matches("a dead-man's switch is armed for deploy").count(),
+            HOSTS,
+            "{}",
+            status.stdout
+        );
+    });
 
     // Nobody acts: within the window and a few seconds, every host is back.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

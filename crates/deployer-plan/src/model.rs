@@ -110,6 +110,22 @@ impl Plan {
 }
 
 impl Phase {
+    /// A phase with this work, no undo, nothing derived and no cloud step.
+    pub fn new(name: &str, description: &str, scope: Scope, concurrency: Concurrency, work: Vec<HostWork>) -> Self {
+        Self {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            scope,
+            concurrency,
+            work,
+            undo: Vec::new(),
+            derives: None,
+            cloud: Vec::new(),
+            cloud_undo: Vec::new(),
+            between_waves: None,
+        }
+    }
+
     /// Whether the phase points `current` somewhere new on the hosts it runs on.
     pub fn switches_current(&self) -> bool {
         self.work.iter().flat_map(|work| &work.steps).any(|step| step.effect == Effect::SwitchesCurrent)

@@ -285,6 +285,29 @@ pub fn signal(pid: u32, signal: &str) {
     Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
 }
 
+impl Project {
+    /// Runs `deploy_full` with host 0's restart held (see [`held_restart_roles`]),
+    /// calls `while_holding` once the switch happened and the restart holds, then
+    /// SIGKILLs the controller, lets the restart go and cleans up after the kill.
+    pub fn kill_deploy_after_the_switch(&self, while_holding: impl FnOnce()) {
+        std::fs::write(self.host_file(0, "hold"), "").unwrap();
+        let mut child = self
+            .deployer()
+            .args(["deploy_full", "testing"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for(&self.host_file(0, "holding"));
+        while_holding();
+        signal(child.id(), "KILL");
+        let _ = child.wait();
+        std::fs::remove_file(self.host_file(0, "hold")).unwrap();
+        // SIGKILL leaves the masters; ControlPersist ends them, the test does it now.
+        clean_up_killed(child.id());
+    }
+}
+
 /// After a run was SIGKILLed: ends the ssh masters it left (ControlPersist would,
 /// later) and removes its control directory, so a later run that happens to get
 /// the same pid is not blamed for it by [`nothing_left_behind`].

@@ -42,16 +42,7 @@ impl Compiler<'_> {
 
 /// A phase of cloud steps, run on this machine.
 fn controller_phase(name: &str, description: &str, cloud: Vec<CloudStep>) -> Phase {
-    Phase {
-        name: name.to_owned(),
-        description: description.to_owned(),
-        scope: Scope::Controller,
-        concurrency: Concurrency::Pool { size: 1 },
-        work: Vec::new(),
-        undo: Vec::new(),
-        derives: None,
-        cloud,
-        cloud_undo: Vec::new(),
-        between_waves: None,
-    }
+    let mut phase = Phase::new(name, description, Scope::Controller, Concurrency::Pool { size: 1 }, Vec::new());
+    phase.cloud = cloud;
+    phase
 }

@@ -177,18 +177,13 @@ impl Compiler<'_> {
             .position(|host| host.roles.contains(&migrate.role))
             .ok_or_else(|| PlanError::NoHostForRole { role: migrate.role.clone(), purpose: "migrate" })?;
         let step = self.steps.migrate(&release.id, &release.revision.commit, &migrate.command);
-        Ok(Some(Phase {
-            name: "migrate".to_owned(),
-            description: format!("run the migrations once, on one `{}` host", migrate.role),
-            scope: Scope::Once { role: migrate.role.clone() },
-            concurrency: Concurrency::Pool { size: 1 },
-            work: vec![HostWork { host, steps: vec![step] }],
-            undo: Vec::new(),
-            derives: None,
-            cloud: Vec::new(),
-            cloud_undo: Vec::new(),
-            between_waves: None,
-        }))
+        Ok(Some(Phase::new(
+            "migrate",
+            &format!("run the migrations once, on one `{}` host", migrate.role),
+            Scope::Once { role: migrate.role.clone() },
+            Concurrency::Pool { size: 1 },
+            vec![HostWork { host, steps: vec![step] }],
+        )))
     }
 
     /// The seconds of the dead-man's switch, when `auto_revert_after` arms one.
@@ -297,18 +292,13 @@ impl Compiler<'_> {
                 Ok(None)
             };
         }
-        Ok(Some(Phase {
-            name: name.to_owned(),
-            description: description.to_owned(),
-            scope: Scope::Role { role: MAINTENANCE_ROLE.to_owned() },
-            concurrency: self.pool(work.len()),
+        Ok(Some(Phase::new(
+            name,
+            description,
+            Scope::Role { role: MAINTENANCE_ROLE.to_owned() },
+            self.pool(work.len()),
             work,
-            undo: Vec::new(),
-            derives: None,
-            cloud: Vec::new(),
-            cloud_undo: Vec::new(),
-            between_waves: None,
-        }))
+        )))
     }
 
     /// This run's history entry; a rollback's release is known only on the hosts.

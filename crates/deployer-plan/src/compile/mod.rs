@@ -153,18 +153,7 @@ impl Compiler<'_> {
                 work.push(HostWork { host: index, steps });
             }
         }
-        Ok(Phase {
-            name: name.to_owned(),
-            description: description.to_owned(),
-            scope: Scope::All,
-            concurrency: self.pool(self.hosts.len()),
-            work,
-            undo: Vec::new(),
-            derives: None,
-            cloud: Vec::new(),
-            cloud_undo: Vec::new(),
-            between_waves: None,
-        })
+        Ok(Phase::new(name, description, Scope::All, self.pool(self.hosts.len()), work))
     }
 
     /// A phase on the hosts that have something to do in it; none when none have.

@@ -40,18 +40,7 @@ impl Compiler<'_> {
             (Scope::All, self.pool(work.len()))
         };
         let description = task.description.clone().unwrap_or_else(|| format!("run the task `{}`", task.name));
-        phases.push(Phase {
-            name: "task".to_owned(),
-            description,
-            scope,
-            concurrency,
-            work,
-            undo: Vec::new(),
-            derives: None,
-            cloud: Vec::new(),
-            cloud_undo: Vec::new(),
-            between_waves: None,
-        });
+        phases.push(Phase::new("task", &description, scope, concurrency, work));
         Ok(())
     }
 }
