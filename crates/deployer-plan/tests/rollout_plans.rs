@@ -80,3 +80,12 @@ fn waves_from_the_command_line_keep_the_files_bake_and_gate() {
     assert_eq!(rollout.between_waves.as_ref().unwrap().bake, 300);
     assert!("0".parse::<WaveSize>().is_err() && "101%".parse::<WaveSize>().is_err());
 }
+
+#[test]
+fn bakes_that_outlast_the_dead_mans_switch_are_refused() {
+    let text = CONFIG.replace("rollout:", "auto_revert_after: 500\nrollout:");
+    let error = plan_of(&text, CommandSpec::DeploySerial { batch_size: None, waves: None }).unwrap_err();
+    assert!(error.to_string().contains("the rollout bakes 600s in all, but `auto_revert_after` reverts"), "{error}");
+    let text = CONFIG.replace("rollout:", "auto_revert_after: 900\nrollout:");
+    assert!(plan_of(&text, CommandSpec::DeploySerial { batch_size: None, waves: None }).is_ok());
+}

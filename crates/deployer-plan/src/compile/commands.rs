@@ -163,6 +163,17 @@ impl Compiler<'_> {
             (None, Some(plan)) => {
                 let sizes = plan.wave_sizes(rollout.work.len());
                 check_min_healthy(plan, &sizes, rollout.work.len())?;
+                // The first wave's hosts are armed until the whole rollout confirms:
+                // bakes alone must not outlast their dead-man's switch.
+                let baking = u64::from(plan.bake) * (sizes.len().saturating_sub(1) as u64);
+                if let Some(window) = self.auto_revert()
+                    && baking >= u64::from(window)
+                {
+                    return Err(PlanError::Unsafe(format!(
+                        "the rollout bakes {baking}s in all, but `auto_revert_after` reverts unconfirmed hosts after \
+                         {window}s: raise it above the whole rollout"
+                    )));
+                }
                 "switch, restart and health-check wave by wave".clone_into(&mut rollout.description);
                 rollout.concurrency = Concurrency::Waves {
                     sizes: sizes.iter().map(|&size| u32::try_from(size).unwrap_or(u32::MAX)).collect(),

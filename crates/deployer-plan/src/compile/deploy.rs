@@ -187,7 +187,7 @@ impl Compiler<'_> {
     }
 
     /// The seconds of the dead-man's switch, when `auto_revert_after` arms one.
-    fn auto_revert(&self) -> Option<u32> {
+    pub(super) fn auto_revert(&self) -> Option<u32> {
         self.environment.auto_revert_after.or(self.config.auto_revert_after)
     }
 
