@@ -1,5 +1,5 @@
 //! A real AWS API emulator for the AWS tests: moto's server mode on 127.0.0.1,
-//! from the virtual environment `.ci/run` installs (`target/moto`, or
+//! from the virtual environment `scripts/test` installs (`target/moto`, or
 //! `DEPLOYER_MOTO_VENV`), driven by `tests/moto/motoctl.py` (boto3, an independent
 //! client). Its instances live in a 127.0.0.0/8 subnet, so [`Moto::reconcile`]
 //! can make each running one a real sshd host of a loopback fleet.
@@ -29,7 +29,7 @@ impl Moto {
         let server = venv().join("bin/moto_server");
         (!server.exists()).then(|| {
             format!(
-                "{} is missing: `.ci/run` installs moto (python3 -m venv target/moto; pip install 'moto[server]')",
+                "{} is missing: `scripts/test` installs moto (python3 -m venv target/moto; pip install 'moto[server]')",
                 server.display()
             )
         })
