@@ -9,6 +9,9 @@ use deployer_plan::{CloudAction, Plan, Scope};
 pub(crate) enum RunCloud {
     #[cfg(feature = "aws")]
     Aws(deployer_aws::Aws),
+    /// The provider could not be set up: every cloud step fails with this reason.
+    #[cfg(feature = "aws")]
+    Unavailable(String),
     None,
 }
 
@@ -19,7 +22,10 @@ impl RunCloud {
         let needed = plan.phases.iter().any(|phase| phase.scope == Scope::Controller);
         #[cfg(feature = "aws")]
         if needed {
-            return Self::Aws(deployer_aws::Aws::connect(&config.aws).await);
+            return match deployer_aws::Aws::connect(&config.aws).await {
+                Ok(aws) => Self::Aws(aws),
+                Err(error) => Self::Unavailable(error.to_string()),
+            };
         }
         let _ = (config, needed);
         Self::None
@@ -31,6 +37,8 @@ impl Cloud for RunCloud {
         match self {
             #[cfg(feature = "aws")]
             Self::Aws(aws) => aws.run(action).await,
+            #[cfg(feature = "aws")]
+            Self::Unavailable(reason) => Err(reason.clone()),
             Self::None => NoCloud.run(action).await,
         }
     }

@@ -73,7 +73,7 @@ mod tags {
                 .build()
                 .map_err(|error| format!("cannot start the AWS client: {error}"))?;
             runtime.block_on(async {
-                let aws = Aws::connect(&self.settings).await;
+                let aws = Aws::connect(&self.settings).await.map_err(|error| error.to_string())?;
                 aws.tagged_fleet(&self.deployment, environment, self.settings.ssh_address)
                     .await
                     .map_err(|error| error.to_string())

@@ -14,7 +14,7 @@ pub(crate) fn run(global: &GlobalArgs, target: &Target) -> Result<Exit, CliError
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CliError::Runtime)?;
     let description = runtime
         .block_on(async {
-            let aws = deployer_aws::Aws::connect(&config.aws).await;
+            let aws = deployer_aws::Aws::connect(&config.aws).await?;
             aws.describe(&target.deployment, &target.environment, group).await
         })
         .map_err(|error| CliError::Cloud(error.to_string()))?;

@@ -139,6 +139,21 @@ fn aws_errors_name_the_role_and_the_reason_before_any_host_is_touched() {
         "{}",
         outcome.stderr
     );
+
+    // No region anywhere: said so, with where to give one, before any call.
+    std::fs::write(directory.path().join("fabulaws-config.yml"), config.replace("region: us-east-1\n", "")).unwrap();
+    let outcome = crate::support::run(
+        crate::support::deployer(directory.path())
+            .env("HOME", directory.path())
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(["hosts", "testing"]),
+    );
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("no AWS region: set `region`"), "{}", outcome.stderr);
 }
 
 /// A project whose environments name their Auto Scaling group, with no host: the

@@ -8,6 +8,8 @@ use aws_config::{BehaviorVersion, Region};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use deployer_config::AwsSettings;
 
+use crate::AwsError;
+
 /// Attempts per call, and the longest wait between two: enough to ride out
 /// throttling, short enough that an unreachable endpoint fails in seconds, not
 /// minutes (about 12 s in all).
@@ -25,7 +27,10 @@ impl Aws {
     /// Loads the SDK's configuration: credentials from its standard chain
     /// (environment, profiles with SSO and `credential_process`, instance
     /// metadata), overridden only by what `aws:` names.
-    pub async fn connect(settings: &AwsSettings) -> Self {
+    ///
+    /// Fails only when no region is known from any source: every call would fail
+    /// with the SDK's "missing signing region", which names no remedy.
+    pub async fn connect(settings: &AwsSettings) -> Result<Self, AwsError> {
         // Pinned, not `latest`: an SDK upgrade must not change defaults silently.
         let http =
             aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
@@ -42,6 +47,13 @@ impl Aws {
             loader = loader.endpoint_url(endpoint);
         }
         let shared = loader.load().await;
-        Self { ec2: aws_sdk_ec2::Client::new(&shared), autoscaling: aws_sdk_autoscaling::Client::new(&shared) }
+        if shared.region().is_none() {
+            return Err(AwsError::Answer(
+                "no AWS region: set `region` (FabulAWS's key) or `aws.region` in the file, or AWS_REGION, \
+                 or a region in the profile"
+                    .to_owned(),
+            ));
+        }
+        Ok(Self { ec2: aws_sdk_ec2::Client::new(&shared), autoscaling: aws_sdk_autoscaling::Client::new(&shared) })
     }
 }
