@@ -81,6 +81,32 @@ fn role_counts(config: &Config, environment: &deployer_config::Environment) -> V
         .collect()
 }
 
+/// `deploy_serial in waves 1, 30%, 100% (bake 300s, gate `./smoke`, ...)`.
+fn describe_rollout(rollout: &deployer_config::Rollout) -> String {
+    let waves: Vec<String> = rollout
+        .waves
+        .iter()
+        .map(|wave| match wave {
+            deployer_config::WaveSize::Hosts(count) => count.to_string(),
+            deployer_config::WaveSize::Percent(percent) => format!("{percent}%"),
+        })
+        .collect();
+    let mut details = vec![format!("bake {}s", rollout.bake)];
+    if let Some(gate) = &rollout.gate {
+        details.push(format!("gate `{gate}`"));
+    }
+    if rollout.drain.is_some() || rollout.undrain.is_some() {
+        details.push("drain/undrain".to_owned());
+    }
+    if let Some(minimum) = rollout.min_healthy {
+        details.push(match minimum {
+            deployer_config::WaveSize::Hosts(count) => format!("at least {count} hosts in service"),
+            deployer_config::WaveSize::Percent(percent) => format!("at least {percent}% in service"),
+        });
+    }
+    format!("deploy_serial in waves {} ({})", waves.join(", "), details.join(", "))
+}
+
 fn summary_text(config: &Config, environments: &[&deployer_config::Environment]) -> String {
     let mut text = String::new();
     let _ = writeln!(text, "{}: valid", config.file);
@@ -110,6 +136,22 @@ fn summary_text(config: &Config, environments: &[&deployer_config::Environment])
     }
     if let Some(endpoint) = &config.aws.endpoint_url {
         let _ = writeln!(text, "\nAWS calls go to {endpoint} (`aws.endpoint_url`), not to AWS");
+    }
+    let mut protections = Vec::new();
+    for environment in environments {
+        let mut safety = Vec::new();
+        if let Some(rollout) = config.rollout_for(environment) {
+            safety.push(describe_rollout(rollout));
+        }
+        if let Some(seconds) = environment.auto_revert_after.or(config.auto_revert_after) {
+            safety.push(format!("hosts revert a deploy not confirmed within {seconds}s"));
+        }
+        if !safety.is_empty() {
+            protections.push(format!("{}: {}", environment.name, safety.join("; ")));
+        }
+    }
+    if !protections.is_empty() {
+        let _ = writeln!(text, "\n{}", protections.join("\n"));
     }
     if !config.tasks.is_empty() {
         let tasks: Vec<String> = config

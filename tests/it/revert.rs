@@ -11,6 +11,8 @@ fn a_controller_killed_after_the_switch_is_reverted_by_the_hosts_themselves() {
     let Some(project) = project_with(HOSTS, &held_restart_roles(), "auto_revert_after: 5\nkeep_releases: 3\n") else {
         return;
     };
+    let check = run_and_check(&project, &["check"]);
+    assert!(check.stdout.contains("testing: hosts revert a deploy not confirmed within 5s"), "{}", check.stdout);
     let plan = run_and_check(&project, &["plan", "deploy_full", "testing"]);
     assert!(plan.stdout.contains("arm the dead-man's switch (5s) [arm_revert"), "{}", plan.stdout);
     assert!(plan.stdout.contains("confirm the deploy (disarm the dead-man's switch)"), "{}", plan.stdout);

@@ -45,6 +45,12 @@ fn waves_roll_out_in_order_with_a_gate_between_them() {
     assert_eq!(run_and_check(&project, &["deploy_full", "testing"]).code, 0);
     let first = project.current(0).unwrap();
 
+    let check = run_and_check(&project, &["check"]);
+    assert!(
+        check.stdout.contains("testing: deploy_serial in waves 1, 30%, 100% (bake 1s, gate `echo"),
+        "{}",
+        check.stdout
+    );
     let plan = run_and_check(&project, &["plan", "deploy_serial", "testing"]);
     assert!(
         plan.stdout.contains(&format!("  wave 1 (1 host): {}\n", names(&project, 0..1).replace(' ', ", "))),
