@@ -125,3 +125,21 @@ fn a_failing_gate_switches_every_wave_back_and_stops_the_rollout() {
         assert_eq!(project.lines(host, "service").last(), Some(&format!("undrain {first}")), "host {host}");
     }
 }
+
+#[test]
+fn with_halt_a_failing_gate_leaves_the_switched_waves_and_says_partial() {
+    let Some(project) = project_with(HOSTS, &roles(), &rollout(0)) else { return };
+    assert_eq!(run_and_check(&project, &["deploy_full", "testing"]).code, 0);
+    let first = project.current(0).unwrap();
+    std::fs::write(project.path().join("fail-gate-after"), "2").unwrap();
+
+    project.next_version("v2\n");
+    let outcome = run_and_check(&project, &["--on-failure=halt", "deploy_serial", "testing"]);
+    assert_eq!(outcome.code, 4, "partial: {}", outcome.stderr);
+    let second = project.current(0).unwrap();
+    assert_ne!(second, first);
+    check_fleet(&project, HOSTS, &outcome, &Expect::partial(&first, &second, &[0, 1, 2]));
+    for host in 3..HOSTS {
+        assert!(project.lines(host, "service").is_empty(), "host {host}: the third wave never started");
+    }
+}
