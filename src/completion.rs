@@ -40,18 +40,19 @@ pub(crate) fn registration(shell: &str) -> Option<String> {
 /// `[PROJECT] ENVIRONMENT`: the environments, and the deployments that may precede them.
 pub(crate) fn targets(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(config) = config() else { return Vec::new() };
-    let environments = config.environments.keys().map(|name| (name.clone(), "environment"));
-    let deployments = config.deployments.iter().map(|name| (name.clone(), "deployment"));
-    candidates(current, environments.chain(deployments))
+    candidates(current, target_names(&config))
 }
 
 /// `[PROJECT] ENVIRONMENT TASK`: targets, and the task names.
 pub(crate) fn targets_then_tasks(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(config) = config() else { return Vec::new() };
-    let environments = config.environments.keys().map(|name| (name.clone(), "environment"));
-    let deployments = config.deployments.iter().map(|name| (name.clone(), "deployment"));
     let tasks = config.tasks.values().map(|task| (task.name.clone(), "task"));
-    candidates(current, environments.chain(deployments).chain(tasks))
+    candidates(current, target_names(&config).chain(tasks))
+}
+
+fn target_names(config: &Config) -> impl Iterator<Item = (String, &'static str)> + '_ {
+    let environments = config.environments.keys().map(|name| (name.clone(), "environment"));
+    environments.chain(config.deployments.iter().map(|name| (name.clone(), "deployment")))
 }
 
 /// An environment alone.

@@ -115,22 +115,11 @@ fn roles_without_hosts_are_found_by_tags_and_deployed_to_over_ssh() {
 
 #[test]
 fn aws_errors_name_the_role_and_the_reason_before_any_host_is_touched() {
-    if let Some(reason) = Moto::unavailable() {
-        skip(&reason);
-        return;
-    }
     let directory = tempfile::tempdir().unwrap();
     let config = "project: demo\nrepo: /srv/git/demo.git\nvalid_roles: [web]\nbranches: {testing: main}\n\
                   environments: [testing]\naws: {discover: tags, endpoint_url: \"http://127.0.0.1:9\"}\nregion: us-east-1\n";
     std::fs::write(directory.path().join("fabulaws-config.yml"), config).unwrap();
-    let outcome = crate::support::run(
-        crate::support::deployer(directory.path())
-            .env("HOME", directory.path())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .args(["hosts", "testing"]),
-    );
+    let outcome = deployer_for_aws(directory.path(), &["hosts", "testing"]);
     assert_eq!(outcome.code, 2, "{}", outcome.stderr);
     assert!(
         outcome
@@ -142,16 +131,7 @@ fn aws_errors_name_the_role_and_the_reason_before_any_host_is_touched() {
 
     // No region anywhere: said so, with where to give one, before any call.
     std::fs::write(directory.path().join("fabulaws-config.yml"), config.replace("region: us-east-1\n", "")).unwrap();
-    let outcome = crate::support::run(
-        crate::support::deployer(directory.path())
-            .env("HOME", directory.path())
-            .env_remove("AWS_REGION")
-            .env_remove("AWS_DEFAULT_REGION")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .args(["hosts", "testing"]),
-    );
+    let outcome = deployer_for_aws(directory.path(), &["hosts", "testing"]);
     assert_eq!(outcome.code, 2, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("no AWS region: set `region`"), "{}", outcome.stderr);
 }
@@ -170,10 +150,14 @@ fn group_project(moto: &Moto) -> tempfile::TempDir {
     directory
 }
 
-fn deployer_on_moto(directory: &std::path::Path, args: &[&str]) -> crate::support::Outcome {
+/// `deployer ARGS` in `directory` with emulator credentials, no instance metadata
+/// and no region but the file's.
+fn deployer_for_aws(directory: &std::path::Path, args: &[&str]) -> crate::support::Outcome {
     crate::support::run(
         crate::support::deployer(directory)
             .env("HOME", directory)
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -193,7 +177,7 @@ fn autoscaling_processes_are_suspended_and_resumed_from_this_machine() {
     let directory = group_project(&moto);
     let suspended = || moto.ctl(&["group-state", "demo-testing-ag"])["suspended"].clone();
 
-    let plan = deployer_on_moto(
+    let plan = deployer_for_aws(
         directory.path(),
         &["plan", "suspend_autoscaling_processes", "testing", "azrebalance", "Launch"],
     );
@@ -207,24 +191,24 @@ fn autoscaling_processes_are_suspended_and_resumed_from_this_machine() {
     assert_eq!(suspended(), serde_json::json!([]), "plan changed nothing");
 
     let outcome =
-        deployer_on_moto(directory.path(), &["suspend_autoscaling_processes", "testing", "AZRebalance", "Launch"]);
+        deployer_for_aws(directory.path(), &["suspend_autoscaling_processes", "testing", "AZRebalance", "Launch"]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("[this machine] suspend auto scaling processes: ok"), "{}", outcome.stderr);
     assert_eq!(suspended(), serde_json::json!(["AZRebalance", "Launch"]));
 
-    let outcome = deployer_on_moto(directory.path(), &["resume_autoscaling_processes", "testing", "Launch"]);
+    let outcome = deployer_for_aws(directory.path(), &["resume_autoscaling_processes", "testing", "Launch"]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert_eq!(suspended(), serde_json::json!(["AZRebalance"]));
-    let outcome = deployer_on_moto(directory.path(), &["resume-autoscaling-processes", "testing"]);
+    let outcome = deployer_for_aws(directory.path(), &["resume-autoscaling-processes", "testing"]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert_eq!(suspended(), serde_json::json!([]), "no process named: all of them");
 
     // Refused before any call: an unknown process, an environment without a group.
-    let outcome = deployer_on_moto(directory.path(), &["suspend_autoscaling_processes", "testing", "Launhc"]);
+    let outcome = deployer_for_aws(directory.path(), &["suspend_autoscaling_processes", "testing", "Launhc"]);
     assert_eq!(outcome.code, 2, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("`Launhc` is not an auto scaling process"), "{}", outcome.stderr);
     assert!(outcome.stderr.contains("Launch"), "did you mean: {}", outcome.stderr);
-    let outcome = deployer_on_moto(directory.path(), &["suspend_autoscaling_processes", "staging"]);
+    let outcome = deployer_for_aws(directory.path(), &["suspend_autoscaling_processes", "staging"]);
     assert_eq!(outcome.code, 2, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("add it to `auto_scaling_groups`"), "{}", outcome.stderr);
 
@@ -232,7 +216,7 @@ fn autoscaling_processes_are_suspended_and_resumed_from_this_machine() {
     let config = std::fs::read_to_string(directory.path().join("fabulaws-config.yml")).unwrap();
     std::fs::write(directory.path().join("fabulaws-config.yml"), config.replace("demo-testing-ag", "demo-gone-ag"))
         .unwrap();
-    let outcome = deployer_on_moto(directory.path(), &["suspend_autoscaling_processes", "testing"]);
+    let outcome = deployer_for_aws(directory.path(), &["suspend_autoscaling_processes", "testing"]);
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("there is no auto scaling group `demo-gone-ag`"), "{}", outcome.stderr);
 }
@@ -251,7 +235,7 @@ fn describe_shows_every_tagged_instance_and_the_group() {
     moto.ctl(&["launch", &subnet, "demo", "staging", "web", "1"]);
     let directory = group_project(&moto);
 
-    let outcome = deployer_on_moto(directory.path(), &["describe", "testing"]);
+    let outcome = deployer_for_aws(directory.path(), &["describe", "testing"]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let text = &outcome.stdout;
     assert!(text.contains("instances tagged deployment=demo, environment=testing:"), "{text}");
@@ -266,13 +250,13 @@ fn describe_shows_every_tagged_instance_and_the_group() {
     assert!(text.contains("suspended processes: none"), "{text}");
     assert_eq!(text.matches("InService").count(), 2, "{text}");
 
-    let outcome = deployer_on_moto(directory.path(), &["--json", "describe", "testing"]);
+    let outcome = deployer_for_aws(directory.path(), &["--json", "describe", "testing"]);
     let description: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
     assert_eq!(description["instances"].as_array().unwrap().len(), 4);
     assert_eq!(description["group"]["desired"], 2);
 
     // An environment without a group still lists its instances.
-    let outcome = deployer_on_moto(directory.path(), &["describe", "staging"]);
+    let outcome = deployer_for_aws(directory.path(), &["describe", "staging"]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert!(outcome.stdout.contains("no auto scaling group"), "{}", outcome.stdout);
 }

@@ -36,16 +36,19 @@
 //! its truth table. What the executor does with a step depends on its declared
 //! [`Effect`](deployer_plan::Effect), never on its kind.
 
+mod connect;
+mod controller;
 mod gate;
 mod host;
 mod state;
+mod waves;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use deployer_plan::protocol::captured::{Captured, combine};
-use deployer_plan::{Concurrency, Effect, HostWork, Phase, Plan, Scope, WaveGate};
+use deployer_plan::{Concurrency, Effect, HostWork, Phase, Plan, Scope};
 use futures::stream::{self, StreamExt};
 use tokio_util::sync::CancellationToken;
 
@@ -64,9 +67,6 @@ struct PhaseRun {
     results: Vec<WorkResult>,
     gate_failure: Option<(String, String)>,
 }
-
-/// How failures of cloud steps name where they happened.
-const CONTROLLER: &str = "(this machine)";
 
 /// Handshakes in flight at once by default: sshd's `MaxStartups` (10:30:100)
 /// starts dropping new connections past 10 unauthenticated ones.
@@ -254,70 +254,6 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         failed
     }
 
-    /// Runs a controller phase's cloud steps in order; the first failure fails it.
-    async fn run_cloud_forward(
-        &self,
-        index: usize,
-        phase: &Phase,
-        state: &mut RunState,
-        outcome: &mut Outcome,
-    ) -> bool {
-        let started = Instant::now();
-        self.reporter.report(Event::PhaseStarted {
-            phase: phase.name.clone(),
-            number: index + 1,
-            of: self.plan.phases.len(),
-            hosts: 0,
-        });
-        state.attempted.push(Vec::new());
-        state.cloud_started.push(index);
-        let failed = match self.run_cloud_steps(&phase.name, &phase.cloud, false).await {
-            Ok(()) => false,
-            Err((step, error)) => {
-                outcome.failures.push(Failure::on_controller(&phase.name, step, error));
-                true
-            }
-        };
-        self.reporter.report(Event::PhaseFinished {
-            phase: phase.name.clone(),
-            failed: usize::from(failed),
-            duration_ms: elapsed_ms(started),
-        });
-        failed
-    }
-
-    /// Runs cloud steps in order. Forward, the first failure stops them; in undo
-    /// every step runs and the first failure is returned.
-    async fn run_cloud_steps(
-        &self,
-        phase: &str,
-        steps: &[deployer_plan::CloudStep],
-        undo: bool,
-    ) -> Result<(), (String, String)> {
-        let mut first_error = None;
-        for step in steps {
-            if !undo && self.cancel.is_cancelled() {
-                return Err((step.title.clone(), "interrupted before it started".to_owned()));
-            }
-            let started = Instant::now();
-            let result = self.cloud.run(&step.action).await;
-            self.reporter.report(Event::CloudStep {
-                phase: phase.to_owned(),
-                title: step.title.clone(),
-                note: result.as_ref().ok().cloned(),
-                error: result.as_ref().err().cloned(),
-                duration_ms: elapsed_ms(started),
-            });
-            if let Err(error) = result {
-                first_error.get_or_insert((step.title.clone(), error));
-                if !undo {
-                    break;
-                }
-            }
-        }
-        first_error.map_or(Ok(()), Err)
-    }
-
     /// After the phases: undo what must be undone, and gather the facts the status
     /// needs.
     async fn settle(&self, context: &RunContext, state: &mut RunState, outcome: &mut Outcome) -> Settled {
@@ -382,53 +318,6 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         outcome.duration_ms = elapsed_ms(started);
         self.reporter.report(Event::Finished { status: outcome.status, duration_ms: outcome.duration_ms });
         outcome
-    }
-
-    /// Connects every host with a bounded number of handshakes at once. Returns
-    /// false when an unreachable host must stop the run.
-    async fn connect_all(&self, outcome: &mut Outcome, excluded: &mut [bool]) -> bool {
-        if self.plan.hosts.is_empty() {
-            // Cloud calls only: nothing to connect to.
-            return !self.cancel.is_cancelled();
-        }
-        self.reporter.report(Event::Connecting { hosts: self.plan.hosts.len() });
-        let results: Vec<(usize, Result<(), String>)> = stream::iter(self.plan.hosts.iter().enumerate())
-            .map(|(index, host)| async move {
-                if self.cancel.is_cancelled() {
-                    return (index, Err("interrupted".to_owned()));
-                }
-                (index, self.transport.connect(index, host).await.map_err(|error| error.to_string()))
-            })
-            .buffer_unordered(self.options.connect_concurrency.max(1))
-            .collect()
-            .await;
-        let mut fatal = false;
-        for (index, result) in results {
-            let host = self.plan.hosts[index].name.clone();
-            match result {
-                Ok(()) => self.reporter.report(Event::HostConnected { host }),
-                Err(error) => {
-                    let skipped = self.options.skip_bad_hosts;
-                    self.reporter.report(Event::HostUnreachable { host: host.clone(), error: error.clone(), skipped });
-                    outcome.hosts[index].result = HostResult::Unreachable { error: error.clone() };
-                    excluded[index] = true;
-                    if !skipped {
-                        fatal = true;
-                        outcome.failures.push(Failure {
-                            host,
-                            phase: "connect".to_owned(),
-                            step: None,
-                            error,
-                            output_tail: Vec::new(),
-                        });
-                    }
-                }
-            }
-        }
-        if excluded.iter().all(|&left_out| left_out) {
-            fatal = true;
-        }
-        !fatal && !self.cancel.is_cancelled()
     }
 
     async fn run_phase(
@@ -499,71 +388,6 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         }
         run.results.sort_by_key(|result| result.host);
         run
-    }
-
-    /// The groups a phase's hosts run in: batches or waves (forward only; undo
-    /// runs everywhere at once), else one group.
-    fn chunks<'w>(phase: &Phase, items: &[&'w HostWork], undo: bool) -> Vec<Vec<&'w HostWork>> {
-        match &phase.concurrency {
-            Concurrency::Batches { size } if !undo => {
-                items.chunks((*size).max(1) as usize).map(<[&HostWork]>::to_vec).collect()
-            }
-            Concurrency::Waves { sizes } if !undo => {
-                // Wave membership follows the plan's order of work, so hosts left
-                // out (unreachable) do not shift later hosts into earlier waves.
-                let mut wave_of = BTreeMap::new();
-                let mut position = 0;
-                for (wave, &size) in sizes.iter().enumerate() {
-                    for work in phase.work.iter().skip(position).take(size as usize) {
-                        wave_of.insert(work.host, wave);
-                    }
-                    position += size as usize;
-                }
-                let mut waves: Vec<Vec<&HostWork>> = vec![Vec::new(); sizes.len().max(1)];
-                for &work in items {
-                    let wave = wave_of.get(&work.host).copied().unwrap_or(waves.len() - 1);
-                    waves[wave].push(work);
-                }
-                waves.retain(|wave| !wave.is_empty());
-                waves
-            }
-            _ => vec![items.to_vec()],
-        }
-    }
-
-    /// After a wave: the bake, then the gate. `Err` says why the rollout must stop.
-    async fn between_waves(
-        &self,
-        phase: &Phase,
-        gate: &WaveGate,
-        wave: usize,
-        waves: usize,
-        hosts: &[String],
-    ) -> Result<(), String> {
-        if gate.bake > 0 {
-            self.reporter.report(Event::Baking { phase: phase.name.clone(), wave, seconds: gate.bake });
-            tokio::select! {
-                () = tokio::time::sleep(std::time::Duration::from_secs(gate.bake.into())) => {}
-                () = self.cancel.cancelled() => return Ok(()),
-            }
-        }
-        let Some(command) = &gate.command else { return Ok(()) };
-        let started = Instant::now();
-        let facts = gate::Facts {
-            plan: self.plan,
-            wave,
-            waves,
-            hosts,
-            directory: self.options.controller_directory.as_deref(),
-        };
-        let result = gate::run(command, gate.timeout, &facts, &self.cancel).await;
-        self.reporter.report(Event::GateFinished {
-            phase: phase.name.clone(),
-            wave,
-            error: result.as_ref().err().cloned(),
-            duration_ms: elapsed_ms(started),
-        });
-        result
     }
 
     fn names(&self, hosts: &[usize]) -> Vec<String> {
@@ -710,11 +534,6 @@ impl Outcome {
 }
 
 impl Failure {
-    /// A failure on the machine running deployer (a cloud step, a gate).
-    fn on_controller(phase: &str, step: String, error: String) -> Self {
-        Self { host: CONTROLLER.to_owned(), phase: phase.to_owned(), step: Some(step), error, output_tail: Vec::new() }
-    }
-
     fn of_phase(host: &str, phase: &Phase, error: &str) -> Self {
         Self {
             host: host.to_owned(),
