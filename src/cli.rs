@@ -123,6 +123,10 @@ pub(crate) enum Command {
     /// Switch every host back to the previous complete release
     Rollback(RollbackArgs),
 
+    /// Continue a deploy that stopped before its switch: the same commit and release,
+    /// building only on the hosts where it is not complete
+    Resume(ResumeArgs),
+
     /// Put up the maintenance page on web hosts
     #[command(alias = "begin-upgrade")]
     BeginUpgrade(BeginUpgradeArgs),
@@ -242,6 +246,22 @@ pub(crate) struct SerialArgs {
     pub batch_size: Option<u32>,
     /// Switch in these waves, cumulative counts or percentages (`1,30%,100%`),
     /// instead of those of `rollout:` (its bake and gate still apply)
+    #[arg(long, value_delimiter = ',', conflicts_with = "batch_size", value_name = "WAVES")]
+    pub waves: Vec<deployer_config::WaveSize>,
+}
+
+/// `[PROJECT] ENVIRONMENT [DEPLOY_ID]`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ResumeArgs {
+    /// The environment (optionally after the deployment), then the deploy or release
+    /// id to resume when `status` shows several
+    #[arg(value_name = "[PROJECT] ENVIRONMENT [DEPLOY_ID]", num_args = 1..=3, required = true,
+          add = ArgValueCompleter::new(completion::targets))]
+    pub words: Vec<String>,
+    /// For a `deploy_serial`: hosts switched at once [default: as the file says]
+    #[arg(long)]
+    pub batch_size: Option<u32>,
+    /// For a `deploy_serial`: switch in these waves (`1,30%,100%`)
     #[arg(long, value_delimiter = ',', conflicts_with = "batch_size", value_name = "WAVES")]
     pub waves: Vec<deployer_config::WaveSize>,
 }

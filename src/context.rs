@@ -48,6 +48,12 @@ pub(crate) enum CliError {
     Plan(#[from] deployer_plan::PlanError),
     #[error(transparent)]
     Revision(#[from] crate::revision::RevisionError),
+    #[error("resume: {0}")]
+    Resume(deployer_plan::resume::Refusal),
+    #[error(
+        "`plan resume` cannot show the plan without reading the hosts: `deployer resume` reads them, then shows what it will do"
+    )]
+    ResumeNeedsHosts,
 }
 
 /// What kind of error it is, which decides the exit code.
@@ -64,7 +70,7 @@ pub(crate) enum ErrorKind {
 impl CliError {
     pub(crate) fn kind(&self) -> ErrorKind {
         match self {
-            Self::Runtime(_) | Self::ControlDirectory(_) | Self::Cloud(_) => ErrorKind::Failure,
+            Self::Runtime(_) | Self::ControlDirectory(_) | Self::Cloud(_) | Self::Resume(_) => ErrorKind::Failure,
             _ => ErrorKind::Input,
         }
     }

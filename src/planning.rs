@@ -16,16 +16,22 @@ pub(crate) struct PlanRequest {
     pub spec: CommandSpec,
     pub branch: Option<String>,
     pub commit: Option<String>,
+    /// The stamp of the release a resume continues (the run's own time otherwise).
+    pub release_stamp: Option<String>,
 }
 
 impl PlanRequest {
     pub(crate) fn from_command(command: Command) -> Result<Self, CliError> {
-        let plain = |target: Target, spec| Self { target, spec, branch: None, commit: None };
+        let plain = |target: Target, spec| Self { target, spec, branch: None, commit: None, release_stamp: None };
         Ok(match command {
             Command::CreateEnvironment(target) => plain(target, CommandSpec::CreateEnvironment),
-            Command::DeployFull(args) => {
-                Self { target: args.target, spec: CommandSpec::DeployFull, branch: args.branch, commit: args.commit }
-            }
+            Command::DeployFull(args) => Self {
+                target: args.target,
+                spec: CommandSpec::DeployFull,
+                branch: args.branch,
+                commit: args.commit,
+                release_stamp: None,
+            },
             Command::DeploySerial(args) => Self {
                 target: args.deploy.target,
                 spec: CommandSpec::DeploySerial {
@@ -34,6 +40,7 @@ impl PlanRequest {
                 },
                 branch: args.deploy.branch,
                 commit: args.deploy.commit,
+                release_stamp: None,
             },
             Command::Rollback(args) => plain(args.target, CommandSpec::Rollback { to: args.to }),
             Command::BeginUpgrade(args) => {
@@ -64,6 +71,7 @@ impl PlanRequest {
             }
             Command::Completions { .. } => return Err(CliError::NoPlan("completions")),
             Command::Man { .. } => return Err(CliError::NoPlan("man")),
+            Command::Resume(_) => return Err(CliError::ResumeNeedsHosts),
         })
     }
 }
@@ -112,6 +120,10 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
         None
     };
     let sources = load_sources(&config, &directory)?;
+    let mut invocation = invocation::current();
+    if let Some(stamp) = request.release_stamp {
+        invocation.stamp = stamp;
+    }
     let plan = compile(&PlanInput {
         config: &config,
         deployment: &target.deployment,
@@ -119,7 +131,7 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
         command: request.spec,
         hosts: &hosts,
         revision,
-        invocation: invocation::current(),
+        invocation,
         sources: &sources,
     })?;
     Ok((config, plan))

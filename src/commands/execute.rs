@@ -32,7 +32,16 @@ pub(crate) fn run(global: &GlobalArgs, command: Command) -> Result<Exit, CliErro
         Command::Run { .. } | Command::Task(_) => HostOutput::Streamed,
         _ => HostOutput::Logged,
     };
-    let (config, plan) = build_plan(global, PlanRequest::from_command(command)?)?;
+    run_request(global, PlanRequest::from_command(command)?, host_output)
+}
+
+/// Compiles `request`, confirms on production, and runs it.
+pub(crate) fn run_request(
+    global: &GlobalArgs,
+    request: PlanRequest,
+    host_output: HostOutput,
+) -> Result<Exit, CliError> {
+    let (config, plan) = build_plan(global, request)?;
     if let Some(question) = &plan.confirmation {
         confirm(question, global.yes)?;
     }

@@ -6,6 +6,7 @@ mod docs;
 mod execute;
 mod hosts;
 mod plan;
+mod resume;
 mod status;
 
 use crate::cli::{Cli, Command, LockAction};
@@ -26,6 +27,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         | Command::SuspendAutoscalingProcesses(_)
         | Command::ResumeAutoscalingProcesses(_)
         | Command::Run { .. }) => execute::run(global, command),
+        Command::Resume(args) => resume::run(global, args),
         Command::Check { environment } => check::run(global, environment.as_deref()),
         Command::Hosts(target) => hosts::run(global, &target),
         Command::Describe(target) => describe::run(global, &target),

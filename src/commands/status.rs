@@ -76,21 +76,55 @@ impl Reporter for Collector {
     }
 }
 
-fn gather(global: &GlobalArgs, target: &Target, spec: CommandSpec) -> Result<(Vec<HostStatus>, RunStatus), CliError> {
-    let request = PlanRequest { target: target.clone(), spec, branch: None, commit: None };
+/// Every host's state report, read by the `status` plan.
+pub(crate) struct Observed {
+    /// The plan's hosts, in order.
+    pub hosts: Vec<String>,
+    /// Hosts whose report came back (with its lock line: the script ran to its end).
+    pub reports: BTreeMap<String, HostReport>,
+    pub errors: BTreeMap<String, String>,
+    pub run: RunStatus,
+}
+
+impl Observed {
+    /// Each host with its report, `None` when it could not be read.
+    pub(crate) fn by_host(&self) -> Vec<deployer_plan::resume::Observed<'_>> {
+        self.hosts.iter().map(|host| (host.as_str(), self.reports.get(host))).collect()
+    }
+}
+
+pub(crate) fn observe(global: &GlobalArgs, target: &Target) -> Result<Observed, CliError> {
+    let request = PlanRequest {
+        target: target.clone(),
+        spec: CommandSpec::Status,
+        branch: None,
+        commit: None,
+        release_stamp: None,
+    };
     let (config, plan) = build_plan(global, request)?;
     let collector = Collector::default();
     let outcome = run_plan(global, &config, &plan, &BTreeMap::new(), &collector)?;
-    let reports = collector.reports.into_inner().expect("not poisoned");
-    let errors = collector.errors.into_inner().expect("not poisoned");
+    let mut reports = collector.reports.into_inner().expect("not poisoned");
+    reports.retain(|_, report| report.lock_held.is_some());
+    Ok(Observed {
+        hosts: plan.hosts.iter().map(|host| host.name.clone()).collect(),
+        reports,
+        errors: collector.errors.into_inner().expect("not poisoned"),
+        run: outcome.status,
+    })
+}
+
+fn gather(global: &GlobalArgs, target: &Target) -> Result<(Vec<HostStatus>, Observed), CliError> {
+    let observed = observe(global, target)?;
+    let (reports, errors) = (&observed.reports, &observed.errors);
     let this_machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_owned();
-    let hosts = plan
+    let hosts = observed
         .hosts
         .iter()
         .map(|host| {
-            let mut status = HostStatus { host: host.name.clone(), ..HostStatus::default() };
-            status.error = errors.get(&host.name).cloned();
-            let Some(report) = reports.get(&host.name).filter(|report| report.lock_held.is_some()) else {
+            let mut status = HostStatus { host: host.clone(), ..HostStatus::default() };
+            status.error = errors.get(host).cloned();
+            let Some(report) = reports.get(host) else {
                 return status;
             };
             status.reachable = true;
@@ -115,11 +149,20 @@ fn gather(global: &GlobalArgs, target: &Target, spec: CommandSpec) -> Result<(Ve
             status
         })
         .collect();
-    Ok((hosts, outcome.status))
+    Ok((hosts, observed))
 }
 
 pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliError> {
-    let (hosts, run) = gather(global, target, CommandSpec::Status)?;
+    let (hosts, observed) = gather(global, target)?;
+    let run = observed.run;
+    // A deploy that stopped before its switch, and the command that continues it.
+    let found = deployer_plan::resume::find(&observed.by_host(), None);
+    let unfinished_switch = match &found {
+        Err(refusal @ deployer_plan::resume::Refusal::SwitchBegan { .. }) => Some(refusal.to_string()),
+        _ => None,
+    };
+    let resumable = found.ok();
+    let resume_command = resumable.as_ref().map(|_| format!("deployer resume {}", target.target.join(" ")));
     let live: BTreeMap<String, Vec<&str>> =
         hosts.iter().filter(|host| host.reachable).fold(BTreeMap::new(), |mut live, host| {
             let live_release = host.current.clone().or_else(|| host.current_elsewhere.as_deref().map(escape));
@@ -127,7 +170,17 @@ pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliEr
             live
         });
     if global.json {
-        let value = serde_json::json!({ "hosts": hosts, "drift": live.len() > 1, "live_releases": live });
+        let resumable = resumable.as_ref().map(|point| {
+            serde_json::json!({
+                "release": point.release, "commit": point.commit, "command": point.command,
+                "deploys": point.deploys, "prepared": point.prepared, "remaining": point.remaining,
+                "resume": resume_command,
+            })
+        });
+        let value = serde_json::json!({
+            "hosts": hosts, "drift": live.len() > 1, "live_releases": live, "resumable": resumable,
+            "unfinished_switch": unfinished_switch,
+        });
         output::stdout(&format!("{}\n", serde_json::to_string_pretty(&value).unwrap_or_default()));
     } else {
         let mut text = String::new();
@@ -184,6 +237,20 @@ pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliEr
                 paged.join(", ")
             );
         }
+        if let (Some(point), Some(command)) = (&resumable, &resume_command) {
+            let _ = writeln!(
+                text,
+                "resumable: the `{}` of {} (release {}) stopped before its switch; prepared on {} of {} hosts: `{command}`",
+                point.command,
+                &point.commit[..point.commit.len().min(7)],
+                point.release,
+                point.prepared.len(),
+                point.prepared.len() + point.remaining.len(),
+            );
+        }
+        if let Some(message) = &unfinished_switch {
+            let _ = writeln!(text, "{message}");
+        }
         match live.len() {
             0 => {}
             1 => {
@@ -217,7 +284,8 @@ fn status_exit(run: RunStatus, hosts: &[HostStatus], live_releases: usize) -> Ex
 }
 
 pub(crate) fn lock_status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliError> {
-    let (hosts, run) = gather(global, target, CommandSpec::Status)?;
+    let (hosts, observed) = gather(global, target)?;
+    let run = observed.run;
     if global.json {
         let value: Vec<_> = hosts
             .iter()
@@ -237,7 +305,7 @@ pub(crate) fn lock_status(global: &GlobalArgs, target: &Target) -> Result<Exit, 
 
 pub(crate) fn lock_release(global: &GlobalArgs, target: &Target, id: &str) -> Result<Exit, CliError> {
     let spec = CommandSpec::LockRelease { id: id.to_owned() };
-    let request = PlanRequest { target: target.clone(), spec, branch: None, commit: None };
+    let request = PlanRequest { target: target.clone(), spec, branch: None, commit: None, release_stamp: None };
     let (config, plan) = build_plan(global, request)?;
     let collector = Collector::default();
     let outcome = run_plan(global, &config, &plan, &BTreeMap::new(), &collector)?;

@@ -22,6 +22,7 @@ mod limits;
 mod network;
 mod plan;
 mod releases;
+mod resume;
 mod revert;
 mod rollout;
 mod run;

@@ -49,6 +49,16 @@ pub enum CommandSpec {
     ResumeProcesses {
         processes: Vec<ScalingProcess>,
     },
+    /// `deployer resume`: a deploy that stopped before its switch continues with
+    /// the same commit and release id ([`Invocation::stamp`] must be the release's
+    /// stamp). Hosts where the release is complete are verified, not rebuilt.
+    Resume {
+        /// The command that shipped the release: `deploy_full` or `deploy_serial`.
+        command: Box<CommandSpec>,
+        release: String,
+        /// Names of the hosts where the release is already complete.
+        prepared: Vec<String>,
+    },
 }
 
 impl CommandSpec {
@@ -67,6 +77,15 @@ impl CommandSpec {
             Self::Task { .. } => "task",
             Self::SuspendProcesses { .. } => "suspend_autoscaling_processes",
             Self::ResumeProcesses { .. } => "resume_autoscaling_processes",
+            Self::Resume { .. } => "resume",
+        }
+    }
+
+    /// The command whose release this run ships: a resume's resumed command.
+    pub fn shipping(&self) -> &Self {
+        match self {
+            Self::Resume { command, .. } => command,
+            other => other,
         }
     }
 
@@ -77,7 +96,7 @@ impl CommandSpec {
 
     /// Whether the command ships a new release (and so needs a revision).
     pub fn ships_a_release(&self) -> bool {
-        matches!(self, Self::CreateEnvironment | Self::DeployFull | Self::DeploySerial { .. })
+        matches!(self, Self::CreateEnvironment | Self::DeployFull | Self::DeploySerial { .. } | Self::Resume { .. })
     }
 }
 

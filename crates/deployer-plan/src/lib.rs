@@ -20,6 +20,7 @@ mod input;
 mod layout;
 mod model;
 pub mod protocol;
+pub mod resume;
 mod script;
 mod scripts;
 pub mod shell;

@@ -219,6 +219,7 @@ pub enum StepKind {
     Lock,
     Unlock,
     PrepareRelease,
+    VerifyPrepared,
     LinkShared,
     RenderTemplate,
     Build,

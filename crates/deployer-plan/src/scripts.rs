@@ -63,6 +63,7 @@ shell_files! {
     SWITCH_BACK => "switch_back.sh",
     UNLOCK => "unlock.sh",
     UPLOAD_SECRETS => "upload_secrets.sh",
+    VERIFY_PREPARED => "verify_prepared.sh",
 }
 
 fn library(name: &str) -> &'static str {

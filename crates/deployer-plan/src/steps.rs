@@ -75,8 +75,10 @@ impl StepBuilder<'_> {
         step
     }
 
-    /// Fetches the pinned commit into the host's mirror and extracts it.
-    pub fn prepare_release(&self, repo: &str, commit: &str, id: &str) -> Step {
+    /// Fetches the pinned commit into the host's mirror and extracts it. `reclaim`
+    /// (a resume): an unfinished release of this id that deployer created is
+    /// replaced instead of refused.
+    pub fn prepare_release(&self, repo: &str, commit: &str, id: &str, reclaim: bool) -> Step {
         let script = self.fill(
             scripts::PREPARE_RELEASE,
             vec![
@@ -84,9 +86,16 @@ impl StepBuilder<'_> {
                 ("commit", Value::word(commit)),
                 ("release", Value::word(id)),
                 ("run", Value::word(self.run)),
+                ("reclaim", Value::word(if reclaim { "yes" } else { "no" })),
             ],
         );
         self.step(StepKind::PrepareRelease, format!("fetch {} and extract it", short(commit)), script)
+    }
+
+    /// A resume's prepare on a host where the release is already complete.
+    pub fn verify_prepared(&self, id: &str) -> Step {
+        let script = self.fill(scripts::VERIFY_PREPARED, vec![("release", Value::word(id))]);
+        self.step(StepKind::VerifyPrepared, "check the release is still complete (prepared before)", script)
     }
 
     pub fn link_shared(&self, id: &str, dirs: &[String], files: &[String]) -> Option<Step> {

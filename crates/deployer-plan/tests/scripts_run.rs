@@ -477,7 +477,10 @@ fn a_capistrano_layout_is_adopted_restored_exactly_and_never_pruned() {
     }
     assert_eq!(std::fs::read_link(root.join("current")).unwrap(), Path::new("releases/20240101120000"));
     assert!(!root.join(".deployer/previous").exists(), "previous is as it was: absent");
-    assert!(!root.join("releases").join(deploy.release_id.unwrap()).exists(), "this run's release is gone");
+    let release = deploy.release_id.unwrap();
+    assert!(root.join(".deployer/complete").join(&release).exists(), "a complete release is kept, never live");
+    let history = std::fs::read_to_string(root.join(".deployer/history")).unwrap();
+    assert!(history.lines().last().unwrap().starts_with("v2\tevent=switched-back"), "{history}");
     assert!(root.join("releases/20240101120000/app.txt").exists(), "the adopted release is untouched");
 
     // Deploys that succeed keep the adopted release however many there are.

@@ -70,3 +70,33 @@ fn create_environment() {
 fn run() {
     snapshot("run", "staging", CommandSpec::Run { command: "uptime".to_owned() });
 }
+
+/// A resume: the hosts where the release is complete only check it; the others
+/// build it; everything after the prepare is the resumed command's.
+#[test]
+fn resume() {
+    let config = example();
+    let first = support::hosts(&config, "staging")[0].to_string();
+    let command = CommandSpec::Resume {
+        command: Box::new(CommandSpec::DeployFull),
+        release: "20261123T010203Z-3f78685".to_owned(),
+        prepared: vec![first.clone()],
+    };
+    let plan = plan(&config, "staging", command).unwrap();
+    assert_eq!(plan.release_id.as_deref(), Some("20261123T010203Z-3f78685"));
+    let prepare = plan.phases.iter().find(|phase| phase.name == "prepare").unwrap();
+    for work in &prepare.work {
+        let verify_only = work.steps.len() == 1 && work.steps[0].kind == deployer_plan::StepKind::VerifyPrepared;
+        assert_eq!(verify_only, plan.hosts[work.host].name == first, "{}", plan.hosts[work.host].name);
+    }
+    insta::assert_snapshot!("resume_text", plan.to_text());
+
+    // The release id is the resumed one, or the plan is refused.
+    let command = CommandSpec::Resume {
+        command: Box::new(CommandSpec::DeployFull),
+        release: "20261122T000000Z-3f78685".to_owned(),
+        prepared: vec![first],
+    };
+    let error = deployer_plan::PlanError::to_string(&support::plan(&config, "staging", command).unwrap_err());
+    assert!(error.contains("resume: the release to continue is 20261122T000000Z-3f78685"), "{error}");
+}

@@ -83,6 +83,18 @@ impl Compiler<'_> {
             CommandSpec::Task { name } => self.task(&mut phases, name)?,
             CommandSpec::SuspendProcesses { processes } => self.scaling_processes(&mut phases, true, processes)?,
             CommandSpec::ResumeProcesses { processes } => self.scaling_processes(&mut phases, false, processes)?,
+            CommandSpec::Resume { command, .. } => match &**command {
+                CommandSpec::DeployFull | CommandSpec::CreateEnvironment => self.deploy_full(&mut phases)?,
+                CommandSpec::DeploySerial { batch_size, waves } => {
+                    self.deploy_serial(&mut phases, *batch_size, waves.as_ref())?;
+                }
+                other => {
+                    return Err(PlanError::Unsafe(format!(
+                        "`{}` ships no release, so it cannot be resumed",
+                        other.name()
+                    )));
+                }
+            },
             CommandSpec::Run { command } => {
                 if command.trim().is_empty() || command.contains('\0') {
                     return Err(PlanError::Unsafe("the command is empty or contains a NUL byte".to_owned()));

@@ -119,7 +119,9 @@ impl Compiler<'_> {
         let (dirs, files) = self.shared();
         let id = &release.id;
         let commit = &release.revision.commit;
-        let fetch = self.steps.prepare_release(&self.config.repo, commit, id);
+        let resumed = self.already_prepared();
+        let fetch = self.steps.prepare_release(&self.config.repo, commit, id, resumed.is_some());
+        let verify = self.steps.verify_prepared(id);
         let link = self.steps.link_shared(id, &dirs, &files);
         let complete = self.steps.mark_complete(id, self.history_entry(EventKind::Prepared, Some(release)).to_line());
         let builds = self
@@ -149,6 +151,10 @@ impl Compiler<'_> {
         }
         let mut phase =
             self.phase_all("prepare", "build the new release on every host; nothing is live yet", |index, host| {
+                // A resume does no work again where the release is complete.
+                if resumed.is_some_and(|prepared| prepared.contains(&host.to_string())) {
+                    return Ok(vec![verify.clone()]);
+                }
                 let mut steps = vec![fetch.clone()];
                 steps.extend(link.clone());
                 for spec in &self.config.templates {
@@ -216,14 +222,19 @@ impl Compiler<'_> {
         Ok(armed)
     }
 
-    /// Undo of a deploy's switch: disarm the dead-man's switch first, when armed.
+    /// Undo of a deploy's switch: disarm the dead-man's switch first, when armed;
+    /// then record that this attempt went live and was switched back, so `resume`
+    /// never offers to continue it.
     pub(super) fn deploy_switch_undo(&self, release: &ReleaseInfo) -> Vec<HostWork> {
         let mut undo = self.switch_undo(&ReleaseRef::Id(release.id.clone()));
-        if self.auto_revert().is_some() {
-            let disarm = self.steps.disarm_revert(false);
-            for work in &mut undo {
+        let disarm = self.auto_revert().map(|_| self.steps.disarm_revert(false));
+        let entry = Script::text(self.history_entry(EventKind::SwitchedBack, Some(release)).to_line());
+        let record = self.steps.record_history("record the switch back in the history", entry);
+        for work in &mut undo {
+            if let Some(disarm) = &disarm {
                 work.steps.insert(0, disarm.clone());
             }
+            work.steps.push(record.clone());
         }
         undo
     }
@@ -312,6 +323,7 @@ impl Compiler<'_> {
             at: Some(invocation.started_at.clone()),
             user: Some(invocation.local_user.clone()),
             migrations: Some(event != EventKind::RolledBack && self.config.migrate.is_some()),
+            command: release.map(|_| self.input.command.shipping().name().to_owned()),
         }
     }
 }

@@ -15,7 +15,7 @@ use ids::{check_commit, check_stamp};
 use deployer_config::{Config, Environment, TargetHost};
 
 use crate::error::PlanError;
-use crate::input::PlanInput;
+use crate::input::{CommandSpec, PlanInput};
 use crate::layout::Layout;
 use crate::model::{Concurrency, HostWork, Phase, Plan, PlanHost, Revision, Scope, Step};
 use crate::steps::{StepBuilder, short};
@@ -42,6 +42,14 @@ pub fn compile(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
         (None, true) => return Err(PlanError::NoRevision { command: input.command.name().to_owned() }),
         (_, false) => None,
     };
+    if let (CommandSpec::Resume { release: resumed, .. }, Some(release)) = (&input.command, &release)
+        && *resumed != release.id
+    {
+        return Err(PlanError::Unsafe(format!(
+            "resume: the release to continue is {resumed}, but this commit and stamp make {}",
+            release.id
+        )));
+    }
     let layout = Layout::new(&environment.deploy_root);
     let mut compiler = Compiler {
         restarts: Vec::new(),
@@ -114,6 +122,14 @@ struct Compiler<'a> {
 impl Compiler<'_> {
     fn release(&self) -> Result<&ReleaseInfo, PlanError> {
         self.release.ok_or_else(|| PlanError::NoRevision { command: self.input.command.name().to_owned() })
+    }
+
+    /// In a resume, the hosts where the release is already complete.
+    fn already_prepared(&self) -> Option<&[String]> {
+        match &self.input.command {
+            CommandSpec::Resume { prepared, .. } => Some(prepared),
+            _ => None,
+        }
     }
 
     fn restart_steps(&self, host: &TargetHost) -> Vec<Step> {

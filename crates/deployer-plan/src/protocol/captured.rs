@@ -159,7 +159,7 @@ pub fn live_releases(history: &[Entry]) -> Vec<&Entry> {
     let mut stack: Vec<&Entry> = Vec::new();
     for entry in history {
         match entry.event {
-            EventKind::Prepared => {}
+            EventKind::Prepared | EventKind::SwitchedBack => {}
             EventKind::Deployed => {
                 if stack.last().is_none_or(|top| top.release != entry.release) {
                     stack.push(entry);
@@ -231,6 +231,7 @@ mod tests {
             at: None,
             user: None,
             migrations: Some(migrations),
+            command: None,
         }
     }
 

@@ -6,8 +6,14 @@
 //! `<TAB>`) after a version tag, `release` always last:
 //!
 //! ```text
-//! v2 <TAB> event=deployed <TAB> commit=<sha> <TAB> deploy=<run id> <TAB> at=<RFC 3339> <TAB> user=<name> <TAB> migrations=yes <TAB> release=<id>
+//! v2 <TAB> event=deployed <TAB> commit=<sha> <TAB> deploy=<run id> <TAB> at=<RFC 3339> <TAB> user=<name> <TAB> migrations=yes <TAB> command=deploy_full <TAB> release=<id>
 //! ```
+//!
+//! The events: `prepared` (built and complete on this host, not live), `deployed`
+//! and `rolled-back` (went live: the only events rollback follows), and
+//! `switched-back` (a deploy's switch was undone after the release went live here).
+//! A deploy's release id names the attempt: `resume` finds a release that was
+//! prepared and never went live by these lines.
 //!
 //! Values are percent-escaped (`%`, tab, newline, carriage return and other
 //! control characters), so a field never spans lines or columns. Readers ignore
@@ -31,6 +37,9 @@ pub enum EventKind {
     Deployed,
     /// Went live again in a rollback.
     RolledBack,
+    /// Was live here during a deploy that then switched back (it failed after the
+    /// switch): this attempt is over, so it is not resumable.
+    SwitchedBack,
 }
 
 impl EventKind {
@@ -39,6 +48,7 @@ impl EventKind {
             Self::Prepared => "prepared",
             Self::Deployed => "deployed",
             Self::RolledBack => "rolled-back",
+            Self::SwitchedBack => "switched-back",
         }
     }
 
@@ -47,6 +57,7 @@ impl EventKind {
             "prepared" => Some(Self::Prepared),
             "deployed" => Some(Self::Deployed),
             "rolled-back" | "rolled-back-to" => Some(Self::RolledBack),
+            "switched-back" => Some(Self::SwitchedBack),
             _ => None,
         }
     }
@@ -66,6 +77,9 @@ pub struct Entry {
     pub user: Option<String>,
     /// Whether the deploy that made this release ran migrations.
     pub migrations: Option<bool>,
+    /// The command that shipped the release (`deploy_full`, `deploy_serial`): what
+    /// `resume` continues.
+    pub command: Option<String>,
 }
 
 impl Entry {
@@ -86,6 +100,7 @@ impl Entry {
             ("at", self.at.as_deref()),
             ("user", self.user.as_deref()),
             ("migrations", self.migrations.map(|ran| if ran { "yes" } else { "no" })),
+            ("command", self.command.as_deref()),
         ];
         for (key, value) in fields {
             if let Some(value) = value {
@@ -116,6 +131,7 @@ impl Entry {
             at: None,
             user: None,
             migrations: None,
+            command: None,
         };
         let mut event = None;
         for field in fields.split('\t') {
@@ -129,6 +145,7 @@ impl Entry {
                 "at" => entry.at = Some(value),
                 "user" => entry.user = Some(value),
                 "migrations" => entry.migrations = Some(parse_yes_no(&value)?),
+                "command" => entry.command = Some(value),
                 _ => {} // a newer writer's field
             }
         }
@@ -147,13 +164,18 @@ impl Entry {
             at: Some((*at).to_owned()),
             user: Some((*user).to_owned()),
             migrations: Some(parse_yes_no(migrate.strip_prefix("migrate=")?)?),
+            command: None,
         };
         entry.validated()
     }
 
     fn validated(self) -> Option<Self> {
         let commit_ok = self.commit.as_deref().is_none_or(is_commit);
-        (is_release_name(&self.release) && commit_ok).then_some(self)
+        let command_ok = self
+            .command
+            .as_deref()
+            .is_none_or(|command| !command.is_empty() && command.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        (is_release_name(&self.release) && commit_ok && command_ok).then_some(self)
     }
 }
 
@@ -168,10 +190,23 @@ pub fn parse_all<'a>(lines: impl IntoIterator<Item = &'a str>) -> (Vec<Entry>, u
         }
         match Entry::parse(line) {
             Some(entry) => entries.push(entry),
+            None if is_newer_event(line) => {} // a newer writer's event: not damage
             None => unreadable += 1,
         }
     }
     (entries, unreadable)
+}
+
+/// A well-formed line of this version whose event this version does not know.
+fn is_newer_event(line: &str) -> bool {
+    let Some(fields) = line.strip_suffix('\r').unwrap_or(line).strip_prefix("v2\t") else { return false };
+    fields.split('\t').any(|field| {
+        field.strip_prefix("event=").is_some_and(|event| {
+            EventKind::parse(event).is_none()
+                && !event.is_empty()
+                && event.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+        })
+    })
 }
 
 fn parse_yes_no(value: &str) -> Option<bool> {
@@ -227,6 +262,7 @@ mod tests {
             at: Some("2026-11-23T00:00:00Z".to_owned()),
             user: Some("ana".to_owned()),
             migrations: Some(true),
+            command: Some("deploy_full".to_owned()),
         }
     }
 
@@ -243,7 +279,7 @@ mod tests {
     fn hostile_values_stay_inside_their_field() {
         let entry = Entry { user: Some("a\tb\nc%d\u{1b}[2J=é".to_owned()), ..deployed("r1") };
         let line = entry.to_line();
-        assert!(!line.contains('\n') && !line.contains('\u{1b}') && line.matches('\t').count() == 7, "{line:?}");
+        assert!(!line.contains('\n') && !line.contains('\u{1b}') && line.matches('\t').count() == 8, "{line:?}");
         assert_eq!(Entry::parse(&line), Some(entry));
     }
 
@@ -281,5 +317,20 @@ mod tests {
         let good = deployed("r1").to_line();
         let (entries, unreadable) = parse_all([good.as_str(), "", "junk", good.as_str()]);
         assert_eq!((entries.len(), unreadable), (2, 1));
+    }
+
+    #[test]
+    fn a_newer_event_is_skipped_not_counted_as_damage() {
+        let (entries, unreadable) = parse_all(["v2\tevent=exploded\trelease=r1", "v2\tevent=$(x)\trelease=r1"]);
+        assert_eq!((entries.len(), unreadable), (0, 1), "only the hostile one is damage");
+    }
+
+    #[test]
+    fn commands_are_names() {
+        let line = deployed("r1").to_line();
+        assert_eq!(Entry::parse(&line).unwrap().command.as_deref(), Some("deploy_full"));
+        assert_eq!(Entry::parse(&line.replace("deploy_full", "rm%20-rf")), None);
+        let switched = Entry { event: EventKind::SwitchedBack, ..deployed("r1") };
+        assert_eq!(Entry::parse(&switched.to_line()), Some(switched));
     }
 }

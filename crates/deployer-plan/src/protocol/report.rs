@@ -188,6 +188,7 @@ mod tests {
             at: None,
             user: Some("tab\there".to_owned()),
             migrations: Some(false),
+            command: None,
         };
         std::fs::write(root.join(".deployer/history"), format!("{}\nnot a history line\n", entry.to_line())).unwrap();
         std::os::unix::fs::symlink(root.join("releases/r2"), root.join("current")).unwrap();
