@@ -83,14 +83,15 @@ fn role_counts(config: &Config, environment: &deployer_config::Environment) -> V
 
 /// `deploy_serial in waves 1, 30%, 100% (bake 300s, gate `./smoke`, ...)`.
 fn describe_rollout(rollout: &deployer_config::Rollout) -> String {
-    let waves: Vec<String> = rollout
-        .waves
-        .iter()
-        .map(|wave| match wave {
-            deployer_config::WaveSize::Hosts(count) => count.to_string(),
-            deployer_config::WaveSize::Percent(percent) => format!("{percent}%"),
-        })
-        .collect();
+    let mut waves: Vec<String> = Vec::new();
+    if !rollout.canary.is_empty() {
+        waves.push(format!("canary {}", rollout.canary.join(" ")));
+    }
+    waves.extend(rollout.groups.iter().map(|(name, hosts)| format!("{name} ({} hosts)", hosts.len())));
+    waves.extend(rollout.waves.iter().map(|wave| match wave {
+        deployer_config::WaveSize::Hosts(count) => count.to_string(),
+        deployer_config::WaveSize::Percent(percent) => format!("{percent}%"),
+    }));
     let mut details = vec![format!("bake {}s", rollout.bake)];
     if let Some(gate) = &rollout.gate {
         details.push(format!("gate `{gate}`"));

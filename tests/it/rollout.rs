@@ -143,3 +143,88 @@ fn with_halt_a_failing_gate_leaves_the_switched_waves_and_says_partial() {
         assert!(project.lines(host, "service").is_empty(), "host {host}: the third wave never started");
     }
 }
+
+/// Hosts drained (out of service) at this moment: each host's drain creates its
+/// `out` marker and its undrain removes it.
+fn drained(project: &Project) -> usize {
+    (0..HOSTS).filter(|&host| project.host_file(host, "out").exists()).count()
+}
+
+#[test]
+fn min_healthy_holds_at_every_moment_of_a_rollout_by_named_canary_and_groups() {
+    // Host 7 is the canary; then two groups (zones); the rest last. The restart
+    // takes a moment so a wave's hosts are out of service together.
+    let names_of = |project: &Project, hosts: &[usize]| {
+        hosts.iter().map(|&host| format!("\"{}\"", project.fleet.hosts[host].address)).collect::<Vec<_>>().join(", ")
+    };
+    let roles = format!(
+        "  web:\n\
+         \x20   restart: \"sleep 0.3; echo $DEPLOYER_RELEASE >> {DEPLOY_PATH}/restarts\"\n\
+         \x20   healthcheck: test -f app.txt\n"
+    );
+    let Some(project) = project_with(HOSTS, &roles, "") else { return };
+    let rollout = format!(
+        "rollout:\n\
+         \x20 canary: [{canary}]\n\
+         \x20 groups:\n\
+         \x20   zone-a: [{zone_a}]\n\
+         \x20   zone-b: [{zone_b}]\n\
+         \x20 min_healthy: 60%\n\
+         \x20 gate: 'echo \"$DEPLOYER_WAVE $DEPLOYER_WAVE_HOSTS\" >> gate.log'\n\
+         \x20 drain: 'touch {DEPLOY_PATH}/out'\n\
+         \x20 undrain: 'rm {DEPLOY_PATH}/out'\n",
+        canary = names_of(&project, &[7]),
+        zone_a = names_of(&project, &[0, 2, 4]),
+        zone_b = names_of(&project, &[1, 3, 5]),
+    );
+    project.append_config(&rollout);
+    assert_eq!(run_and_check(&project, &["deploy_full", "testing"]).code, 0);
+    project.tick();
+    project.next_version("v2\n");
+
+    // A poller counts the hosts out of service while the rollout runs.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (outcome, most_out) = std::thread::scope(|scope| {
+        let poller = scope.spawn(|| {
+            let mut most = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                most = most.max(drained(&project));
+                // A sampler, not a wait: it only bounds the CPU the poller takes.
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            most
+        });
+        let outcome = run_and_check(&project, &["deploy_serial", "testing"]);
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        (outcome, poller.join().unwrap())
+    });
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let release = project.current(0).unwrap();
+    check_fleet(&project, HOSTS, &outcome, &Expect::all_on(&release));
+    // 60% of 10 stay in service: never more than 4 out, and the poller saw the
+    // largest wave (the three of a zone, or the remaining three) out together.
+    assert!(most_out <= 4, "{most_out} hosts were out of service at once");
+    assert!(most_out >= 2, "the poller never saw a wave out of service ({most_out})");
+    assert_eq!(drained(&project), 0, "every host is back in service");
+
+    // The gate saw the canary, then each zone, in that order.
+    let gate = std::fs::read_to_string(project.path().join("gate.log")).unwrap();
+    let address = |host: usize| project.fleet.hosts[host].host_string(&project.fleet.user);
+    let expected = format!(
+        "1 {}\n2 {} {} {}\n3 {} {} {}\n",
+        address(7),
+        address(0),
+        address(2),
+        address(4),
+        address(1),
+        address(3),
+        address(5)
+    );
+    assert_eq!(gate, expected);
+
+    // Waves that would take more out than min_healthy allows are refused before any host is touched.
+    let refused = run_and_check(&project, &["deploy_serial", "testing", "--waves", "1,100%"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("`min_healthy` keeps 6 in service"), "{}", refused.stderr);
+    assert_eq!(project.current(0).unwrap(), release);
+}

@@ -10,7 +10,13 @@ use crate::problems::Problems;
 /// How `deploy_serial` rolls a release out, when the file says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rollout {
-    /// Cumulative targets: after wave k, `waves[k]` of the hosts are on the release.
+    /// Named hosts that form the first wave, whatever their place in the host list.
+    pub canary: Vec<String>,
+    /// Named groups of hosts (a zone, a rack), one wave each in the file's order,
+    /// after the canary; hosts in no group form a last wave. Exclusive with `waves`.
+    pub groups: Vec<(String, Vec<String>)>,
+    /// Cumulative targets: after wave k, `waves[k]` of the hosts are on the release
+    /// (counting the canary).
     pub waves: Vec<WaveSize>,
     /// Seconds to wait after each wave but the last, before its gate.
     pub bake: u32,
@@ -66,11 +72,14 @@ impl std::str::FromStr for WaveSize {
 
 impl Rollout {
     /// `waves` with this rollout's bake, gate, drain and `min_healthy` (or none
-    /// of them, without one): `--waves` on the command line.
+    /// of them, without one): `--waves` on the command line, which replaces the
+    /// canary and groups too.
     pub fn with_waves(base: Option<&Self>, waves: Vec<WaveSize>) -> Self {
         match base {
-            Some(base) => Self { waves, ..base.clone() },
+            Some(base) => Self { waves, canary: Vec::new(), groups: Vec::new(), ..base.clone() },
             None => Self {
+                canary: Vec::new(),
+                groups: Vec::new(),
                 waves,
                 bake: 0,
                 gate: None,
@@ -86,8 +95,14 @@ impl Rollout {
     /// its target, empty waves dropped, and a last wave for any host no target
     /// covers.
     pub fn wave_sizes(&self, total: usize) -> Vec<usize> {
+        self.wave_sizes_after(0, total)
+    }
+
+    /// [`Rollout::wave_sizes`] when the first `covered` hosts (the canary) already
+    /// switched in a wave of their own.
+    pub fn wave_sizes_after(&self, covered: usize, total: usize) -> Vec<usize> {
         let mut sizes = Vec::new();
-        let mut covered = 0;
+        let mut covered = covered.min(total);
         for wave in &self.waves {
             let target = wave.of(total).max(covered);
             if target > covered {
@@ -105,6 +120,10 @@ impl Rollout {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRollout {
+    canary: Option<Vec<String>>,
+    #[serde(default)]
+    groups: indexmap::IndexMap<String, Vec<String>>,
+    #[serde(default)]
     waves: Vec<serde_yaml::Value>,
     bake: Option<u32>,
     gate: Option<String>,
@@ -120,8 +139,46 @@ const DEFAULT_GATE_TIMEOUT: u32 = 300;
 pub(crate) fn rollout(problems: &mut Problems, path: &KeyPath, raw: RawRollout) -> Option<Rollout> {
     let mut waves = Vec::new();
     let mut ok = true;
-    if raw.waves.is_empty() {
-        problems.value(&path.key("waves"), "give at least one wave, e.g. `[1, 30%, 100%]`");
+    let canary: &[String] = raw.canary.as_deref().unwrap_or_default();
+    if raw.waves.is_empty() && raw.groups.is_empty() && canary.is_empty() {
+        problems.value(&path.key("waves"), "give at least one wave, e.g. `[1, 30%, 100%]` (or `canary:` or `groups:`)");
+        ok = false;
+    }
+    if !raw.waves.is_empty() && !raw.groups.is_empty() {
+        problems.value(&path.key("groups"), "give `waves:` or `groups:`, not both: groups are the waves");
+        ok = false;
+    }
+    let mut named: Vec<&str> = Vec::new();
+    let lists = raw
+        .canary
+        .iter()
+        .map(|hosts| (path.key("canary"), hosts))
+        .chain(raw.groups.iter().map(|(name, hosts)| (path.key("groups").key(name), hosts)));
+    for (list_path, hosts) in lists {
+        if hosts.is_empty() {
+            problems.value(&list_path, "name at least one host");
+            ok = false;
+        }
+        for (index, host) in hosts.iter().enumerate() {
+            if let Err(error) = host.parse::<crate::HostString>() {
+                problems.value(&list_path.index(index), format!("not a host: {error}"));
+                ok = false;
+            } else if named.contains(&host.as_str()) {
+                problems.value(&list_path.index(index), format!("`{host}` is named twice in the rollout"));
+                ok = false;
+            } else {
+                named.push(host);
+            }
+        }
+    }
+    if let Some(first) = raw.waves.first().and_then(|wave| parse_wave(wave).ok())
+        && !canary.is_empty()
+        && first == WaveSize::Hosts(u32::try_from(canary.len()).unwrap_or(u32::MAX))
+    {
+        problems.value(
+            &path.key("waves").index(0),
+            "the canary is already the first wave: this count adds nothing (start with the next target)",
+        );
         ok = false;
     }
     for (index, value) in raw.waves.iter().enumerate() {
@@ -162,6 +219,8 @@ pub(crate) fn rollout(problems: &mut Problems, path: &KeyPath, raw: RawRollout) 
         ok = false;
     }
     ok.then(|| Rollout {
+        canary: raw.canary.unwrap_or_default(),
+        groups: raw.groups.into_iter().collect(),
         waves,
         bake: raw.bake.unwrap_or(0),
         gate: raw.gate,
@@ -207,6 +266,8 @@ mod tests {
 
     fn rollout(waves: &[WaveSize]) -> Rollout {
         Rollout {
+            canary: Vec::new(),
+            groups: Vec::new(),
             waves: waves.to_vec(),
             bake: 0,
             gate: None,
@@ -229,6 +290,36 @@ mod tests {
         assert_eq!(rollout(&[Percent(50), Hosts(2)]).wave_sizes(3), [2, 1], "a target already met adds no wave");
         assert_eq!(rollout(&[Hosts(5)]).wave_sizes(2), [2]);
         assert_eq!(rollout(&[Percent(1)]).wave_sizes(1000), [10, 990]);
+        assert_eq!(rollout(&[Percent(50), Percent(100)]).wave_sizes_after(1, 10), [4, 5], "after a canary of one");
+        assert_eq!(rollout(&[]).wave_sizes_after(2, 10), [8]);
+    }
+
+    #[test]
+    fn canary_and_groups_name_hosts() {
+        let text = |rollout: &str| {
+            format!(
+                "project: p\nrepo: /srv/git/p.git\nvalid_roles: [web]\nrollout:\n{rollout}\n\
+                 environments:\n  staging: {{branch: main}}\n"
+            )
+        };
+        let parse = |rollout: &str| {
+            crate::validate::parse_config(camino::Utf8Path::new("f.yml"), &text(rollout), &[])
+                .map(|config| config.rollout.unwrap())
+        };
+        let rollout = parse("  canary: [web1]\n  groups:\n    zone-a: [web2, web3]\n    zone-b: [web4]").unwrap();
+        assert_eq!(rollout.canary, ["web1"]);
+        assert_eq!(rollout.groups[0], ("zone-a".to_owned(), vec!["web2".to_owned(), "web3".to_owned()]));
+        assert_eq!(parse("  canary: [web1]\n  waves: [50%, 100%]").unwrap().waves.len(), 2);
+        for (bad, key) in [
+            ("  waves: [1]\n  groups: {a: [web1]}", "groups"),
+            ("  canary: [web1]\n  groups: {a: [web1]}", "named twice"),
+            ("  canary: [\"web 1\"]", "canary"),
+            ("  groups: {a: []}", "at least one host"),
+            ("  canary: [web1]\n  waves: [1, 100%]", "already the first wave"),
+        ] {
+            let error = format!("{:?}", parse(bad).unwrap_err());
+            assert!(error.contains(key), "{bad}: {error}");
+        }
     }
 
     #[test]

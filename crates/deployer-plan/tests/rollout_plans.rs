@@ -89,3 +89,49 @@ fn bakes_that_outlast_the_dead_mans_switch_are_refused() {
     let text = CONFIG.replace("rollout:", "auto_revert_after: 900\nrollout:");
     assert!(plan_of(&text, CommandSpec::DeploySerial { batch_size: None, waves: None }).is_ok());
 }
+
+/// The hosts of each wave, in order, as the executor groups them.
+fn waves_of(plan: &deployer_plan::Plan) -> Vec<Vec<String>> {
+    let rollout = plan.phases.iter().find(|phase| phase.name == "rollout").unwrap();
+    let deployer_plan::Concurrency::Waves { sizes } = &rollout.concurrency else { panic!("not waves") };
+    let mut hosts = rollout.work.iter().map(|work| plan.hosts[work.host].host.clone());
+    sizes.iter().map(|&size| hosts.by_ref().take(size as usize).collect()).collect()
+}
+
+#[test]
+fn a_named_canary_and_groups_choose_the_waves() {
+    let serial = || CommandSpec::DeploySerial { batch_size: None, waves: None };
+    let text = CONFIG.replace("waves: [1, 30%, 100%]", "canary: [web7], waves: [50%, 100%]");
+    let plan = plan_of(&text, serial()).unwrap();
+    assert_eq!(
+        waves_of(&plan),
+        [vec!["web7"], vec!["web1", "web2", "web3", "web4"], vec!["web5", "web6", "web8", "web9", "web10"]]
+    );
+
+    let text = CONFIG.replace(
+        "waves: [1, 30%, 100%]",
+        "canary: [web10], groups: {zone-b: [web2, web4, web6], zone-a: [web1, web3]}",
+    );
+    let plan = plan_of(&text, serial()).unwrap();
+    assert_eq!(
+        waves_of(&plan),
+        [vec!["web10"], vec!["web2", "web4", "web6"], vec!["web1", "web3"], vec!["web5", "web7", "web8", "web9"]],
+        "a last wave for the hosts in no group"
+    );
+    assert!(
+        plan.to_text().contains("wave 1 (1 host): web10\n  wave 2 (3 hosts): web2, web4, web6"),
+        "{}",
+        plan.to_text()
+    );
+
+    // `--waves` replaces the canary and the groups; a name this run does not target is refused.
+    let plan = plan_of(
+        &text,
+        CommandSpec::DeploySerial { batch_size: None, waves: Some(vec![deployer_config::WaveSize::Percent(50)]) },
+    )
+    .unwrap();
+    assert_eq!(waves_of(&plan)[0][0], "web1");
+    let text = CONFIG.replace("waves: [1, 30%, 100%]", "canary: [web11]");
+    let error = plan_of(&text, serial()).unwrap_err().to_string();
+    assert!(error.contains("`rollout` names `web11` (in `canary`), which this run does not target"), "{error}");
+}

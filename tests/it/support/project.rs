@@ -209,6 +209,15 @@ pub fn finish(child: std::process::Child) -> Outcome {
 
 impl Project {
     /// Commits a new version of the app, a second later on the project's clock.
+    /// Adds top-level YAML to the end of the configuration (keys that need the
+    /// fleet's addresses, known only once it started).
+    pub fn append_config(&self, yaml: &str) {
+        use std::io::Write;
+        let path = self.path().join("fabulaws-config.yml");
+        let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        file.write_all(yaml.as_bytes()).unwrap();
+    }
+
     pub fn next_version(&self, content: &str) {
         self.commit(content);
         self.tick();

@@ -173,7 +173,7 @@ impl Compiler<'_> {
         // else batches of `execution.batch_size`.
         match (batch_size, waves) {
             (None, Some(plan)) => {
-                let sizes = plan.wave_sizes(rollout.work.len());
+                let sizes = self.order_named_waves(plan, &mut rollout)?;
                 check_min_healthy(plan, &sizes, rollout.work.len())?;
                 // The first wave's hosts are armed until the whole rollout confirms:
                 // bakes alone must not outlast their dead-man's switch.
@@ -206,6 +206,56 @@ impl Compiler<'_> {
         phases.push(rollout);
         phases.push(self.finish(release)?);
         Ok(())
+    }
+
+    /// Puts the rollout's named hosts first (the canary, then each group in
+    /// order), keeping the host order otherwise, and gives the wave sizes. A named
+    /// host this run does not target is refused: a canary silently missing would
+    /// make the first wave something nobody chose.
+    fn order_named_waves(&self, plan: &deployer_config::Rollout, rollout: &mut Phase) -> Result<Vec<usize>, PlanError> {
+        let total = rollout.work.len();
+        if plan.canary.is_empty() && plan.groups.is_empty() {
+            return Ok(plan.wave_sizes(total));
+        }
+        let position_of = |name: &str| {
+            rollout.work.iter().position(|work| {
+                let host = &self.hosts[work.host];
+                host.host == name || host.to_string() == name
+            })
+        };
+        let mut ordered = Vec::new();
+        let mut sizes = Vec::new();
+        let lists = std::iter::once(("canary", &plan.canary))
+            .chain(plan.groups.iter().map(|(name, hosts)| (name.as_str(), hosts)));
+        for (wave, hosts) in lists {
+            let before = ordered.len();
+            for name in hosts {
+                let position = position_of(name).ok_or_else(|| {
+                    PlanError::Unsafe(format!(
+                        "`rollout` names `{name}` (in `{wave}`), which this run does not target: fix the name, or \
+                         choose the waves with `--waves` or `--batch-size`"
+                    ))
+                })?;
+                if ordered.contains(&position) {
+                    return Err(PlanError::Unsafe(format!("`rollout` names the host of `{name}` twice")));
+                }
+                ordered.push(position);
+            }
+            if ordered.len() > before {
+                sizes.push(ordered.len() - before);
+            }
+        }
+        let named = ordered.len();
+        let rest: Vec<usize> = (0..total).filter(|position| !ordered.contains(position)).collect();
+        ordered.extend(rest);
+        let work = std::mem::take(&mut rollout.work);
+        rollout.work = ordered.iter().map(|&position| work[position].clone()).collect();
+        if plan.groups.is_empty() {
+            sizes.extend(plan.wave_sizes_after(named, total));
+        } else if named < total {
+            sizes.push(total - named);
+        }
+        Ok(sizes)
     }
 
     fn rollback(&self, phases: &mut Vec<Phase>, to: Option<&str>) -> Result<(), PlanError> {
