@@ -10,12 +10,14 @@
 //! Controller CPU is counted with a cgroup (cpuacct), so it includes every ssh
 //! process the controller starts, daemonized masters too. Needs root.
 //!
-//! Run: `scripts/bench` (or `cargo run --release -p deployer-bench`).
+//! Run: `scripts/bench` (or `cargo run --release -p deployer-bench`);
+//! `scripts/bench mirror` and `scripts/bench waves` for the other comparisons.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod lower_bound;
 mod mirror;
 mod proxy;
+mod waves;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,6 +47,11 @@ fn main() {
     if let Some(reason) = Fleet::unavailable() {
         eprintln!("deployer-bench: {reason}");
         std::process::exit(2);
+    }
+    if args.get(1).map(String::as_str) == Some("waves") {
+        let deployer = args.get(2).map_or("target/release/deployer", String::as_str);
+        waves::run(&std::fs::canonicalize(deployer).expect("build deployer first"));
+        return;
     }
     if args.get(1).map(String::as_str) == Some("mirror") {
         let deployer = args.get(2).map_or("target/release/deployer", String::as_str);
@@ -137,7 +144,7 @@ pub(crate) fn git(directory: &Path, args: &[&str]) {
 }
 
 /// A small application: a few hundred files, like a modest web app.
-fn init_repository(source: &Path) {
+pub(crate) fn init_repository(source: &Path) {
     std::fs::create_dir_all(source.join("app")).unwrap();
     git(source, &["init", "-q"]);
     for index in 0..300 {
@@ -223,14 +230,23 @@ pub(crate) fn in_cgroup(name: &str, command: &mut Command) -> (Duration, Duratio
 }
 
 pub(crate) fn run_deployer(deployer: &Path, config: &Path, environment: &str) -> Measure {
+    run_deployer_with(deployer, config, &["deploy_full", environment], None)
+}
+
+/// `deployer ARGS` with the configuration `config`, taking `now` as the time
+/// (`DEPLOYER_NOW`, so back-to-back deploys get distinct release ids without waiting).
+pub(crate) fn run_deployer_with(deployer: &Path, config: &Path, args: &[&str], now: Option<&str>) -> Measure {
     let mut command = Command::new("/usr/bin/time");
     command
         .args(["-f", "peak-rss-kb=%M"])
         .arg(deployer)
         .arg("-c")
         .arg(config)
-        .args(["deploy_full", environment])
+        .args(args)
         .env("HOME", config.parent().unwrap());
+    if let Some(now) = now {
+        command.env("DEPLOYER_NOW", now);
+    }
     let (wall, cpu, output) = in_cgroup("dpl-tool", &mut command);
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
