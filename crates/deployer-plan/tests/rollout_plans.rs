@@ -135,3 +135,30 @@ fn a_named_canary_and_groups_choose_the_waves() {
     let error = plan_of(&text, serial()).unwrap_err().to_string();
     assert!(error.contains("`rollout` names `web11` (in `canary`), which this run does not target"), "{error}");
 }
+
+/// With `auto_revert_after`, every host arms its revert before it switches, the
+/// switch's undo disarms it first, and the deploy's last phase confirms it first.
+#[test]
+fn armed_reverts_are_in_the_plan() {
+    let text = CONFIG.replace("rollout:", "auto_revert_after: 900\nrollout:");
+    let plan = plan_of(&text, CommandSpec::DeploySerial { batch_size: None, waves: None }).unwrap();
+    let text = plan.to_text();
+    // Every phase's overview (no script bodies), from the rollout on, for web1.
+    let start = text.find(": rollout: ").map(|start| text[..start].rfind("phase ").unwrap()).unwrap();
+    let overview: String = text[start..]
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('|'))
+        .scan(true, |keep, line| {
+            // One host's steps are enough: the others are the same.
+            if line.trim_start().starts_with("on ") {
+                *keep = line.trim_start().starts_with("on web1");
+            } else if line.starts_with("phase ") || line.trim_start().starts_with("if a later phase fails") {
+                *keep = true;
+            }
+            Some((*keep).then_some(line))
+        })
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("armed_reverts_text", overview);
+}
