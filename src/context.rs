@@ -48,8 +48,8 @@ pub(crate) enum CliError {
     Plan(#[from] deployer_plan::PlanError),
     #[error(transparent)]
     Revision(#[from] crate::revision::RevisionError),
-    #[error("resume: {0}")]
-    Resume(deployer_plan::resume::Refusal),
+    #[error("resume: {refusal}")]
+    Resume { refusal: deployer_plan::resume::Refusal, target: String },
     #[error(
         "`plan resume` cannot show the plan without reading the hosts: `deployer resume` reads them, then shows what it will do"
     )]
@@ -70,7 +70,7 @@ pub(crate) enum ErrorKind {
 impl CliError {
     pub(crate) fn kind(&self) -> ErrorKind {
         match self {
-            Self::Runtime(_) | Self::ControlDirectory(_) | Self::Cloud(_) | Self::Resume(_) => ErrorKind::Failure,
+            Self::Runtime(_) | Self::ControlDirectory(_) | Self::Cloud(_) | Self::Resume { .. } => ErrorKind::Failure,
             _ => ErrorKind::Input,
         }
     }
@@ -81,6 +81,12 @@ impl CliError {
             Self::UnknownDeployment { help, .. }
             | Self::UnknownProcess { help, .. }
             | Self::Plan(deployer_plan::PlanError::UnknownTask { help, .. }) => Some(help.clone()),
+            Self::Resume { refusal: deployer_plan::resume::Refusal::Locked { id, .. }, target } => Some(format!(
+                "if that run is gone, release its lock with `deployer lock release {target} --id {id}`, then resume again"
+            )),
+            Self::Resume { refusal: deployer_plan::resume::Refusal::Ambiguous { releases }, target } => {
+                Some(format!("for example `deployer resume {target} {}`", releases.last().map_or("", String::as_str)))
+            }
             Self::Load(LoadError::NotFound { .. }) => {
                 Some("create one from `fabulaws-config.yml.example`, or pass `--config FILE`".to_owned())
             }

@@ -18,7 +18,8 @@ use super::status::observe;
 pub(crate) fn run(global: &GlobalArgs, args: ResumeArgs) -> Result<Exit, CliError> {
     let (target, wanted) = split_words(args.words);
     let observed = observe(global, &target)?;
-    let point = deployer_plan::resume::find(&observed.by_host(), wanted.as_deref()).map_err(CliError::Resume)?;
+    let point = deployer_plan::resume::find(&observed.by_host(), wanted.as_deref())
+        .map_err(|refusal| CliError::Resume { refusal, target: target.target.join(" ") })?;
     let command = match point.command.as_str() {
         "deploy_serial" => CommandSpec::DeploySerial {
             batch_size: args.batch_size,

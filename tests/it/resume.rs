@@ -4,8 +4,10 @@
 
 use deployer_fleet::DEPLOY_PATH;
 
-use crate::support::invariants::{Expect, check_fleet};
-use crate::support::project::{Project, held_restart_roles, project_with, run_and_check, walk};
+use crate::support::invariants::{Expect, check_fleet, lock_id};
+use crate::support::project::{
+    Project, StderrLines, held_restart_roles, project_with, run_and_check, signal, wait_for, walk,
+};
 
 const HOSTS: usize = 3;
 
@@ -137,4 +139,55 @@ fn resume_never_guesses_after_the_switch_began() {
         outcome.stderr
     );
     assert_eq!(project.current(0).unwrap(), new, "nothing changed");
+}
+
+#[test]
+fn a_deploy_stopped_by_two_ctrl_c_resumes_after_its_lock_is_released() {
+    // Host 0 builds at once; host 1 waits at its gate until `go` exists.
+    let roles = format!(
+        "  web:\n\
+         \x20   build: \"echo $DEPLOYER_RELEASE >> {DEPLOY_PATH}/builds; touch {DEPLOY_PATH}/building; while [ ! -e {DEPLOY_PATH}/go ]; do sleep 0.05; done\"\n\
+         \x20   restart: \"true\"\n\
+         \x20   healthcheck: test -f app.txt\n"
+    );
+    let Some(project) = project_with(2, &roles, "execution:\n  command_timeout: 30\n") else { return };
+    std::fs::write(project.host_file(0, "go"), "").unwrap();
+    let mut child = project.spawn(&["deploy_full", "testing"]);
+    let said = StderrLines::follow(&mut child);
+    wait_for(&project.host_file(1, "building"));
+    let complete = project.host_file(0, "testing/.deployer/complete");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_dir(&complete).map_or(0, Iterator::count) == 0 {
+        assert!(std::time::Instant::now() < deadline, "host 0 never finished its prepare");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    signal(child.id(), "INT");
+    said.wait_for_line(|line| line.starts_with("stopping (Ctrl-C)"));
+    signal(child.id(), "INT");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{}", said.all());
+    let attempt = project.lines(0, "builds")[0].clone();
+    // sshd ends the killed run's build on host 1: its release stays unfinished.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !project.fleet.host_processes(1).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "host 1's build still runs");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(project.host_file(1, &format!("testing/releases/{attempt}")).is_dir());
+    assert!(!project.host_file(1, &format!("testing/.deployer/complete/{attempt}")).exists());
+
+    // The dead run's lock is still there: resume says so and how to free it.
+    let refused = run_and_check(&project, &["resume", "testing"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    let id = lock_id(&project, 0).unwrap();
+    assert!(refused.stderr.contains(&format!("deployer lock release testing --id {id}")), "{}", refused.stderr);
+    assert_eq!(run_and_check(&project, &["lock", "release", "testing", "--id", &id]).code, 0);
+
+    std::fs::write(project.host_file(1, "go"), "").unwrap();
+    project.tick();
+    let outcome = run_and_check(&project, &["resume", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    check_fleet(&project, 2, &outcome, &Expect::all_on(&attempt));
+    assert_eq!(project.lines(0, "builds"), std::slice::from_ref(&attempt), "host 0 did not build again");
+    assert_eq!(project.lines(1, "builds"), [attempt.clone(), attempt], "host 1 rebuilt its unfinished release");
 }

@@ -96,12 +96,9 @@ impl fmt::Display for Refusal {
             Self::Unreachable { hosts } => {
                 write!(f, "cannot check every host before resuming: unreachable: {}", hosts.join(", "))
             }
-            Self::Locked { hosts, id } => write!(
-                f,
-                "the environment's lock is held (id {id}) on {}: a deploy may be running; if it is not, release the \
-                 lock first",
-                hosts.join(", ")
-            ),
+            Self::Locked { hosts, id } => {
+                write!(f, "the environment's lock is held (id {id}) on {}: a deploy may be running", hosts.join(", "))
+            }
             Self::WentLive { release, hosts } => {
                 write!(f, "release {release} already went live (on {}): there is nothing to resume", hosts.join(", "))
             }
