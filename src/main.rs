@@ -1,5 +1,7 @@
 //! The `deployer` command. Everything happens in `run`; this file only wires modules.
 
+mod audit;
+mod changes;
 mod cli;
 mod cloud;
 mod commands;

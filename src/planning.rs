@@ -120,6 +120,11 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
         None
     };
     let sources = load_sources(&config, &directory)?;
+    // What ships since this machine last deployed here, from the local checkout.
+    let shipping = revision.as_ref().and_then(|revision| {
+        let last = crate::audit::last_shipped(&directory, &target.deployment, &target.environment)?;
+        crate::changes::between(&directory, last.commit.as_deref()?, last.release.as_deref(), &revision.commit)
+    });
     let mut invocation = invocation::current();
     if let Some(stamp) = request.release_stamp {
         invocation.stamp = stamp;
@@ -133,6 +138,7 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
         revision,
         invocation,
         sources: &sources,
+        shipping,
     })?;
     Ok((config, plan))
 }

@@ -128,6 +128,7 @@ async fn execute(
     directory: &Utf8Path,
     host_output: HostOutput,
 ) -> Result<Exit, CliError> {
+    let started = (std::time::Instant::now(), crate::invocation::current());
     let transport = transport(global, config, directory)?;
     let logs = HostLogs::create(directory, &plan.deploy_id);
     let log_directory = logs.directory().to_owned();
@@ -137,6 +138,14 @@ async fn execute(
             "{} {} {}: logs in {log_directory}\n",
             plan.command, plan.deployment, plan.environment
         ));
+        if let Some(shipping) = &plan.shipping {
+            let migrations = if shipping.migrations_changed.is_empty() { "" } else { ", with migration files" };
+            output::stderr(&format!(
+                "shipping {} commit(s) since {}{migrations} (`deployer plan` lists them)\n",
+                shipping.commits,
+                &shipping.since_commit[..shipping.since_commit.len().min(7)]
+            ));
+        }
     }
     let style = if global.json {
         Style::Json
@@ -163,15 +172,48 @@ async fn execute(
     if !json {
         output::stderr(&format!("{}; logs in {log_directory}\n", describe(outcome.status)));
     }
-    Ok(match outcome.status {
-        RunStatus::Success => Exit::Success,
-        RunStatus::Failed if outcome.refused.is_some() => Exit::BadInput,
-        RunStatus::Failed => Exit::Failed,
-        RunStatus::RolledBack => Exit::RolledBack,
-        RunStatus::Partial => Exit::Partial,
-        RunStatus::LockHeld => Exit::Locked,
-        RunStatus::Interrupted => Exit::Interrupted,
-    })
+    let (exit, result) = match outcome.status {
+        RunStatus::Success => (Exit::Success, "success"),
+        RunStatus::Failed if outcome.refused.is_some() => (Exit::BadInput, "refused"),
+        RunStatus::Failed => (Exit::Failed, "failed"),
+        RunStatus::RolledBack => (Exit::RolledBack, "rolled_back"),
+        RunStatus::Partial => (Exit::Partial, "partial"),
+        RunStatus::LockHeld => (Exit::Locked, "locked"),
+        RunStatus::Interrupted => (Exit::Interrupted, "interrupted"),
+    };
+    record(plan, directory, started, result, exit);
+    Ok(exit)
+}
+
+/// Appends the run to the project's audit log; a log that cannot be written is
+/// reported, never a reason to fail the run.
+fn record(
+    plan: &Plan,
+    directory: &Utf8Path,
+    started: (std::time::Instant, deployer_plan::Invocation),
+    result: &str,
+    exit: Exit,
+) {
+    let (clock, invocation) = started;
+    let entry = crate::audit::Entry {
+        v: crate::audit::VERSION,
+        at: invocation.started_at,
+        deploy_id: plan.deploy_id.clone(),
+        user: invocation.local_user,
+        controller: invocation.controller,
+        command: plan.command.clone(),
+        deployment: plan.deployment.clone(),
+        environment: plan.environment.clone(),
+        commit: plan.revision.as_ref().map(|revision| revision.commit.clone()),
+        release: plan.release_id.clone(),
+        result: result.to_owned(),
+        exit_code: exit as i32,
+        duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+        hosts: plan.hosts.iter().map(|host| host.name.clone()).collect(),
+    };
+    if let Err(error) = crate::audit::append(directory, &entry) {
+        output::stderr(&format!("warning: cannot write the audit log {}: {error}\n", crate::audit::path(directory)));
+    }
 }
 
 /// What a run stopped at once (a second Ctrl-C) may leave, and how to clean it up.

@@ -159,3 +159,66 @@ fn values_read_back_from_a_host_cannot_drive_the_terminal() {
     }
     std::fs::remove_dir_all(&lock).unwrap();
 }
+
+/// Runs `deployer ARGS` from the application's own checkout (where the
+/// configuration lives in a real project), so `plan` can read the commit range.
+fn from_checkout(project: &Project, args: &[&str]) -> crate::support::Outcome {
+    let child = project
+        .deployer()
+        .current_dir(project.path().join("source"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    crate::support::project::finish(child)
+}
+
+#[test]
+fn every_run_is_in_the_audit_log_and_plan_says_what_ships_since_the_last_deploy() {
+    let Some(project) = project_with(2, ROLES, "") else { return };
+    let source = project.path().join("source");
+    std::fs::copy(project.path().join("fabulaws-config.yml"), source.join("fabulaws-config.yml")).unwrap();
+    let first = from_checkout(&project, &["deploy_full", "testing"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let release = project.current(0).unwrap();
+    let shipped = crate::support::git(&source, &["rev-parse", "HEAD"]);
+
+    // Two commits later, one with a migration: the plan lists them.
+    project.next_version("v2\n");
+    std::fs::create_dir_all(source.join("shop/migrations")).unwrap();
+    std::fs::write(source.join("shop/migrations/0002_price.py"), "").unwrap();
+    crate::support::git(&source, &["add", "shop"]);
+    crate::support::git(&source, &["commit", "-q", "-m", "add the price column"]);
+    let plan = from_checkout(&project, &["plan", "deploy_full", "testing"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let expected = format!(
+        "ships: 2 commits since the last deploy from this machine ({}, release {release}):\n  add the price column\n  v2\n  migration files changed: shop/migrations/0002_price.py\n",
+        &shipped[..7]
+    );
+    assert!(plan.stdout.contains(&expected), "{}", plan.stdout);
+    let json = from_checkout(&project, &["--json", "plan", "deploy_full", "testing"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["shipping"]["commits"], 2, "{json}");
+
+    // A failing run is recorded too, and does not count as shipped.
+    std::fs::write(project.host_file(0, "fail-health"), "").unwrap();
+    assert_eq!(from_checkout(&project, &["deploy_full", "testing"]).code, 3);
+    std::fs::remove_file(project.host_file(0, "fail-health")).unwrap();
+    let plan = from_checkout(&project, &["plan", "deploy_full", "testing"]);
+    assert!(plan.stdout.contains("ships: 2 commits since"), "{}", plan.stdout);
+    assert_eq!(from_checkout(&project, &["run", "testing", "--", "true"]).code, 0);
+
+    let log = std::fs::read_to_string(source.join(".deployer/audit.jsonl")).unwrap();
+    let entries: Vec<serde_json::Value> = log.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let summary: Vec<(&str, &str)> =
+        entries.iter().map(|entry| (entry["command"].as_str().unwrap(), entry["result"].as_str().unwrap())).collect();
+    assert_eq!(summary, [("deploy_full", "success"), ("deploy_full", "rolled_back"), ("run", "success")]);
+    assert_eq!(entries[0]["commit"], shipped.as_str());
+    assert_eq!(entries[0]["release"], release.as_str());
+    assert_eq!(entries[1]["exit_code"], 3);
+    assert_eq!(entries[0]["hosts"].as_array().unwrap().len(), 2);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(source.join(".deployer/audit.jsonl")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}

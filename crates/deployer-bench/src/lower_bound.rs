@@ -44,6 +44,7 @@ pub(crate) fn run(config: &Path, environment: &str, work: &Path, fleet: &Fleet) 
             started_at: "2026-11-23T00:00:00Z".to_owned(),
         },
         sources: &Sources::new(),
+        shipping: None,
     })
     .unwrap();
     // Per host, per phase: the steps' scripts, each in a subshell.

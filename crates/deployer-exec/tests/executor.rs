@@ -78,6 +78,7 @@ fn plan(hosts: usize, phases: Vec<Phase>) -> Plan {
         release_id: None,
         deploy_root: "/tmp".to_owned(),
         confirmation: None,
+        shipping: None,
         hosts: (0..hosts)
             .map(|index| PlanHost {
                 name: format!("h{index}"),

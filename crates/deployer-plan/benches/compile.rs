@@ -96,6 +96,7 @@ fn deploy_full_1000_hosts(bencher: divan::Bencher) {
             }),
             invocation: invocation.clone(),
             sources: &sources,
+            shipping: None,
         })
         .unwrap()
     });

@@ -127,4 +127,6 @@ pub struct PlanInput<'a> {
     pub revision: Option<Revision>,
     pub invocation: Invocation,
     pub sources: &'a Sources,
+    /// What ships since the last deploy from this machine, when the caller knows.
+    pub shipping: Option<crate::model::Shipping>,
 }

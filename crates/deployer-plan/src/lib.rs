@@ -32,7 +32,9 @@ pub use cloud::{CloudAction, CloudStep, ScalingProcess};
 pub use compile::{check_release_id, compile};
 pub use error::{PlanError, TemplateProblem};
 pub use input::{CommandSpec, Invocation, PlanInput, Sources};
-pub use model::{Concurrency, Effect, HostWork, Phase, Plan, PlanHost, Revision, Scope, Step, StepKind, WaveGate};
+pub use model::{
+    Concurrency, Effect, HostWork, Phase, Plan, PlanHost, Revision, Scope, Shipping, Step, StepKind, WaveGate,
+};
 pub use script::{Part, Script};
 pub use steps::LOCK_HELD_STATUS;
 pub use text::hosts as count_hosts;

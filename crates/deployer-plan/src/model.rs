@@ -28,8 +28,27 @@ pub struct Plan {
     /// The question asked before running, for production environments.
     pub confirmation: Option<String>,
     pub hosts: Vec<PlanHost>,
+    /// What the deploy ships beyond the last release shipped from this machine,
+    /// when the caller could tell (deploys only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<Shipping>,
     /// Run in order; a phase starts only when the previous one ended on every host.
     pub phases: Vec<Phase>,
+}
+
+/// The commits a deploy ships: from the commit last shipped to the environment
+/// (from this machine) to the new one. Gathered by the caller from a local
+/// checkout; values are printable single lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shipping {
+    pub since_commit: String,
+    /// The release that carried `since_commit`, when known.
+    pub since_release: Option<String>,
+    pub commits: usize,
+    /// Subjects, newest first (at most 20).
+    pub subjects: Vec<String>,
+    /// Changed paths that look like migrations (`*/migrations/*`, `db/migrate/*`; at most 20).
+    pub migrations_changed: Vec<String>,
 }
 
 /// The commit a deploy ships, resolved once on the machine running deployer.

@@ -29,6 +29,9 @@ impl Plan {
         if let Some(release) = &self.release_id {
             let _ = writeln!(out, "release: {release}");
         }
+        if let Some(shipping) = &self.shipping {
+            shipping_text(&mut out, shipping);
+        }
         let _ = writeln!(out, "deploy root: {}", self.deploy_root);
         let _ = writeln!(out, "deploy id: {}", self.deploy_id);
         if let Some(question) = &self.confirmation {
@@ -148,5 +151,28 @@ pub fn hosts(count: usize) -> String {
         0 => "no host".to_owned(),
         1 => "1 host".to_owned(),
         count => format!("{count} hosts"),
+    }
+}
+
+/// `ships: 3 commits since ...`, their subjects and the migrations among the changes.
+fn shipping_text(out: &mut String, shipping: &crate::model::Shipping) {
+    let since = &shipping.since_commit[..shipping.since_commit.len().min(7)];
+    let release = shipping.since_release.as_deref().map(|release| format!(", release {release}")).unwrap_or_default();
+    if shipping.commits == 0 {
+        let _ = writeln!(out, "ships: the commit this machine last deployed here ({since}{release}) again");
+        return;
+    }
+    let commits = if shipping.commits == 1 { "1 commit".to_owned() } else { format!("{} commits", shipping.commits) };
+    let _ = writeln!(out, "ships: {commits} since the last deploy from this machine ({since}{release}):");
+    for subject in &shipping.subjects {
+        let _ = writeln!(out, "  {subject}");
+    }
+    if shipping.commits > shipping.subjects.len() {
+        let _ = writeln!(out, "  ... and {} more", shipping.commits - shipping.subjects.len());
+    }
+    if shipping.migrations_changed.is_empty() {
+        let _ = writeln!(out, "  no migration files changed");
+    } else {
+        let _ = writeln!(out, "  migration files changed: {}", shipping.migrations_changed.join(", "));
     }
 }

@@ -22,6 +22,7 @@ fn plan(environment: &str, command: CommandSpec) -> Result<deployer_plan::Plan, 
         revision: None,
         invocation: support::invocation(),
         sources: &sources,
+        shipping: None,
     })
 }
 

@@ -31,6 +31,7 @@ fn plan_of(text: &str, command: CommandSpec) -> Result<deployer_plan::Plan, depl
         revision: Some(Revision { branch: Some("main".to_owned()), commit: support::COMMIT.to_owned() }),
         invocation: support::invocation(),
         sources: &sources,
+        shipping: None,
     })
 }
 

@@ -123,6 +123,7 @@ fn plan(fixture: &Fixture, command: CommandSpec, stamp: &str, commit: &str) -> P
             started_at: "2026-11-23T00:00:00Z".to_owned(),
         },
         sources: &sources,
+        shipping: None,
     })
     .unwrap()
 }

@@ -86,6 +86,7 @@ pub fn compile(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
             .production
             .then(|| format!("run `{command}` on production environment `{}`?", environment.name)),
         hosts: input.hosts.iter().map(plan_host).collect(),
+        shipping: input.shipping.clone().filter(|_| release.is_some()),
         phases,
     })
 }

@@ -54,5 +54,6 @@ pub fn plan(config: &Config, environment: &str, command: CommandSpec) -> Result<
         revision: Some(Revision { branch: Some("main".to_owned()), commit: COMMIT.to_owned() }),
         invocation: invocation(),
         sources: &sources,
+        shipping: None,
     })
 }
