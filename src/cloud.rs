@@ -4,7 +4,7 @@
 
 use deployer_config::Config;
 use deployer_exec::{Cloud, NoCloud};
-use deployer_plan::{CloudAction, Plan, Scope};
+use deployer_plan::{CloudAction, Plan};
 
 pub(crate) enum RunCloud {
     #[cfg(feature = "aws")]
@@ -19,7 +19,8 @@ impl RunCloud {
     /// Loads the AWS configuration only for plans with cloud steps: an SSH-only
     /// deploy never reads `~/.aws` or asks for credentials.
     pub(crate) async fn for_plan(config: &Config, plan: &Plan) -> Self {
-        let needed = plan.phases.iter().any(|phase| phase.scope == Scope::Controller);
+        // Local hook commands need no cloud: only real cloud calls connect to AWS.
+        let needed = plan.phases.iter().flat_map(|phase| &phase.cloud).any(|step| !step.action.is_local());
         #[cfg(feature = "aws")]
         if needed {
             return match deployer_aws::Aws::connect(&config.aws).await {

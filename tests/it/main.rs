@@ -16,6 +16,7 @@ mod django;
 mod faults;
 mod fleet;
 mod history;
+mod hooks;
 mod hostile;
 mod hosts;
 mod limits;

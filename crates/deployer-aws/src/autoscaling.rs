@@ -69,6 +69,8 @@ impl Cloud for Aws {
             CloudAction::ResumeProcesses { group, processes } => {
                 self.resume_processes(group, processes).await.map(|()| format!("resumed on `{group}`"))
             }
+            // The executor runs local commands itself; none reaches a cloud.
+            CloudAction::LocalCommand { .. } => return Err("a local command is not a cloud call".to_owned()),
         };
         result.map_err(|error| error.to_string())
     }

@@ -30,6 +30,7 @@ pub const USED: &[&str] = &[
     "environments",
     "execution",
     "home",
+    "hooks",
     "keep_releases",
     "local_settings_py_relative_path",
     "localsettings_template",

@@ -29,6 +29,8 @@ pub struct Config {
     pub migrate: Option<Migrate>,
     /// Named tasks (`tasks:`), run with `deployer task ENV NAME`.
     pub tasks: IndexMap<String, Task>,
+    /// The team's own steps at phase boundaries (`hooks:`), in the file's order.
+    pub hooks: Vec<Hook>,
     pub shared_files: Vec<Utf8PathBuf>,
     pub shared_dirs: Vec<Utf8PathBuf>,
     pub templates: Vec<TemplateSpec>,
@@ -199,6 +201,74 @@ pub struct Task {
     pub serial: bool,
     /// Seconds each host may take.
     pub timeout: u32,
+}
+
+/// Where a hook runs in a deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookPoint {
+    /// Once the lock is held, before anything else.
+    BeforeDeploy,
+    BeforePrepare,
+    /// The release is complete on every host; nothing is live.
+    AfterPrepare,
+    /// Only in deploys that migrate.
+    BeforeMigrate,
+    AfterMigrate,
+    /// The last moment nothing is switched: a failure here changes nothing live.
+    BeforeSwitch,
+    AfterSwitch,
+    BeforeRestart,
+    AfterRestart,
+}
+
+impl HookPoint {
+    pub const ALL: [Self; 9] = [
+        Self::BeforeDeploy,
+        Self::BeforePrepare,
+        Self::AfterPrepare,
+        Self::BeforeMigrate,
+        Self::AfterMigrate,
+        Self::BeforeSwitch,
+        Self::AfterSwitch,
+        Self::BeforeRestart,
+        Self::AfterRestart,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::BeforeDeploy => "before_deploy",
+            Self::BeforePrepare => "before_prepare",
+            Self::AfterPrepare => "after_prepare",
+            Self::BeforeMigrate => "before_migrate",
+            Self::AfterMigrate => "after_migrate",
+            Self::BeforeSwitch => "before_switch",
+            Self::AfterSwitch => "after_switch",
+            Self::BeforeRestart => "before_restart",
+            Self::AfterRestart => "after_restart",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|point| point.name() == name)
+    }
+}
+
+/// The steps of one hook point.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hook {
+    pub point: HookPoint,
+    pub steps: Vec<HookStep>,
+}
+
+/// One step of a hook.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case", tag = "on")]
+pub enum HookStep {
+    /// On the hosts of `roles` (every targeted host when empty), or on one of them (`once`).
+    Run { command: String, roles: Vec<String>, once: bool, timeout: u32 },
+    /// On the machine running deployer, in the configuration's directory.
+    Local { command: String, timeout: u32 },
 }
 
 /// `FabulAWS`'s `auto_scaling_groups`, looked up by its `_find` rule.

@@ -18,6 +18,10 @@ pub enum CloudAction {
     SuspendProcesses { group: String, processes: Vec<ScalingProcess> },
     /// Auto Scaling `ResumeProcesses` on `group`.
     ResumeProcesses { group: String, processes: Vec<ScalingProcess> },
+    /// Not a cloud call: a hook's `local:` command on this machine (`sh -c`, in the
+    /// configuration's directory, with the deploy's facts), run by the executor
+    /// itself.
+    LocalCommand { command: String, timeout: u32 },
 }
 
 impl CloudAction {
@@ -33,7 +37,13 @@ impl CloudAction {
             Self::ResumeProcesses { group, processes } => {
                 format!("resume {} of auto scaling group `{group}`", names(processes))
             }
+            Self::LocalCommand { command, timeout } => format!("run `{command}` on this machine (at most {timeout}s)"),
         }
+    }
+
+    /// Whether this runs on this machine without a cloud API.
+    pub fn is_local(&self) -> bool {
+        matches!(self, Self::LocalCommand { .. })
     }
 }
 

@@ -260,6 +260,7 @@ pub enum StepKind {
     Drain,
     Undrain,
     Command,
+    Hook,
     ReadStatus,
     ReleaseLock,
 }

@@ -45,6 +45,7 @@ shell_files! {
     CREATE_LAYOUT => "create_layout.sh",
     DISARM_REVERT => "disarm_revert.sh",
     HEALTH_CHECK => "health_check.sh",
+    HOOK => "hook.sh",
     LINK_SHARED => "link_shared.sh",
     LOCK => "lock.sh",
     MAINTENANCE_OFF => "maintenance_off.sh",

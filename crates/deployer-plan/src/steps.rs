@@ -252,6 +252,26 @@ impl StepBuilder<'_> {
         step
     }
 
+    /// A hook's command on a host, with the deploy's facts, within its own time limit.
+    pub fn hook(&self, point: &str, release: (&str, &str), hosts: &str, command: &str, timeout: u32) -> Step {
+        let (id, commit) = release;
+        let script = scripts::HOOK.fill(
+            self.layout,
+            vec![
+                ("release", Value::word(id)),
+                ("commit", Value::word(commit)),
+                ("environment", Value::word(self.environment)),
+                ("hook", Value::word(point)),
+                ("run", Value::word(self.run)),
+                ("hosts", Value::word(hosts)),
+            ],
+            commands(&[command.to_owned()]),
+        );
+        let mut step = self.step(StepKind::Hook, format!("hook `{point}`: {}", one_line(command)), script);
+        step.timeout = timeout;
+        step
+    }
+
     /// A rollout's drain or undrain command, run like a restart: in `current`,
     /// with the live release's facts.
     pub fn drain(&self, undrain: bool, command: &str) -> Step {
@@ -383,4 +403,15 @@ fn check_content(path: &str, content: &Script) -> Result<(), PlanError> {
 
 pub(crate) fn short(commit: &str) -> &str {
     &commit[..commit.len().min(7)]
+}
+
+/// A command as a title: its first line, shortened.
+fn one_line(command: &str) -> String {
+    let first = command.lines().next().unwrap_or_default().trim();
+    let short: String = first.chars().take(60).collect();
+    if short.len() < first.len() || command.trim().lines().count() > 1 {
+        format!("`{short}...`")
+    } else {
+        format!("`{short}`")
+    }
 }

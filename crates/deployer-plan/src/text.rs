@@ -53,6 +53,7 @@ impl Plan {
                 Scope::All => "every host".to_owned(),
                 Scope::Role { role } => format!("the `{role}` hosts"),
                 Scope::Once { role } => format!("one `{role}` host"),
+                Scope::Controller if phase.cloud.iter().all(|step| step.action.is_local()) => "this machine".to_owned(),
                 Scope::Controller => "this machine, through the cloud API".to_owned(),
             };
             let pace = match &phase.concurrency {

@@ -5,6 +5,7 @@ use indexmap::IndexMap;
 use serde_yaml::Value;
 
 mod aws;
+mod hooks;
 mod settings;
 mod tasks;
 
@@ -197,6 +198,7 @@ impl Validator<'_> {
 
         let migrate = self.migrate(&mut top, &role_names);
         let tasks = self.tasks(&mut top, &role_names);
+        let hooks = self.hooks(&mut top, &role_names);
         let shared_files = self.relative_paths(&mut top, "shared_files");
         let shared_dirs = self.relative_paths(&mut top, "shared_dirs");
         let templates = self.templates(&mut top, &role_names, project.as_deref());
@@ -207,13 +209,7 @@ impl Validator<'_> {
         let aws = self.aws(&mut top);
         let environment_names: Vec<String> = environments.keys().cloned().collect();
         let autoscaling_groups = self.autoscaling_groups(&mut top, &deployments, &environment_names);
-        let auto_revert_after = top
-            .values
-            .shift_remove("auto_revert_after")
-            .and_then(|value| crate::rollout::auto_revert_after(self.problems, &root.key("auto_revert_after"), &value));
-        let rollout = self
-            .take::<crate::rollout::RawRollout>(&mut top, "rollout")
-            .and_then(|raw| crate::rollout::rollout(self.problems, &root.key("rollout"), raw));
+        let (auto_revert_after, rollout) = self.protections(&mut top);
         let mut vars = self.vars(&root.key("vars"), top.values.shift_remove("vars"));
         for (name, value) in std::mem::take(&mut top.template_variables) {
             // An explicit `vars` entry wins over a FabulAWS key of the same name.
@@ -233,6 +229,7 @@ impl Validator<'_> {
             keep_releases,
             migrate,
             tasks,
+            hooks,
             shared_files,
             shared_dirs,
             templates,
@@ -341,6 +338,19 @@ impl Validator<'_> {
             }
         }
         commands
+    }
+
+    /// The top-level `auto_revert_after` and `rollout`.
+    fn protections(&mut self, top: &mut TopLevel) -> (Option<u32>, Option<crate::Rollout>) {
+        let root = KeyPath::root();
+        let auto_revert_after = top
+            .values
+            .shift_remove("auto_revert_after")
+            .and_then(|value| crate::rollout::auto_revert_after(self.problems, &root.key("auto_revert_after"), &value));
+        let rollout = self
+            .take::<crate::rollout::RawRollout>(top, "rollout")
+            .and_then(|raw| crate::rollout::rollout(self.problems, &root.key("rollout"), raw));
+        (auto_revert_after, rollout)
     }
 
     fn migrate(&mut self, top: &mut TopLevel, roles: &[String]) -> Option<Migrate> {

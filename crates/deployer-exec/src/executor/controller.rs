@@ -3,10 +3,10 @@
 
 use std::time::Instant;
 
-use deployer_plan::{CloudStep, Phase};
+use deployer_plan::{CloudAction, CloudStep, Phase};
 
 use super::state::RunState;
-use super::{Executor, elapsed_ms};
+use super::{Executor, elapsed_ms, gate};
 use crate::cloud::Cloud;
 use crate::events::Event;
 use crate::outcome::{Failure, Outcome};
@@ -62,7 +62,17 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 return Err((step.title.clone(), "interrupted before it started".to_owned()));
             }
             let started = Instant::now();
-            let result = self.cloud.run(&step.action).await;
+            let result = match &step.action {
+                CloudAction::LocalCommand { command, timeout } => {
+                    let mut variables = gate::deploy_facts(self.plan);
+                    variables.push(("DEPLOYER_HOOK", phase.to_owned()));
+                    let directory = self.options.controller_directory.as_deref();
+                    gate::run_local("the hook", command, *timeout, &variables, directory, &self.cancel)
+                        .await
+                        .map(|()| "done".to_owned())
+                }
+                action => self.cloud.run(action).await,
+            };
             self.reporter.report(Event::CloudStep {
                 phase: phase.to_owned(),
                 title: step.title.clone(),

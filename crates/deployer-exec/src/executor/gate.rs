@@ -1,6 +1,6 @@
-//! A rollout's gate: a command on the machine running deployer, between waves,
-//! with the wave's facts in its environment. It decides whether the rollout goes
-//! on; it never sees a secret.
+//! Commands on the machine running deployer: a rollout's gate (between waves,
+//! with the wave's facts; it decides whether the rollout goes on) and hooks'
+//! `local:` steps (with the deploy's facts). They never see a secret.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -34,26 +34,49 @@ pub(super) async fn run(
     cancel: &CancellationToken,
 ) -> Result<(), String> {
     let plan = facts.plan;
+    let mut variables = deploy_facts(plan);
+    variables.push(("DEPLOYER_WAVE", facts.wave.to_string()));
+    variables.push(("DEPLOYER_WAVES", facts.waves.to_string()));
+    variables.push(("DEPLOYER_WAVE_HOSTS", facts.hosts.join(" ")));
+    run_local("the gate", command, timeout, &variables, facts.directory, cancel).await
+}
+
+/// The facts every command deployer runs on this machine gets.
+pub(super) fn deploy_facts(plan: &Plan) -> Vec<(&'static str, String)> {
+    vec![
+        ("DEPLOYER_ENVIRONMENT", plan.environment.clone()),
+        ("DEPLOYER_DEPLOYMENT", plan.deployment.clone()),
+        ("DEPLOYER_DEPLOY_ID", plan.deploy_id.clone()),
+        ("DEPLOYER_RELEASE", plan.release_id.clone().unwrap_or_default()),
+        ("DEPLOYER_COMMIT", plan.revision.as_ref().map(|revision| revision.commit.clone()).unwrap_or_default()),
+        ("DEPLOYER_HOSTS", plan.hosts.iter().map(|host| host.name.as_str()).collect::<Vec<_>>().join(" ")),
+    ]
+}
+
+/// Runs `command` with `sh -c` on this machine with `variables`; `Err` says why
+/// it failed (`what` names it: "the gate", "the hook"). A stop request ends it
+/// early, quietly.
+pub(super) async fn run_local(
+    what: &str,
+    command: &str,
+    timeout: u32,
+    variables: &[(&str, String)],
+    directory: Option<&Path>,
+    cancel: &CancellationToken,
+) -> Result<(), String> {
     let mut process = tokio::process::Command::new("sh");
     process
         .arg("-c")
         .arg(command)
-        .env("DEPLOYER_WAVE", facts.wave.to_string())
-        .env("DEPLOYER_WAVES", facts.waves.to_string())
-        .env("DEPLOYER_WAVE_HOSTS", facts.hosts.join(" "))
-        .env("DEPLOYER_ENVIRONMENT", &plan.environment)
-        .env("DEPLOYER_DEPLOYMENT", &plan.deployment)
-        .env("DEPLOYER_DEPLOY_ID", &plan.deploy_id)
-        .env("DEPLOYER_RELEASE", plan.release_id.as_deref().unwrap_or_default())
-        .env("DEPLOYER_COMMIT", plan.revision.as_ref().map(|revision| revision.commit.as_str()).unwrap_or_default())
+        .envs(variables.iter().map(|(name, value)| (*name, value.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    if let Some(directory) = facts.directory {
+    if let Some(directory) = directory {
         process.current_dir(directory);
     }
-    let mut child = process.spawn().map_err(|error| format!("cannot start the gate: {error}"))?;
+    let mut child = process.spawn().map_err(|error| format!("cannot start {what}: {error}"))?;
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     let output = async {
@@ -71,11 +94,11 @@ pub(super) async fn run(
     let (status, out, err) = tokio::select! {
         finished = tokio::time::timeout(Duration::from_secs(timeout.into()), output) => match finished {
             Ok(finished) => finished,
-            Err(_) => return Err(format!("the gate did not finish within {timeout}s")),
+            Err(_) => return Err(format!("{what} did not finish within {timeout}s")),
         },
         () = cancel.cancelled() => return Ok(()),
     };
-    let status = status.map_err(|error| format!("the gate could not be waited for: {error}"))?;
+    let status = status.map_err(|error| format!("{what} could not be waited for: {error}"))?;
     if status.success() {
         return Ok(());
     }
@@ -84,8 +107,8 @@ pub(super) async fn run(
     let tail = lines[lines.len().saturating_sub(TAIL_LINES)..].join(" / ");
     let code = status.code().map_or_else(|| "a signal".to_owned(), |code| format!("status {code}"));
     Err(if tail.is_empty() {
-        format!("the gate exited with {code}")
+        format!("{what} exited with {code}")
     } else {
-        format!("the gate exited with {code}: {tail}")
+        format!("{what} exited with {code}: {tail}")
     })
 }

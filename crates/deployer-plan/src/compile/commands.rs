@@ -9,6 +9,7 @@ use crate::protocol::captured::{Captured, Derivation};
 use crate::protocol::history::EventKind;
 use crate::script::Script;
 use crate::steps::ReleaseRef;
+use deployer_config::HookPoint;
 
 /// No wave may take out more hosts than `min_healthy` leaves: the hosts outside a
 /// wave stay in service while it switches.
@@ -149,8 +150,19 @@ impl Compiler<'_> {
     ) -> Result<(), PlanError> {
         let release = self.release()?;
         phases.extend(self.locks()?);
+        phases.extend(self.hook_phases(HookPoint::BeforeDeploy, release)?);
+        phases.extend(self.hook_phases(HookPoint::BeforePrepare, release)?);
         phases.push(self.prepare(release)?);
-        phases.extend(self.migrate(release)?);
+        phases.extend(self.hook_phases(HookPoint::AfterPrepare, release)?);
+        if let Some(migrate) = self.migrate(release)? {
+            phases.extend(self.hook_phases(HookPoint::BeforeMigrate, release)?);
+            phases.push(migrate);
+            phases.extend(self.hook_phases(HookPoint::AfterMigrate, release)?);
+        }
+        // Waves switch and restart together: the switch and restart hooks run
+        // around the whole rollout.
+        phases.extend(self.hook_phases(HookPoint::BeforeSwitch, release)?);
+        phases.extend(self.hook_phases(HookPoint::BeforeRestart, release)?);
         let switch = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
         let configured = self.config.rollout_for(self.environment);
         let from_flag = waves.map(|waves| deployer_config::Rollout::with_waves(configured, waves.clone()));
@@ -204,6 +216,8 @@ impl Compiler<'_> {
             work.steps.extend(undrain.iter().cloned());
         }
         phases.push(rollout);
+        phases.extend(self.hook_phases(HookPoint::AfterSwitch, release)?);
+        phases.extend(self.hook_phases(HookPoint::AfterRestart, release)?);
         phases.push(self.finish(release)?);
         Ok(())
     }

@@ -10,14 +10,17 @@ use crate::protocol::lock_owner::LockOwner;
 use crate::script::Script;
 use crate::steps::{MaintenancePages, ReleaseRef, StepBuilder};
 use crate::templates::Templates;
-use deployer_config::TargetHost;
+use deployer_config::{HookPoint, TargetHost};
 
 impl Compiler<'_> {
     pub(super) fn deploy_full(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
         let release = self.release()?;
         let pages = self.pages("deploy_full").ok();
         phases.extend(self.locks()?);
+        phases.extend(self.hook_phases(HookPoint::BeforeDeploy, release)?);
+        phases.extend(self.hook_phases(HookPoint::BeforePrepare, release)?);
         phases.push(self.prepare(release)?);
+        phases.extend(self.hook_phases(HookPoint::AfterPrepare, release)?);
         let migrate = self.migrate(release)?;
         // The maintenance page is up exactly during the migration window.
         let maintenance = match (&pages, &migrate) {
@@ -37,14 +40,25 @@ impl Compiler<'_> {
         };
         let has_maintenance = maintenance.is_some();
         phases.extend(maintenance);
+        let migrates = migrate.is_some();
+        if migrates {
+            phases.extend(self.hook_phases(HookPoint::BeforeMigrate, release)?);
+        }
         phases.extend(migrate);
+        if migrates {
+            phases.extend(self.hook_phases(HookPoint::AfterMigrate, release)?);
+        }
+        phases.extend(self.hook_phases(HookPoint::BeforeSwitch, release)?);
         let step = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
         let mut switch = self.phase_all("switch", "switch `current` to the new release on every host", |_, host| {
             self.armed(host, release, vec![step.clone()])
         })?;
         switch.undo = self.deploy_switch_undo(release);
         phases.push(switch);
+        phases.extend(self.hook_phases(HookPoint::AfterSwitch, release)?);
+        phases.extend(self.hook_phases(HookPoint::BeforeRestart, release)?);
         phases.extend(self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?);
+        phases.extend(self.hook_phases(HookPoint::AfterRestart, release)?);
         phases
             .extend(self.phase_some("healthcheck", "check every host is healthy", |host| Ok(self.health_steps(host)))?);
         if let (true, Some(pages)) = (has_maintenance, &pages) {

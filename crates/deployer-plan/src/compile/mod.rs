@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod deploy;
 mod fabulaws;
+mod hooks;
 mod ids;
 mod tasks;
 
