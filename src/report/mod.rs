@@ -271,6 +271,18 @@ fn summary(outcome: &Outcome, run: &RunNames) -> String {
             text.push_str(&format!("  | {}\n", escape(line)));
         }
     }
+    for failure in &outcome.follow_up_failures {
+        let step = failure.step.as_deref().map(|step| format!(", step `{step}`")).unwrap_or_default();
+        text.push_str(&format!(
+            "\nwarning: [{}] hook `{}` failed after the run{step}: {} (the run's result stands)\n",
+            failure.host,
+            failure.phase,
+            escape(&failure.error)
+        ));
+        for line in &failure.output_tail {
+            text.push_str(&format!("  | {}\n", escape(line)));
+        }
+    }
     for failure in &outcome.undo_failures {
         text.push_str(&format!(
             "error: [{}] {} did not complete: {}\n",

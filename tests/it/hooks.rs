@@ -32,7 +32,14 @@ fn hooks() -> String {
          \x20 after_switch:\n\
          \x20   - run: 'echo \"after_switch prev=$DEPLOYER_PREVIOUS_RELEASE\" >> {DEPLOY_PATH}/order'\n\
          \x20 after_restart:\n\
-         \x20   - local: 'echo \"after_restart $DEPLOYER_HOOK\" >> hooks.log'\n"
+         \x20   - local: 'echo \"after_restart $DEPLOYER_HOOK\" >> hooks.log'\n\
+         \x20 after_deploy:\n\
+         \x20   - local: 'echo \"after_deploy $DEPLOYER_OUTCOME\" >> hooks.log'\n\
+         \x20 on_failure:\n\
+         \x20   - local: 'echo \"on_failure $DEPLOYER_OUTCOME\" >> hooks.log'\n\
+         \x20   - run: 'echo \"on_failure $DEPLOYER_OUTCOME $(basename $(readlink {DEPLOY_PATH}/testing/current))\" >> {DEPLOY_PATH}/order'\n\
+         \x20 on_rollback:\n\
+         \x20   - local: 'echo \"on_rollback $DEPLOYER_OUTCOME\" >> hooks.log; exit 3'\n"
     )
 }
 
@@ -77,7 +84,13 @@ fn hooks_run_in_order_with_the_deploys_facts_and_a_failing_before_switch_changes
     let commit = crate::support::git(&project.path().join("source"), &["rev-parse", "HEAD"]);
     let hosts: Vec<String> = project.fleet.hosts.iter().map(|host| host.host_string(&project.fleet.user)).collect();
     let log = std::fs::read_to_string(project.path().join("hooks.log")).unwrap();
-    assert_eq!(log, format!("before_deploy {second} {commit} {}\nafter_restart after_restart\n", hosts.join(" ")));
+    assert_eq!(
+        log,
+        format!(
+            "before_deploy {second} {commit} {}\nafter_restart after_restart\nafter_deploy succeeded\n",
+            hosts.join(" ")
+        )
+    );
 
     // A failing before_switch hook: nothing switched anywhere, exit 1, the hook named.
     project.next_version("v3\n");
@@ -93,4 +106,41 @@ fn hooks_run_in_order_with_the_deploys_facts_and_a_failing_before_switch_changes
         (2, 1),
         "the failed deploy began but never reached after_restart:\n{log}"
     );
+    assert!(log.ends_with("on_failure failed\n"), "on_failure ran after the undo, and on_rollback did not:\n{log}");
+    std::fs::remove_file(project.host_file(1, "fail-hook")).unwrap();
+
+    // A health check that fails after the switch: switched back (exit 3), then
+    // on_failure on every host (already back on the release before) and
+    // on_rollback, whose own failure is reported without changing the exit code.
+    project.next_version("v4\n");
+    for host in 0..HOSTS {
+        std::fs::remove_file(project.host_file(host, "order")).unwrap();
+    }
+    std::fs::remove_file(project.path().join("hooks.log")).unwrap();
+    let config_path = project.path().join("fabulaws-config.yml");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(
+        &config_path,
+        config.replace("healthcheck: test -f app.txt", "healthcheck: test ! -e /srv/deployer-fleet/fail-health"),
+    )
+    .unwrap();
+    std::fs::write(project.host_file(2, "fail-health"), "").unwrap();
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 3, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("hook `on_rollback` failed after the run")
+            && outcome.stderr.contains("the run's result stands"),
+        "{}",
+        outcome.stderr
+    );
+    check_fleet(&project, HOSTS, &outcome, &Expect::all_on(&second));
+    let log = std::fs::read_to_string(project.path().join("hooks.log")).unwrap();
+    assert!(log.ends_with("on_failure rolled_back\non_rollback rolled_back\n"), "{log}");
+    for host in 0..HOSTS {
+        assert_eq!(
+            project.lines(host, "order").last(),
+            Some(&format!("on_failure failed {second}")),
+            "host {host}: on_failure ran after the switch back"
+        );
+    }
 }

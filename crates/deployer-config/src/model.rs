@@ -220,10 +220,17 @@ pub enum HookPoint {
     AfterSwitch,
     BeforeRestart,
     AfterRestart,
+    /// After the run, when the deploy succeeded (the lock is released).
+    AfterDeploy,
+    /// After the run, when the deploy failed (after its undo), whether or not it
+    /// had switched.
+    OnFailure,
+    /// After the run, when the deploy failed after switching and switched back.
+    OnRollback,
 }
 
 impl HookPoint {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 12] = [
         Self::BeforeDeploy,
         Self::BeforePrepare,
         Self::AfterPrepare,
@@ -233,6 +240,9 @@ impl HookPoint {
         Self::AfterSwitch,
         Self::BeforeRestart,
         Self::AfterRestart,
+        Self::AfterDeploy,
+        Self::OnFailure,
+        Self::OnRollback,
     ];
 
     pub fn name(self) -> &'static str {
@@ -246,11 +256,19 @@ impl HookPoint {
             Self::AfterSwitch => "after_switch",
             Self::BeforeRestart => "before_restart",
             Self::AfterRestart => "after_restart",
+            Self::AfterDeploy => "after_deploy",
+            Self::OnFailure => "on_failure",
+            Self::OnRollback => "on_rollback",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|point| point.name() == name)
+    }
+
+    /// Whether it runs after the run's outcome is fixed, rather than inside it.
+    pub fn follows_the_outcome(self) -> bool {
+        matches!(self, Self::AfterDeploy | Self::OnFailure | Self::OnRollback)
     }
 }
 

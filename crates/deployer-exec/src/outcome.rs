@@ -22,6 +22,20 @@ pub enum RunStatus {
     Interrupted,
 }
 
+impl RunStatus {
+    /// The status as one word (`DEPLOYER_OUTCOME`, the audit log).
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Success => "succeeded",
+            Self::Failed => "failed",
+            Self::RolledBack => "rolled_back",
+            Self::Partial => "partial",
+            Self::LockHeld => "locked",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// What happened to one host.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostReport {
@@ -80,6 +94,9 @@ pub struct Outcome {
     pub irreversible: Vec<String>,
     /// A reason the run stopped before contacting hosts, if any.
     pub refused: Option<String>,
+    /// Failures of follow-ups (`after_deploy`, `on_failure`, `on_rollback` hooks),
+    /// which ran after the status was fixed and never change it.
+    pub follow_up_failures: Vec<Failure>,
     pub duration_ms: u64,
 }
 

@@ -90,6 +90,7 @@ fn plan(hosts: usize, phases: Vec<Phase>) -> Plan {
             })
             .collect(),
         phases,
+        follow_ups: Vec::new(),
     }
 }
 

@@ -13,6 +13,7 @@
 # input hook: the hook point's name
 # input run: this run's id
 # input hosts: every host of the run, space-separated
+# input outcome: succeeded, failed or rolled_back after the run; empty during it
 # args: the command
 # library commands
 release_dir=$releases/$release
@@ -22,5 +23,5 @@ live=${live##*/}
 if [ "$live" = "$release" ]; then before=$(head -n 1 -- "$previous" 2>/dev/null || true); else before=$live; fi
 export DEPLOYER_HOOK="$hook" DEPLOYER_RELEASE="$release" DEPLOYER_RELEASE_DIR="$release_dir" \
     DEPLOYER_COMMIT="$commit" DEPLOYER_ENVIRONMENT="$environment" DEPLOYER_PREVIOUS_RELEASE="$before" \
-    DEPLOYER_DEPLOY_ID="$run" DEPLOYER_HOSTS="$hosts"
+    DEPLOYER_DEPLOY_ID="$run" DEPLOYER_HOSTS="$hosts" DEPLOYER_OUTCOME="$outcome"
 if [ -d "$release_dir" ]; then run_in "$release_dir" "$@"; else run_in "$root" "$@"; fi

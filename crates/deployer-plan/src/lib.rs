@@ -33,7 +33,8 @@ pub use compile::{check_release_id, compile};
 pub use error::{PlanError, TemplateProblem};
 pub use input::{CommandSpec, Invocation, PlanInput, Sources};
 pub use model::{
-    Concurrency, Effect, HostWork, Phase, Plan, PlanHost, Revision, Scope, Shipping, Step, StepKind, WaveGate,
+    Concurrency, Effect, FollowUp, HostWork, Phase, Plan, PlanHost, Revision, Scope, Shipping, Step, StepKind,
+    WaveGate, When,
 };
 pub use script::{Part, Script};
 pub use steps::LOCK_HELD_STATUS;

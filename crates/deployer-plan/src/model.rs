@@ -34,6 +34,51 @@ pub struct Plan {
     pub shipping: Option<Shipping>,
     /// Run in order; a phase starts only when the previous one ended on every host.
     pub phases: Vec<Phase>,
+    /// Run after the outcome is fixed (and after undo), those whose `when` matches
+    /// it, in order: `after_deploy`, `on_failure`, `on_rollback` hooks. Their
+    /// failures are reported; they never change the outcome.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<FollowUp>,
+}
+
+/// A phase that runs after the run, when its outcome matches.
+#[derive(Debug, Clone, Serialize)]
+pub struct FollowUp {
+    pub when: When,
+    pub phase: Phase,
+}
+
+/// Which outcomes a follow-up runs after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum When {
+    /// The deploy succeeded.
+    Succeeded,
+    /// The deploy failed after contacting hosts: nothing switched, switched back,
+    /// or left partial.
+    Failed,
+    /// The deploy failed after switching, and every switched host went back.
+    RolledBack,
+}
+
+impl When {
+    /// For people: `if it succeeded`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Succeeded => "if it succeeded",
+            Self::Failed => "if it failed",
+            Self::RolledBack => "if it failed after switching and switched back",
+        }
+    }
+
+    /// What `DEPLOYER_OUTCOME` says in a follow-up's host steps.
+    pub fn outcome_word(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::RolledBack => "rolled_back",
+        }
+    }
 }
 
 /// The commits a deploy ships: from the commit last shipped to the environment

@@ -253,8 +253,11 @@ impl StepBuilder<'_> {
     }
 
     /// A hook's command on a host, with the deploy's facts, within its own time limit.
-    pub fn hook(&self, point: &str, release: (&str, &str), hosts: &str, command: &str, timeout: u32) -> Step {
+    /// `facts`: every host of the run, space-separated, and the outcome (for hooks
+    /// that run after it, else empty).
+    pub fn hook(&self, point: &str, release: (&str, &str), facts: (&str, &str), command: &str, timeout: u32) -> Step {
         let (id, commit) = release;
+        let (hosts, outcome) = facts;
         let script = scripts::HOOK.fill(
             self.layout,
             vec![
@@ -264,6 +267,7 @@ impl StepBuilder<'_> {
                 ("hook", Value::word(point)),
                 ("run", Value::word(self.run)),
                 ("hosts", Value::word(hosts)),
+                ("outcome", Value::word(outcome)),
             ],
             commands(&[command.to_owned()]),
         );

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use indexmap::IndexMap;
 
 use crate::cloud::CloudStep;
-use crate::model::{Concurrency, HostWork, Plan, Scope, Step};
+use crate::model::{Concurrency, HostWork, Phase, Plan, Scope, Step};
 
 /// Host names listed before "and N more".
 const HOSTS_SHOWN: usize = 8;
@@ -48,64 +48,77 @@ impl Plan {
         }
         for (number, phase) in self.phases.iter().enumerate() {
             let _ = writeln!(out);
-            let _ = writeln!(out, "phase {}/{}: {}: {}", number + 1, self.phases.len(), phase.name, phase.description);
-            let scope = match &phase.scope {
-                Scope::All => "every host".to_owned(),
-                Scope::Role { role } => format!("the `{role}` hosts"),
-                Scope::Once { role } => format!("one `{role}` host"),
-                Scope::Controller if phase.cloud.iter().all(|step| step.action.is_local()) => "this machine".to_owned(),
-                Scope::Controller => "this machine, through the cloud API".to_owned(),
-            };
-            let pace = match &phase.concurrency {
-                Concurrency::Pool { size } => format!("{size} at a time"),
-                Concurrency::Batches { size } => format!("in batches of {size}, each finished before the next"),
-                Concurrency::Waves { sizes } => format!("in {} waves, each finished before the next", sizes.len()),
-            };
-            if phase.scope == Scope::Controller {
-                let _ = writeln!(out, "  runs on {scope}");
-                write_cloud(&mut out, &phase.cloud, "  ");
-                if !phase.cloud_undo.is_empty() {
-                    let _ = writeln!(out, "  if a later phase fails:");
-                    write_cloud(&mut out, &phase.cloud_undo, "    ");
-                }
-                continue;
-            }
-            let _ = writeln!(out, "  runs on {scope} ({}), {pace}", hosts(phase.work.len()));
-            if let Concurrency::Batches { size } = phase.concurrency {
-                for (number, batch) in phase.work.chunks(size.max(1) as usize).enumerate() {
-                    let names: Vec<&str> = batch.iter().map(|work| self.hosts[work.host].name.as_str()).collect();
-                    let _ = writeln!(out, "  batch {}: {}", number + 1, names.join(", "));
-                }
-            }
-            if let Concurrency::Waves { sizes } = &phase.concurrency {
-                let mut start = 0;
-                for (number, &size) in sizes.iter().enumerate() {
-                    let end = (start + size as usize).min(phase.work.len());
-                    let names: Vec<&str> =
-                        phase.work[start..end].iter().map(|work| self.hosts[work.host].name.as_str()).collect();
-                    let _ = writeln!(out, "  wave {} ({}): {}", number + 1, hosts(names.len()), names.join(", "));
-                    start = end;
-                }
-                if let Some(gate) = &phase.between_waves {
-                    let check = match &gate.command {
-                        Some(command) => {
-                            format!("then the gate `{command}` on this machine (at most {}s)", gate.timeout)
-                        }
-                        None => "no gate".to_owned(),
-                    };
-                    let _ = writeln!(out, "  after each wave but the last: bake {}s, {check}", gate.bake);
-                }
-            }
-            if let Some(derivation) = &phase.derives {
-                let _ = writeln!(out, "  {}", derivation.describe());
-            }
-            self.write_groups(&mut out, &phase.work, "  ");
-            if !phase.undo.is_empty() {
-                let _ = writeln!(out, "  if a later phase fails, on each host that finished this one:");
-                self.write_groups(&mut out, &phase.undo, "    ");
-            }
+            let heading = format!("phase {}/{}: {}: {}", number + 1, self.phases.len(), phase.name, phase.description);
+            self.write_phase(&mut out, &heading, phase);
+        }
+        for follow_up in &self.follow_ups {
+            let _ = writeln!(out);
+            let phase = &follow_up.phase;
+            let heading =
+                format!("after the run, {}: {}: {}", follow_up.when.describe(), phase.name, phase.description);
+            self.write_phase(&mut out, &heading, phase);
         }
         out
+    }
+
+    /// One phase: its heading, where and how it runs, its steps and its undo.
+    fn write_phase(&self, out: &mut String, heading: &str, phase: &Phase) {
+        let _ = writeln!(out, "{heading}");
+        let scope = match &phase.scope {
+            Scope::All => "every host".to_owned(),
+            Scope::Role { role } => format!("the `{role}` hosts"),
+            Scope::Once { role } => format!("one `{role}` host"),
+            Scope::Controller if phase.cloud.iter().all(|step| step.action.is_local()) => "this machine".to_owned(),
+            Scope::Controller => "this machine, through the cloud API".to_owned(),
+        };
+        let pace = match &phase.concurrency {
+            Concurrency::Pool { size } => format!("{size} at a time"),
+            Concurrency::Batches { size } => format!("in batches of {size}, each finished before the next"),
+            Concurrency::Waves { sizes } => format!("in {} waves, each finished before the next", sizes.len()),
+        };
+        if phase.scope == Scope::Controller {
+            let _ = writeln!(out, "  runs on {scope}");
+            write_cloud(out, &phase.cloud, "  ");
+            if !phase.cloud_undo.is_empty() {
+                let _ = writeln!(out, "  if a later phase fails:");
+                write_cloud(out, &phase.cloud_undo, "    ");
+            }
+            return;
+        }
+        let _ = writeln!(out, "  runs on {scope} ({}), {pace}", hosts(phase.work.len()));
+        if let Concurrency::Batches { size } = phase.concurrency {
+            for (number, batch) in phase.work.chunks(size.max(1) as usize).enumerate() {
+                let names: Vec<&str> = batch.iter().map(|work| self.hosts[work.host].name.as_str()).collect();
+                let _ = writeln!(out, "  batch {}: {}", number + 1, names.join(", "));
+            }
+        }
+        if let Concurrency::Waves { sizes } = &phase.concurrency {
+            let mut start = 0;
+            for (number, &size) in sizes.iter().enumerate() {
+                let end = (start + size as usize).min(phase.work.len());
+                let names: Vec<&str> =
+                    phase.work[start..end].iter().map(|work| self.hosts[work.host].name.as_str()).collect();
+                let _ = writeln!(out, "  wave {} ({}): {}", number + 1, hosts(names.len()), names.join(", "));
+                start = end;
+            }
+            if let Some(gate) = &phase.between_waves {
+                let check = match &gate.command {
+                    Some(command) => {
+                        format!("then the gate `{command}` on this machine (at most {}s)", gate.timeout)
+                    }
+                    None => "no gate".to_owned(),
+                };
+                let _ = writeln!(out, "  after each wave but the last: bake {}s, {check}", gate.bake);
+            }
+        }
+        if let Some(derivation) = &phase.derives {
+            let _ = writeln!(out, "  {}", derivation.describe());
+        }
+        self.write_groups(out, &phase.work, "  ");
+        if !phase.undo.is_empty() {
+            let _ = writeln!(out, "  if a later phase fails, on each host that finished this one:");
+            self.write_groups(out, &phase.undo, "    ");
+        }
     }
 
     fn write_groups(&self, out: &mut String, work: &[HostWork], indent: &str) {

@@ -9,7 +9,7 @@ use super::state::RunState;
 use super::{Executor, elapsed_ms, gate};
 use crate::cloud::Cloud;
 use crate::events::Event;
-use crate::outcome::{Failure, Outcome};
+use crate::outcome::{Failure, Outcome, RunStatus};
 use crate::transport::Transport;
 
 /// How failures of cloud steps and gates name where they happened.
@@ -23,6 +23,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         phase: &Phase,
         state: &mut RunState,
         outcome: &mut Outcome,
+        after: Option<RunStatus>,
     ) -> bool {
         let started = Instant::now();
         self.reporter.report(Event::PhaseStarted {
@@ -33,7 +34,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         });
         state.attempted.push(Vec::new());
         state.cloud_started.push(index);
-        let failed = match self.run_cloud_steps(&phase.name, &phase.cloud, false).await {
+        let failed = match self.run_cloud_steps_as(&phase.name, &phase.cloud, false, after).await {
             Ok(()) => false,
             Err((step, error)) => {
                 outcome.failures.push(Failure::on_controller(&phase.name, step, error));
@@ -56,6 +57,18 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         steps: &[CloudStep],
         undo: bool,
     ) -> Result<(), (String, String)> {
+        self.run_cloud_steps_as(phase, steps, undo, None).await
+    }
+
+    /// [`Executor::run_cloud_steps`]; `after`: the outcome a follow-up runs after,
+    /// which local commands get as `DEPLOYER_OUTCOME`.
+    async fn run_cloud_steps_as(
+        &self,
+        phase: &str,
+        steps: &[CloudStep],
+        undo: bool,
+        after: Option<RunStatus>,
+    ) -> Result<(), (String, String)> {
         let mut first_error = None;
         for step in steps {
             if !undo && self.cancel.is_cancelled() {
@@ -66,6 +79,9 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 CloudAction::LocalCommand { command, timeout } => {
                     let mut variables = gate::deploy_facts(self.plan);
                     variables.push(("DEPLOYER_HOOK", phase.to_owned()));
+                    if let Some(status) = after {
+                        variables.push(("DEPLOYER_OUTCOME", status.word().to_owned()));
+                    }
                     let directory = self.options.controller_directory.as_deref();
                     gate::run_local("the hook", command, *timeout, &variables, directory, &self.cancel)
                         .await

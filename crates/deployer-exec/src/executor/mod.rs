@@ -48,7 +48,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use deployer_plan::protocol::captured::{Captured, combine};
-use deployer_plan::{Concurrency, Effect, HostWork, Phase, Plan, Scope};
+use deployer_plan::{Concurrency, Effect, HostWork, Phase, Plan, Scope, When};
 use futures::stream::{self, StreamExt};
 use tokio_util::sync::CancellationToken;
 
@@ -169,7 +169,40 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         let settled = self.settle(&context, &mut state, &mut outcome).await;
         outcome.locks_left = state.locks.left().into_iter().map(|host| self.plan.hosts[host].name.clone()).collect();
         outcome.status = run_status(settled);
+        self.run_follow_ups(&context, &state, &mut outcome).await;
         self.finish(outcome, started).await
+    }
+
+    /// The plan's follow-ups whose `when` matches the outcome, in order, on the
+    /// hosts still connected. Their failures are reported apart: the outcome is
+    /// fixed before they start.
+    async fn run_follow_ups(&self, context: &RunContext, state: &RunState, outcome: &mut Outcome) {
+        let fires = |when: When| match when {
+            When::Succeeded => outcome.status == RunStatus::Success,
+            When::Failed => {
+                matches!(outcome.status, RunStatus::Failed | RunStatus::RolledBack | RunStatus::Partial)
+                    && outcome.refused.is_none()
+            }
+            When::RolledBack => outcome.status == RunStatus::RolledBack,
+        };
+        let matching: Vec<&Phase> = self
+            .plan
+            .follow_ups
+            .iter()
+            .filter(|follow_up| fires(follow_up.when))
+            .map(|follow_up| &follow_up.phase)
+            .collect();
+        for (offset, phase) in matching.into_iter().enumerate() {
+            let mut scratch_state = RunState::new(self.plan.hosts.len());
+            scratch_state.excluded.clone_from(&state.excluded);
+            let mut scratch = Outcome::new(self.plan);
+            scratch.captured.clone_from(&outcome.captured);
+            let index = self.plan.phases.len() + offset;
+            let _ = self
+                .run_forward_as(context, index, phase, &mut scratch_state, &mut scratch, Some(outcome.status))
+                .await;
+            outcome.follow_up_failures.extend(scratch.failures);
+        }
     }
 
     /// Runs one phase forward and records what it came to. Returns whether it failed.
@@ -181,8 +214,21 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         state: &mut RunState,
         outcome: &mut Outcome,
     ) -> bool {
+        self.run_forward_as(context, index, phase, state, outcome, None).await
+    }
+
+    /// [`Executor::run_forward`]; `after`: the fixed outcome a follow-up runs after.
+    async fn run_forward_as(
+        &self,
+        context: &RunContext,
+        index: usize,
+        phase: &Phase,
+        state: &mut RunState,
+        outcome: &mut Outcome,
+        after: Option<RunStatus>,
+    ) -> bool {
         if phase.scope == Scope::Controller {
-            return self.run_cloud_forward(index, phase, state, outcome).await;
+            return self.run_cloud_forward(index, phase, state, outcome, after).await;
         }
         let started = Instant::now();
         let items: Vec<&HostWork> = phase.work.iter().filter(|work| !state.excluded[work.host]).collect();
@@ -528,6 +574,7 @@ impl Outcome {
             locks_left: Vec::new(),
             irreversible: Vec::new(),
             refused: None,
+            follow_up_failures: Vec::new(),
             duration_ms: 0,
         }
     }

@@ -9,11 +9,37 @@ use deployer_config::{HookPoint, HookStep};
 use super::{Compiler, ReleaseInfo};
 use crate::cloud::{CloudAction, CloudStep};
 use crate::error::PlanError;
-use crate::model::{HostWork, Phase, Scope};
+use crate::model::{FollowUp, HostWork, Phase, Scope, When};
 
 impl Compiler<'_> {
+    /// A deploy's `after_deploy`, `on_failure` and `on_rollback` steps, which run
+    /// after its outcome is fixed.
+    pub(super) fn follow_ups(&self, release: &ReleaseInfo) -> Result<Vec<FollowUp>, PlanError> {
+        let mut follow_ups = Vec::new();
+        for (point, when) in [
+            (HookPoint::AfterDeploy, When::Succeeded),
+            (HookPoint::OnFailure, When::Failed),
+            (HookPoint::OnRollback, When::RolledBack),
+        ] {
+            for phase in self.hook_phases_with(point, release, when.outcome_word())? {
+                follow_ups.push(FollowUp { when, phase });
+            }
+        }
+        Ok(follow_ups)
+    }
+
     /// The phases of every `point` hook step, in the file's order.
     pub(super) fn hook_phases(&self, point: HookPoint, release: &ReleaseInfo) -> Result<Vec<Phase>, PlanError> {
+        self.hook_phases_with(point, release, "")
+    }
+
+    /// [`Compiler::hook_phases`], telling host steps the outcome (`DEPLOYER_OUTCOME`).
+    fn hook_phases_with(
+        &self,
+        point: HookPoint,
+        release: &ReleaseInfo,
+        outcome: &str,
+    ) -> Result<Vec<Phase>, PlanError> {
         let hosts: Vec<String> = self.hosts.iter().map(ToString::to_string).collect();
         let hosts = hosts.join(" ");
         let mut phases = Vec::new();
@@ -23,8 +49,13 @@ impl Compiler<'_> {
                 HookStep::Run { command, roles, once, timeout } => {
                     let plays =
                         |host_roles: &[String]| roles.is_empty() || host_roles.iter().any(|role| roles.contains(role));
-                    let script =
-                        self.steps.hook(name, (&release.id, &release.revision.commit), &hosts, command, *timeout);
+                    let script = self.steps.hook(
+                        name,
+                        (&release.id, &release.revision.commit),
+                        (&hosts, outcome),
+                        command,
+                        *timeout,
+                    );
                     let mut work: Vec<HostWork> = self
                         .hosts
                         .iter()

@@ -73,6 +73,10 @@ pub fn compile(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
     compiler.health_checks =
         compiler.by_role(|role| role.healthcheck.as_ref().map(|check| compiler.steps.health_check(&role.name, check)));
     let phases = compiler.phases()?;
+    let follow_ups = match (&release, input.command.ships_a_release()) {
+        (Some(release), true) => compiler.follow_ups(release)?,
+        _ => Vec::new(),
+    };
     let command = input.command.name();
     Ok(Plan {
         command: command.to_owned(),
@@ -89,6 +93,7 @@ pub fn compile(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
         hosts: input.hosts.iter().map(plan_host).collect(),
         shipping: input.shipping.clone().filter(|_| release.is_some()),
         phases,
+        follow_ups,
     })
 }
 
