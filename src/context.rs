@@ -48,6 +48,8 @@ pub(crate) enum CliError {
     Plan(#[from] deployer_plan::PlanError),
     #[error(transparent)]
     Revision(#[from] crate::revision::RevisionError),
+    #[error("{0}")]
+    Limits(String),
     #[error("resume: {refusal}")]
     Resume { refusal: deployer_plan::resume::Refusal, target: String },
     #[error(
@@ -70,7 +72,9 @@ pub(crate) enum ErrorKind {
 impl CliError {
     pub(crate) fn kind(&self) -> ErrorKind {
         match self {
-            Self::Runtime(_) | Self::ControlDirectory(_) | Self::Cloud(_) | Self::Resume { .. } => ErrorKind::Failure,
+            Self::Runtime(_) | Self::ControlDirectory(_) | Self::Cloud(_) | Self::Resume { .. } | Self::Limits(_) => {
+                ErrorKind::Failure
+            }
             _ => ErrorKind::Input,
         }
     }

@@ -11,6 +11,7 @@ mod diagnostics;
 mod discovery;
 mod exit;
 mod invocation;
+mod limits;
 mod output;
 mod planning;
 mod report;

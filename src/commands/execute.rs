@@ -42,6 +42,7 @@ pub(crate) fn run_request(
     host_output: HostOutput,
 ) -> Result<Exit, CliError> {
     let (config, plan) = build_plan(global, request)?;
+    preflight(global, &config, &plan)?;
     if let Some(question) = &plan.confirmation {
         confirm(question, global.yes)?;
     }
@@ -59,6 +60,7 @@ pub(crate) fn run_plan(
     secrets: &BTreeMap<String, String>,
     reporter: &dyn deployer_exec::Reporter,
 ) -> Result<deployer_exec::Outcome, CliError> {
+    preflight(global, config, plan)?;
     let directory = config.directory().to_owned();
     let runtime = runtime()?;
     runtime.block_on(async {
@@ -73,6 +75,15 @@ pub(crate) fn run_plan(
         signals.abort();
         Ok(outcome)
     })
+}
+
+/// Enough open files and processes for the plan's hosts, before any is contacted.
+fn preflight(global: &GlobalArgs, config: &Config, plan: &Plan) -> Result<(), CliError> {
+    if plan.hosts.is_empty() {
+        return Ok(());
+    }
+    let busy = global.pool_size.unwrap_or(config.execution.pool_size) as usize;
+    crate::limits::ensure(plan.hosts.len(), busy).map_err(CliError::Limits)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -114,7 +125,7 @@ fn executor<'a>(
             pool_size: global.pool_size,
             halt_on_failure: global.on_failure == crate::cli::OnFailure::Halt,
             controller_directory: Some(config.directory().as_std_path().to_owned()),
-            ..ExecOptions::default()
+            connect_concurrency: config.ssh.connect_concurrency as usize,
         },
         cancel,
     }

@@ -78,3 +78,50 @@ fn plan_refuses_a_bad_gateway_like_the_real_command() {
     assert_eq!(outcome.code, 2, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("--gateway"), "{}", outcome.stderr);
 }
+
+/// `deployer ARGS` under `limits` (shell `ulimit` arguments), in a project whose
+/// ten hosts are closed ports on loopback (nothing answers; no traffic leaves).
+fn under_limits(limits: &str, args: &[&str]) -> crate::support::Outcome {
+    let directory = tempfile::tempdir().unwrap();
+    let hosts: Vec<String> = (1..=10).map(|host| format!("\"127.0.9.{host}:1\"")).collect();
+    let config = format!(
+        "project: demo\nrepo: /nonexistent.git\ndeploy_root: /srv/demo\nvalid_roles: [web]\n\
+         ssh: {{connect_timeout: 2}}\nexecution: {{pool_size: 10}}\n\
+         environments:\n  testing:\n    branch: main\n    roles:\n      web: [{}]\n",
+        hosts.join(", ")
+    );
+    std::fs::write(directory.path().join("fabulaws-config.yml"), config).unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("deployer");
+    let mut command = assert_cmd::Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("ulimit {limits} && exec \"$0\" \"$@\""))
+        .arg(binary)
+        .args(args)
+        .current_dir(directory.path())
+        .env("NO_COLOR", "1")
+        .env("HOME", directory.path())
+        .env_remove("DEPLOYER_CONFIG");
+    run(&mut command)
+}
+
+#[test]
+fn too_few_open_files_for_the_fleet_are_refused_before_connecting_and_a_low_soft_limit_is_raised() {
+    // 10 hosts, 10 at work: 64 + 20 + 40 = 124 descriptors at most.
+    let refused = under_limits("-n 40", &["run", "testing", "--", "true"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("a run on 10 hosts needs up to 124 open files, but this shell allows 40 (hard limit 40)")
+            && refused.stderr.contains("`ulimit -n 124`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("unreachable"), "no host was contacted: {}", refused.stderr);
+
+    // Only the soft limit low: raised, and the run goes on to the hosts.
+    let raised = under_limits("-S -n 40", &["run", "testing", "--", "true"]);
+    assert!(!raised.stderr.contains("needs up to"), "{}", raised.stderr);
+    assert!(raised.stderr.contains("unreachable") || raised.stderr.contains("refused"), "{}", raised.stderr);
+}

@@ -332,6 +332,9 @@ pub enum SshAddress {
 #[derive(Debug, Clone, Serialize)]
 pub struct SshSettings {
     pub connect_timeout: u32,
+    /// Handshakes in flight at once: sshd's `MaxStartups` (10:30:100 by default)
+    /// starts dropping unauthenticated connections past 10.
+    pub connect_concurrency: u32,
     pub connection_attempts: u32,
     /// Seconds between keepalives; a host that misses three is given up on.
     pub keepalive_interval: u32,

@@ -73,6 +73,7 @@ pub(crate) struct RawStaticHtml {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSsh {
     pub connect_timeout: Option<u32>,
+    pub connect_concurrency: Option<u32>,
     pub connection_attempts: Option<u32>,
     pub keepalive_interval: Option<u32>,
     pub gateway: Option<String>,

@@ -10,6 +10,8 @@ use crate::raw::{RawExecution, RawSsh};
 const DEFAULT_POOL_SIZE: u32 = 64;
 const DEFAULT_COMMAND_TIMEOUT: u32 = 600;
 const DEFAULT_CONNECT_TIMEOUT: u32 = 10;
+/// Below sshd's default `MaxStartups` of 10 unauthenticated connections.
+const DEFAULT_CONNECT_CONCURRENCY: u32 = 8;
 /// ssh's default is no keepalives at all; 15 s finds a dead host within a minute.
 const DEFAULT_KEEPALIVE_INTERVAL: u32 = 15;
 
@@ -46,6 +48,12 @@ impl Validator<'_> {
         }
         let connect_timeout =
             self.in_range(&path.key("connect_timeout"), raw.connect_timeout, DEFAULT_CONNECT_TIMEOUT, 1..=HOUR);
+        let connect_concurrency = self.in_range(
+            &path.key("connect_concurrency"),
+            raw.connect_concurrency,
+            DEFAULT_CONNECT_CONCURRENCY,
+            1..=1000,
+        );
         let connection_attempts =
             self.in_range(&path.key("connection_attempts"), raw.connection_attempts, 1, 1..=MAX_ATTEMPTS);
         let keepalive_interval = self.in_range(
@@ -59,6 +67,7 @@ impl Validator<'_> {
         }
         SshSettings {
             connect_timeout,
+            connect_concurrency,
             connection_attempts,
             keepalive_interval,
             gateway,
