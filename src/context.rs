@@ -50,6 +50,8 @@ pub(crate) enum CliError {
     Revision(#[from] crate::revision::RevisionError),
     #[error("{0}")]
     Limits(String),
+    #[error("{0}")]
+    Notify(String),
     #[error("resume: {refusal}")]
     Resume { refusal: deployer_plan::resume::Refusal, target: String },
     #[error(

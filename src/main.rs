@@ -12,6 +12,7 @@ mod discovery;
 mod exit;
 mod invocation;
 mod limits;
+mod notify;
 mod output;
 mod planning;
 mod report;

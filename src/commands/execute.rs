@@ -17,6 +17,7 @@ use crate::cli::{Command, GlobalArgs};
 use crate::cloud::RunCloud;
 use crate::context::CliError;
 use crate::exit::Exit;
+use crate::notify::{Message, Notifier};
 use crate::output;
 use crate::planning::{PlanRequest, build_plan};
 use crate::report::{CliReporter, HostLogs, HostOutput, Progress, RunNames, Style};
@@ -48,7 +49,39 @@ pub(crate) fn run_request(
     }
     let directory = config.directory().to_owned();
     let secrets = load_secrets(&config, &plan, &directory)?;
-    runtime()?.block_on(execute(global, &config, &plan, &secrets, &directory, host_output))
+    let notifier = notifier(&config, &plan, &directory)?;
+    runtime()?.block_on(execute(global, &config, &plan, &secrets, &directory, host_output, notifier.as_ref()))
+}
+
+/// The run's notifier, for commands that change hosts (those that take the lock)
+/// when `notify:` names a target; its secrets come from the secrets file now,
+/// so a missing one stops the run before it starts.
+fn notifier(config: &Config, plan: &Plan, directory: &Utf8Path) -> Result<Option<Notifier>, CliError> {
+    let notify = &config.notify;
+    if notify.is_empty() || !plan.takes_lock() {
+        return Ok(None);
+    }
+    let names_secret =
+        notify.slack_secret.is_some() || notify.webhook.as_ref().is_some_and(|hook| hook.secret.is_some());
+    let secrets = if names_secret {
+        let path = directory.join(config.secrets_file(&plan.environment));
+        let text = std::fs::read_to_string(&path).map_err(|source| CliError::Read { path: path.clone(), source })?;
+        deployer_exec::parse_secrets(&text).map_err(|source| CliError::Secrets { path, source })?
+    } else {
+        BTreeMap::new()
+    };
+    Notifier::new(notify, &secrets).map_err(CliError::Notify)
+}
+
+/// Sends `message`, saying why a target could not be reached (never failing the run).
+fn announce(notifier: Option<&Notifier>, message: &Message, json: bool) {
+    let Some(notifier) = notifier else { return };
+    let warnings = tokio::task::block_in_place(|| notifier.send(message));
+    if !json {
+        for warning in warnings {
+            output::stderr(&format!("warning: {warning}\n"));
+        }
+    }
 }
 
 /// Runs `plan` on its hosts with `reporter`, owning the transport, the runtime
@@ -138,6 +171,7 @@ async fn execute(
     secrets: &BTreeMap<String, String>,
     directory: &Utf8Path,
     host_output: HostOutput,
+    notifier: Option<&Notifier>,
 ) -> Result<Exit, CliError> {
     let started = (std::time::Instant::now(), crate::invocation::current());
     let transport = transport(global, config, directory)?;
@@ -158,6 +192,9 @@ async fn execute(
             ));
         }
     }
+    // Said before the progress bars are drawn, like the header.
+    let started_message = Message::started(plan, &started.1, log_directory.as_str());
+    announce(notifier, &started_message, global.json);
     let style = if global.json {
         Style::Json
     } else if std::io::stderr().is_terminal() {
@@ -192,6 +229,7 @@ async fn execute(
         RunStatus::LockHeld => (Exit::Locked, "locked"),
         RunStatus::Interrupted => (Exit::Interrupted, "interrupted"),
     };
+    announce(notifier, &started_message.finished(&outcome, exit as i32), json);
     record(plan, directory, started, result, exit);
     Ok(exit)
 }

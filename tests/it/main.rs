@@ -21,6 +21,7 @@ mod hostile;
 mod hosts;
 mod limits;
 mod network;
+mod notify;
 mod plan;
 mod releases;
 mod resume;

@@ -35,6 +35,7 @@ pub const USED: &[&str] = &[
     "local_settings_py_relative_path",
     "localsettings_template",
     "migrate",
+    "notify",
     "password_names",
     "production_environments",
     "project",

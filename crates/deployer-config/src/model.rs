@@ -31,6 +31,8 @@ pub struct Config {
     pub tasks: IndexMap<String, Task>,
     /// The team's own steps at phase boundaries (`hooks:`), in the file's order.
     pub hooks: Vec<Hook>,
+    /// Where runs are reported (`notify:`).
+    pub notify: Notify,
     pub shared_files: Vec<Utf8PathBuf>,
     pub shared_dirs: Vec<Utf8PathBuf>,
     pub templates: Vec<TemplateSpec>,
@@ -287,6 +289,31 @@ pub enum HookStep {
     Run { command: String, roles: Vec<String>, once: bool, timeout: u32 },
     /// On the machine running deployer, in the configuration's directory.
     Local { command: String, timeout: u32 },
+}
+
+/// `notify:`: where runs are reported.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Notify {
+    /// Seconds one delivery attempt may take.
+    pub timeout: u32,
+    /// Attempts per message before it is given up (and reported).
+    pub attempts: u32,
+    pub webhook: Option<WebhookTarget>,
+    /// The secret whose value is a Slack-compatible incoming-webhook URL.
+    pub slack_secret: Option<String>,
+}
+
+impl Notify {
+    pub fn is_empty(&self) -> bool {
+        self.webhook.is_none() && self.slack_secret.is_none()
+    }
+}
+
+/// A generic webhook: deployer's versioned JSON, signed when `secret` names one.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookTarget {
+    pub url: String,
+    pub secret: Option<String>,
 }
 
 /// `FabulAWS`'s `auto_scaling_groups`, looked up by its `_find` rule.

@@ -6,6 +6,7 @@ use serde_yaml::Value;
 
 mod aws;
 mod hooks;
+mod notify;
 mod settings;
 mod tasks;
 
@@ -199,6 +200,7 @@ impl Validator<'_> {
         let migrate = self.migrate(&mut top, &role_names);
         let tasks = self.tasks(&mut top, &role_names);
         let hooks = self.hooks(&mut top, &role_names);
+        let notify = self.notify(&mut top);
         let shared_files = self.relative_paths(&mut top, "shared_files");
         let shared_dirs = self.relative_paths(&mut top, "shared_dirs");
         let templates = self.templates(&mut top, &role_names, project.as_deref());
@@ -230,6 +232,7 @@ impl Validator<'_> {
             migrate,
             tasks,
             hooks,
+            notify,
             shared_files,
             shared_dirs,
             templates,

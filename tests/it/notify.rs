@@ -1,0 +1,151 @@
+//! `notify:` against a small HTTP server on loopback: the webhook's JSON and
+//! signature and the Slack text for a deploy that succeeds and one that is
+//! switched back; an endpoint that is not there costs a warning, not the exit
+//! code; no secret appears in what deployer says or writes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use crate::support::project::{project_with, run_and_check, walk};
+
+/// One request the server received: its path, the signature header and the body.
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    signature: Option<String>,
+    raw: Vec<u8>,
+    body: serde_json::Value,
+}
+
+/// Accepts requests on 127.0.0.1 until the test ends; answers 200 to each.
+fn serve() -> (String, Arc<Mutex<Vec<Received>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let log = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let path = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+            let (mut length, mut signature) = (0, None);
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                let header = header.trim_end();
+                if header.is_empty() {
+                    break;
+                }
+                let (name, value) = header.split_once(':').unwrap();
+                match name.to_ascii_lowercase().as_str() {
+                    "content-length" => length = value.trim().parse().unwrap(),
+                    "x-deployer-signature-256" => signature = Some(value.trim().to_owned()),
+                    _ => {}
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let raw = body.clone();
+            let body = serde_json::from_slice(&body).unwrap();
+            log.lock().unwrap().push(Received { path, signature, raw, body });
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (address, received)
+}
+
+const HMAC_KEY: &str = "hmac-key-9d1e-never-print";
+
+#[test]
+fn webhook_and_slack_hear_each_deploy_and_an_absent_endpoint_changes_nothing() {
+    let (address, received) = serve();
+    let roles = "  web:\n    restart: \"true\"\n    healthcheck: \"test ! -e /srv/deployer-fleet/fail-health\"\n";
+    let extra = format!(
+        "notify:\n  timeout: 2\n  attempts: 2\n  webhook:\n    url: {address}/hook\n    secret: webhook_key\n  slack:\n    url_secret: slack_url\n"
+    );
+    let Some(project) = project_with(2, roles, &extra) else { return };
+    let slack_url = format!("{address}/slack/T000/B000/secret-path-never-print");
+    std::fs::write(
+        project.path().join("fabsecrets_testing.py"),
+        format!("webhook_key = \"{HMAC_KEY}\"\nslack_url = \"{slack_url}\"\n"),
+    )
+    .unwrap();
+
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let release = project.current(0).unwrap();
+    project.next_version("v2\n");
+    std::fs::write(project.host_file(1, "fail-health"), "").unwrap();
+    let failed = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(failed.code, 3, "{}", failed.stderr);
+
+    let requests = received.lock().unwrap().clone();
+    let summary: Vec<(String, String)> = requests
+        .iter()
+        .map(|request| {
+            let what = if request.path == "/hook" {
+                format!("{} {}", request.body["event"].as_str().unwrap(), request.body["result"])
+            } else {
+                request.body["text"].as_str().unwrap().to_owned()
+            };
+            (request.path.split('/').nth(1).unwrap().to_owned(), what)
+        })
+        .collect();
+    let kinds: Vec<(&str, &str)> = summary.iter().map(|(path, what)| (path.as_str(), what.as_str())).collect();
+    assert_eq!(kinds.len(), 8, "{kinds:#?}");
+    assert_eq!(kinds[0], ("hook", "started null"));
+    assert!(kinds[1].0 == "slack" && kinds[1].1.contains("started the `deploy_full` of demo testing"), "{kinds:#?}");
+    assert_eq!(kinds[2], ("hook", "finished \"succeeded\""));
+    assert!(kinds[3].1.ends_with("succeeded") || kinds[3].1.contains(" succeeded in "), "{kinds:#?}");
+    assert_eq!(kinds[6], ("hook", "finished \"rolled_back\""));
+    assert!(kinds[7].1.contains("failed and was switched back") && kinds[7].1.contains("failed on"), "{kinds:#?}");
+
+    // Every webhook body is signed with the key; the payload names the release.
+    for request in requests.iter().filter(|request| request.path == "/hook") {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(HMAC_KEY.as_bytes()).unwrap();
+        mac.update(&request.raw);
+        let expected: String = mac.finalize().into_bytes().iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(
+            request.signature.as_deref(),
+            Some(format!("sha256={expected}").as_str()),
+            "the body as sent is signed"
+        );
+        assert_eq!(request.body["version"], 1);
+    }
+    assert_eq!(requests[2].body["release"], release.as_str());
+    assert_eq!(requests[2].body["hosts"].as_array().unwrap().len(), 2);
+
+    // An endpoint that is not there: a warning, the same exit code, bounded time.
+    std::fs::remove_file(project.host_file(1, "fail-health")).unwrap();
+    let config = std::fs::read_to_string(project.path().join("fabulaws-config.yml")).unwrap();
+    std::fs::write(
+        project.path().join("fabulaws-config.yml"),
+        config.replace(&format!("{address}/hook"), "http://127.0.0.1:1/hook"),
+    )
+    .unwrap();
+    project.next_version("v3\n");
+    let started = std::time::Instant::now();
+    let unreachable = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(unreachable.code, 0, "{}", unreachable.stderr);
+    assert!(unreachable.stderr.contains("could not notify the webhook of the run started"), "{}", unreachable.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+
+    // No secret anywhere deployer writes or says.
+    let mut seen = format!(
+        "{}{}{}{}{}{}",
+        outcome.stdout, outcome.stderr, failed.stdout, failed.stderr, unreachable.stdout, unreachable.stderr
+    );
+    for file in walk(&project.path().join(".deployer")) {
+        seen.push_str(&std::fs::read_to_string(file).unwrap_or_default());
+    }
+    for request in received.lock().unwrap().iter() {
+        seen.push_str(&request.body.to_string());
+    }
+    for secret in [HMAC_KEY, "secret-path-never-print"] {
+        assert!(!seen.contains(secret), "{secret} leaked");
+    }
+}
