@@ -61,9 +61,7 @@ fn notifier(config: &Config, plan: &Plan, directory: &Utf8Path) -> Result<Option
     if notify.is_empty() || !plan.takes_lock() {
         return Ok(None);
     }
-    let names_secret =
-        notify.slack_secret.is_some() || notify.webhook.as_ref().is_some_and(|hook| hook.secret.is_some());
-    let secrets = if names_secret {
+    let secrets = if notify.names_a_secret() {
         let path = directory.join(config.secrets_file(&plan.environment));
         let text = std::fs::read_to_string(&path).map_err(|source| CliError::Read { path: path.clone(), source })?;
         deployer_exec::parse_secrets(&text).map_err(|source| CliError::Secrets { path, source })?

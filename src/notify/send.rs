@@ -10,6 +10,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::Message;
+use super::github::GitHub;
 
 /// The header that carries the body's HMAC-SHA256, GitHub's webhook convention.
 pub(crate) const SIGNATURE_HEADER: &str = "X-Deployer-Signature-256";
@@ -17,6 +18,7 @@ pub(crate) const SIGNATURE_HEADER: &str = "X-Deployer-Signature-256";
 enum Target {
     Webhook { url: String, key: Option<Vec<u8>> },
     Slack { url: String },
+    GitHub(GitHub),
 }
 
 pub(crate) struct Notifier {
@@ -45,6 +47,19 @@ impl Notifier {
         if let Some(name) = &notify.slack_secret {
             targets.push(Target::Slack { url: secret("slack.url_secret", name)? });
         }
+        if let Some(github) = &notify.github {
+            let token = match &github.token_secret {
+                Some(name) => secret("github.token_secret", name)?,
+                None => std::env::var("GITHUB_TOKEN").map_err(|_| {
+                    "`notify.github` needs a token: `token_secret` in the secrets file, or GITHUB_TOKEN".to_owned()
+                })?,
+            };
+            targets.push(Target::GitHub(GitHub {
+                repository_url: format!("{}/repos/{}", github.api_url.trim_end_matches('/'), github.repository),
+                token,
+                deployment: std::sync::Mutex::new(None),
+            }));
+        }
         let timeout = Duration::from_secs(notify.timeout.into());
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
@@ -62,7 +77,14 @@ impl Notifier {
         let slack = serde_json::to_vec(&message.slack()).unwrap_or_default();
         let mut warnings = Vec::new();
         for target in &self.targets {
+            if let Target::GitHub(github) = target {
+                if let Err(error) = github.send(&self.agent, self.attempts, message) {
+                    warnings.push(format!("could not tell GitHub Deployments of the run {}: {error}", message.event));
+                }
+                continue;
+            }
             let (name, url, body, signature) = match target {
+                Target::GitHub(_) => continue,
                 Target::Webhook { url, key } => ("the webhook", url, &body, key.as_deref().map(|key| sign(key, &body))),
                 Target::Slack { url } => ("Slack", url, &slack, None),
             };

@@ -14,6 +14,7 @@ use crate::support::project::{project_with, run_and_check, walk};
 struct Received {
     path: String,
     signature: Option<String>,
+    authorization: Option<String>,
     raw: Vec<u8>,
     body: serde_json::Value,
 }
@@ -31,7 +32,7 @@ fn serve() -> (String, Arc<Mutex<Vec<Received>>>) {
             let mut line = String::new();
             reader.read_line(&mut line).unwrap();
             let path = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
-            let (mut length, mut signature) = (0, None);
+            let (mut length, mut signature, mut authorization) = (0, None, None);
             loop {
                 let mut header = String::new();
                 reader.read_line(&mut header).unwrap();
@@ -43,6 +44,7 @@ fn serve() -> (String, Arc<Mutex<Vec<Received>>>) {
                 match name.to_ascii_lowercase().as_str() {
                     "content-length" => length = value.trim().parse().unwrap(),
                     "x-deployer-signature-256" => signature = Some(value.trim().to_owned()),
+                    "authorization" => authorization = Some(value.trim().to_owned()),
                     _ => {}
                 }
             }
@@ -50,27 +52,35 @@ fn serve() -> (String, Arc<Mutex<Vec<Received>>>) {
             reader.read_exact(&mut body).unwrap();
             let raw = body.clone();
             let body = serde_json::from_slice(&body).unwrap();
-            log.lock().unwrap().push(Received { path, signature, raw, body });
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            // GitHub answers a new deployment with its id.
+            let answer = if path.ends_with("/deployments") { "{\"id\": 7}" } else { "" };
+            log.lock().unwrap().push(Received { path, signature, authorization, raw, body });
+            let response = format!(
+                "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
         }
     });
     (address, received)
 }
 
 const HMAC_KEY: &str = "hmac-key-9d1e-never-print";
+const GITHUB_TOKEN: &str = "ghp_token-77aa-never-print";
 
 #[test]
 fn webhook_and_slack_hear_each_deploy_and_an_absent_endpoint_changes_nothing() {
     let (address, received) = serve();
     let roles = "  web:\n    restart: \"true\"\n    healthcheck: \"test ! -e /srv/deployer-fleet/fail-health\"\n";
     let extra = format!(
-        "notify:\n  timeout: 2\n  attempts: 2\n  webhook:\n    url: {address}/hook\n    secret: webhook_key\n  slack:\n    url_secret: slack_url\n"
+        "notify:\n  timeout: 2\n  attempts: 2\n  webhook:\n    url: {address}/hook\n    secret: webhook_key\n  slack:\n    url_secret: slack_url\n  \
+         github:\n    repository: acme/shop\n    token_secret: github_token\n    api_url: {address}\n"
     );
     let Some(project) = project_with(2, roles, &extra) else { return };
     let slack_url = format!("{address}/slack/T000/B000/secret-path-never-print");
     std::fs::write(
         project.path().join("fabsecrets_testing.py"),
-        format!("webhook_key = \"{HMAC_KEY}\"\nslack_url = \"{slack_url}\"\n"),
+        format!("webhook_key = \"{HMAC_KEY}\"\nslack_url = \"{slack_url}\"\ngithub_token = \"{GITHUB_TOKEN}\"\n"),
     )
     .unwrap();
 
@@ -85,6 +95,7 @@ fn webhook_and_slack_hear_each_deploy_and_an_absent_endpoint_changes_nothing() {
     let requests = received.lock().unwrap().clone();
     let summary: Vec<(String, String)> = requests
         .iter()
+        .filter(|request| !request.path.starts_with("/repos/"))
         .map(|request| {
             let what = if request.path == "/hook" {
                 format!("{} {}", request.body["event"].as_str().unwrap(), request.body["result"])
@@ -116,8 +127,31 @@ fn webhook_and_slack_hear_each_deploy_and_an_absent_endpoint_changes_nothing() {
         );
         assert_eq!(request.body["version"], 1);
     }
-    assert_eq!(requests[2].body["release"], release.as_str());
-    assert_eq!(requests[2].body["hosts"].as_array().unwrap().len(), 2);
+    let hooks: Vec<&Received> = requests.iter().filter(|request| request.path == "/hook").collect();
+    assert_eq!(hooks[1].body["release"], release.as_str());
+    assert_eq!(hooks[1].body["hosts"].as_array().unwrap().len(), 2);
+
+    // GitHub Deployments: a deployment of the commit per run, then its states.
+    let github: Vec<(&str, String)> = requests
+        .iter()
+        .filter(|request| request.path.starts_with("/repos/acme/shop/"))
+        .map(|request| {
+            assert_eq!(request.authorization.as_deref(), Some(format!("Bearer {GITHUB_TOKEN}").as_str()));
+            let what = if request.path.ends_with("/deployments") {
+                format!("create {} {}", request.body["environment"], request.body["ref"].as_str().unwrap().len())
+            } else {
+                request.body["state"].as_str().unwrap().to_owned()
+            };
+            (request.path.as_str(), what)
+        })
+        .collect();
+    let states: Vec<&str> = github.iter().map(|(_, what)| what.as_str()).collect();
+    assert_eq!(
+        states,
+        ["create \"testing\" 40", "in_progress", "success", "create \"testing\" 40", "in_progress", "inactive"],
+        "{github:#?}"
+    );
+    assert!(github[1].0.ends_with("/deployments/7/statuses"), "{github:#?}");
 
     // An endpoint that is not there: a warning, the same exit code, bounded time.
     std::fs::remove_file(project.host_file(1, "fail-health")).unwrap();
@@ -145,7 +179,12 @@ fn webhook_and_slack_hear_each_deploy_and_an_absent_endpoint_changes_nothing() {
     for request in received.lock().unwrap().iter() {
         seen.push_str(&request.body.to_string());
     }
-    for secret in [HMAC_KEY, "secret-path-never-print"] {
+    let requests = received.lock().unwrap().clone();
+    assert!(
+        requests.iter().any(|request| request.path.ends_with("/deployments")),
+        "GitHub was told of the third run too"
+    );
+    for secret in [HMAC_KEY, "secret-path-never-print", GITHUB_TOKEN] {
         assert!(!seen.contains(secret), "{secret} leaked");
     }
 }

@@ -301,12 +301,30 @@ pub struct Notify {
     pub webhook: Option<WebhookTarget>,
     /// The secret whose value is a Slack-compatible incoming-webhook URL.
     pub slack_secret: Option<String>,
+    pub github: Option<GitHubTarget>,
 }
 
 impl Notify {
     pub fn is_empty(&self) -> bool {
-        self.webhook.is_none() && self.slack_secret.is_none()
+        self.webhook.is_none() && self.slack_secret.is_none() && self.github.is_none()
     }
+
+    /// Whether a target needs a value from the secrets file.
+    pub fn names_a_secret(&self) -> bool {
+        self.slack_secret.is_some()
+            || self.webhook.as_ref().is_some_and(|hook| hook.secret.is_some())
+            || self.github.as_ref().is_some_and(|github| github.token_secret.is_some())
+    }
+}
+
+/// GitHub Deployments for `repository` (`owner/name`).
+#[derive(Debug, Clone, Serialize)]
+pub struct GitHubTarget {
+    pub repository: String,
+    /// The secret whose value is the token; else `GITHUB_TOKEN`.
+    pub token_secret: Option<String>,
+    /// `https://api.github.com`, or a GitHub Enterprise API.
+    pub api_url: String,
 }
 
 /// A generic webhook: deployer's versioned JSON, signed when `secret` names one.

@@ -1,5 +1,5 @@
 //! `notify:`: where a deploy's start and result are sent (a generic webhook,
-//! Slack-compatible incoming webhooks). Secrets (an HMAC key, a Slack URL, which
+//! Slack-compatible incoming webhooks, GitHub Deployments). Secrets (an HMAC key, a Slack URL, which
 //! is itself a credential) are named here and read from the environment's
 //! secrets file, never written in this file.
 
@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{TopLevel, Validator};
 use crate::key_path::KeyPath;
-use crate::model::{Notify, WebhookTarget};
+use crate::model::{GitHubTarget, Notify, WebhookTarget};
 use crate::names::check_name;
 
 #[derive(Debug, Deserialize)]
@@ -17,6 +17,17 @@ struct RawNotify {
     attempts: Option<u32>,
     webhook: Option<RawWebhook>,
     slack: Option<RawSlack>,
+    github: Option<RawGitHub>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGitHub {
+    /// `owner/name`.
+    repository: String,
+    /// The secret whose value is the token; else `GITHUB_TOKEN` from the environment.
+    token_secret: Option<String>,
+    api_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,9 +53,7 @@ impl Validator<'_> {
         let attempts = self.in_range(&path.key("attempts"), raw.attempts, 3, 1..=10);
         let webhook = raw.webhook.and_then(|webhook| {
             let at = path.key("webhook");
-            let url_ok = (webhook.url.starts_with("https://") || webhook.url.starts_with("http://"))
-                && !webhook.url.chars().any(|c| c.is_whitespace() || c.is_control());
-            if !url_ok {
+            if !is_http_url(&webhook.url) {
                 self.problems.value(&at.key("url"), "an http:// or https:// URL without spaces");
                 return None;
             }
@@ -57,8 +66,36 @@ impl Validator<'_> {
             self.check(&path.key("slack").key("url_secret"), check_name(&slack.url_secret));
             slack.url_secret
         });
-        Notify { timeout, attempts, webhook, slack_secret }
+        let github = raw.github.and_then(|github| {
+            let at = path.key("github");
+            let part_ok = |part: &str| {
+                !part.is_empty()
+                    && !part.starts_with('.')
+                    && part.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            };
+            let repository_ok =
+                github.repository.split_once('/').is_some_and(|(owner, name)| part_ok(owner) && part_ok(name));
+            if !repository_ok {
+                self.problems.value(&at.key("repository"), "`owner/name`, as in the repository's GitHub URL");
+                return None;
+            }
+            if let Some(secret) = &github.token_secret {
+                self.check(&at.key("token_secret"), check_name(secret));
+            }
+            let api_url = github.api_url.unwrap_or_else(|| "https://api.github.com".to_owned());
+            if !is_http_url(&api_url) {
+                self.problems.value(&at.key("api_url"), "an http:// or https:// URL without spaces");
+                return None;
+            }
+            Some(GitHubTarget { repository: github.repository, token_secret: github.token_secret, api_url })
+        });
+        Notify { timeout, attempts, webhook, slack_secret, github }
     }
+}
+
+fn is_http_url(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 #[cfg(test)]
@@ -79,12 +116,17 @@ mod tests {
         assert_eq!((notify.timeout, notify.attempts), (5, 3));
         assert_eq!(notify.webhook.as_ref().unwrap().secret.as_deref(), Some("hook_key"));
         assert_eq!(notify.slack_secret.as_deref(), Some("slack_url"));
+        let github = parse("  github: {repository: acme/shop.web}").unwrap().notify.github.unwrap();
+        assert_eq!((github.repository.as_str(), github.api_url.as_str()), ("acme/shop.web", "https://api.github.com"));
         for (bad, key) in [
             ("  webhook: {url: ftp://x}", "url"),
             ("  webhook: {url: \"https://a b\"}", "url"),
             ("  slack: {url: https://hooks.slack.com/x}", "url"),
             ("  timeout: 0", "timeout"),
             ("  slack: {url_secret: \"$(x)\"}", "url_secret"),
+            ("  github: {repository: acme}", "repository"),
+            ("  github: {repository: \"acme/../x\"}", "repository"),
+            ("  github: {repository: acme/shop, api_url: \"file:///x\"}", "api_url"),
         ] {
             let error = parse(bad).unwrap_err();
             assert!(error.contains(&format!("Key(\"{key}\")")) && error.contains("Key(\"notify\")"), "{bad}: {error}");
