@@ -172,6 +172,39 @@ fn summary_text(config: &Config, environments: &[&deployer_config::Environment])
             .collect();
         let _ = writeln!(text, "\ntasks (`deployer task ENV NAME`): {}", tasks.join(", "));
     }
+    if !config.hooks.is_empty() {
+        let hooks: Vec<String> = config
+            .hooks
+            .iter()
+            .map(|hook| {
+                let (here, there) = hook.steps.iter().fold((0, 0), |(here, there), step| match step {
+                    deployer_config::HookStep::Local { .. } => (here + 1, there),
+                    deployer_config::HookStep::Run { .. } => (here, there + 1),
+                });
+                let mut parts = Vec::new();
+                if there > 0 {
+                    parts.push(format!("{there} on hosts"));
+                }
+                if here > 0 {
+                    parts.push(format!("{here} here"));
+                }
+                format!("{} ({})", hook.point.name(), parts.join(", "))
+            })
+            .collect();
+        let _ = writeln!(text, "hooks: {}", hooks.join(", "));
+    }
+    let notify = &config.notify;
+    let targets: Vec<&str> = [
+        notify.webhook.as_ref().map(|_| "a webhook"),
+        notify.slack_secret.as_ref().map(|_| "Slack"),
+        notify.github.as_ref().map(|_| "GitHub Deployments"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !targets.is_empty() {
+        let _ = writeln!(text, "runs are announced to: {}", targets.join(", "));
+    }
     let _ = writeln!(text);
     let _ = writeln!(text, "keys used: {}", config.keys.used.join(", "));
     if !config.keys.template_variables.is_empty() {

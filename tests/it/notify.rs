@@ -65,6 +65,38 @@ fn serve() -> (String, Arc<Mutex<Vec<Received>>>) {
     (address, received)
 }
 
+/// One line per request, in the order they came: what each target was told.
+fn transcript(requests: &[Received]) -> String {
+    let mut lines = Vec::new();
+    for request in requests {
+        let body = &request.body;
+        let line = if request.path == "/hook" {
+            format!(
+                "webhook {} result={} release={} commit={} hosts={} failed={}",
+                body["event"].as_str().unwrap_or_default(),
+                body["result"],
+                body["release"].as_str().unwrap_or_default(),
+                body["commit"].as_str().unwrap_or_default(),
+                body["hosts"].as_array().map_or(0, Vec::len),
+                body["failed_hosts"].as_array().map_or(0, Vec::len),
+            )
+        } else if request.path.starts_with("/slack/") {
+            format!("slack {}", body["text"].as_str().unwrap_or_default())
+        } else if request.path.ends_with("/deployments") {
+            format!(
+                "github {} ref={} environment={}",
+                request.path,
+                body["ref"].as_str().unwrap_or_default(),
+                body["environment"].as_str().unwrap_or_default()
+            )
+        } else {
+            format!("github {} state={}", request.path, body["state"].as_str().unwrap_or_default())
+        };
+        lines.push(line);
+    }
+    lines.join("\n") + "\n"
+}
+
 const HMAC_KEY: &str = "hmac-key-9d1e-never-print";
 const GITHUB_TOKEN: &str = "ghp_token-77aa-never-print";
 
@@ -130,6 +162,20 @@ fn webhook_and_slack_hear_each_deploy_and_an_absent_endpoint_changes_nothing() {
     let hooks: Vec<&Received> = requests.iter().filter(|request| request.path == "/hook").collect();
     assert_eq!(hooks[1].body["release"], release.as_str());
     assert_eq!(hooks[1].body["hosts"].as_array().unwrap().len(), 2);
+
+    // The whole sequence, every target, as one reviewed transcript.
+    insta::with_settings!({filters => vec![
+        (r"[0-9a-f]{40}", "[commit]"),
+        (r"\d{8}T\d{6}Z-[0-9a-f]{7,16}", "[id]"),
+        (r"dplfleet@127\.\d+\.\d+\.\d+:\d+", "[host]"),
+        (r"\b[0-9a-f]{7}\b", "[short]"),
+        (r"in \d+\.\d s", "in [duration]"),
+        (r"deployer: (uid \d+|\S+) started", "deployer: [user] started"),
+        (r"by (uid \d+|\S+) (succeeded|failed)", "by [user] $2"),
+        (r"deployments/\d+/", "deployments/[n]/"),
+    ]}, {
+        insta::assert_snapshot!("notify_sequence", transcript(&requests));
+    });
 
     // GitHub Deployments: a deployment of the commit per run, then its states.
     let github: Vec<(&str, String)> = requests
