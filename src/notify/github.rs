@@ -1,7 +1,9 @@
 //! GitHub Deployments: a deployment for the pinned commit and the environment
 //! when a run starts (`in_progress`), and its final state when it ends
 //! (`success`, `failure`, or `inactive` when the deploy was switched back: the
-//! release it shipped is no longer live). The token is a secret: it goes in the
+//! release it shipped is no longer live). A successful rollback is recorded at
+//! its end as a deployment of the commit it put back, so GitHub marks the one
+//! rolled away from inactive. The token is a secret: it goes in the
 //! `Authorization` header only and is never shown.
 
 use std::sync::Mutex;
@@ -46,7 +48,12 @@ impl GitHub {
             Err(format!("{last} (after {attempts} attempts)"))
         };
         let Some(commit) = &message.commit else { return Ok(()) };
-        let deployment = if message.event == "started" {
+        let known = *self.deployment.lock().expect("not poisoned");
+        // A run whose commit is known only at its end (a rollback) is recorded
+        // then, once it succeeded: GitHub marks the environment's earlier
+        // deployments inactive when a new one succeeds.
+        let create = message.event == "started" || (known.is_none() && message.result == Some("succeeded"));
+        let deployment = if create {
             let created = post(
                 &format!("{}/deployments", self.repository_url),
                 &json!({
@@ -62,7 +69,7 @@ impl GitHub {
             *self.deployment.lock().expect("not poisoned") = Some(id);
             id
         } else {
-            let Some(id) = *self.deployment.lock().expect("not poisoned") else { return Ok(()) };
+            let Some(id) = known else { return Ok(()) };
             id
         };
         let state = match message.result {

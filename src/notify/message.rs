@@ -58,16 +58,29 @@ impl Message {
         }
     }
 
-    /// The `finished` message, from the `started` one and the outcome.
-    pub(crate) fn finished(&self, outcome: &deployer_exec::Outcome, exit_code: i32) -> Self {
+    /// The `finished` message, from the `started` one and the outcome. `went_live`:
+    /// the release (and its commit, when known) a run that chose it on the hosts
+    /// put live (a rollback's target).
+    pub(crate) fn finished(
+        &self,
+        outcome: &deployer_exec::Outcome,
+        exit_code: i32,
+        went_live: Option<(String, Option<String>)>,
+    ) -> Self {
         let mut failed_hosts: Vec<String> = outcome.failures.iter().map(|failure| failure.host.clone()).collect();
         failed_hosts.dedup();
+        let (release, commit) = match went_live {
+            Some((release, commit)) => (Some(release), commit.or_else(|| self.commit.clone())),
+            None => (self.release.clone(), self.commit.clone()),
+        };
         Self {
             event: "finished",
             result: Some(outcome.status.word()),
             exit_code: Some(exit_code),
             duration_ms: Some(outcome.duration_ms),
             failed_hosts,
+            release,
+            commit,
             ..self.clone()
         }
     }
@@ -114,11 +127,19 @@ impl Message {
     }
 }
 
+/// A message for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub(crate) fn message() -> super::Message {
+        super::tests::message("started")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn message(event: &'static str) -> Message {
+    pub(super) fn message(event: &'static str) -> Message {
         Message {
             version: VERSION,
             event,

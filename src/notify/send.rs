@@ -131,6 +131,38 @@ pub(crate) fn sign(key: &[u8], body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    /// An endpoint that accepts and never answers costs its attempts' time
+    /// limits and a pause, then a warning: never more.
+    #[test]
+    fn a_silent_endpoint_costs_at_most_its_attempts_and_gives_a_warning() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let held = std::thread::spawn(move || {
+            let connections: Vec<_> = listener.incoming().take(2).collect();
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            drop(connections);
+        });
+        let notify = deployer_config::Notify {
+            timeout: 1,
+            attempts: 2,
+            webhook: Some(deployer_config::WebhookTarget { url, secret: None }),
+            slack_secret: None,
+            github: None,
+        };
+        let notifier = super::Notifier::new(&notify, &BTreeMap::new()).unwrap().unwrap();
+        let message = crate::notify::message::tests_support::message();
+        let started = std::time::Instant::now();
+        let warnings = notifier.send(&message);
+        let took = started.elapsed();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("after 2 attempts"), "{warnings:?}");
+        // Two attempts of 1 s and one 0.2 s pause, with room for a slow machine.
+        assert!(took >= std::time::Duration::from_secs(2) && took < std::time::Duration::from_secs(4), "{took:?}");
+        drop(held);
+    }
+
     #[test]
     fn signs_as_rfc_4231_says() {
         assert_eq!(

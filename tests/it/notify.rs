@@ -214,10 +214,35 @@ fn webhook_and_slack_hear_each_deploy_and_an_absent_endpoint_changes_nothing() {
     assert!(unreachable.stderr.contains("could not notify the webhook of the run started"), "{}", unreachable.stderr);
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
 
+    // A rollback puts the first release back: GitHub gets a successful deployment
+    // of its commit (which marks the rolled-away one inactive).
+    let before = received.lock().unwrap().len();
+    let rollback = run_and_check(&project, &["rollback", "testing"]);
+    assert_eq!(rollback.code, 0, "{}", rollback.stderr);
+    assert_eq!(project.current(0).unwrap(), release);
+    let first_commit = requests[0].body["commit"].as_str().unwrap().to_owned();
+    let after: Vec<Received> = received.lock().unwrap()[before..].to_vec();
+    let github: Vec<String> = after
+        .iter()
+        .filter(|request| request.path.starts_with("/repos/"))
+        .map(|request| match request.body["state"].as_str() {
+            Some(state) => format!("state {state}"),
+            None => format!("create {}", request.body["ref"].as_str().unwrap_or_default()),
+        })
+        .collect();
+    assert_eq!(github, [format!("create {first_commit}"), "state success".to_owned()]);
+
     // No secret anywhere deployer writes or says.
     let mut seen = format!(
-        "{}{}{}{}{}{}",
-        outcome.stdout, outcome.stderr, failed.stdout, failed.stderr, unreachable.stdout, unreachable.stderr
+        "{}{}{}{}{}{}{}{}",
+        outcome.stdout,
+        outcome.stderr,
+        failed.stdout,
+        failed.stderr,
+        unreachable.stdout,
+        unreachable.stderr,
+        rollback.stdout,
+        rollback.stderr
     );
     for file in walk(&project.path().join(".deployer")) {
         seen.push_str(&std::fs::read_to_string(file).unwrap_or_default());
