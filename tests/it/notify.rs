@@ -103,7 +103,7 @@ const GITHUB_TOKEN: &str = "ghp_token-77aa-never-print";
 #[test]
 fn webhook_and_slack_hear_each_deploy_and_an_absent_endpoint_changes_nothing() {
     let (address, received) = serve();
-    let roles = "  web:\n    restart: \"true\"\n    healthcheck: \"test ! -e /srv/deployer-fleet/fail-health\"\n";
+    let roles = "  web:\n    build: \"test ! -e /srv/deployer-fleet/fail-build\"\n    restart: \"true\"\n    healthcheck: \"test ! -e /srv/deployer-fleet/fail-health\"\n";
     let extra = format!(
         "notify:\n  timeout: 2\n  attempts: 2\n  webhook:\n    url: {address}/hook\n    secret: webhook_key\n  slack:\n    url_secret: slack_url\n  \
          github:\n    repository: acme/shop\n    token_secret: github_token\n    api_url: {address}\n"
@@ -163,20 +163,6 @@ fn webhook_and_slack_hear_each_deploy_and_an_absent_endpoint_changes_nothing() {
     assert_eq!(hooks[1].body["release"], release.as_str());
     assert_eq!(hooks[1].body["hosts"].as_array().unwrap().len(), 2);
 
-    // The whole sequence, every target, as one reviewed transcript.
-    insta::with_settings!({filters => vec![
-        (r"[0-9a-f]{40}", "[commit]"),
-        (r"\d{8}T\d{6}Z-[0-9a-f]{7,16}", "[id]"),
-        (r"dplfleet@127\.\d+\.\d+\.\d+:\d+", "[host]"),
-        (r"\b[0-9a-f]{7}\b", "[short]"),
-        (r"in \d+\.\d s", "in [duration]"),
-        (r"deployer: (uid \d+|\S+) started", "deployer: [user] started"),
-        (r"by (uid \d+|\S+) (succeeded|failed)", "by [user] $2"),
-        (r"deployments/\d+/", "deployments/[n]/"),
-    ]}, {
-        insta::assert_snapshot!("notify_sequence", transcript(&requests));
-    });
-
     // GitHub Deployments: a deployment of the commit per run, then its states.
     let github: Vec<(&str, String)> = requests
         .iter()
@@ -214,6 +200,13 @@ fn webhook_and_slack_hear_each_deploy_and_an_absent_endpoint_changes_nothing() {
     assert!(unreachable.stderr.contains("could not notify the webhook of the run started"), "{}", unreachable.stderr);
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
 
+    // A deploy that fails before its switch: GitHub hears `failure`.
+    project.next_version("v4\n");
+    std::fs::write(project.host_file(0, "fail-build"), "").unwrap();
+    let prepare_failed = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(prepare_failed.code, 1, "{}", prepare_failed.stderr);
+    std::fs::remove_file(project.host_file(0, "fail-build")).unwrap();
+
     // A rollback puts the first release back: GitHub gets a successful deployment
     // of its commit (which marks the rolled-away one inactive).
     let before = received.lock().unwrap().len();
@@ -250,11 +243,24 @@ fn webhook_and_slack_hear_each_deploy_and_an_absent_endpoint_changes_nothing() {
     for request in received.lock().unwrap().iter() {
         seen.push_str(&request.body.to_string());
     }
-    let requests = received.lock().unwrap().clone();
-    assert!(
-        requests.iter().any(|request| request.path.ends_with("/deployments")),
-        "GitHub was told of the third run too"
-    );
+    // The whole sequence, every target, every run, as one reviewed transcript:
+    // a success, a switch back, a run whose webhook is gone, a failed prepare,
+    // a rollback.
+    insta::with_settings!({filters => vec![
+        (r"[0-9a-f]{40}", "[commit]"),
+        (r"\d{8}T\d{6}Z-[0-9a-f]{7,16}", "[id]"),
+        (r"dplfleet@127\.\d+\.\d+\.\d+:\d+", "[host]"),
+        (r"\b[0-9a-f]{7}\b", "[short]"),
+        (r"in \d+\.\d s", "in [duration]"),
+        (r"deployer: (uid \d+|\S+) started", "deployer: [user] started"),
+        (r"by (uid \d+|\S+) (succeeded|failed)", "by [user] $2"),
+        (r"deployments/\d+/", "deployments/[n]/"),
+    ]}, {
+        insta::assert_snapshot!("notify_sequence", transcript(&received.lock().unwrap()));
+    });
+
+    seen.push_str(&prepare_failed.stdout);
+    seen.push_str(&prepare_failed.stderr);
     for secret in [HMAC_KEY, "secret-path-never-print", GITHUB_TOKEN] {
         assert!(!seen.contains(secret), "{secret} leaked");
     }
