@@ -229,14 +229,17 @@ async fn execute(
     };
     // A rollback's release is chosen on the hosts: name it, and its commit when
     // this machine shipped it (the audit log says), so GitHub learns what is live.
-    let went_live = outcome.captured.get(&deployer_plan::protocol::captured::Captured::RollbackTarget).map(|release| {
-        let commit = crate::audit::read(directory)
-            .into_iter()
-            .rev()
-            .find(|entry| entry.release.as_deref() == Some(release.as_str()))
-            .and_then(|entry| entry.commit);
-        (release.clone(), commit)
-    });
+    // The log is read only when there is someone to tell.
+    let went_live = notifier
+        .and(outcome.captured.get(&deployer_plan::protocol::captured::Captured::RollbackTarget))
+        .map(|release| {
+            let commit = crate::audit::read(directory)
+                .into_iter()
+                .rev()
+                .find(|entry| entry.release.as_deref() == Some(release.as_str()))
+                .and_then(|entry| entry.commit);
+            (release.clone(), commit)
+        });
     announce(notifier, &started_message.finished(&outcome, exit as i32, went_live), json);
     record(plan, directory, started, result, exit);
     Ok(exit)

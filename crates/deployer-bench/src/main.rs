@@ -126,6 +126,15 @@ fn main() {
     let _ = std::fs::remove_dir_all(&work);
 }
 
+/// A work directory with `hosts` sshd hosts and their `known_hosts` beside it.
+pub(crate) fn start_fleet(hosts: usize) -> (PathBuf, Fleet) {
+    let work = tempfile_dir();
+    eprintln!("starting {hosts} sshd hosts in {}", work.display());
+    let fleet = Fleet::start(hosts, &work.join("fleet")).expect("the fleet starts");
+    std::fs::copy(fleet.known_hosts(), work.join("known_hosts")).unwrap();
+    (work, fleet)
+}
+
 pub(crate) fn tempfile_dir() -> PathBuf {
     let path = PathBuf::from(format!("/tmp/dpl-bench-{}", std::process::id()));
     std::fs::create_dir_all(&path).unwrap();

@@ -6,17 +6,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use deployer_fleet::{DEPLOY_PATH, Fleet, PORT};
+use deployer_fleet::{DEPLOY_PATH, PORT};
 
-use crate::{commit, git, run_deployer, tempfile_dir, write_config};
+use crate::{commit, git, run_deployer, start_fleet, write_config};
 
 const HOSTS: usize = 50;
 
 pub(crate) fn run(deployer: &Path) {
-    let work = tempfile_dir();
-    eprintln!("starting {HOSTS} sshd hosts in {}", work.display());
-    let fleet = Fleet::start(HOSTS, &work.join("fleet")).expect("the fleet starts");
-    std::fs::copy(fleet.known_hosts(), work.join("known_hosts")).unwrap();
+    let (work, fleet) = start_fleet(HOSTS);
     let source = work.join("source");
     let size = sizeable_repository(&source);
     let config = write_config(&work, &fleet, HOSTS, PORT);

@@ -7,18 +7,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use deployer_fleet::{Fleet, PORT};
+use deployer_fleet::PORT;
 
-use crate::{Measure, commit, run_deployer_with, tempfile_dir, write_config};
+use crate::{Measure, commit, run_deployer_with, start_fleet, write_config};
 
 const HOSTS: usize = 50;
 const ROUNDS: usize = 5;
 
 pub(crate) fn run(deployer: &Path) {
-    let work = tempfile_dir();
-    eprintln!("starting {HOSTS} sshd hosts in {}", work.display());
-    let fleet = Fleet::start(HOSTS, &work.join("fleet")).expect("the fleet starts");
-    std::fs::copy(fleet.known_hosts(), work.join("known_hosts")).unwrap();
+    let (work, fleet) = start_fleet(HOSTS);
     let source = work.join("source");
     crate::init_repository(&source);
     let config = write_config(&work, &fleet, HOSTS, PORT);

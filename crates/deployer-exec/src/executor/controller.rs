@@ -34,7 +34,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         });
         state.attempted.push(Vec::new());
         state.cloud_started.push(index);
-        let failed = match self.run_cloud_steps_as(&phase.name, &phase.cloud, false, after).await {
+        let failed = match self.run_cloud_steps(&phase.name, &phase.cloud, false, after).await {
             Ok(()) => false,
             Err((step, error)) => {
                 outcome.failures.push(Failure::on_controller(&phase.name, step, error));
@@ -50,19 +50,9 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
     }
 
     /// Runs cloud steps in order. Forward, the first failure stops them; in undo
-    /// every step runs and the first failure is returned.
+    /// every step runs and the first failure is returned. `after`: the outcome a
+    /// follow-up runs after, which local commands get as `DEPLOYER_OUTCOME`.
     pub(super) async fn run_cloud_steps(
-        &self,
-        phase: &str,
-        steps: &[CloudStep],
-        undo: bool,
-    ) -> Result<(), (String, String)> {
-        self.run_cloud_steps_as(phase, steps, undo, None).await
-    }
-
-    /// [`Executor::run_cloud_steps`]; `after`: the outcome a follow-up runs after,
-    /// which local commands get as `DEPLOYER_OUTCOME`.
-    async fn run_cloud_steps_as(
         &self,
         phase: &str,
         steps: &[CloudStep],

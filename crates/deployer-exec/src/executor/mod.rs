@@ -154,7 +154,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             if self.cancel.is_cancelled() {
                 break;
             }
-            let failed = self.run_forward(&context, index, phase, &mut state, &mut outcome).await;
+            let failed = self.run_forward(&context, index, phase, &mut state, &mut outcome, None).await;
             if failed {
                 state.failed_at.get_or_insert(index);
                 if !self.options.warn_only {
@@ -198,27 +198,15 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             let mut scratch = Outcome::new(self.plan);
             scratch.captured.clone_from(&outcome.captured);
             let index = self.plan.phases.len() + offset;
-            let _ = self
-                .run_forward_as(context, index, phase, &mut scratch_state, &mut scratch, Some(outcome.status))
-                .await;
+            let _ =
+                self.run_forward(context, index, phase, &mut scratch_state, &mut scratch, Some(outcome.status)).await;
             outcome.follow_up_failures.extend(scratch.failures);
         }
     }
 
     /// Runs one phase forward and records what it came to. Returns whether it failed.
+    /// `after`: the fixed outcome a follow-up runs after (`None` for the plan's phases).
     async fn run_forward(
-        &self,
-        context: &RunContext,
-        index: usize,
-        phase: &Phase,
-        state: &mut RunState,
-        outcome: &mut Outcome,
-    ) -> bool {
-        self.run_forward_as(context, index, phase, state, outcome, None).await
-    }
-
-    /// [`Executor::run_forward`]; `after`: the fixed outcome a follow-up runs after.
-    async fn run_forward_as(
         &self,
         context: &RunContext,
         index: usize,
@@ -500,7 +488,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 if state.cloud_started.contains(&index) && !phase.cloud_undo.is_empty() {
                     let name = format!("undo {}", phase.name);
                     self.reporter.report(Event::UndoStarted { phase: phase.name.clone(), hosts: 0 });
-                    if let Err((step, error)) = self.run_cloud_steps(&name, &phase.cloud_undo, true).await {
+                    if let Err((step, error)) = self.run_cloud_steps(&name, &phase.cloud_undo, true, None).await {
                         consistent = false;
                         outcome.undo_failures.push(Failure::on_controller(&name, step, error));
                     }

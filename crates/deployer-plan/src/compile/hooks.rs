@@ -9,7 +9,7 @@ use deployer_config::{HookPoint, HookStep};
 use super::{Compiler, ReleaseInfo};
 use crate::cloud::{CloudAction, CloudStep};
 use crate::error::PlanError;
-use crate::model::{FollowUp, HostWork, Phase, Scope, When};
+use crate::model::{FollowUp, Phase, Scope, When};
 
 impl Compiler<'_> {
     /// A deploy's `after_deploy`, `on_failure` and `on_rollback` steps, which run
@@ -47,8 +47,6 @@ impl Compiler<'_> {
             let name = point.name();
             match step {
                 HookStep::Run { command, roles, once, timeout } => {
-                    let plays =
-                        |host_roles: &[String]| roles.is_empty() || host_roles.iter().any(|role| roles.contains(role));
                     let script = self.steps.hook(
                         name,
                         (&release.id, &release.revision.commit),
@@ -56,13 +54,7 @@ impl Compiler<'_> {
                         command,
                         *timeout,
                     );
-                    let mut work: Vec<HostWork> = self
-                        .hosts
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, host)| plays(&host.roles))
-                        .map(|(index, _)| HostWork { host: index, steps: vec![script.clone()] })
-                        .collect();
+                    let mut work = self.on_roles(roles, &script);
                     if work.is_empty() {
                         return Err(PlanError::Unsafe(format!(
                             "hook `{name}`: no targeted host plays {}",

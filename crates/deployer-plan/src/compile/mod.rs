@@ -157,6 +157,16 @@ impl Compiler<'_> {
         host.roles.iter().filter_map(|name| self.config.roles.get(name)).filter_map(step).collect()
     }
 
+    /// `step` on every host that plays one of `roles` (every host when empty).
+    fn on_roles(&self, roles: &[String], step: &Step) -> Vec<HostWork> {
+        self.hosts
+            .iter()
+            .enumerate()
+            .filter(|(_, host)| roles.is_empty() || host.roles.iter().any(|role| roles.contains(role)))
+            .map(|(index, _)| HostWork { host: index, steps: vec![step.clone()] })
+            .collect()
+    }
+
     fn pool(&self, hosts: usize) -> Concurrency {
         let hosts = u32::try_from(hosts).unwrap_or(u32::MAX).max(1);
         Concurrency::Pool { size: self.config.execution.pool_size.min(hosts) }

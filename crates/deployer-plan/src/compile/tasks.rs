@@ -3,7 +3,7 @@
 
 use super::Compiler;
 use crate::error::PlanError;
-use crate::model::{Concurrency, HostWork, Phase, Scope};
+use crate::model::{Concurrency, Phase, Scope};
 
 impl Compiler<'_> {
     pub(super) fn task(&self, phases: &mut Vec<Phase>, name: &str) -> Result<(), PlanError> {
@@ -18,15 +18,8 @@ impl Compiler<'_> {
             });
             return Err(PlanError::UnknownTask { name: name.to_owned(), help });
         };
-        let plays = |roles: &[String]| task.roles.is_empty() || roles.iter().any(|role| task.roles.contains(role));
         let step = self.steps.task(&task.name, &task.commands, task.timeout);
-        let mut work: Vec<HostWork> = self
-            .hosts
-            .iter()
-            .enumerate()
-            .filter(|(_, host)| plays(&host.roles))
-            .map(|(index, _)| HostWork { host: index, steps: vec![step.clone()] })
-            .collect();
+        let mut work = self.on_roles(&task.roles, &step);
         if work.is_empty() {
             return Err(PlanError::NoHostForTask { name: task.name.clone(), roles: task.roles.join(", ") });
         }
