@@ -114,7 +114,9 @@ fn preflight(global: &GlobalArgs, config: &Config, plan: &Plan) -> Result<(), Cl
         return Ok(());
     }
     let busy = global.pool_size.unwrap_or(config.execution.pool_size) as usize;
-    crate::limits::ensure(plan.hosts.len(), busy).map_err(CliError::Limits)
+    // With a budget, no more than `max_connections` masters are alive at once.
+    let connected = config.ssh.max_connections.map_or(plan.hosts.len(), |limit| plan.hosts.len().min(limit as usize));
+    crate::limits::ensure(connected, busy).map_err(CliError::Limits)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -157,6 +159,8 @@ fn executor<'a>(
             halt_on_failure: global.on_failure == crate::cli::OnFailure::Halt,
             controller_directory: Some(config.directory().as_std_path().to_owned()),
             connect_concurrency: config.ssh.connect_concurrency as usize,
+            connect_rate: config.ssh.connect_rate,
+            max_connections: config.ssh.max_connections.map(|limit| limit as usize),
         },
         cancel,
     }

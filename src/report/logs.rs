@@ -53,6 +53,9 @@ impl HostLogs {
             Event::HostFailed { host, phase, error } => (host, format!("== FAILED in {phase}: {}", escape(error))),
             Event::HostUnreachable { host, error, .. } => (host, format!("== unreachable: {}", escape(error))),
             Event::HostConnected { host } => (host, "== connected".to_owned()),
+            Event::HandshakesDropped { host, count } => {
+                (host, format!("== the host dropped {count} handshakes during the banner exchange; tried again"))
+            }
             _ => return,
         };
         let file_name = file_name(host);

@@ -185,6 +185,11 @@ impl Reporter for CliReporter {
 fn plain_line(event: &Event) -> Option<String> {
     Some(match event {
         Event::Connecting { hosts } => format!("connecting to {}", count_hosts(*hosts)),
+        Event::Connected { dropped_handshakes, .. } if *dropped_handshakes > 0 => format!(
+            "note: the hosts' sshd dropped {dropped_handshakes} handshakes during the banner exchange (its \
+             `MaxStartups` limit) and they were tried again; lower `ssh.connect_concurrency` or set \
+             `ssh.connect_rate` to connect without the wait"
+        ),
         Event::HostUnreachable { host, error, skipped } => {
             let what = if *skipped { "left out" } else { "unreachable" };
             format!("[{host}] {what}: {}", escape(error))

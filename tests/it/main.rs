@@ -11,6 +11,7 @@ mod support;
 mod aws;
 mod check;
 mod completion;
+mod connections;
 mod demo;
 mod django;
 mod faults;

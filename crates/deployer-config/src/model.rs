@@ -380,6 +380,12 @@ pub struct SshSettings {
     /// Handshakes in flight at once: sshd's `MaxStartups` (10:30:100 by default)
     /// starts dropping unauthenticated connections past 10.
     pub connect_concurrency: u32,
+    /// New handshakes started per second at most (`None`: as fast as
+    /// `connect_concurrency` allows).
+    pub connect_rate: Option<u32>,
+    /// `ssh` connections open at once; hosts beyond it are connected for the
+    /// phases they work in and closed after (`None`: every host stays connected).
+    pub max_connections: Option<u32>,
     pub connection_attempts: u32,
     /// Seconds between keepalives; a host that misses three is given up on.
     pub keepalive_interval: u32,
@@ -412,6 +418,24 @@ pub struct ExecutionSettings {
     pub skip_bad_hosts: bool,
     /// Seconds any one remote step may run.
     pub command_timeout: u32,
+    /// Hosts fetching from the git server at once; when set, the fetch is a phase
+    /// of its own with this pool size.
+    pub fetch_concurrency: Option<u32>,
+    /// How the code reaches the hosts.
+    pub fetch_strategy: FetchStrategy,
+}
+
+/// How a release's code reaches the hosts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FetchStrategy {
+    /// Each host fetches the pinned commit from `repo` into its mirror.
+    #[default]
+    Git,
+    /// The controller makes an archive of the pinned commit and sends it to each
+    /// host over the deploy's own connection: hosts need no access to the git
+    /// server (no deploy keys on servers).
+    Push,
 }
 
 /// What `deployer check` reports about the keys it found.

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::model::{Connection, KnownHosts, Vars};
+use crate::model::{Connection, FetchStrategy, KnownHosts, Vars};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +74,8 @@ pub(crate) struct RawStaticHtml {
 pub(crate) struct RawSsh {
     pub connect_timeout: Option<u32>,
     pub connect_concurrency: Option<u32>,
+    pub connect_rate: Option<u32>,
+    pub max_connections: Option<u32>,
     pub connection_attempts: Option<u32>,
     pub keepalive_interval: Option<u32>,
     pub gateway: Option<String>,
@@ -108,6 +110,8 @@ pub(crate) struct RawExecution {
     pub batch_size: Option<u32>,
     pub skip_bad_hosts: Option<bool>,
     pub command_timeout: Option<u32>,
+    pub fetch_concurrency: Option<u32>,
+    pub fetch_strategy: Option<FetchStrategy>,
 }
 
 /// A health check: a command, or a mapping with retries.

@@ -21,6 +21,18 @@ pub enum Event {
         error: String,
         skipped: bool,
     },
+    /// The host dropped `count` handshakes during the banner exchange (sshd's
+    /// `MaxStartups` at work) before one succeeded or the connect gave up.
+    HandshakesDropped {
+        host: String,
+        count: u32,
+    },
+    /// Every host was tried before the first phase.
+    Connected {
+        hosts: usize,
+        unreachable: usize,
+        dropped_handshakes: u32,
+    },
     PhaseStarted {
         phase: String,
         number: usize,

@@ -33,5 +33,5 @@ pub use mask::Masker;
 pub use nonce::random_hex;
 pub use outcome::{Failure, HostReport, HostResult, Outcome, RunStatus};
 pub use secrets::{SecretsError, parse_secrets};
-pub use transport::{OutputSink, Stream, Transport, TransportError};
+pub use transport::{Connected, OutputSink, Stream, Transport, TransportError};
 pub use wire::{KILL_GRACE_SECONDS, Marker, TIMED_OUT_STATUS, Wire};

@@ -8,15 +8,17 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use crate::lines::read_both;
-use crate::transport::{OutputSink, Transport, TransportError};
+use crate::transport::{Connected, OutputSink, Transport, TransportError};
 
 #[derive(Debug, Default)]
 pub struct LocalTransport;
 
 impl Transport for LocalTransport {
-    async fn connect(&self, _index: usize, _host: &PlanHost) -> Result<(), TransportError> {
-        Ok(())
+    async fn connect(&self, _index: usize, _host: &PlanHost) -> Result<Connected, TransportError> {
+        Ok(Connected::default())
     }
+
+    async fn disconnect(&self, _index: usize) {}
 
     async fn run(
         &self,

@@ -97,6 +97,11 @@ pub struct Outcome {
     /// Failures of follow-ups (`after_deploy`, `on_failure`, `on_rollback` hooks),
     /// which ran after the status was fixed and never change it.
     pub follow_up_failures: Vec<Failure>,
+    /// Connections opened, reconnects after `max_connections` closed one included.
+    pub connections_opened: usize,
+    /// Handshakes the hosts dropped during the banner exchange (sshd's
+    /// `MaxStartups`) that were tried again.
+    pub dropped_handshakes: u32,
     pub duration_ms: u64,
 }
 

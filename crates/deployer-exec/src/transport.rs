@@ -29,12 +29,24 @@ pub enum TransportError {
     Other(String),
 }
 
+/// What setting up one host's connection took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Connected {
+    /// Handshakes the host dropped during the banner exchange (the signature of
+    /// sshd's `MaxStartups`) and that were tried again.
+    pub dropped_handshakes: u32,
+}
+
 /// Runs scripts on hosts. Implementations: OpenSSH (`deployer-ssh`) and this
 /// machine (`LocalTransport`).
 pub trait Transport: Sync {
-    /// Prepares `host` (for SSH: starts its control master). Called once per host,
-    /// before the first phase.
-    fn connect(&self, index: usize, host: &PlanHost) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// Prepares `host` (for SSH: starts its control master). Called before the
+    /// host's first script, and again after [`Transport::disconnect`].
+    fn connect(&self, index: usize, host: &PlanHost) -> impl Future<Output = Result<Connected, TransportError>> + Send;
+
+    /// Closes one host's connection (the executor keeps at most
+    /// `max_connections` open); the next [`Transport::connect`] opens it again.
+    fn disconnect(&self, index: usize) -> impl Future<Output = ()> + Send;
 
     /// Runs `script` with `sh -s` on the host, the script on standard input, and
     /// streams output lines to `sink`. Returns the exit status.

@@ -2,11 +2,12 @@
 //! hosts, read-only disks, changed host keys, and on namespaced fleets cut links,
 //! dropped packets and slow links.
 
+use std::net::Ipv4Addr;
 use std::process::Command;
 
 use std::time::{Duration, Instant};
 
-use crate::{DEPLOY_PATH, Fleet, keygen, listening, namespaces};
+use crate::{DEPLOY_PATH, Fleet, PORT, keygen, listening, namespaces};
 
 impl Fleet {
     /// Stops one host (its sshd and everything it runs), to make it unreachable.
@@ -93,6 +94,46 @@ impl Fleet {
                 return Err("sshd did not come back after SIGHUP".to_owned());
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// Gives a running host's sshd the settings `first` (in place of the fleet's
+    /// own for the same keywords) and more
+    /// loopback addresses to listen on, each trusted in the known hosts; sshd
+    /// re-reads its configuration on SIGHUP.
+    pub fn reconfigure_host(&self, index: usize, first: &str, more_addresses: &[Ipv4Addr]) -> Result<(), String> {
+        let config = self.host_dir(index).join("sshd_config");
+        let own = std::fs::read_to_string(&config).map_err(|error| error.to_string())?;
+        let mut text = String::from(first);
+        for address in more_addresses {
+            if !address.is_loopback() {
+                return Err(format!("{address} is not a loopback address; fleet hosts never use any other"));
+            }
+            text.push_str(&format!("ListenAddress {address}:{PORT}\n"));
+            self.trust(index, *address)?;
+        }
+        // Not every keyword keeps its first value (`MaxStartups` takes its last):
+        // the fleet's own line for a keyword given here goes.
+        let keyword = |line: &str| line.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+        let given: Vec<String> = first.lines().map(keyword).collect();
+        for line in own.lines().filter(|line| !given.contains(&keyword(line))) {
+            text.push_str(line);
+            text.push('\n');
+        }
+        std::fs::write(&config, text).map_err(|error| error.to_string())?;
+        let pid = self.hosts[index].pid().ok_or("the host is stopped")?;
+        let _ = Command::new("kill").args(["-HUP", &pid.to_string()]).status();
+        std::thread::sleep(Duration::from_millis(300));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for address in more_addresses.iter().chain([&self.hosts[index].address]) {
+            while !listening(pid, *address) {
+                if Instant::now() > deadline {
+                    let log = std::fs::read_to_string(self.host_dir(index).join("sshd.log")).unwrap_or_default();
+                    return Err(format!("sshd did not come back on {address} after SIGHUP: {}", log.trim()));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
         Ok(())
     }

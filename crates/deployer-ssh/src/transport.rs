@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use deployer_config::{Connection, KnownHosts};
-use deployer_exec::{LocalTransport, OutputSink, Transport, TransportError, read_both};
+use deployer_exec::{Connected, LocalTransport, OutputSink, Transport, TransportError, read_both};
 use deployer_plan::PlanHost;
 use openssh::{ControlPersist, Session, SessionBuilder, Stdio};
 use tokio::io::AsyncWriteExt;
@@ -16,6 +16,9 @@ use crate::control_dir::ControlDir;
 
 /// How long an idle master survives if deployer dies without closing it.
 const ORPHAN_LIFETIME_SECONDS: usize = 60;
+
+/// Dropped handshakes tried again per connect, beyond `connection_attempts`.
+const MAX_DROPPED_HANDSHAKE_RETRIES: u32 = 8;
 
 /// Connection settings, from the configuration's `ssh` section and the flags.
 #[derive(Debug, Clone)]
@@ -109,31 +112,71 @@ impl FleetTransport {
 }
 
 impl Transport for FleetTransport {
-    async fn connect(&self, index: usize, host: &PlanHost) -> Result<(), TransportError> {
+    async fn connect(&self, index: usize, host: &PlanHost) -> Result<Connected, TransportError> {
         if host.connection == Connection::Local {
-            return Ok(());
+            return Ok(Connected::default());
         }
         let builder = self.builder(host);
         let attempts = self.settings.connection_attempts.max(1);
-        let mut last_error = String::new();
-        for attempt in 1..=attempts {
+        let mut connected = Connected::default();
+        let mut attempt = 1;
+        loop {
             // No tokio timeout around this: a cancelled connect leaks the master.
             // `ConnectTimeout` and `BatchMode` make ssh give up by itself.
-            match builder.connect_mux(&host.host).await {
+            let error = match builder.connect_mux(&host.host).await {
                 Ok(session) => {
                     self.sessions.lock().expect("not poisoned").insert(index, Arc::new(session));
-                    return Ok(());
+                    return Ok(connected);
                 }
-                Err(error) => {
-                    last_error = describe(&error);
-                    if attempt < attempts {
-                        tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
+                Err(error) => describe(&error),
+            };
+            // A handshake dropped before the banner is sshd shedding load
+            // (`MaxStartups`), not a verdict on the host: try again after a
+            // randomised pause, so the retries of a storm do not arrive together.
+            if dropped_handshake(&error) && connected.dropped_handshakes < MAX_DROPPED_HANDSHAKE_RETRIES {
+                connected.dropped_handshakes += 1;
+                tokio::time::sleep(retry_pause(connected.dropped_handshakes)).await;
+                continue;
+            }
+            if attempt >= attempts {
+                let mut context = Vec::new();
+                if attempts > 1 {
+                    context.push(format!("tried {attempts} times"));
+                }
+                if connected.dropped_handshakes > 0 {
+                    context.push(format!(
+                        "the host dropped {} handshakes during the banner exchange first, which is sshd's \
+                         `MaxStartups` limit at work: lower `ssh.connect_concurrency` or set `ssh.connect_rate`",
+                        connected.dropped_handshakes
+                    ));
+                }
+                let context = if context.is_empty() { String::new() } else { format!(" ({})", context.join("; ")) };
+                return Err(TransportError::Connect(format!("{error}{context}")));
+            }
+            tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
+            attempt += 1;
+        }
+    }
+
+    async fn disconnect(&self, index: usize) {
+        let session = self.sessions.lock().expect("not poisoned").remove(&index);
+        if let Some(session) = session {
+            match Arc::try_unwrap(session) {
+                Ok(session) => {
+                    // The master exits on its own time after a close; the budget
+                    // counts it until it is gone, so wait for its process.
+                    let master = master_pid(session.control_socket()).await;
+                    let _ = session.close().await;
+                    if let Some(pid) = master {
+                        wait_for_exit(pid).await;
                     }
+                }
+                // Still in use (cannot happen between phases); `close` at the end of the run gets it.
+                Err(session) => {
+                    self.sessions.lock().expect("not poisoned").insert(index, session);
                 }
             }
         }
-        let tried = if attempts > 1 { format!(" (tried {attempts} times)") } else { String::new() };
-        Err(TransportError::Connect(format!("{last_error}{tried}")))
     }
 
     async fn run(
@@ -229,4 +272,68 @@ fn describe(error: &openssh::Error) -> String {
     let detail = std::error::Error::source(error).map(ToString::to_string).unwrap_or_default();
     let combined = if detail.is_empty() || text.contains(&detail) { text } else { format!("{text}: {detail}") };
     combined.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" / ")
+}
+
+/// The process id of the master serving `socket`, asked of the master itself.
+async fn master_pid(socket: &std::path::Path) -> Option<u32> {
+    let mut connection = openssh_mux_client::Connection::connect(socket).await.ok()?;
+    connection.send_alive_check().await.ok().map(std::num::NonZeroU32::get)
+}
+
+/// Waits (at most two seconds) until process `pid` has exited (a zombie left
+/// for a parent that does not reap has exited too: its sockets are closed).
+async fn wait_for_exit(pid: u32) {
+    let stat = std::path::PathBuf::from(format!("/proc/{pid}/stat"));
+    for _ in 0..400 {
+        let running = std::fs::read_to_string(&stat).is_ok_and(|stat| {
+            // The state follows the command name, which is in parentheses.
+            stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with(['Z', 'X']))
+        });
+        if !running {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Whether ssh failed because the server closed or reset the connection during
+/// the banner exchange: what a client sees when sshd's `MaxStartups` drops it
+/// (and what a host still booting shows; both deserve another try).
+fn dropped_handshake(error: &str) -> bool {
+    ["kex_exchange_identification", "ssh_exchange_identification", "Connection reset by peer"]
+        .iter()
+        .any(|signature| error.contains(signature))
+}
+
+/// The pause before retry `retry` (from 1) of a dropped handshake: exponential
+/// from 100 ms, capped at 3.2 s, each drawn uniformly from half to all of it
+/// ("equal jitter"), so a storm's retries spread out instead of arriving together.
+fn retry_pause(retry: u32) -> Duration {
+    let ceiling = 100u64 << retry.saturating_sub(1).min(5);
+    Duration::from_millis(ceiling / 2 + fastrand::u64(0..=ceiling / 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_banner_drops_count_as_dropped_handshakes() {
+        assert!(dropped_handshake("kex_exchange_identification: Connection closed by remote host"));
+        assert!(dropped_handshake("kex_exchange_identification: read: Connection reset by peer"));
+        assert!(!dropped_handshake("Permission denied (publickey)."));
+        assert!(!dropped_handshake("Host key verification failed."));
+        assert!(!dropped_handshake("ssh: connect to host 127.0.0.1 port 2: Connection refused"));
+    }
+
+    #[test]
+    fn retry_pauses_grow_and_stay_within_their_jitter_band() {
+        for retry in 1..=10 {
+            let ceiling = 100u64 << (retry - 1).min(5);
+            for _ in 0..50 {
+                let pause = u64::try_from(retry_pause(retry).as_millis()).unwrap();
+                assert!((ceiling / 2..=ceiling).contains(&pause), "retry {retry}: {pause} ms");
+            }
+        }
+    }
 }

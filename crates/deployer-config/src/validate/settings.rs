@@ -20,6 +20,7 @@ pub(super) const DAY: u32 = 24 * HOUR;
 const WEEK: u32 = 7 * DAY;
 const MAX_ATTEMPTS: u32 = 100;
 const MAX_HOSTS: u32 = 100_000;
+const MAX_CONNECT_RATE: u32 = 10_000;
 
 impl Validator<'_> {
     pub(super) fn ssh(&mut self, top: &mut TopLevel) -> SshSettings {
@@ -54,6 +55,12 @@ impl Validator<'_> {
             DEFAULT_CONNECT_CONCURRENCY,
             1..=1000,
         );
+        let connect_rate = raw
+            .connect_rate
+            .map(|rate| self.in_range(&path.key("connect_rate"), Some(rate), rate, 1..=MAX_CONNECT_RATE));
+        let max_connections = raw
+            .max_connections
+            .map(|limit| self.in_range(&path.key("max_connections"), Some(limit), limit, 1..=MAX_HOSTS));
         let connection_attempts =
             self.in_range(&path.key("connection_attempts"), raw.connection_attempts, 1, 1..=MAX_ATTEMPTS);
         let keepalive_interval = self.in_range(
@@ -68,6 +75,8 @@ impl Validator<'_> {
         SshSettings {
             connect_timeout,
             connect_concurrency,
+            connect_rate,
+            max_connections,
             connection_attempts,
             keepalive_interval,
             gateway,
@@ -92,6 +101,10 @@ impl Validator<'_> {
                 DEFAULT_COMMAND_TIMEOUT,
                 1..=WEEK,
             ),
+            fetch_concurrency: raw
+                .fetch_concurrency
+                .map(|limit| self.in_range(&path.key("fetch_concurrency"), Some(limit), limit, 1..=MAX_HOSTS)),
+            fetch_strategy: raw.fetch_strategy.unwrap_or_default(),
         }
     }
 

@@ -1,8 +1,13 @@
-//! Connecting every host before the first phase, a bounded number at once.
+//! Connecting hosts: every host before the first phase (an unreachable host is
+//! found before anything runs), and again before a host works when
+//! `max_connections` closed its connection to make room for another.
+
+use std::sync::atomic::Ordering;
 
 use futures::stream::{self, StreamExt};
 
-use super::Executor;
+use super::connections::Slot;
+use super::{Executor, RunContext};
 use crate::cloud::Cloud;
 use crate::events::Event;
 use crate::outcome::{Failure, HostResult, Outcome};
@@ -11,28 +16,32 @@ use crate::transport::Transport;
 impl<T: Transport, C: Cloud> Executor<'_, T, C> {
     /// Connects every host with a bounded number of handshakes at once. Returns
     /// false when an unreachable host must stop the run.
-    pub(super) async fn connect_all(&self, outcome: &mut Outcome, excluded: &mut [bool]) -> bool {
+    pub(super) async fn connect_all(&self, context: &RunContext, outcome: &mut Outcome, excluded: &mut [bool]) -> bool {
         if self.plan.hosts.is_empty() {
             // Cloud calls only: nothing to connect to.
             return !self.cancel.is_cancelled();
         }
         self.reporter.report(Event::Connecting { hosts: self.plan.hosts.len() });
-        let results: Vec<(usize, Result<(), String>)> = stream::iter(self.plan.hosts.iter().enumerate())
-            .map(|(index, host)| async move {
+        let results: Vec<(usize, Result<(), String>)> = stream::iter(0..self.plan.hosts.len())
+            .map(|index| async move {
                 if self.cancel.is_cancelled() {
                     return (index, Err("interrupted".to_owned()));
                 }
-                (index, self.transport.connect(index, host).await.map_err(|error| error.to_string()))
+                let result = self.open(context, index).await;
+                context.connections.release(index);
+                (index, result)
             })
             .buffer_unordered(self.options.connect_concurrency.max(1))
             .collect()
             .await;
         let mut fatal = false;
+        let mut unreachable = 0;
         for (index, result) in results {
             let host = self.plan.hosts[index].name.clone();
             match result {
                 Ok(()) => self.reporter.report(Event::HostConnected { host }),
                 Err(error) => {
+                    unreachable += 1;
                     let skipped = self.options.skip_bad_hosts;
                     self.reporter.report(Event::HostUnreachable { host: host.clone(), error: error.clone(), skipped });
                     outcome.hosts[index].result = HostResult::Unreachable { error: error.clone() };
@@ -50,9 +59,44 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 }
             }
         }
+        self.reporter.report(Event::Connected {
+            hosts: self.plan.hosts.len(),
+            unreachable,
+            dropped_handshakes: context.connections.dropped_handshakes.load(Ordering::Relaxed),
+        });
         if excluded.iter().all(|&left_out| left_out) {
             fatal = true;
         }
         !fatal && !self.cancel.is_cancelled()
+    }
+
+    /// Makes sure host `index` has an open connection: connects it when it has
+    /// none, first closing an idle host's connection when the budget is spent. The
+    /// caller gives the slot back with `context.connections.release`.
+    pub(super) async fn open(&self, context: &RunContext, index: usize) -> Result<(), String> {
+        let Slot::Connect { evict } = context.connections.acquire(index).await else { return Ok(()) };
+        if let Some(idle) = evict {
+            self.transport.disconnect(idle).await;
+            context.connections.closed(idle);
+        }
+        let permit = context.connections.handshake().await;
+        let result = self.transport.connect(index, &self.plan.hosts[index]).await;
+        drop(permit);
+        match result {
+            Ok(connected) => {
+                if connected.dropped_handshakes > 0 {
+                    context.connections.dropped_handshakes.fetch_add(connected.dropped_handshakes, Ordering::Relaxed);
+                    self.reporter.report(Event::HandshakesDropped {
+                        host: self.plan.hosts[index].name.clone(),
+                        count: connected.dropped_handshakes,
+                    });
+                }
+                Ok(())
+            }
+            Err(error) => {
+                context.connections.failed(index);
+                Err(error.to_string())
+            }
+        }
     }
 }

@@ -74,6 +74,11 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             }
         };
         let script = context.wire.phase_script(&work.steps, &scripts);
+        // With `max_connections`, the host may have to connect again (and wait for
+        // a free slot) before it can work.
+        if let Err(error) = self.open(context, work.host).await {
+            return WorkResult { error: Some((None, error)), ..WorkResult::not_started(work.host) };
+        }
         let mut sink = HostSink {
             wire: &context.wire,
             masker: &context.masker,
@@ -100,6 +105,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             Ok(status) => status,
             Err(_) => Err(TransportError::Lost(format!("the host stopped answering (no reply within {deadline}s)"))),
         };
+        context.connections.release(work.host);
         let mut result = WorkResult {
             started: true,
             report: sink.report.take(),

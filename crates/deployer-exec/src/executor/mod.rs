@@ -37,6 +37,7 @@
 //! [`Effect`](deployer_plan::Effect), never on its kind.
 
 mod connect;
+mod connections;
 mod controller;
 mod gate;
 mod host;
@@ -52,6 +53,7 @@ use deployer_plan::{Concurrency, Effect, HostWork, Phase, Plan, Scope, When};
 use futures::stream::{self, StreamExt};
 use tokio_util::sync::CancellationToken;
 
+use self::connections::Connections;
 use self::host::WorkResult;
 use self::state::{RunState, Settled, run_status};
 use crate::cloud::{Cloud, NoCloud};
@@ -80,6 +82,10 @@ pub struct ExecOptions {
     pub skip_bad_hosts: bool,
     /// Connections being set up at once.
     pub connect_concurrency: usize,
+    /// New connections started per second at most.
+    pub connect_rate: Option<u32>,
+    /// Connections open at once at most; `None` keeps every host connected.
+    pub max_connections: Option<usize>,
     /// Overrides every phase's pool size (`--pool-size`).
     pub pool_size: Option<u32>,
     /// `--on-failure=halt`: after a failure at or after a switch, leave switched
@@ -96,6 +102,8 @@ impl Default for ExecOptions {
             warn_only: false,
             skip_bad_hosts: false,
             connect_concurrency: DEFAULT_CONNECT_CONCURRENCY,
+            connect_rate: None,
+            max_connections: None,
             pool_size: None,
             halt_on_failure: false,
             controller_directory: None,
@@ -109,6 +117,8 @@ pub(super) struct RunContext {
     pub wire: Wire,
     /// Masks the run's secret values in host output before anything reports it.
     pub masker: Masker,
+    /// The open connections, their budget and how new ones start.
+    pub connections: Connections,
 }
 
 pub struct Executor<'a, T: Transport, C: Cloud = NoCloud> {
@@ -138,17 +148,25 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
 
     pub async fn run(&self) -> Outcome {
         let started = Instant::now();
-        let context = RunContext { wire: Wire::new(crate::nonce::fresh()), masker: Masker::new(self.secrets) };
+        let context = RunContext {
+            wire: Wire::new(crate::nonce::fresh()),
+            masker: Masker::new(self.secrets),
+            connections: Connections::new(
+                self.options.max_connections,
+                self.options.connect_concurrency,
+                self.options.connect_rate,
+            ),
+        };
         let mut outcome = Outcome::new(self.plan);
         if let Err(reason) = self.check(&context.wire) {
             outcome.status = RunStatus::Failed;
             outcome.refused = Some(reason);
-            return self.finish(outcome, started).await;
+            return self.finish(&context, outcome, started).await;
         }
         let mut state = RunState::new(self.plan.hosts.len());
-        if !self.connect_all(&mut outcome, &mut state.excluded).await {
+        if !self.connect_all(&context, &mut outcome, &mut state.excluded).await {
             outcome.status = RunStatus::Failed;
-            return self.finish(outcome, started).await;
+            return self.finish(&context, outcome, started).await;
         }
         for (index, phase) in self.plan.phases.iter().enumerate() {
             if self.cancel.is_cancelled() {
@@ -170,7 +188,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         outcome.locks_left = state.locks.left().into_iter().map(|host| self.plan.hosts[host].name.clone()).collect();
         outcome.status = run_status(settled);
         self.run_follow_ups(&context, &state, &mut outcome).await;
-        self.finish(outcome, started).await
+        self.finish(&context, outcome, started).await
     }
 
     /// The plan's follow-ups whose `when` matches the outcome, in order, on the
@@ -347,8 +365,10 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         }
     }
 
-    async fn finish(&self, mut outcome: Outcome, started: Instant) -> Outcome {
+    async fn finish(&self, context: &RunContext, mut outcome: Outcome, started: Instant) -> Outcome {
         self.transport.close().await;
+        outcome.connections_opened = context.connections.opened.load(Ordering::Relaxed);
+        outcome.dropped_handshakes = context.connections.dropped_handshakes.load(Ordering::Relaxed);
         outcome.duration_ms = elapsed_ms(started);
         self.reporter.report(Event::Finished { status: outcome.status, duration_ms: outcome.duration_ms });
         outcome
@@ -563,6 +583,8 @@ impl Outcome {
             irreversible: Vec::new(),
             refused: None,
             follow_up_failures: Vec::new(),
+            connections_opened: 0,
+            dropped_handshakes: 0,
             duration_ms: 0,
         }
     }
