@@ -153,16 +153,14 @@ pub(crate) fn resolve_target(config: &Config, target: &Target) -> Result<Resolve
     Ok(ResolvedTarget { deployment, environment })
 }
 
-/// `--gateway` (validated like any host string) or `ssh.gateway`. `plan` checks
-/// it too, so a plan is refused exactly when the real command would be.
-pub(crate) fn gateway(global: &GlobalArgs, config: &Config) -> Result<Option<String>, CliError> {
-    match &global.gateway {
-        Some(flag) => flag
-            .parse::<deployer_config::HostString>()
-            .map(|host| Some(host.to_string()))
-            .map_err(|error| CliError::Gateway(error.to_string())),
-        None => Ok(config.ssh.gateway.as_ref().map(ToString::to_string)),
-    }
+/// `--gateway`, validated like any host string. `plan` checks it too, so a plan
+/// is refused exactly when the real command would be.
+pub(crate) fn gateway_flag(global: &GlobalArgs) -> Result<Option<deployer_config::HostString>, CliError> {
+    global
+        .gateway
+        .as_ref()
+        .map(|flag| flag.parse::<deployer_config::HostString>().map_err(|error| CliError::Gateway(error.to_string())))
+        .transpose()
 }
 
 pub(crate) fn selection(global: &GlobalArgs) -> Selection {

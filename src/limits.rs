@@ -7,18 +7,21 @@
 
 use rlimit::Resource;
 
-/// Descriptors and processes a run on `hosts` hosts, `busy` of them at work at
-/// once, needs at most, with room for the runtime, logs and the terminal.
-pub(crate) fn needs(hosts: usize, busy: usize) -> (u64, u64) {
+/// Descriptors and processes a run on `hosts` connected hosts, `busy` of them at
+/// work at once, needs at most, with room for the runtime, logs and the terminal.
+/// A host behind a bastion has a second process: the `ssh -W` that carries its
+/// connection through the bastion's master.
+pub(crate) fn needs(hosts: usize, busy: usize, behind_bastion: bool) -> (u64, u64) {
     let hosts = hosts as u64;
     let busy = (busy as u64).min(hosts);
-    (64 + hosts * 2 + busy * 4, 32 + hosts + busy)
+    let per_host = if behind_bastion { 2 } else { 1 };
+    (64 + hosts * 2 + busy * 4, 32 + hosts * per_host + busy)
 }
 
 /// Raises the soft limits as far as `needs` asks (never above the hard limits);
 /// `Err` says which limit is too low and how to raise it.
-pub(crate) fn ensure(hosts: usize, busy: usize) -> Result<(), String> {
-    let (files, processes) = needs(hosts, busy);
+pub(crate) fn ensure(hosts: usize, busy: usize, behind_bastion: bool) -> Result<(), String> {
+    let (files, processes) = needs(hosts, busy, behind_bastion);
     raise(Resource::NOFILE, files, "open files", "ulimit -n", hosts)?;
     raise(Resource::NPROC, processes, "processes", "ulimit -u", hosts)
 }
@@ -41,7 +44,8 @@ fn raise(resource: Resource, needed: u64, what: &str, command: &str, hosts: usiz
 mod tests {
     #[test]
     fn needs_grow_with_the_fleet_and_the_hosts_at_work() {
-        assert_eq!(super::needs(1, 8), (64 + 2 + 4, 32 + 1 + 1));
-        assert_eq!(super::needs(1000, 100), (64 + 2000 + 400, 32 + 1000 + 100));
+        assert_eq!(super::needs(1, 8, false), (64 + 2 + 4, 32 + 1 + 1));
+        assert_eq!(super::needs(1000, 100, false), (64 + 2000 + 400, 32 + 1000 + 100));
+        assert_eq!(super::needs(1000, 100, true), (64 + 2000 + 400, 32 + 2000 + 100));
     }
 }

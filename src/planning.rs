@@ -100,7 +100,7 @@ fn split_processes(config: &Config, words: &[String]) -> Result<(Target, Vec<Sca
 
 pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(Config, Plan), CliError> {
     let config = context::load(global)?;
-    context::gateway(global, &config)?;
+    context::gateway_flag(global)?;
     let mut request = request;
     if let CommandSpec::SuspendProcesses { processes } | CommandSpec::ResumeProcesses { processes } = &mut request.spec
     {

@@ -82,3 +82,83 @@ fn max_connections_bounds_the_connections_a_deploy_holds() {
         .sum();
     assert!(accepted > 8, "{accepted} connections for 8 hosts: nothing was closed to stay within the budget");
 }
+
+#[test]
+fn a_bastion_sees_one_connection_for_a_deploy_to_fifty_hosts_behind_it() {
+    // Host 0 is the bastion; hosts 1 to 50 are the fleet behind it.
+    let Some(project) = project(51, "") else { return };
+    let bastion = project.fleet.hosts[0].address;
+    let targets: Vec<String> =
+        project.fleet.hosts[1..].iter().map(|host| host.host_string(&project.fleet.user)).collect();
+    let peak = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (peak, done) = (peak.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                peak.fetch_max(established_to_address(bastion), Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let gateway = project.fleet.hosts[0].host_string(&project.fleet.user);
+    let outcome = run_and_check(&project, &["--gateway", &gateway, "-H", &targets.join(","), "deploy_full", "testing"]);
+    done.store(true, Ordering::SeqCst);
+    poller.join().unwrap();
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let release = project.current(1).unwrap();
+    for host in 1..=50 {
+        assert_eq!(project.current(host).as_deref(), Some(release.as_str()), "host {host}");
+    }
+    assert_eq!(project.current(0), None, "the bastion itself is not deployed to");
+    let logins = sshd_log(&project, 0).lines().filter(|line| line.contains("Accepted publickey")).count();
+    assert_eq!(logins, 1, "the bastion saw {logins} logins:\n{}", sshd_log(&project, 0));
+    assert_eq!(peak.load(Ordering::SeqCst), 1, "connections to the bastion at once");
+}
+
+/// Established TCP connections to port 2222 on `address`.
+fn established_to_address(address: std::net::Ipv4Addr) -> usize {
+    let [a, b, c, d] = address.octets();
+    let wanted = format!("{:08X}:08AE", u32::from_ne_bytes([a, b, c, d]));
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(1) == Some(&wanted.as_str()) && fields.get(3) == Some(&"01")
+        })
+        .count()
+}
+
+#[test]
+fn each_role_is_reached_through_its_own_bastion_with_one_login_each() {
+    // Hosts 0 and 1 are bastions: the environment's, and the worker role's own.
+    let roles = format!("{}  worker:\n    restart: \"true\"\n", crate::support::project::DEFAULT_ROLES);
+    let Some(project) = crate::support::project::project_with(6, &roles, "") else { return };
+    let host = |index: usize| format!("\"{}\"", project.fleet.hosts[index].host_string(&project.fleet.user));
+    let path = project.path().join("fabulaws-config.yml");
+    let config = std::fs::read_to_string(&path).unwrap().replace("valid_roles: [web]", "valid_roles: [web, worker]");
+    let config = format!(
+        "{}environments:\n  testing:\n    branch: main\n    gateway: {}\n    roles:\n      web: [{}, {}]\n      \
+         worker: {{hosts: [{}, {}], gateway: {}}}\n",
+        &config[..config.find("environments:").unwrap()],
+        host(0),
+        host(2),
+        host(3),
+        host(4),
+        host(5),
+        host(1),
+    );
+    std::fs::write(&path, config).unwrap();
+    let outcome = run_and_check(&project, &["run", "testing", "--", "touch /srv/deployer-fleet/reached"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    for index in 2..6 {
+        assert!(project.host_file(index, "reached").exists(), "host {index}");
+    }
+    for bastion in [0, 1] {
+        assert!(!project.host_file(bastion, "reached").exists(), "bastion {bastion} ran the command");
+        let logins = sshd_log(&project, bastion).lines().filter(|line| line.contains("Accepted publickey")).count();
+        assert_eq!(logins, 1, "bastion {bastion}:\n{}", sshd_log(&project, bastion));
+    }
+}

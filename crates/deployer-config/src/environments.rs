@@ -81,6 +81,7 @@ pub(crate) fn build(problems: &mut Problems, inputs: Inputs<'_>) -> IndexMap<Str
         let vars = raw.vars.unwrap_or_default();
         check_var_names(problems, &path.key("vars"), &vars);
         let connection = raw.connection.unwrap_or_default();
+        let gateway = parse_gateway(problems, &path.key("gateway"), raw.gateway);
         let roles = role_hosts(problems, &path.key("roles"), raw.roles.unwrap_or_default(), inputs.roles, connection);
         let branch = branches.values().next().cloned().unwrap_or_default();
         let rollout = raw.rollout.and_then(|value| {
@@ -99,6 +100,7 @@ pub(crate) fn build(problems: &mut Problems, inputs: Inputs<'_>) -> IndexMap<Str
                 branch,
                 branches,
                 deploy_root,
+                gateway,
                 vars,
                 roles,
                 rollout,
@@ -108,12 +110,24 @@ pub(crate) fn build(problems: &mut Problems, inputs: Inputs<'_>) -> IndexMap<Str
     environments
 }
 
+/// A `gateway:` value: a host string, like `ssh.gateway`.
+fn parse_gateway(problems: &mut Problems, path: &KeyPath, value: Option<String>) -> Option<HostString> {
+    match value?.parse::<HostString>() {
+        Ok(host) => Some(host),
+        Err(error) => {
+            problems.value(path, error.to_string());
+            None
+        }
+    }
+}
+
 fn read_environments(problems: &mut Problems, value: Option<Value>) -> IndexMap<String, RawEnvironment> {
     let root = KeyPath::root().key("environments");
     let empty = || RawEnvironment {
         branch: None,
         deploy_root: None,
         connection: None,
+        gateway: None,
         vars: None,
         roles: None,
         rollout: None,
@@ -278,12 +292,12 @@ fn role_hosts(
             problems.key(&path, format!("unknown role `{role}`"), help);
             continue;
         }
-        let (raw_hosts, hosts_path, command, connection, vars) = match value {
-            Value::Null => (Vec::new(), path.clone(), None, None, Vars::new()),
-            Value::String(host) => (vec![host], path.clone(), None, None, Vars::new()),
+        let (raw_hosts, hosts_path, command, connection, vars, gateway) = match value {
+            Value::Null => (Vec::new(), path.clone(), None, None, Vars::new(), None),
+            Value::String(host) => (vec![host], path.clone(), None, None, Vars::new(), None),
             Value::Sequence(_) => {
                 let Some(hosts) = problems.section::<Vec<String>>(&path, value) else { continue };
-                (hosts, path.clone(), None, None, Vars::new())
+                (hosts, path.clone(), None, None, Vars::new(), None)
             }
             Value::Mapping(_) => {
                 let Some(raw) = problems.section::<RawRoleHosts>(&path, value) else { continue };
@@ -292,7 +306,8 @@ fn role_hosts(
                 }
                 let vars = raw.vars.unwrap_or_default();
                 check_var_names(problems, &path.key("vars"), &vars);
-                (raw.hosts.unwrap_or_default(), path.key("hosts"), raw.command, raw.connection, vars)
+                let gateway = parse_gateway(problems, &path.key("gateway"), raw.gateway);
+                (raw.hosts.unwrap_or_default(), path.key("hosts"), raw.command, raw.connection, vars, gateway)
             }
             _ => {
                 problems
@@ -309,7 +324,14 @@ fn role_hosts(
             parse_hosts(problems, &hosts_path, &role, &raw_hosts, matches!(raw_hosts.len(), 1) && hosts_path == path);
         result.insert(
             role,
-            RoleHosts { hosts, command, connection: connection.unwrap_or(default_connection), vars, key_path: path },
+            RoleHosts {
+                hosts,
+                command,
+                connection: connection.unwrap_or(default_connection),
+                gateway,
+                vars,
+                key_path: path,
+            },
         );
     }
     result

@@ -65,6 +65,9 @@ pub struct Environment {
     pub branches: IndexMap<String, String>,
     /// The directory holding `releases/`, `current` and `shared/` on each host.
     pub deploy_root: Utf8PathBuf,
+    /// The bastion every host of this environment is reached through, unless
+    /// its role names another; beats `ssh.gateway`.
+    pub gateway: Option<HostString>,
     /// Listed in `production_environments`: commands ask for confirmation.
     pub production: bool,
     pub vars: Vars,
@@ -90,6 +93,9 @@ pub struct RoleHosts {
     /// A local command that prints more hosts; run only when the role is targeted.
     pub command: Option<String>,
     pub connection: Connection,
+    /// The bastion this role's hosts are reached through, beating the
+    /// environment's and `ssh.gateway`.
+    pub gateway: Option<HostString>,
     pub vars: Vars,
     /// Where this entry is in the file, for errors found later (e.g. bad command output).
     #[serde(skip)]

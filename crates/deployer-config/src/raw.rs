@@ -17,6 +17,7 @@ pub(crate) struct RawEnvironment {
     pub branch: Option<String>,
     pub deploy_root: Option<String>,
     pub connection: Option<Connection>,
+    pub gateway: Option<String>,
     pub vars: Option<Vars>,
     /// role name → host entry; entries are interpreted by hand (list or mapping).
     pub roles: Option<IndexMap<String, serde_yaml::Value>>,
@@ -32,6 +33,7 @@ pub(crate) struct RawRoleHosts {
     /// A local command whose output lists host strings (Fabric's callable roledefs).
     pub command: Option<String>,
     pub connection: Option<Connection>,
+    pub gateway: Option<String>,
     pub vars: Option<Vars>,
 }
 

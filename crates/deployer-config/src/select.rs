@@ -51,6 +51,10 @@ pub struct TargetHost {
     /// The targeted roles this host plays, in role order.
     pub roles: Vec<String>,
     pub connection: Connection,
+    /// The bastion the environment or the role names for this host (`None`:
+    /// `ssh.gateway`, if any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<HostString>,
 }
 
 impl TargetHost {
@@ -134,10 +138,14 @@ impl RoleDiscovery for NoDiscovery {
     }
 }
 
+/// How a host is reached: the connection and the bastion, if any.
+type Reach = (Connection, Option<HostString>);
+
 struct Candidate {
     host: HostString,
     roles: Vec<String>,
     connection: Connection,
+    gateway: Option<HostString>,
 }
 
 /// Resolves the hosts of `environment` for `selection`, in execution order.
@@ -170,8 +178,8 @@ pub fn select_hosts(
         }
     } else {
         for host in explicit {
-            let (roles, connection) = role_hosts.roles_of(&host)?;
-            candidates.push(Candidate { host, roles, connection });
+            let (roles, (connection, gateway)) = role_hosts.roles_of(&host)?;
+            candidates.push(Candidate { host, roles, connection, gateway });
         }
         for role in &selection.roles {
             push_role(&mut candidates, &mut role_hosts, role)?;
@@ -206,6 +214,7 @@ pub fn select_hosts(
             port,
             roles: candidate.roles,
             connection: candidate.connection,
+            gateway: candidate.gateway,
         });
     }
     for target in &mut targets {
@@ -220,9 +229,9 @@ fn push_role(
     cache: &mut RoleHostCache<'_, '_>,
     role: &str,
 ) -> Result<(), SelectionError> {
-    let connection = cache.environment.roles.get(role).map(|entry| entry.connection).unwrap_or_default();
+    let (connection, gateway) = cache.reach(role);
     for host in cache.hosts(role)?.clone() {
-        candidates.push(Candidate { host, roles: vec![role.to_owned()], connection });
+        candidates.push(Candidate { host, roles: vec![role.to_owned()], connection, gateway: gateway.clone() });
     }
     Ok(())
 }
@@ -317,18 +326,28 @@ impl RoleHostCache<'_, '_> {
 
     /// The roles a `-H` host plays in this environment (every role that lists it),
     /// and how to reach it.
-    fn roles_of(&mut self, host: &HostString) -> Result<(Vec<String>, Connection), SelectionError> {
+    fn roles_of(&mut self, host: &HostString) -> Result<(Vec<String>, Reach), SelectionError> {
         let mut roles = Vec::new();
-        let mut connection = None;
+        let mut reach = None;
         for role in self.roles() {
             let listed = self.hosts(&role)?.iter().any(|known| known.host == host.host && known.port == host.port);
             if listed {
-                connection
-                    .get_or_insert(self.environment.roles.get(&role).map(|entry| entry.connection).unwrap_or_default());
+                if reach.is_none() {
+                    reach = Some(self.reach(&role));
+                }
                 roles.push(role);
             }
         }
-        Ok((roles, connection.unwrap_or_default()))
+        Ok((roles, reach.unwrap_or_else(|| (Connection::default(), self.environment.gateway.clone()))))
+    }
+
+    /// How `role`'s hosts are reached: the connection, and the bastion the role
+    /// or else the environment names. A host in several roles is reached as its
+    /// first role says.
+    fn reach(&self, role: &str) -> Reach {
+        let entry = self.environment.roles.get(role);
+        let gateway = entry.and_then(|entry| entry.gateway.clone()).or_else(|| self.environment.gateway.clone());
+        (entry.map(|entry| entry.connection).unwrap_or_default(), gateway)
     }
 }
 

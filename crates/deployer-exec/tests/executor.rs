@@ -87,6 +87,7 @@ fn plan(hosts: usize, phases: Vec<Phase>) -> Plan {
                 port: None,
                 roles: vec!["web".to_owned()],
                 connection: Connection::Local,
+                gateway: None,
             })
             .collect(),
         phases,

@@ -114,6 +114,9 @@ pub struct PlanHost {
     pub port: Option<u16>,
     pub roles: Vec<String>,
     pub connection: deployer_config::Connection,
+    /// The bastion the environment or the host's role names (`None`: `ssh.gateway`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<deployer_config::HostString>,
 }
 
 /// A group of steps that runs on some hosts, followed by a barrier.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use deployer_config::{Connection, KnownHosts};
+use deployer_config::{Connection, HostString, KnownHosts};
 use deployer_exec::{Connected, LocalTransport, OutputSink, Transport, TransportError, read_both};
 use deployer_plan::PlanHost;
 use openssh::{ControlPersist, Session, SessionBuilder, Stdio};
@@ -31,7 +31,10 @@ pub struct SshSettings {
     pub known_hosts: KnownHosts,
     pub known_hosts_file: Option<Utf8PathBuf>,
     pub identity_file: Option<Utf8PathBuf>,
-    pub gateway: Option<String>,
+    /// `ssh.gateway`: the bastion of hosts whose environment and role name none.
+    pub gateway: Option<HostString>,
+    /// `--gateway`: the bastion of every host, whatever the configuration says.
+    pub forced_gateway: Option<HostString>,
     pub forward_agent: bool,
 }
 
@@ -41,15 +44,32 @@ pub struct FleetTransport {
     control: ControlDir,
     config_file: Utf8PathBuf,
     sessions: Mutex<HashMap<usize, Arc<Session>>>,
+    /// Per gateway (by host string): its master and the ssh configuration that
+    /// reaches hosts through it, or why it could not be reached. Connected once,
+    /// when the first host behind it connects.
+    gateways: tokio::sync::Mutex<HashMap<String, Result<GatewayMaster, String>>>,
+}
+
+/// A gateway's one authenticated connection, shared by every host behind it.
+struct GatewayMaster {
+    session: Arc<Session>,
+    /// The run's ssh configuration plus a `ProxyCommand` through this master.
+    config_file: Utf8PathBuf,
 }
 
 impl FleetTransport {
     pub fn new(settings: SshSettings) -> Result<Self, crate::ControlDirError> {
         let control = ControlDir::create()?;
         let config_file = control.path().join("ssh_config");
-        write_config(&config_file, &settings)
+        std::fs::write(&config_file, config_text(&settings, None))
             .map_err(|source| crate::ControlDirError::Create { path: config_file.clone(), source })?;
-        Ok(Self { settings, control, config_file, sessions: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            settings,
+            control,
+            config_file,
+            sessions: Mutex::new(HashMap::new()),
+            gateways: tokio::sync::Mutex::new(HashMap::new()),
+        })
     }
 
     /// The directory holding this run's sockets.
@@ -82,10 +102,11 @@ impl FleetTransport {
         }
     }
 
-    fn builder(&self, host: &PlanHost) -> SessionBuilder {
+    /// A session builder for `host`'s master with the ssh configuration `config_file`.
+    fn builder(&self, user: Option<&str>, port: Option<u16>, config_file: &Utf8Path) -> SessionBuilder {
         let mut builder = SessionBuilder::default();
         builder
-            .config_file(&self.config_file)
+            .config_file(config_file)
             .known_hosts_check(match self.settings.known_hosts {
                 KnownHosts::Strict => openssh::KnownHosts::Strict,
                 KnownHosts::AcceptNew => openssh::KnownHosts::Add,
@@ -94,40 +115,64 @@ impl FleetTransport {
             .server_alive_interval(self.settings.keepalive_interval)
             .control_directory(self.control.path())
             .control_persist(ControlPersist::IdleFor(NonZeroUsize::new(ORPHAN_LIFETIME_SECONDS).expect("non-zero")));
-        if let Some(user) = &host.user {
-            builder.user(user.clone());
+        if let Some(user) = user {
+            builder.user(user.to_owned());
         }
-        if let Some(port) = host.port {
+        if let Some(port) = port {
             builder.port(port);
-        }
-        if let Some(gateway) = &self.settings.gateway {
-            builder.jump_hosts([gateway]);
         }
         builder
     }
 
-    fn session(&self, index: usize) -> Option<Arc<Session>> {
-        self.sessions.lock().expect("not poisoned").get(&index).cloned()
-    }
-}
-
-impl Transport for FleetTransport {
-    async fn connect(&self, index: usize, host: &PlanHost) -> Result<Connected, TransportError> {
-        if host.connection == Connection::Local {
-            return Ok(Connected::default());
+    /// The ssh configuration that reaches hosts through `gateway`'s master,
+    /// connecting the master first if it is not up. A gateway that cannot be
+    /// reached is tried once per run: every host behind it gets the same error.
+    async fn through(&self, gateway: &HostString) -> Result<Utf8PathBuf, TransportError> {
+        let key = gateway.to_string();
+        let mut gateways = self.gateways.lock().await;
+        if let Some(known) = gateways.get(&key) {
+            return known.as_ref().map(|master| master.config_file.clone()).map_err(|error| gateway_error(&key, error));
         }
-        let builder = self.builder(host);
+        let builder = self.builder(gateway.user.as_deref(), gateway.port, &self.config_file);
+        let master = match self.connect_with_retries(&builder, &gateway.host).await {
+            Ok((session, _)) => {
+                let config_file = self.control.path().join(format!("ssh_config.gateway{}", gateways.len()));
+                let proxy = proxy_command(&self.config_file, session.control_socket(), gateway);
+                match proxy.and_then(|proxy| {
+                    std::fs::write(&config_file, config_text(&self.settings, Some(&proxy)))
+                        .map_err(|error| format!("cannot write {config_file}: {error}"))
+                }) {
+                    Ok(()) => Ok(GatewayMaster { session: Arc::new(session), config_file }),
+                    Err(error) => {
+                        let _ = session.close().await;
+                        Err(error)
+                    }
+                }
+            }
+            Err(error) => Err(error),
+        };
+        let result =
+            master.as_ref().map(|master| master.config_file.clone()).map_err(|error| gateway_error(&key, error));
+        gateways.insert(key, master);
+        result
+    }
+
+    /// Starts a master with `builder`, trying again after handshakes dropped
+    /// before the banner (sshd's `MaxStartups`) and up to `connection_attempts`
+    /// times after other failures.
+    async fn connect_with_retries(
+        &self,
+        builder: &SessionBuilder,
+        destination: &str,
+    ) -> Result<(Session, Connected), String> {
         let attempts = self.settings.connection_attempts.max(1);
         let mut connected = Connected::default();
         let mut attempt = 1;
         loop {
             // No tokio timeout around this: a cancelled connect leaks the master.
             // `ConnectTimeout` and `BatchMode` make ssh give up by itself.
-            let error = match builder.connect_mux(&host.host).await {
-                Ok(session) => {
-                    self.sessions.lock().expect("not poisoned").insert(index, Arc::new(session));
-                    return Ok(connected);
-                }
+            let error = match builder.connect_mux(destination).await {
+                Ok(session) => return Ok((session, connected)),
                 Err(error) => describe(&error),
             };
             // A handshake dropped before the banner is sshd shedding load
@@ -151,11 +196,34 @@ impl Transport for FleetTransport {
                     ));
                 }
                 let context = if context.is_empty() { String::new() } else { format!(" ({})", context.join("; ")) };
-                return Err(TransportError::Connect(format!("{error}{context}")));
+                return Err(format!("{error}{context}"));
             }
             tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
             attempt += 1;
         }
+    }
+
+    fn session(&self, index: usize) -> Option<Arc<Session>> {
+        self.sessions.lock().expect("not poisoned").get(&index).cloned()
+    }
+}
+
+impl Transport for FleetTransport {
+    async fn connect(&self, index: usize, host: &PlanHost) -> Result<Connected, TransportError> {
+        if host.connection == Connection::Local {
+            return Ok(Connected::default());
+        }
+        let gateway =
+            self.settings.forced_gateway.as_ref().or(host.gateway.as_ref()).or(self.settings.gateway.as_ref());
+        let config_file = match gateway {
+            Some(gateway) => self.through(gateway).await?,
+            None => self.config_file.clone(),
+        };
+        let builder = self.builder(host.user.as_deref(), host.port, &config_file);
+        let (session, connected) =
+            self.connect_with_retries(&builder, &host.host).await.map_err(TransportError::Connect)?;
+        self.sessions.lock().expect("not poisoned").insert(index, Arc::new(session));
+        Ok(connected)
     }
 
     async fn disconnect(&self, index: usize) {
@@ -227,6 +295,14 @@ impl Transport for FleetTransport {
                 let _ = session.close().await;
             }
         }
+        // Gateways last: the hosts' connections ran through them.
+        let gateways: Vec<GatewayMaster> =
+            self.gateways.lock().await.drain().filter_map(|(_, master)| master.ok()).collect();
+        for master in gateways {
+            if let Ok(session) = Arc::try_unwrap(master.session) {
+                let _ = session.close().await;
+            }
+        }
         // A polite close lets a master wait for channels a silent host never ends;
         // tell any master still there to exit now.
         let directory = self.control.path().to_owned();
@@ -237,8 +313,9 @@ impl Transport for FleetTransport {
 /// The per-run ssh configuration: deployer's settings first (the first value
 /// obtained wins), then the user's and the system's configuration, so `HostName`,
 /// User, Port, `IdentityFile` and `ProxyJump` keep working. Settings live here rather
-/// than on the command line so a gateway (`-J`) connection gets them too.
-fn write_config(path: &Utf8Path, settings: &SshSettings) -> std::io::Result<()> {
+/// than on the command line so the gateway's own connection gets them too. With
+/// `proxy`, every host is reached through that command (a gateway's master).
+fn config_text(settings: &SshSettings, proxy: Option<&str>) -> String {
     let forward = if settings.forward_agent { "yes" } else { "no" };
     let strict = match settings.known_hosts {
         KnownHosts::Strict => "yes",
@@ -254,17 +331,49 @@ fn write_config(path: &Utf8Path, settings: &SshSettings) -> std::io::Result<()> 
          \x20 ServerAliveCountMax 3\n\
          \x20 ConnectionAttempts 1\n"
     );
-    // ssh expands `%` tokens in these paths: a literal `%` is written `%%`. The
-    // configuration refuses `"` and control characters in them.
-    let literal = |path: &Utf8Path| path.as_str().replace('%', "%%");
     if let Some(file) = &settings.known_hosts_file {
         text.push_str(&format!("  UserKnownHostsFile \"{}\"\n", literal(file)));
     }
     if let Some(key) = &settings.identity_file {
         text.push_str(&format!("  IdentityFile \"{}\"\n  IdentitiesOnly yes\n", literal(key)));
     }
+    if let Some(proxy) = proxy {
+        text.push_str(&format!("  ProxyCommand {proxy}\n"));
+    }
     text.push_str("Include ~/.ssh/config\nInclude /etc/ssh/ssh_config\n");
-    std::fs::write(path, text)
+    text
+}
+
+/// ssh expands `%` tokens in configuration paths and commands: a literal `%` is
+/// written `%%`. The configuration refuses `"` and control characters in paths.
+fn literal(path: &Utf8Path) -> String {
+    path.as_str().replace('%', "%%")
+}
+
+/// The `ProxyCommand` that reaches `%h:%p` through the gateway master listening
+/// on `socket`: a stdio forward (`-W`) multiplexed over that one authenticated
+/// connection, so the gateway sees one login however many hosts are behind it.
+/// Should the master be gone, ssh falls back to a new connection to the gateway
+/// itself, with the run's configuration (`-F`), never to the host directly.
+/// Each word is quoted for the shell ssh runs it with, then `%` doubled.
+fn proxy_command(config_file: &Utf8Path, socket: &std::path::Path, gateway: &HostString) -> Result<String, String> {
+    let socket = socket.to_str().ok_or("the gateway's control socket path is not UTF-8")?;
+    let mut destination =
+        format!("ssh://{}", gateway.user.as_deref().map(|user| format!("{user}@")).unwrap_or_default());
+    destination.push_str(&if gateway.is_ipv6() { format!("[{}]", gateway.host) } else { gateway.host.clone() });
+    if let Some(port) = gateway.port {
+        destination.push_str(&format!(":{port}"));
+    }
+    let quote = |word: &str| {
+        deployer_plan::shell::quote(word)
+            .map(|quoted| quoted.replace('%', "%%"))
+            .map_err(|_| format!("`{word}` cannot be quoted for the shell"))
+    };
+    Ok(format!("ssh -F {} -S {} -W %h:%p -- {}", quote(config_file.as_str())?, quote(socket)?, quote(&destination)?))
+}
+
+fn gateway_error(gateway: &str, error: &str) -> TransportError {
+    TransportError::Connect(format!("through the gateway {gateway}: {error}"))
 }
 
 fn describe(error: &openssh::Error) -> String {

@@ -220,5 +220,6 @@ fn plan_host(host: &TargetHost) -> PlanHost {
         port: host.port,
         roles: host.roles.clone(),
         connection: host.connection,
+        gateway: host.gateway.clone(),
     }
 }
