@@ -48,6 +48,8 @@ pub(crate) enum CliError {
     Plan(#[from] deployer_plan::PlanError),
     #[error(transparent)]
     Revision(#[from] crate::revision::RevisionError),
+    #[error(transparent)]
+    Push(#[from] crate::push::PushError),
     #[error("{0}")]
     Limits(String),
     #[error("{0}")]

@@ -15,6 +15,7 @@ mod limits;
 mod notify;
 mod output;
 mod planning;
+mod push;
 mod report;
 mod revision;
 mod run;

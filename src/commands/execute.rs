@@ -93,6 +93,7 @@ pub(crate) fn run_plan(
 ) -> Result<deployer_exec::Outcome, CliError> {
     preflight(global, config, plan)?;
     let directory = config.directory().to_owned();
+    let payloads = crate::push::payloads(plan, &config.repo, &directory)?;
     let runtime = runtime()?;
     runtime.block_on(async {
         let transport = transport(global, config, &directory)?;
@@ -102,7 +103,8 @@ pub(crate) fn run_plan(
         let signals =
             tokio::spawn(watch_interrupts(cancel.clone(), control_directory, left_behind(plan), running.clone()));
         let cloud = RunCloud::for_plan(config, plan).await;
-        let outcome = executor(global, config, plan, secrets, (&transport, &cloud), reporter, cancel).run().await;
+        let outcome =
+            executor(global, config, plan, (secrets, payloads), (&transport, &cloud), reporter, cancel).run().await;
         signals.abort();
         Ok(outcome)
     })
@@ -145,7 +147,7 @@ fn executor<'a>(
     global: &GlobalArgs,
     config: &Config,
     plan: &'a Plan,
-    secrets: &'a BTreeMap<String, String>,
+    (secrets, payloads): (&'a BTreeMap<String, String>, BTreeMap<String, String>),
     (transport, cloud): (&'a FleetTransport, &'a RunCloud),
     reporter: &'a dyn deployer_exec::Reporter,
     cancel: CancellationToken,
@@ -165,6 +167,7 @@ fn executor<'a>(
             connect_concurrency: config.ssh.connect_concurrency as usize,
             connect_rate: config.ssh.connect_rate,
             max_connections: config.ssh.max_connections.map(|limit| limit as usize),
+            payloads: std::sync::Arc::new(payloads),
         },
         cancel,
     }
@@ -180,6 +183,8 @@ async fn execute(
     notifier: Option<&Notifier>,
 ) -> Result<Exit, CliError> {
     let started = (std::time::Instant::now(), crate::invocation::current());
+    // The push strategy's archive is made before anything is announced or touched.
+    let payloads = tokio::task::block_in_place(|| crate::push::payloads(plan, &config.repo, directory))?;
     let transport = transport(global, config, directory)?;
     let logs = HostLogs::create(directory, &plan.deploy_id);
     let log_directory = logs.directory().to_owned();
@@ -219,7 +224,8 @@ async fn execute(
     let signals =
         tokio::spawn(watch_interrupts(cancel.clone(), control_directory, left_behind(plan), reporter.running_steps()));
     let cloud = RunCloud::for_plan(config, plan).await;
-    let outcome = executor(global, config, plan, secrets, (&transport, &cloud), &reporter, cancel).run().await;
+    let outcome =
+        executor(global, config, plan, (secrets, payloads), (&transport, &cloud), &reporter, cancel).run().await;
     signals.abort();
     reporter.finish(&outcome);
     drop(transport);

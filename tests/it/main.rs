@@ -15,6 +15,7 @@ mod connections;
 mod demo;
 mod django;
 mod faults;
+mod fetch;
 mod fleet;
 mod history;
 mod hooks;

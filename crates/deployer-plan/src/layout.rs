@@ -17,6 +17,8 @@
 //! <root>/.deployer/previous      what `current` pointed at before the last switch
 //! <root>/.deployer/undo/         what `current` and `previous` held before the last
 //!                                switch, so undoing it restores them exactly
+//! <root>/.deployer/uploads/<id>.tar.gz  the `push` strategy's archive of a release,
+//!                                until the prepare extracts it
 //! ```
 //!
 //! Scripts get these paths as inputs named after them ([`Layout::named`]); no
@@ -58,6 +60,7 @@ impl Layout {
             "previous" => ".deployer/previous",
             "previous_tmp" => ".deployer/previous.tmp",
             "revert" => ".deployer/revert",
+            "uploads" => ".deployer/uploads",
             _ => return None,
         };
         Some(self.root.join(relative))

@@ -37,5 +37,5 @@ pub use model::{
     WaveGate, When,
 };
 pub use script::{Part, Script};
-pub use steps::LOCK_HELD_STATUS;
+pub use steps::{ARCHIVE_DIGEST_PAYLOAD, ARCHIVE_PAYLOAD, LOCK_HELD_STATUS};
 pub use text::hosts as count_hosts;

@@ -166,6 +166,11 @@ impl Plan {
         self.steps().flat_map(|step| step.script.secret_names()).collect()
     }
 
+    /// The payloads (data the controller makes for the run) the plan needs.
+    pub fn payload_names(&self) -> BTreeSet<&str> {
+        self.steps().flat_map(|step| step.script.payload_names()).collect()
+    }
+
     /// Whether the plan takes the environment lock.
     pub fn takes_lock(&self) -> bool {
         self.steps().any(|step| step.effect == Effect::TakesLock)
@@ -286,6 +291,9 @@ pub enum StepKind {
     Lock,
     Unlock,
     PrepareRelease,
+    Fetch,
+    ReceiveArchive,
+    DiscardArchive,
     VerifyPrepared,
     LinkShared,
     RenderTemplate,

@@ -28,6 +28,12 @@ pub enum Part {
     Variable {
         name: Captured,
     },
+    /// Data the controller makes for the run (the `push` strategy's archive, as
+    /// base64, and its digest), inserted shell-quoted. Kept out of the plan: a
+    /// plan stays small and printable whatever the repository's size.
+    Payload {
+        name: String,
+    },
 }
 
 /// A POSIX `sh` script with secret slots.
@@ -77,6 +83,21 @@ impl Script {
         self.parts.push(Part::Variable { name });
     }
 
+    pub fn push_payload(&mut self, name: impl Into<String>) {
+        self.parts.push(Part::Payload { name: name.into() });
+    }
+
+    /// The names of the payloads this script needs.
+    pub fn payload_names(&self) -> Vec<&str> {
+        self.parts
+            .iter()
+            .filter_map(|part| match part {
+                Part::Payload { name } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn extend(&mut self, other: Script) {
         for part in other.parts {
             match part {
@@ -108,8 +129,19 @@ impl Script {
     /// writes the script to a host's standard input.
     pub fn expose<E>(
         &self,
+        secret: impl FnMut(&str) -> Result<String, E>,
+        variable: impl FnMut(Captured) -> Result<String, E>,
+    ) -> Result<String, E> {
+        self.expose_with_payloads(secret, variable, |_| None)
+    }
+
+    /// [`Script::expose`], with payloads given by `payload`; a payload it does
+    /// not have is an empty word (the step's own checks then fail visibly).
+    pub fn expose_with_payloads<'p, E>(
+        &self,
         mut secret: impl FnMut(&str) -> Result<String, E>,
         mut variable: impl FnMut(Captured) -> Result<String, E>,
+        mut payload: impl FnMut(&str) -> Option<&'p str>,
     ) -> Result<String, E> {
         let mut text = String::new();
         for part in &self.parts {
@@ -123,6 +155,7 @@ impl Script {
                     text.push_str(&value);
                 }
                 Part::Variable { name } => text.push_str(&quote_or_empty(&variable(*name)?)),
+                Part::Payload { name } => text.push_str(&quote_or_empty(payload(name).unwrap_or_default())),
             }
         }
         Ok(text)
@@ -142,6 +175,7 @@ impl fmt::Display for Script {
                 Part::Text(text) => f.write_str(text)?,
                 Part::Secret { name, .. } => write!(f, "[secret:{name}]")?,
                 Part::Variable { name } => write!(f, "[captured:{}]", name.as_str())?,
+                Part::Payload { name } => write!(f, "[payload:{name}]")?,
             }
         }
         Ok(())

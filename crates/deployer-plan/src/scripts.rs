@@ -44,6 +44,8 @@ shell_files! {
     COMMAND => "command.sh",
     CREATE_LAYOUT => "create_layout.sh",
     DISARM_REVERT => "disarm_revert.sh",
+    DISCARD_ARCHIVE => "discard_archive.sh",
+    FETCH => "fetch.sh",
     HEALTH_CHECK => "health_check.sh",
     HOOK => "hook.sh",
     LINK_SHARED => "link_shared.sh",
@@ -51,8 +53,10 @@ shell_files! {
     MAINTENANCE_OFF => "maintenance_off.sh",
     MAINTENANCE_ON => "maintenance_on.sh",
     MARK_COMPLETE => "mark_complete.sh",
+    PREPARE_PUSHED => "prepare_pushed.sh",
     PREPARE_RELEASE => "prepare_release.sh",
     PRUNE => "prune.sh",
+    RECEIVE_ARCHIVE => "receive_archive.sh",
     RECORD_HISTORY => "record_history.sh",
     RELEASE_LOCK => "release_lock.sh",
     REMOVE_RELEASE => "remove_release.sh",
@@ -69,8 +73,10 @@ shell_files! {
 
 fn library(name: &str) -> &'static str {
     match name {
+        "claim_release" => include_str!("../scripts/lib/claim_release.sh"),
         "commands" => include_str!("../scripts/lib/commands.sh"),
         "live_release" => include_str!("../scripts/lib/live_release.sh"),
+        "mirror" => include_str!("../scripts/lib/mirror.sh"),
         "release_paths" => include_str!("../scripts/lib/release_paths.sh"),
         "report" => include_str!("../scripts/lib/report.sh"),
         "write_file" => include_str!("../scripts/lib/write_file.sh"),
@@ -89,6 +95,8 @@ pub(crate) enum Value {
     Content(Script),
     /// A value captured from the hosts earlier in the run.
     Captured(Captured),
+    /// Data the controller makes for the run, by name.
+    Payload(&'static str),
 }
 
 impl Value {
@@ -101,6 +109,7 @@ impl Value {
             Self::Word(word) => script.push_text(q(&word)),
             Self::Lines(lines) => script.push_text(q(&lines.join("\n"))),
             Self::Captured(captured) => script.push_variable(captured),
+            Self::Payload(name) => script.push_payload(name),
             Self::Content(content) if content.parts().is_empty() => script.push_text("''"),
             Self::Content(content) => {
                 for part in content.parts() {
@@ -109,6 +118,7 @@ impl Value {
                         // The text becomes one quoted word: one more level of quoting.
                         Part::Secret { name, quotes } => script.push_secret_quoted(name.clone(), quotes + 1),
                         Part::Variable { name } => script.push_variable(*name),
+                        Part::Payload { name } => script.push_payload(name.clone()),
                     }
                 }
             }

@@ -16,6 +16,13 @@ use crate::scripts::{self, ShellFile, Value};
 /// Exit status of a lock step that found the lock held (`EX_TEMPFAIL`).
 pub const LOCK_HELD_STATUS: i32 = 75;
 
+/// The payload (see [`Part::Payload`](crate::Part::Payload)) holding the `push`
+/// strategy's archive of the release: a gzipped tar, base64.
+pub const ARCHIVE_PAYLOAD: &str = "archive";
+
+/// The payload holding that archive's SHA-256, as lower-case hex.
+pub const ARCHIVE_DIGEST_PAYLOAD: &str = "archive_sha256";
+
 pub(crate) struct StepBuilder<'a> {
     pub layout: &'a Layout,
     pub timeout: u32,
@@ -90,6 +97,50 @@ impl StepBuilder<'_> {
             ],
         );
         self.step(StepKind::PrepareRelease, format!("fetch {} and extract it", short(commit)), script)
+    }
+
+    /// The `fetch` phase's step: the pinned commit into the host's mirror, and
+    /// nothing else, so the phase's pool bounds the git server's load.
+    pub fn fetch(&self, repo: &str, commit: &str) -> Step {
+        let script = self.fill(scripts::FETCH, vec![("repo", Value::word(repo)), ("commit", Value::word(commit))]);
+        self.step(StepKind::Fetch, format!("fetch {} into the host's mirror", short(commit)), script)
+    }
+
+    /// The `push` strategy's transfer: the controller's archive of the release,
+    /// checked against its digest and kept until the prepare extracts it.
+    pub fn receive_archive(&self, commit: &str, id: &str) -> Step {
+        let script = self.fill(
+            scripts::RECEIVE_ARCHIVE,
+            vec![
+                ("release", Value::word(id)),
+                ("archive", Value::Payload(ARCHIVE_PAYLOAD)),
+                ("archive_sha256", Value::Payload(ARCHIVE_DIGEST_PAYLOAD)),
+            ],
+        );
+        self.step(
+            StepKind::ReceiveArchive,
+            format!("receive the archive of {} from this machine", short(commit)),
+            script,
+        )
+    }
+
+    /// Undo of [`StepBuilder::receive_archive`].
+    pub fn discard_archive(&self, id: &str) -> Step {
+        let script = self.fill(scripts::DISCARD_ARCHIVE, vec![("release", Value::word(id))]);
+        self.step(StepKind::DiscardArchive, "remove the archive this run pushed", script)
+    }
+
+    /// The `push` strategy's prepare: the release extracted from the pushed archive.
+    pub fn prepare_pushed(&self, commit: &str, id: &str, reclaim: bool) -> Step {
+        let script = self.fill(
+            scripts::PREPARE_PUSHED,
+            vec![
+                ("release", Value::word(id)),
+                ("run", Value::word(self.run)),
+                ("reclaim", Value::word(if reclaim { "yes" } else { "no" })),
+            ],
+        );
+        self.step(StepKind::PrepareRelease, format!("extract the pushed archive of {}", short(commit)), script)
     }
 
     /// A resume's prepare on a host where the release is already complete.

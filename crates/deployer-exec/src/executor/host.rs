@@ -169,9 +169,10 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
     ) -> Result<Vec<String>, (String, String)> {
         let mut scripts = Vec::with_capacity(work.steps.len());
         for step in &work.steps {
-            let exposed = step.script.expose(
+            let exposed = step.script.expose_with_payloads(
                 |name| self.secrets.get(name).cloned().ok_or_else(|| format!("secret `{name}` is missing")),
                 |name| captured.get(&name).cloned().ok_or_else(|| format!("no host reported the {}", name.describe())),
+                |name| self.options.payloads.get(name).map(String::as_str),
             );
             // Checked as it goes on the wire, not value by value: no combination
             // of values may end the step's here-document early.

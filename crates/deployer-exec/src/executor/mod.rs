@@ -94,6 +94,9 @@ pub struct ExecOptions {
     /// Where commands run on this machine (rollout gates) start: the
     /// configuration's directory.
     pub controller_directory: Option<std::path::PathBuf>,
+    /// Data the controller made for the run, by payload name (the `push`
+    /// strategy's archive); shared, never copied per host until it is sent.
+    pub payloads: std::sync::Arc<BTreeMap<String, String>>,
 }
 
 impl Default for ExecOptions {
@@ -107,6 +110,7 @@ impl Default for ExecOptions {
             pool_size: None,
             halt_on_failure: false,
             controller_directory: None,
+            payloads: std::sync::Arc::default(),
         }
     }
 }
@@ -142,6 +146,11 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         for name in self.plan.secret_names() {
             let value = self.secrets.get(name).ok_or_else(|| format!("secret `{name}` is not in the secrets file"))?;
             wire.check_content(value).map_err(|error| format!("secret `{name}`: {error}"))?;
+        }
+        for name in self.plan.payload_names() {
+            if !self.options.payloads.contains_key(name) {
+                return Err(format!("the plan needs the payload `{name}`, which this machine did not make"));
+            }
         }
         Ok(())
     }

@@ -152,6 +152,7 @@ impl Compiler<'_> {
         phases.extend(self.locks()?);
         phases.extend(self.hook_phases(HookPoint::BeforeDeploy, release)?);
         phases.extend(self.hook_phases(HookPoint::BeforePrepare, release)?);
+        phases.extend(self.fetch(release)?);
         phases.push(self.prepare(release)?);
         phases.extend(self.hook_phases(HookPoint::AfterPrepare, release)?);
         if let Some(migrate) = self.migrate(release)? {

@@ -10,7 +10,7 @@ use crate::protocol::lock_owner::LockOwner;
 use crate::script::Script;
 use crate::steps::{MaintenancePages, ReleaseRef, StepBuilder};
 use crate::templates::Templates;
-use deployer_config::{HookPoint, TargetHost};
+use deployer_config::{FetchStrategy, HookPoint, TargetHost};
 
 impl Compiler<'_> {
     pub(super) fn deploy_full(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
@@ -19,6 +19,7 @@ impl Compiler<'_> {
         phases.extend(self.locks()?);
         phases.extend(self.hook_phases(HookPoint::BeforeDeploy, release)?);
         phases.extend(self.hook_phases(HookPoint::BeforePrepare, release)?);
+        phases.extend(self.fetch(release)?);
         phases.push(self.prepare(release)?);
         phases.extend(self.hook_phases(HookPoint::AfterPrepare, release)?);
         let migrate = self.migrate(release)?;
@@ -124,6 +125,43 @@ impl Compiler<'_> {
         Ok(vec![first, rest])
     }
 
+    /// The `fetch` phase, before the prepare, with a pool of its own: with the
+    /// `push` strategy, the controller's archive of the release goes to each host
+    /// (the hosts never talk to the git server); with `execution.fetch_concurrency`,
+    /// hosts fetch into their mirrors that many at a time, so the git server is
+    /// never stormed. Neither: no phase, the prepare fetches.
+    pub(super) fn fetch(&self, release: &ReleaseInfo) -> Result<Option<Phase>, PlanError> {
+        let push = self.config.execution.fetch_strategy == FetchStrategy::Push;
+        let limit = self.config.execution.fetch_concurrency;
+        if !push && limit.is_none() {
+            return Ok(None);
+        }
+        let (id, commit) = (&release.id, &release.revision.commit);
+        let (step, description) = if push {
+            (self.steps.receive_archive(commit, id), "send this machine's archive of the release to every host")
+        } else {
+            (self.steps.fetch(&self.config.repo, commit), "fetch the commit into each host's mirror")
+        };
+        let resumed = self.already_prepared();
+        let Some(mut phase) = self.phase_some("fetch", description, |host| {
+            // A resume fetches nothing where the release is already complete.
+            let done = resumed.is_some_and(|prepared| prepared.contains(&host.to_string()));
+            Ok(if done { Vec::new() } else { vec![step.clone()] })
+        })?
+        else {
+            return Ok(None);
+        };
+        if let Some(limit) = limit {
+            phase.concurrency = Concurrency::Pool { size: limit };
+        }
+        if push {
+            let discard = self.steps.discard_archive(id);
+            phase.undo =
+                phase.work.iter().map(|work| HostWork { host: work.host, steps: vec![discard.clone()] }).collect();
+        }
+        Ok(Some(phase))
+    }
+
     pub(super) fn prepare(&self, release: &ReleaseInfo) -> Result<Phase, PlanError> {
         let templates = Templates::new(
             self.input.sources,
@@ -134,7 +172,10 @@ impl Compiler<'_> {
         let id = &release.id;
         let commit = &release.revision.commit;
         let resumed = self.already_prepared();
-        let fetch = self.steps.prepare_release(&self.config.repo, commit, id, resumed.is_some());
+        let fetch = match self.config.execution.fetch_strategy {
+            FetchStrategy::Git => self.steps.prepare_release(&self.config.repo, commit, id, resumed.is_some()),
+            FetchStrategy::Push => self.steps.prepare_pushed(commit, id, resumed.is_some()),
+        };
         let verify = self.steps.verify_prepared(id);
         let link = self.steps.link_shared(id, &dirs, &files);
         let complete = self.steps.mark_complete(id, self.history_entry(EventKind::Prepared, Some(release)).to_line());

@@ -1,0 +1,76 @@
+//! How code reaches the hosts: by default the prepare fetches; with
+//! `execution.fetch_concurrency` a `fetch` phase of that pool size comes first;
+//! with `fetch_strategy: push` the controller's archive is sent in that phase,
+//! as a payload slot the plan never holds.
+
+mod support;
+
+use camino::Utf8Path;
+use deployer_config::{NoDiscovery, Selection, parse_config, select_hosts};
+use deployer_plan::{CommandSpec, Concurrency, Plan, PlanInput, Revision, Sources, compile};
+
+const CONFIG: &str = "project: myproject\nrepo: git@git.example.com:team/myproject.git\nvalid_roles: [web]\n\
+roles: {web: {restart: sudo systemctl restart myproject}}\n\
+environments:\n  production:\n    branch: main\n    roles:\n      web: [web1, web2, web3]\n";
+
+fn plan(execution: &str) -> Plan {
+    let text = format!("{CONFIG}{execution}");
+    let config = parse_config(Utf8Path::new("fabulaws-config.yml"), &text, &[]).unwrap();
+    let hosts =
+        select_hosts(&config, "production", &Selection { dedupe: true, ..Selection::default() }, &mut NoDiscovery)
+            .unwrap();
+    let sources = Sources::new();
+    compile(&PlanInput {
+        config: &config,
+        deployment: "myproject",
+        environment: "production",
+        command: CommandSpec::DeployFull,
+        hosts: &hosts,
+        revision: Some(Revision { branch: Some("main".to_owned()), commit: support::COMMIT.to_owned() }),
+        invocation: support::invocation(),
+        sources: &sources,
+        shipping: None,
+    })
+    .unwrap()
+}
+
+fn phase_names(plan: &Plan) -> Vec<&str> {
+    plan.phases.iter().map(|phase| phase.name.as_str()).collect()
+}
+
+#[test]
+fn by_default_the_prepare_fetches_and_there_is_no_fetch_phase() {
+    let plan = plan("");
+    assert!(!phase_names(&plan).contains(&"fetch"), "{:?}", phase_names(&plan));
+    assert!(plan.payload_names().is_empty());
+}
+
+#[test]
+fn fetch_concurrency_makes_a_fetch_phase_of_that_pool_size_before_the_prepare() {
+    let plan = plan("execution: {fetch_concurrency: 2}\n");
+    let names = phase_names(&plan);
+    let fetch = names.iter().position(|name| *name == "fetch").expect("a fetch phase");
+    assert_eq!(names[fetch + 1], "prepare");
+    assert!(names[..fetch].contains(&"lock"), "the fetch runs under the lock: {names:?}");
+    let phase = &plan.phases[fetch];
+    assert!(matches!(phase.concurrency, Concurrency::Pool { size: 2 }));
+    assert_eq!(phase.work.len(), 3);
+    assert!(phase.undo.is_empty(), "a fetch into the mirror needs no undo");
+    assert!(plan.payload_names().is_empty());
+}
+
+#[test]
+fn push_sends_the_archive_as_a_payload_and_the_plan_never_holds_it() {
+    let plan = plan("execution: {fetch_strategy: push}\n");
+    let fetch = plan.phases.iter().find(|phase| phase.name == "fetch").expect("a fetch phase");
+    assert_eq!(fetch.description, "send this machine's archive of the release to every host");
+    assert_eq!(fetch.undo.len(), 3, "the pushed archive is removed on undo");
+    assert_eq!(plan.payload_names().into_iter().collect::<Vec<_>>(), ["archive", "archive_sha256"]);
+    let json = serde_json::to_string(&plan).unwrap();
+    assert!(json.contains("[payload:archive]"), "the slot is shown");
+    // Hosts never contact the repository.
+    assert!(!json.contains("git.example.com"), "the repository reaches a host script");
+    let text = plan.to_text();
+    assert!(text.contains("receive the archive of"), "{text}");
+    assert!(text.contains("extract the pushed archive of"), "{text}");
+}

@@ -1,0 +1,90 @@
+//! The `push` strategy's controller side: one archive of the pinned commit, made
+//! here from a private mirror of the repository and sent to every host over the
+//! deploy's own connections, so hosts need no access to the git server (and no
+//! deploy keys).
+//!
+//! The mirror lives in the project's `.deployer/mirror.git` (0700), cloned the
+//! first time and fetched only when the commit is missing, like the hosts' own.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use base64::Engine;
+use camino::{Utf8Path, Utf8PathBuf};
+use deployer_plan::{ARCHIVE_DIGEST_PAYLOAD, ARCHIVE_PAYLOAD, Plan};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PushError {
+    #[error("cannot run git: {0}")]
+    Git(std::io::Error),
+    #[error("the push strategy could not {what} ({repo}): {detail}")]
+    Failed { what: &'static str, repo: String, detail: String },
+    #[error("cannot prepare the push strategy's mirror in {path}: {source}")]
+    Directory { path: Utf8PathBuf, source: std::io::Error },
+}
+
+/// The payloads `plan` needs, made from `repo` (resolved from `directory`, the
+/// configuration's): none for a plan that pushes nothing.
+pub(crate) fn payloads(plan: &Plan, repo: &str, directory: &Utf8Path) -> Result<BTreeMap<String, String>, PushError> {
+    let needed = plan.payload_names();
+    let commit = match plan.revision.as_ref() {
+        Some(revision) if needed.contains(ARCHIVE_PAYLOAD) => revision.commit.clone(),
+        _ => return Ok(BTreeMap::new()),
+    };
+    let archive = archive(repo, &commit, directory)?;
+    let digest: String = Sha256::digest(&archive).iter().map(|byte| format!("{byte:02x}")).collect();
+    Ok(BTreeMap::from([
+        (ARCHIVE_PAYLOAD.to_owned(), base64::engine::general_purpose::STANDARD.encode(&archive)),
+        (ARCHIVE_DIGEST_PAYLOAD.to_owned(), digest),
+    ]))
+}
+
+/// A gzipped tar of `commit`, from the project's private mirror of `repo`.
+fn archive(repo: &str, commit: &str, directory: &Utf8Path) -> Result<Vec<u8>, PushError> {
+    let state = directory.join(".deployer");
+    let mirror = state.join("mirror.git");
+    if !mirror.is_dir() {
+        private_directory(&state)?;
+        let partial = state.join("mirror.git.partial");
+        let _ = std::fs::remove_dir_all(&partial);
+        git(directory, &["clone", "--mirror", "--quiet", "--", repo, partial.as_str()], "clone the repository", repo)?;
+        std::fs::rename(&partial, &mirror).map_err(|source| PushError::Directory { path: mirror.clone(), source })?;
+    }
+    let has_commit = |mirror: &Utf8Path| {
+        git(mirror, &["cat-file", "-e", &format!("{commit}^{{commit}}")], "find the commit", repo).is_ok()
+    };
+    if !has_commit(&mirror) {
+        git(
+            &mirror,
+            &["fetch", "--quiet", "--prune", "--", repo, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+            "fetch the repository",
+            repo,
+        )?;
+    }
+    git(&mirror, &["archive", "--format=tar.gz", "--end-of-options", commit], "archive the commit", repo)
+}
+
+/// `git ARGS` in `directory`; its standard output, or why it failed.
+fn git(directory: &Utf8Path, args: &[&str], what: &'static str, repo: &str) -> Result<Vec<u8>, PushError> {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(directory)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(PushError::Git)?;
+    if output.status.success() {
+        return Ok(output.stdout);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let detail: Vec<&str> = stderr.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
+    let detail = if detail.is_empty() { "git gave no reason".to_owned() } else { detail.join("; ") };
+    Err(PushError::Failed { what, repo: repo.to_owned(), detail })
+}
+
+fn private_directory(path: &Utf8Path) -> Result<(), PushError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let result = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path);
+    result.map_err(|source| PushError::Directory { path: path.to_owned(), source })
+}

@@ -1,0 +1,147 @@
+//! How code reaches real sshd hosts: `execution.fetch_concurrency` bounds the
+//! hosts talking to the git server at once (counted on the git side), and
+//! `fetch_strategy: push` deploys to hosts that cannot reach the repository.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::support::invariants::{Expect, check_fleet};
+use crate::support::project::{Project, git, project, run_and_check};
+
+/// The `git upload-pack` processes serving `repo` now: the git server's side of
+/// every clone and fetch from it.
+fn serving(repo: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    entries
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().bytes().all(|byte| byte.is_ascii_digit()))
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .filter(|cmdline| {
+            // The git process itself, not a shell that started it.
+            let text = String::from_utf8_lossy(cmdline);
+            let argv: Vec<&str> = text.split('\0').collect();
+            let program = argv[0].rsplit('/').next().unwrap_or_default();
+            let upload_pack = program == "git-upload-pack" || (program == "git" && argv.contains(&"upload-pack"));
+            upload_pack && text.contains(repo)
+        })
+        .count()
+}
+
+/// Runs `args` while counting, every millisecond, the hosts being served by the
+/// repository at once; returns the outcome and the most seen.
+fn deploy_counting(project: &Project, args: &[&str]) -> (crate::support::Outcome, usize) {
+    let repo = project.path().join("source").display().to_string();
+    let peak = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (peak, done) = (peak.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                peak.fetch_max(serving(&repo), Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let outcome = run_and_check(project, args);
+    done.store(true, Ordering::SeqCst);
+    poller.join().unwrap();
+    (outcome, peak.load(Ordering::SeqCst))
+}
+
+/// A commit heavy enough (a few MB that do not compress) that serving a clone
+/// takes a while, so hosts being served at once overlap visibly.
+fn commit_heavy(project: &Project, name: &str) {
+    let source = project.path().join("source");
+    let mut bytes = vec![0u8; 3 << 20];
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64 ^ name.len() as u64;
+    for byte in &mut bytes {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *byte = state as u8;
+    }
+    std::fs::write(source.join(name), bytes).unwrap();
+    git(&source, &["add", "."]);
+    git(&source, &["commit", "-q", "-m", name]);
+}
+
+/// Points `repo:` at a `file://` URL, so hosts' clones go through `upload-pack`
+/// (a plain path lets git copy the files instead).
+fn repo_as_url(project: &Project) {
+    let path = project.path().join("fabulaws-config.yml");
+    let source = project.path().join("source").display().to_string();
+    let config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, config.replace(&format!("repo: {source}\n"), &format!("repo: file://{source}\n"))).unwrap();
+}
+
+#[test]
+fn fetch_concurrency_bounds_the_hosts_the_git_server_serves_at_once() {
+    let Some(project) = project(6, "") else { return };
+    repo_as_url(&project);
+    commit_heavy(&project, "blob1");
+    // Unbounded, the six first clones overlap: the counter sees the storm.
+    let (outcome, storm) = deploy_counting(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(storm > 2, "{storm} hosts served at once without a limit: the counter cannot see overlaps");
+    project.append_config("execution:\n  fetch_concurrency: 2\n");
+    commit_heavy(&project, "blob2");
+    project.tick();
+    let (outcome, peak) = deploy_counting(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!((1..=2).contains(&peak), "{peak} hosts fetched at once with fetch_concurrency 2");
+    let release = project.current(0).unwrap();
+    check_fleet(&project, 6, &outcome, &Expect::all_on(&release));
+    assert_eq!(project.current_file(0, "app.txt").as_deref(), Some("v1\n"));
+    assert!(project.host_file(0, &format!("testing/releases/{release}/blob2")).exists());
+}
+
+#[test]
+fn push_deploys_to_hosts_that_cannot_reach_the_repository() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(project) = project(3, "execution:\n  fetch_strategy: push\n") else { return };
+    // The deploy user on the hosts cannot read the repository at all.
+    let source = project.path().join("source");
+    std::fs::set_permissions(&source, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let release = project.current(0).unwrap();
+    check_fleet(&project, 3, &outcome, &Expect::all_on(&release));
+    for host in 0..3 {
+        assert_eq!(project.current_file(host, "app.txt").as_deref(), Some("v1\n"), "host {host}");
+        assert!(!project.host_file(host, "testing/repo").exists(), "host {host} has a mirror: it talked to git");
+        let uploads = project.host_file(host, "testing/.deployer/uploads");
+        let left = std::fs::read_dir(&uploads).map(Iterator::count).unwrap_or(0);
+        assert_eq!(left, 0, "host {host}: the pushed archive was not removed after extraction");
+    }
+    // A redeploy reuses this machine's mirror and pushes the new commit.
+    project.next_version("v2\n");
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(project.current_file(2, "app.txt").as_deref(), Some("v2\n"));
+    // The git strategy on the same hosts fails: the hosts really cannot reach it.
+    let path = project.path().join("fabulaws-config.yml");
+    let config = std::fs::read_to_string(&path).unwrap().replace("fetch_strategy: push", "fetch_strategy: git");
+    std::fs::write(&path, config).unwrap();
+    project.next_version("v3\n");
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert_eq!(project.current_file(2, "app.txt").as_deref(), Some("v2\n"));
+}
+
+#[test]
+fn a_damaged_push_is_refused_and_undone() {
+    let Some(project) = project(2, "execution:\n  fetch_strategy: push\n") else { return };
+    // Host 1 cannot write its uploads: its receive fails, and host 0's archive
+    // is removed by the undo.
+    use std::os::unix::fs::PermissionsExt;
+    let state = project.host_file(1, "testing/.deployer");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::write(project.host_file(1, "testing/.deployer/uploads"), "not a directory").unwrap();
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    check_fleet(&project, 2, &outcome, &Expect::nothing_deployed());
+    let uploads = project.host_file(0, "testing/.deployer/uploads");
+    assert_eq!(std::fs::read_dir(&uploads).map(Iterator::count).unwrap_or(0), 0, "host 0 kept the pushed archive");
+}
