@@ -11,7 +11,7 @@ use deployer_config::{NoDiscovery, Selection, load_config, select_hosts};
 use deployer_fleet::Fleet;
 use deployer_plan::{CommandSpec, Invocation, PlanInput, Revision, Sources, compile};
 
-use crate::{Measure, in_cgroup};
+use crate::{Measure, cgroup};
 
 /// Runs the lower bound as a child of this process inside a cgroup: this binary
 /// re-executes itself with `lower-bound <plan.json> ...` so its ssh processes are
@@ -70,11 +70,11 @@ pub(crate) fn run(config: &Path, environment: &str, work: &Path, fleet: &Fleet) 
     let me = std::env::current_exe().unwrap();
     let mut command = Command::new(me);
     command.arg("lower-bound").arg(&plan_file).arg(work.join("known_hosts")).arg(fleet.client_key());
-    let (wall, cpu, output) = in_cgroup("dpl-plain", &mut command);
-    if !output.status.success() {
-        eprintln!("lower bound failed: {}", String::from_utf8_lossy(&output.stderr));
+    let run = cgroup::run("dpl-plain", &command);
+    if !run.status.success() {
+        eprintln!("lower bound failed: {}", run.stderr_text());
     }
-    Measure { wall, cpu, peak_kb: None }
+    Measure::of(run, None)
 }
 
 /// A trivial file format: `host\tphase1\x1ephase2...` lines, scripts escaped.
@@ -144,6 +144,11 @@ pub(crate) fn child_main(plan_file: &Utf8Path, known_hosts: &str, key: &str) -> 
             if !ok {
                 return 1;
             }
+        }
+        if phase == 0 {
+            // The first phase is the lock on one host: its barrier is every
+            // session up, which the scale benchmark times.
+            eprintln!("lower bound: every host connected");
         }
     }
     for child in &mut children {

@@ -14,9 +14,11 @@
 //! `scripts/bench mirror` and `scripts/bench waves` for the other comparisons.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod cgroup;
 mod lower_bound;
 mod mirror;
 mod proxy;
+mod scale;
 mod waves;
 
 use std::net::SocketAddr;
@@ -35,7 +37,32 @@ const ROUND_TRIPS: [u64; 2] = [0, 50];
 pub(crate) struct Measure {
     pub(crate) wall: Duration,
     pub(crate) cpu: Duration,
+    /// deployer's own peak resident memory (not its ssh processes').
     pub(crate) peak_kb: Option<u64>,
+    /// The most `ssh` processes alive at once.
+    pub(crate) peak_ssh: u64,
+    /// The most resident memory of the controller and everything it started.
+    pub(crate) peak_memory: u64,
+    /// Standard error lines, with when each arrived.
+    pub(crate) stderr: Vec<(Duration, String)>,
+}
+
+impl Measure {
+    pub(crate) fn of(run: cgroup::CgroupRun, peak_kb: Option<u64>) -> Self {
+        Self {
+            wall: run.wall,
+            cpu: run.cpu,
+            peak_kb,
+            peak_ssh: run.peak_ssh,
+            peak_memory: run.peak_memory,
+            stderr: run.stderr,
+        }
+    }
+
+    /// When the first line containing `text` arrived.
+    pub(crate) fn when(&self, text: &str) -> Option<Duration> {
+        self.stderr.iter().find(|(_, line)| line.contains(text)).map(|(at, _)| *at)
+    }
 }
 
 fn main() {
@@ -51,6 +78,13 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("waves") {
         let deployer = args.get(2).map_or("target/release/deployer", String::as_str);
         waves::run(&std::fs::canonicalize(deployer).expect("build deployer first"));
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("scale") {
+        let deployer = args.get(2).map_or("target/release/deployer", String::as_str);
+        let sizes: Vec<usize> = args[3.min(args.len())..].iter().filter_map(|size| size.parse().ok()).collect();
+        let sizes = if sizes.is_empty() { scale::DEFAULT_SIZES.to_vec() } else { sizes };
+        scale::run(&std::fs::canonicalize(deployer).expect("build deployer first"), &sizes);
         return;
     }
     if args.get(1).map(String::as_str) == Some("mirror") {
@@ -204,40 +238,6 @@ pub(crate) fn write_config(work: &Path, fleet: &Fleet, size: usize, port: u16) -
     path
 }
 
-/// Runs `command` inside a fresh cpuacct cgroup; returns wall and CPU time.
-pub(crate) fn in_cgroup(name: &str, command: &mut Command) -> (Duration, Duration, std::process::Output) {
-    let group = PathBuf::from(format!("/sys/fs/cgroup/cpuacct/{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir(&group);
-    std::fs::create_dir(&group).expect("create a cpuacct cgroup (needs root and cgroup v1 cpuacct)");
-    let procs = group.join("cgroup.procs");
-    let program = command.get_program().to_owned();
-    let args: Vec<_> = command.get_args().map(ToOwned::to_owned).collect();
-    let started = Instant::now();
-    let output = Command::new("sh")
-        .arg("-c")
-        .arg("echo $$ > \"$0\" && exec \"$@\"")
-        .arg(&procs)
-        .arg(program)
-        .args(args)
-        .current_dir(command.get_current_dir().unwrap_or(Path::new(".")))
-        .envs(command.get_envs().filter_map(|(key, value)| value.map(|value| (key.to_owned(), value.to_owned()))))
-        .stdin(Stdio::null())
-        .output()
-        .expect("the command runs");
-    let wall = started.elapsed();
-    // Daemonized ssh masters may outlive the command by a moment; wait for them.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::fs::read_to_string(&procs).is_ok_and(|text| !text.trim().is_empty()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let nanos: u64 = std::fs::read_to_string(group.join("cpuacct.usage"))
-        .ok()
-        .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(0);
-    let _ = std::fs::remove_dir(&group);
-    (wall, Duration::from_nanos(nanos), output)
-}
-
 pub(crate) fn run_deployer(deployer: &Path, config: &Path, environment: &str) -> Measure {
     run_deployer_with(deployer, config, &["deploy_full", environment], None)
 }
@@ -256,12 +256,12 @@ pub(crate) fn run_deployer_with(deployer: &Path, config: &Path, args: &[&str], n
     if let Some(now) = now {
         command.env("DEPLOYER_NOW", now);
     }
-    let (wall, cpu, output) = in_cgroup("dpl-tool", &mut command);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
+    let run = cgroup::run("dpl-tool", &command);
+    let stderr = run.stderr_text();
+    if !run.status.success() {
         eprintln!("deployer failed:\n{stderr}");
     }
     let peak_kb =
         stderr.lines().find_map(|line| line.strip_prefix("peak-rss-kb=")).and_then(|kb| kb.trim().parse().ok());
-    Measure { wall, cpu, peak_kb }
+    Measure::of(run, peak_kb)
 }

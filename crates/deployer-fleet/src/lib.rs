@@ -35,6 +35,9 @@ pub const DEPLOY_PATH: &str = "/srv/deployer-fleet";
 /// The port every fleet host listens on (on its own address).
 pub const PORT: u16 = 2222;
 
+/// The most hosts a loopback fleet has (for the 1,000-host benchmark).
+pub const MAX_LOOPBACK_HOSTS: usize = 1000;
+
 /// The user fleet hosts accept.
 pub const DEPLOY_USER: &str = "dplfleet";
 
@@ -119,25 +122,30 @@ impl Fleet {
 
     /// Like [`start`](Self::start), with `options`.
     ///
+    /// A loopback fleet has 1 to [`MAX_LOOPBACK_HOSTS`] hosts (250 per /24 of
+    /// 127/8, in consecutive /24s); a namespaced one 1 to 250.
+    ///
     /// # Panics
-    /// With more than 254 hosts on loopback (one /24 per fleet).
+    /// Never: the count is checked first.
     pub fn start_with(count: usize, directory: &Path, options: Options) -> Result<Self, String> {
-        if count == 0 || count > 250 {
-            return Err("a fleet has 1 to 250 hosts".to_owned());
+        let most = if options.network == Network::Namespaces { 250 } else { MAX_LOOPBACK_HOSTS };
+        if count == 0 || count > most {
+            return Err(format!("a fleet of this kind has 1 to {most} hosts"));
         }
         let mut fleet = Self::prepare(directory, options, count)?;
         // A random /24 of 127/8 per loopback fleet, so fleets of parallel tests do not
         // collide (namespaced fleets each have their own network).
         let seed = std::process::id() ^ (Instant::now().elapsed().subsec_nanos() | nanos());
-        let network = [127, 1 + (seed % 250) as u8, ((seed >> 8) % 250) as u8];
+        let network = [127, 1 + (seed % 250) as u8, ((seed >> 8) % 246) as u8];
         for index in 0..count {
             let address = match fleet.namespaces {
                 Some(_) => namespaces::host_address(index),
+                // 250 hosts per /24, then the next /24: at most 4 of them.
                 None => Ipv4Addr::new(
                     network[0],
                     network[1],
-                    network[2],
-                    1 + u8::try_from(index).expect("at most 254 loopback hosts per fleet"),
+                    network[2] + u8::try_from(index / 250).expect("at most 1000 loopback hosts"),
+                    1 + u8::try_from(index % 250).expect("below 250"),
                 ),
             };
             let host = fleet.start_host(index, address, options.small_disk)?;
