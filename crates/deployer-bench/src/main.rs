@@ -82,9 +82,11 @@ fn main() {
     }
     if args.get(1).map(String::as_str) == Some("scale") {
         let deployer = args.get(2).map_or("target/release/deployer", String::as_str);
-        let sizes: Vec<usize> = args[3.min(args.len())..].iter().filter_map(|size| size.parse().ok()).collect();
+        let rest = &args[3.min(args.len())..];
+        let sizes: Vec<usize> = rest.iter().filter_map(|size| size.parse().ok()).collect();
         let sizes = if sizes.is_empty() { scale::DEFAULT_SIZES.to_vec() } else { sizes };
-        scale::run(&std::fs::canonicalize(deployer).expect("build deployer first"), &sizes);
+        let with_budget = !rest.iter().any(|arg| arg == "--no-budget");
+        scale::run(&std::fs::canonicalize(deployer).expect("build deployer first"), &sizes, with_budget);
         return;
     }
     if args.get(1).map(String::as_str) == Some("mirror") {

@@ -1,7 +1,8 @@
 # shellcheck shell=sh
 # Part of every phase script (deployer_exec::Wire), started once per phase in the
-# background. While the phase's shell runs, it prints the alive line $1 every 2
-# seconds. When that write fails, nobody reads this session any more (deployer
+# background. While the phase's shell runs, it prints the alive line $1 every $2
+# seconds (2 on small fleets; longer on large ones, where a thousand watchdogs
+# each starting `sleep` every 2 seconds would cost the hosts' CPU). When that write fails, nobody reads this session any more (deployer
 # was killed, or its connection is gone): the running step's whole process group
 # is stopped, as its time limit would stop it, instead of running on unattended.
 # The sleeps hold none of the session's pipes, so a finished phase closes its
@@ -9,7 +10,7 @@
 deployer_watch() {
     trap '' PIPE
     while kill -0 "$$" 2>/dev/null; do
-        sleep 2 >/dev/null 2>&1
+        sleep "$2" >/dev/null 2>&1
         if ! printf '%s\n' "$1" 2>/dev/null; then
             deployer_stop_steps TERM
             sleep 10 >/dev/null 2>&1

@@ -49,6 +49,20 @@ pub struct Wire {
     heartbeat: String,
     /// Ends each step's here-document: `DEPLOYER_STEP_<nonce>`.
     delimiter: String,
+    /// Seconds between the watchdog's heartbeats: how soon a step whose
+    /// controller is gone is stopped.
+    heartbeat_seconds: u32,
+}
+
+/// Hosts per second of heartbeat interval: with more hosts than this at work the
+/// interval grows, so the fleet starts about this many `sleep` processes per
+/// second in total (each host one every interval) however large it is.
+const HEARTBEATS_PER_SECOND: usize = 50;
+
+/// The heartbeat interval for a run on `hosts` hosts: 2 s up to 100 hosts, then
+/// one second more per 50 hosts (20 s at 1,000), at most 60 s.
+pub fn heartbeat_seconds(hosts: usize) -> u32 {
+    u32::try_from(hosts / HEARTBEATS_PER_SECOND).unwrap_or(u32::MAX).clamp(2, 60)
 }
 
 impl Wire {
@@ -57,7 +71,19 @@ impl Wire {
     pub fn new(nonce: impl Into<String>) -> Self {
         let nonce = nonce.into();
         let marker = format!("DEPLOYER-{nonce}");
-        Self { heartbeat: format!("{marker} ALIVE"), marker, delimiter: format!("DEPLOYER_STEP_{nonce}") }
+        Self {
+            heartbeat: format!("{marker} ALIVE"),
+            marker,
+            delimiter: format!("DEPLOYER_STEP_{nonce}"),
+            heartbeat_seconds: 2,
+        }
+    }
+
+    /// This wire with the watchdog's heartbeat every `seconds` seconds.
+    #[must_use]
+    pub fn with_heartbeat(mut self, seconds: u32) -> Self {
+        self.heartbeat_seconds = seconds.max(1);
+        self
     }
 
     /// Refuses a value that cannot travel byte-exact inside a step: a NUL byte
@@ -86,7 +112,7 @@ impl Wire {
             out.push_str(line);
             out.push('\n');
         }
-        out.push_str(&format!("deployer_watch '{marker} ALIVE' &\nguard=$!\n"));
+        out.push_str(&format!("deployer_watch '{marker} ALIVE' {} &\nguard=$!\n", self.heartbeat_seconds));
         for (index, (step, script)) in steps.iter().zip(scripts).enumerate() {
             out.push_str(&format!(
                 "printf '%s\\n' '{marker} START {index}'\n\
@@ -251,5 +277,16 @@ mod tests {
         assert!(wire.check_content("DEPLOYER_STEP_abc").is_err());
         assert!(wire.check_content("a\0b").is_err());
         assert!(wire.check_content("fine").is_ok());
+    }
+
+    #[test]
+    fn the_heartbeat_slows_down_only_for_large_fleets() {
+        assert_eq!(heartbeat_seconds(1), 2);
+        assert_eq!(heartbeat_seconds(100), 2);
+        assert_eq!(heartbeat_seconds(250), 5);
+        assert_eq!(heartbeat_seconds(1000), 20);
+        assert_eq!(heartbeat_seconds(100_000), 60);
+        let script = Wire::new("n0nce").with_heartbeat(20).phase_script(&[], &[]);
+        assert!(script.contains("deployer_watch 'DEPLOYER-n0nce ALIVE' 20 &"), "{script}");
     }
 }

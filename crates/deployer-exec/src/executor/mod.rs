@@ -158,7 +158,8 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
     pub async fn run(&self) -> Outcome {
         let started = Instant::now();
         let context = RunContext {
-            wire: Wire::new(crate::nonce::fresh()),
+            wire: Wire::new(crate::nonce::fresh())
+                .with_heartbeat(crate::wire::heartbeat_seconds(self.plan.hosts.len())),
             masker: Masker::new(self.secrets),
             connections: Connections::new(
                 self.options.max_connections,
