@@ -389,17 +389,31 @@ async fn master_pid(socket: &std::path::Path) -> Option<u32> {
     connection.send_alive_check().await.ok().map(std::num::NonZeroU32::get)
 }
 
-/// Waits (at most two seconds) until process `pid` has exited (a zombie left
-/// for a parent that does not reap has exited too: its sockets are closed).
+/// Waits until the master `pid` has exited (a zombie left for a parent that does
+/// not reap has exited too: its sockets are closed). A master still there after
+/// two seconds (a loaded machine, a channel slow to end) is told to terminate,
+/// and waited for up to five seconds more: a connection the budget counts as
+/// closed must be closed.
 async fn wait_for_exit(pid: u32) {
     let stat = std::path::PathBuf::from(format!("/proc/{pid}/stat"));
-    for _ in 0..400 {
-        let running = std::fs::read_to_string(&stat).is_ok_and(|stat| {
+    let running = || {
+        std::fs::read_to_string(&stat).is_ok_and(|stat| {
             // The state follows the command name, which is in parentheses.
             stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with(['Z', 'X']))
-        });
-        if !running {
+        })
+    };
+    for round in 0..1400 {
+        if !running() {
             return;
+        }
+        if round == 400 {
+            let pid = pid.to_string();
+            let _ = tokio::process::Command::new("kill")
+                .args(["-TERM", pid.as_str()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .await;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
