@@ -137,6 +137,7 @@ fn transport(global: &GlobalArgs, config: &Config, directory: &Utf8Path) -> Resu
         known_hosts_file: config.ssh.known_hosts_file.as_ref().map(|file| directory.join(file)),
         identity_file: config.ssh.identity_file.as_ref().map(|file| expand_home(file.as_str(), directory)),
         gateway: config.ssh.gateway.clone(),
+        key_exchange: config.ssh.key_exchange,
         forced_gateway: crate::context::gateway_flag(global)?,
         forward_agent: config.ssh.forward_agent,
     };

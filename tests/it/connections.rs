@@ -129,3 +129,30 @@ fn a_bastion_sees_one_connection_for_a_deploy_to_fifty_hosts_behind_it() {
 fn established_to_address(wanted: std::net::Ipv4Addr) -> usize {
     established(|address, port| port == "08AE" && address == wanted)
 }
+
+#[test]
+fn key_exchange_curve25519_offers_only_curve25519() {
+    let Some(project) = project(2, "  key_exchange: curve25519\n") else { return };
+    // Host 0 accepts only the post-quantum hybrid; host 1 only curve25519.
+    project.fleet.reconfigure_host(0, "KexAlgorithms sntrup761x25519-sha512@openssh.com\n", &[]).unwrap();
+    project.fleet.reconfigure_host(1, "KexAlgorithms curve25519-sha256\n", &[]).unwrap();
+    let only = |host: usize| project.fleet.hosts[host].host_string(&project.fleet.user);
+    let outcome = run_and_check(&project, &["-H", &only(1), "run", "testing", "--", "true"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let outcome = run_and_check(&project, &["-H", &only(0), "run", "testing", "--", "true"]);
+    assert_ne!(outcome.code, 0, "{}", outcome.stderr);
+    // sshd says what deployer offered: curve25519 and nothing else.
+    let log = sshd_log(&project, 0);
+    assert!(log.contains("no matching key exchange method found"), "{log}");
+    let offer = log.lines().find_map(|line| line.split_once("Their offer: ")).map(|(_, offer)| offer).unwrap_or("");
+    // Past the real methods, the client lists protocol extensions (`ext-info-c`,
+    // `kex-strict-c-v00@openssh.com`), which vary by OpenSSH version.
+    let methods: Vec<&str> = offer
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .filter(|method| !method.starts_with("ext-info-") && !method.starts_with("kex-strict-"))
+        .collect();
+    assert_eq!(methods, ["curve25519-sha256", "curve25519-sha256@libssh.org"], "{log}");
+}

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::model::{Connection, FetchStrategy, KnownHosts, Vars};
+use crate::model::{Connection, FetchStrategy, KeyExchange, KnownHosts, Vars};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,6 +86,7 @@ pub(crate) struct RawSsh {
     pub known_hosts_file: Option<String>,
     pub forward_agent: Option<bool>,
     pub port: Option<u16>,
+    pub key_exchange: Option<KeyExchange>,
 }
 
 /// The `aws:` section.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use deployer_config::{Connection, HostString, KnownHosts};
+use deployer_config::{Connection, HostString, KeyExchange, KnownHosts};
 use deployer_exec::{Connected, LocalTransport, OutputSink, Transport, TransportError, read_both};
 use deployer_plan::PlanHost;
 use openssh::{ControlPersist, Session, SessionBuilder, Stdio};
@@ -33,6 +33,8 @@ pub struct SshSettings {
     pub identity_file: Option<Utf8PathBuf>,
     /// `ssh.gateway`: the bastion of hosts whose environment and role name none.
     pub gateway: Option<HostString>,
+    /// `ssh.key_exchange`.
+    pub key_exchange: KeyExchange,
     /// `--gateway`: the bastion of every host, whatever the configuration says.
     pub forced_gateway: Option<HostString>,
     pub forward_agent: bool,
@@ -336,6 +338,9 @@ fn config_text(settings: &SshSettings, proxy: Option<&str>) -> String {
     }
     if let Some(key) = &settings.identity_file {
         text.push_str(&format!("  IdentityFile \"{}\"\n  IdentitiesOnly yes\n", literal(key)));
+    }
+    if settings.key_exchange == KeyExchange::Curve25519 {
+        text.push_str("  KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org\n");
     }
     if let Some(proxy) = proxy {
         text.push_str(&format!("  ProxyCommand {proxy}\n"));

@@ -85,6 +85,7 @@ impl Validator<'_> {
             known_hosts_file: raw.known_hosts_file.map(Into::into),
             forward_agent: raw.forward_agent.unwrap_or(false),
             port: raw.port,
+            key_exchange: raw.key_exchange.unwrap_or_default(),
         }
     }
 
