@@ -118,9 +118,7 @@ fn preflight(global: &GlobalArgs, config: &Config, plan: &Plan) -> Result<(), Cl
     let busy = global.pool_size.unwrap_or(config.execution.pool_size) as usize;
     // With a budget, no more than `max_connections` masters are alive at once.
     let connected = config.ssh.max_connections.map_or(plan.hosts.len(), |limit| plan.hosts.len().min(limit as usize));
-    let behind_bastion = global.gateway.is_some()
-        || config.ssh.gateway.is_some()
-        || plan.hosts.iter().any(|host| host.gateway.is_some());
+    let behind_bastion = global.gateway.is_some() || plan.hosts.iter().any(|host| host.gateway.is_some());
     crate::limits::ensure(connected, busy, behind_bastion).map_err(CliError::Limits)
 }
 
@@ -136,7 +134,6 @@ fn transport(global: &GlobalArgs, config: &Config, directory: &Utf8Path) -> Resu
         known_hosts: config.ssh.known_hosts,
         known_hosts_file: config.ssh.known_hosts_file.as_ref().map(|file| directory.join(file)),
         identity_file: config.ssh.identity_file.as_ref().map(|file| expand_home(file.as_str(), directory)),
-        gateway: config.ssh.gateway.clone(),
         key_exchange: config.ssh.key_exchange,
         forced_gateway: crate::context::gateway_flag(global)?,
         forward_agent: config.ssh.forward_agent,

@@ -21,12 +21,11 @@ pub(crate) fn run(global: &GlobalArgs, target: &Target) -> Result<Exit, CliError
     }
     let width = hosts.iter().map(|host| host.to_string().len()).max().unwrap_or(0);
     let mut text = String::new();
-    // The bastion each host is reached through: `--gateway`, else its role's or
-    // environment's, else `ssh.gateway`.
+    // The bastion each host is reached through: `--gateway`, else its own.
     let forced = context::gateway_flag(global)?;
     for host in &hosts {
         let roles = if host.roles.is_empty() { "-".to_owned() } else { host.roles.join(",") };
-        let gateway = forced.as_ref().or(host.gateway.as_ref()).or(config.ssh.gateway.as_ref());
+        let gateway = forced.as_ref().or(host.gateway.as_ref());
         let via = gateway.map(|gateway| format!("  via {gateway}")).unwrap_or_default();
         let _ = writeln!(text, "{:width$}  {roles}{via}", host.to_string());
     }

@@ -2,12 +2,16 @@
 //! (`MaxStartups`) are tried again, and `ssh.max_connections` bounds the
 //! connections a deploy holds open.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::support::invariants::{Expect, check_fleet};
+use crate::support::most_while;
 use crate::support::project::{Project, project, run_and_check};
+
+/// The logins sshd of fleet host `host` accepted.
+fn logins(project: &Project, host: usize) -> usize {
+    sshd_log(project, host).lines().filter(|line| line.contains("Accepted publickey")).count()
+}
 
 /// sshd's log of fleet host `host`.
 fn sshd_log(project: &Project, host: usize) -> String {
@@ -32,8 +36,7 @@ fn a_host_dropping_handshakes_is_reached_by_twenty_concurrent_connects() {
         "the run does not say why connecting took longer:\n{}",
         outcome.stderr
     );
-    let accepted = log.lines().filter(|line| line.contains("Accepted publickey")).count();
-    assert_eq!(accepted, 20, "{log}");
+    assert_eq!(logins(&project, 0), 20, "{log}");
 }
 
 /// The established TCP connections in `/proc/net/tcp` whose local end `matches`,
@@ -66,29 +69,17 @@ fn established_to(network: [u8; 3]) -> usize {
 fn max_connections_bounds_the_connections_a_deploy_holds() {
     let Some(project) = project(8, "  max_connections: 3\n") else { return };
     let [a, b, c, _] = project.fleet.hosts[0].address.octets();
-    let peak = Arc::new(AtomicUsize::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    let poller = {
-        let (peak, done) = (peak.clone(), done.clone());
-        std::thread::spawn(move || {
-            while !done.load(Ordering::SeqCst) {
-                peak.fetch_max(established_to([a, b, c]), Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        })
-    };
-    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
-    done.store(true, Ordering::SeqCst);
-    poller.join().unwrap();
+    let (outcome, peak) = most_while(
+        Duration::from_millis(2),
+        || established_to([a, b, c]),
+        || run_and_check(&project, &["deploy_full", "testing"]),
+    );
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let release = project.current(0).unwrap();
     check_fleet(&project, 8, &outcome, &Expect::all_on(&release));
-    let peak = peak.load(Ordering::SeqCst);
     assert!((1..=3).contains(&peak), "{peak} connections open at once");
     // Hosts beyond the budget connected again for the phases they worked in.
-    let accepted: usize = (0..8)
-        .map(|host| sshd_log(&project, host).lines().filter(|line| line.contains("Accepted publickey")).count())
-        .sum();
+    let accepted: usize = (0..8).map(|host| logins(&project, host)).sum();
     assert!(accepted > 8, "{accepted} connections for 8 hosts: nothing was closed to stay within the budget");
 }
 
@@ -99,30 +90,21 @@ fn a_bastion_sees_one_connection_for_a_deploy_to_fifty_hosts_behind_it() {
     let bastion = project.fleet.hosts[0].address;
     let targets: Vec<String> =
         project.fleet.hosts[1..].iter().map(|host| host.host_string(&project.fleet.user)).collect();
-    let peak = Arc::new(AtomicUsize::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    let poller = {
-        let (peak, done) = (peak.clone(), done.clone());
-        std::thread::spawn(move || {
-            while !done.load(Ordering::SeqCst) {
-                peak.fetch_max(established_to_address(bastion), Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        })
-    };
     let gateway = project.fleet.hosts[0].host_string(&project.fleet.user);
-    let outcome = run_and_check(&project, &["--gateway", &gateway, "-H", &targets.join(","), "deploy_full", "testing"]);
-    done.store(true, Ordering::SeqCst);
-    poller.join().unwrap();
+    let (outcome, peak) = most_while(
+        Duration::from_millis(5),
+        || established_to_address(bastion),
+        || run_and_check(&project, &["--gateway", &gateway, "-H", &targets.join(","), "deploy_full", "testing"]),
+    );
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let release = project.current(1).unwrap();
     for host in 1..=50 {
         assert_eq!(project.current(host).as_deref(), Some(release.as_str()), "host {host}");
     }
     assert_eq!(project.current(0), None, "the bastion itself is not deployed to");
-    let logins = sshd_log(&project, 0).lines().filter(|line| line.contains("Accepted publickey")).count();
-    assert_eq!(logins, 1, "the bastion saw {logins} logins:\n{}", sshd_log(&project, 0));
-    assert_eq!(peak.load(Ordering::SeqCst), 1, "connections to the bastion at once");
+    let seen = logins(&project, 0);
+    assert_eq!(seen, 1, "the bastion saw {seen} logins:\n{}", sshd_log(&project, 0));
+    assert_eq!(peak, 1, "connections to the bastion at once");
 }
 
 /// Established TCP connections to port 2222 on `address`.

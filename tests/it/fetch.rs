@@ -2,8 +2,6 @@
 //! hosts talking to the git server at once (counted on the git side), and
 //! `fetch_strategy: push` deploys to hosts that cannot reach the repository.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::support::invariants::{Expect, check_fleet};
@@ -32,21 +30,7 @@ fn serving(repo: &str) -> usize {
 /// repository at once; returns the outcome and the most seen.
 fn deploy_counting(project: &Project, args: &[&str]) -> (crate::support::Outcome, usize) {
     let repo = project.path().join("source").display().to_string();
-    let peak = Arc::new(AtomicUsize::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    let poller = {
-        let (peak, done) = (peak.clone(), done.clone());
-        std::thread::spawn(move || {
-            while !done.load(Ordering::SeqCst) {
-                peak.fetch_max(serving(&repo), Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        })
-    };
-    let outcome = run_and_check(project, args);
-    done.store(true, Ordering::SeqCst);
-    poller.join().unwrap();
-    (outcome, peak.load(Ordering::SeqCst))
+    crate::support::most_while(Duration::from_millis(1), || serving(&repo), || run_and_check(project, args))
 }
 
 /// A commit heavy enough (a few MB that do not compress) that serving a clone

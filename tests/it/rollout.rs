@@ -183,21 +183,11 @@ fn min_healthy_holds_at_every_moment_of_a_rollout_by_named_canary_and_groups() {
     project.next_version("v2\n");
 
     // A poller counts the hosts out of service while the rollout runs.
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let (outcome, most_out) = std::thread::scope(|scope| {
-        let poller = scope.spawn(|| {
-            let mut most = 0;
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                most = most.max(drained(&project));
-                // A sampler, not a wait: it only bounds the CPU the poller takes.
-                std::thread::sleep(std::time::Duration::from_millis(2));
-            }
-            most
-        });
-        let outcome = run_and_check(&project, &["deploy_serial", "testing"]);
-        stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        (outcome, poller.join().unwrap())
-    });
+    let (outcome, most_out) = crate::support::most_while(
+        std::time::Duration::from_millis(2),
+        || drained(&project),
+        || run_and_check(&project, &["deploy_serial", "testing"]),
+    );
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let release = project.current(0).unwrap();
     check_fleet(&project, HOSTS, &outcome, &Expect::all_on(&release));

@@ -51,8 +51,8 @@ pub struct TargetHost {
     /// The targeted roles this host plays, in role order.
     pub roles: Vec<String>,
     pub connection: Connection,
-    /// The bastion the environment or the role names for this host (`None`:
-    /// `ssh.gateway`, if any).
+    /// The bastion this host is reached through: its role's, else its
+    /// environment's, else `ssh.gateway` (`--gateway` beats them all, later).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<HostString>,
 }
@@ -338,15 +338,21 @@ impl RoleHostCache<'_, '_> {
                 roles.push(role);
             }
         }
-        Ok((roles, reach.unwrap_or_else(|| (Connection::default(), self.environment.gateway.clone()))))
+        Ok((roles, reach.unwrap_or_else(|| (Connection::default(), self.default_gateway()))))
     }
 
-    /// How `role`'s hosts are reached: the connection, and the bastion the role
-    /// or else the environment names. A host in several roles is reached as its
+    /// The bastion of a host whose role names none: the environment's, else
+    /// `ssh.gateway`.
+    fn default_gateway(&self) -> Option<HostString> {
+        self.environment.gateway.clone().or_else(|| self.config.ssh.gateway.clone())
+    }
+
+    /// How `role`'s hosts are reached: the connection, and the bastion the role,
+    /// else the environment, else `ssh.gateway` names. A host in several roles is reached as its
     /// first role says.
     fn reach(&self, role: &str) -> Reach {
         let entry = self.environment.roles.get(role);
-        let gateway = entry.and_then(|entry| entry.gateway.clone()).or_else(|| self.environment.gateway.clone());
+        let gateway = entry.and_then(|entry| entry.gateway.clone()).or_else(|| self.default_gateway());
         (entry.map(|entry| entry.connection).unwrap_or_default(), gateway)
     }
 }

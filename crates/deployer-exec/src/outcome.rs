@@ -97,7 +97,8 @@ pub struct Outcome {
     /// Failures of follow-ups (`after_deploy`, `on_failure`, `on_rollback` hooks),
     /// which ran after the status was fixed and never change it.
     pub follow_up_failures: Vec<Failure>,
-    /// Connections opened, reconnects after `max_connections` closed one included.
+    /// Connections started, reconnects after `max_connections` closed one
+    /// included (one that then failed counts too).
     pub connections_opened: usize,
     /// Handshakes the hosts dropped during the banner exchange (sshd's
     /// `MaxStartups`) that were tried again.

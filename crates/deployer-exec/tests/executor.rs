@@ -132,19 +132,33 @@ impl Transport for Flaky {
 
 async fn execute(plan: &Plan, options: ExecOptions, down: Vec<usize>) -> (deployer_exec::Outcome, Vec<Event>) {
     let recorder = Recorder::default();
+    let outcome = execute_reporting(plan, &Flaky { down }, options, &recorder).await;
+    (outcome, recorder.0.into_inner().unwrap())
+}
+
+/// `plan` through `transport`, with no secrets and no cloud.
+async fn execute_on(plan: &Plan, transport: &impl Transport, options: ExecOptions) -> deployer_exec::Outcome {
+    execute_reporting(plan, transport, options, &deployer_exec::Silent).await
+}
+
+async fn execute_reporting(
+    plan: &Plan,
+    transport: &impl Transport,
+    options: ExecOptions,
+    reporter: &dyn Reporter,
+) -> deployer_exec::Outcome {
     let secrets = BTreeMap::new();
-    let outcome = Executor {
+    Executor {
         plan,
-        transport: &Flaky { down },
+        transport,
         cloud: &deployer_exec::NoCloud,
-        reporter: &recorder,
+        reporter,
         secrets: &secrets,
         options,
         cancel: CancellationToken::new(),
     }
     .run()
-    .await;
-    (outcome, recorder.0.into_inner().unwrap())
+    .await
 }
 
 fn log_lines(fixture: &Fixture) -> Vec<String> {
@@ -600,19 +614,8 @@ async fn max_connections_bounds_open_connections_and_every_host_still_works_in_e
         ],
     );
     let transport = Counting::default();
-    let secrets = BTreeMap::new();
     let options = ExecOptions { max_connections: Some(3), ..ExecOptions::default() };
-    let outcome = Executor {
-        plan: &plan,
-        transport: &transport,
-        cloud: &deployer_exec::NoCloud,
-        reporter: &deployer_exec::Silent,
-        secrets: &secrets,
-        options,
-        cancel: CancellationToken::new(),
-    }
-    .run()
-    .await;
+    let outcome = execute_on(&plan, &transport, options).await;
     assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
     assert_eq!(log_lines(&fixture).len(), 30, "every host ran every phase");
     assert_eq!(transport.peak.load(std::sync::atomic::Ordering::SeqCst), 3);
@@ -633,18 +636,7 @@ async fn without_a_budget_each_host_connects_once() {
         ],
     );
     let transport = Counting::default();
-    let secrets = BTreeMap::new();
-    let outcome = Executor {
-        plan: &plan,
-        transport: &transport,
-        cloud: &deployer_exec::NoCloud,
-        reporter: &deployer_exec::Silent,
-        secrets: &secrets,
-        options: ExecOptions::default(),
-        cancel: CancellationToken::new(),
-    }
-    .run()
-    .await;
+    let outcome = execute_on(&plan, &transport, ExecOptions::default()).await;
     assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
     assert_eq!(transport.connects.load(std::sync::atomic::Ordering::SeqCst), 6);
     assert_eq!(transport.peak.load(std::sync::atomic::Ordering::SeqCst), 6);

@@ -114,7 +114,7 @@ pub struct PlanHost {
     pub port: Option<u16>,
     pub roles: Vec<String>,
     pub connection: deployer_config::Connection,
-    /// The bastion the environment or the host's role names (`None`: `ssh.gateway`).
+    /// The bastion the host's role, its environment or `ssh.gateway` names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<deployer_config::HostString>,
 }

@@ -6,8 +6,8 @@
 mod support;
 
 use camino::Utf8Path;
-use deployer_config::{NoDiscovery, Selection, parse_config, select_hosts};
-use deployer_plan::{CommandSpec, Concurrency, Plan, PlanInput, Revision, Sources, compile};
+use deployer_config::parse_config;
+use deployer_plan::{CommandSpec, Concurrency, Plan};
 
 const CONFIG: &str = "project: myproject\nrepo: git@git.example.com:team/myproject.git\nvalid_roles: [web]\n\
 roles: {web: {restart: sudo systemctl restart myproject}}\n\
@@ -16,22 +16,7 @@ environments:\n  production:\n    branch: main\n    roles:\n      web: [web1, we
 fn plan(execution: &str) -> Plan {
     let text = format!("{CONFIG}{execution}");
     let config = parse_config(Utf8Path::new("fabulaws-config.yml"), &text, &[]).unwrap();
-    let hosts =
-        select_hosts(&config, "production", &Selection { dedupe: true, ..Selection::default() }, &mut NoDiscovery)
-            .unwrap();
-    let sources = Sources::new();
-    compile(&PlanInput {
-        config: &config,
-        deployment: "myproject",
-        environment: "production",
-        command: CommandSpec::DeployFull,
-        hosts: &hosts,
-        revision: Some(Revision { branch: Some("main".to_owned()), commit: support::COMMIT.to_owned() }),
-        invocation: support::invocation(),
-        sources: &sources,
-        shipping: None,
-    })
-    .unwrap()
+    support::plan(&config, "production", CommandSpec::DeployFull).unwrap()
 }
 
 fn phase_names(plan: &Plan) -> Vec<&str> {

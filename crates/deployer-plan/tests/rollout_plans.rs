@@ -4,8 +4,8 @@
 mod support;
 
 use camino::Utf8Path;
-use deployer_config::{NoDiscovery, Selection, parse_config, select_hosts};
-use deployer_plan::{CommandSpec, PlanInput, Revision, Sources, compile};
+use deployer_config::parse_config;
+use deployer_plan::CommandSpec;
 
 const CONFIG: &str = "project: myproject\nrepo: /srv/git/myproject.git\nvalid_roles: [web]\n\
 roles: {web: {restart: sudo systemctl restart myproject, healthcheck: curl -f http://127.0.0.1/health}}\n\
@@ -18,21 +18,7 @@ fn plan(command: CommandSpec) -> deployer_plan::Plan {
 
 fn plan_of(text: &str, command: CommandSpec) -> Result<deployer_plan::Plan, deployer_plan::PlanError> {
     let config = parse_config(Utf8Path::new("fabulaws-config.yml"), text, &[]).unwrap();
-    let hosts =
-        select_hosts(&config, "production", &Selection { dedupe: true, ..Selection::default() }, &mut NoDiscovery)
-            .unwrap();
-    let sources = Sources::new();
-    compile(&PlanInput {
-        config: &config,
-        deployment: "myproject",
-        environment: "production",
-        command,
-        hosts: &hosts,
-        revision: Some(Revision { branch: Some("main".to_owned()), commit: support::COMMIT.to_owned() }),
-        invocation: support::invocation(),
-        sources: &sources,
-        shipping: None,
-    })
+    support::plan(&config, "production", command)
 }
 
 #[test]

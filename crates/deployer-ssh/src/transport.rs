@@ -31,8 +31,6 @@ pub struct SshSettings {
     pub known_hosts: KnownHosts,
     pub known_hosts_file: Option<Utf8PathBuf>,
     pub identity_file: Option<Utf8PathBuf>,
-    /// `ssh.gateway`: the bastion of hosts whose environment and role name none.
-    pub gateway: Option<HostString>,
     /// `ssh.key_exchange`.
     pub key_exchange: KeyExchange,
     /// `--gateway`: the bastion of every host, whatever the configuration says.
@@ -215,8 +213,8 @@ impl Transport for FleetTransport {
         if host.connection == Connection::Local {
             return Ok(Connected::default());
         }
-        let gateway =
-            self.settings.forced_gateway.as_ref().or(host.gateway.as_ref()).or(self.settings.gateway.as_ref());
+        // The configuration's choice is the host's own; `--gateway` beats it.
+        let gateway = self.settings.forced_gateway.as_ref().or(host.gateway.as_ref());
         let config_file = match gateway {
             Some(gateway) => self.through(gateway).await?,
             None => self.config_file.clone(),

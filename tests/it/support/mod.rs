@@ -53,3 +53,27 @@ pub fn run(command: &mut Command) -> Outcome {
         stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
     }
 }
+
+/// Runs `run` while a thread samples `sample` every `every`; returns what `run`
+/// returned and the largest sample. A sampler, not a wait: the interval only
+/// bounds the CPU the sampling takes.
+pub fn most_while<T>(
+    every: std::time::Duration,
+    sample: impl Fn() -> usize + Sync,
+    run: impl FnOnce() -> T,
+) -> (T, usize) {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut most = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                most = most.max(sample());
+                std::thread::sleep(every);
+            }
+            most
+        });
+        let result = run();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        (result, sampler.join().expect("the sampler does not panic"))
+    })
+}

@@ -45,7 +45,8 @@ pub(crate) struct Connections {
     changed: Notify,
     handshakes: Semaphore,
     schedule: Option<Schedule>,
-    /// Connections opened during the run (reconnects included).
+    /// Connections started during the run (reconnects included; one that then
+    /// failed counts too).
     pub opened: AtomicUsize,
     /// Handshakes the hosts dropped before the banner and that were tried again.
     pub dropped_handshakes: AtomicU32,
