@@ -3,7 +3,7 @@
 //! each step with the reason.
 
 use deployer_config::Config;
-use deployer_exec::{Cloud, NoCloud};
+use deployer_exec::{Cloud, CloudDone, Launched, NoCloud};
 use deployer_plan::{CloudAction, Plan};
 
 pub(crate) enum RunCloud {
@@ -34,13 +34,13 @@ impl RunCloud {
 }
 
 impl Cloud for RunCloud {
-    async fn run(&self, action: &CloudAction) -> Result<String, String> {
+    async fn run(&self, action: &CloudAction, launched: &Launched) -> Result<CloudDone, String> {
         match self {
             #[cfg(feature = "aws")]
-            Self::Aws(aws) => aws.run(action).await,
+            Self::Aws(aws) => aws.run(action, launched).await,
             #[cfg(feature = "aws")]
             Self::Unavailable(reason) => Err(reason.clone()),
-            Self::None => NoCloud.run(action).await,
+            Self::None => NoCloud.run(action, launched).await,
         }
     }
 }

@@ -172,6 +172,7 @@ pub(crate) fn selection(global: &GlobalArgs) -> Selection {
         exclude: global.exclude_hosts.clone(),
         dedupe: !global.no_dedupe,
         user: global.user.clone(),
+        launch_missing: false,
     }
 }
 
@@ -182,8 +183,20 @@ pub(crate) fn hosts(
     target: &ResolvedTarget,
     global: &GlobalArgs,
 ) -> Result<Vec<TargetHost>, CliError> {
+    hosts_launching(config, target, global, false)
+}
+
+/// [`hosts`], and with `launch_missing` a slot for each server `create_environment`
+/// is to launch.
+pub(crate) fn hosts_launching(
+    config: &Config,
+    target: &ResolvedTarget,
+    global: &GlobalArgs,
+    launch_missing: bool,
+) -> Result<Vec<TargetHost>, CliError> {
     let mut discovery = Discovery::new(config, &target.deployment);
-    Ok(select_hosts(config, &target.environment, &selection(global), &mut discovery)?)
+    let selection = Selection { launch_missing, ..selection(global) };
+    Ok(select_hosts(config, &target.environment, &selection, &mut discovery)?)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::context::{self, CliError};
 use crate::{invocation, revision};
 
 /// A command that compiles to a plan, with what it needs besides the configuration.
+#[derive(Clone)]
 pub(crate) struct PlanRequest {
     pub target: Target,
     pub spec: CommandSpec,
@@ -110,7 +111,13 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
     }
     let target = context::resolve_target(&config, &request.target)?;
     // Cloud calls only: no host is selected, so none is looked up.
-    let hosts = if request.spec.runs_on_no_host() { Vec::new() } else { context::hosts(&config, &target, global)? };
+    // `create_environment` launches the servers roles found by tags are missing.
+    let launch_missing = request.spec == CommandSpec::CreateEnvironment && config.aws.discover_by_tags;
+    let hosts = if request.spec.runs_on_no_host() {
+        Vec::new()
+    } else {
+        context::hosts_launching(&config, &target, global, launch_missing)?
+    };
     let directory = config.directory().to_owned();
     let revision = if request.spec.ships_a_release() {
         let environment = config.environment(&target.environment)?;

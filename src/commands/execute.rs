@@ -42,15 +42,40 @@ pub(crate) fn run_request(
     request: PlanRequest,
     host_output: HostOutput,
 ) -> Result<Exit, CliError> {
-    let (config, plan) = build_plan(global, request)?;
-    preflight(global, &config, &plan)?;
-    if let Some(question) = &plan.confirmation {
-        confirm(question, global.yes)?;
+    let mut attempt = 1;
+    loop {
+        let (config, plan) = build_plan(global, request.clone())?;
+        preflight(global, &config, &plan)?;
+        if let (1, Some(question)) = (attempt, &plan.confirmation) {
+            confirm(question, global.yes)?;
+        }
+        let directory = config.directory().to_owned();
+        let secrets = load_secrets(&config, &plan, &directory)?;
+        let notifier = notifier(&config, &plan, &directory)?;
+        let exit = runtime()?.block_on(execute(
+            global,
+            &config,
+            &plan,
+            &secrets,
+            &directory,
+            host_output,
+            notifier.as_ref(),
+        ))?;
+        // `FabulAWS`'s `_retry_new`: a run that launched servers and failed cleanly
+        // (its undo terminated them) tries again with new ones.
+        let launched = plan.hosts.iter().any(|host| host.launch.is_some());
+        let clean_failure = matches!(exit, Exit::Failed | Exit::RolledBack);
+        if !(launched && clean_failure && attempt < config.aws.launch_attempts) {
+            return Ok(exit);
+        }
+        attempt += 1;
+        if !global.json {
+            output::stderr(&format!(
+                "server creation failed; trying again (attempt {attempt} of {})\n",
+                config.aws.launch_attempts
+            ));
+        }
     }
-    let directory = config.directory().to_owned();
-    let secrets = load_secrets(&config, &plan, &directory)?;
-    let notifier = notifier(&config, &plan, &directory)?;
-    runtime()?.block_on(execute(global, &config, &plan, &secrets, &directory, host_output, notifier.as_ref()))
 }
 
 /// The run's notifier, for commands that change hosts (those that take the lock)

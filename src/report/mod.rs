@@ -215,6 +215,9 @@ fn plain_line(event: &Event) -> Option<String> {
             (None, Some(note)) => format!("[this machine] {title}: ok, {} ({})", escape(note), seconds(*duration_ms)),
             (None, None) => format!("[this machine] {title}: ok ({})", seconds(*duration_ms)),
         },
+        Event::Launched { host, id, address } => {
+            format!("[this machine] {host} is instance {} at {}", escape(id), escape(address))
+        }
         Event::StepFinished { host, title, status, duration_ms, .. } => {
             let result = if *status == 0 { "ok".to_owned() } else { format!("FAILED (status {status})") };
             format!("[{host}] {title}: {result} ({})", seconds(*duration_ms))
@@ -237,6 +240,7 @@ fn plain_line(event: &Event) -> Option<String> {
             let group = if *wave { "wave" } else { "batch" };
             format!("{phase}: {group} {number}/{of}: {}", hosts.join(", "))
         }
+        Event::UndoStarted { phase, hosts: 0 } => format!("undoing {phase} on this machine"),
         Event::UndoStarted { phase, hosts } => format!("undoing {phase} on {}", count_hosts(*hosts)),
         Event::Interrupted => {
             "interrupted: the running steps ended; undoing what ran (signal again to stop at once)".to_owned()

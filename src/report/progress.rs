@@ -80,6 +80,7 @@ impl Progress {
                     event,
                     Event::PhaseStarted { .. }
                         | Event::CloudStep { .. }
+                        | Event::Launched { .. }
                         | Event::Baking { .. }
                         | Event::GateFinished { .. }
                         | Event::BatchStarted { .. }
@@ -132,6 +133,7 @@ impl Progress {
                     Event::HostFailed { .. }
                         | Event::HostUnreachable { .. }
                         | Event::CloudStep { .. }
+                        | Event::Launched { .. }
                         | Event::Baking { .. }
                         | Event::GateFinished { .. }
                         | Event::Interrupted

@@ -21,6 +21,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub struct Aws {
     pub(crate) ec2: aws_sdk_ec2::Client,
     pub(crate) autoscaling: aws_sdk_autoscaling::Client,
+    /// The address of an instance deployer connects to (`ec2_attr_for_ssh`).
+    pub(crate) ssh_address: deployer_config::SshAddress,
 }
 
 impl Aws {
@@ -54,6 +56,10 @@ impl Aws {
                     .to_owned(),
             ));
         }
-        Ok(Self { ec2: aws_sdk_ec2::Client::new(&shared), autoscaling: aws_sdk_autoscaling::Client::new(&shared) })
+        Ok(Self {
+            ec2: aws_sdk_ec2::Client::new(&shared),
+            autoscaling: aws_sdk_autoscaling::Client::new(&shared),
+            ssh_address: settings.ssh_address,
+        })
     }
 }

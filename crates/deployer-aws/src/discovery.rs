@@ -96,23 +96,28 @@ fn instance_of(instance: &Ec2Instance, ssh_address: SshAddress) -> Result<Option
     if check_name(role).is_err() {
         return Err(AwsError::Answer(format!("instance {id}: its `role` tag `{role}` is not a role name")));
     }
-    let address = match ssh_address {
-        SshAddress::PublicDnsName => instance.public_dns_name(),
-        SshAddress::PublicIpAddress => instance.public_ip_address(),
-        SshAddress::PrivateDnsName => instance.private_dns_name(),
-        SshAddress::PrivateIpAddress => instance.private_ip_address(),
-    }
-    .filter(|address| !address.is_empty());
-    let Some(address) = address else {
+    let Some(address) = address_of(instance, ssh_address) else {
         return Err(AwsError::Answer(format!(
             "instance {id} (role `{role}`) has no {} (`ec2_attr_for_ssh`); choose an address it has",
             attribute_name(ssh_address)
         )));
     };
-    Ok(Some(Instance { id, address: address.to_owned(), role: role.to_owned() }))
+    Ok(Some(Instance { id, address, role: role.to_owned() }))
 }
 
-fn attribute_name(address: SshAddress) -> &'static str {
+/// The address `ec2_attr_for_ssh` names, when the instance has one.
+pub(crate) fn address_of(instance: &Ec2Instance, ssh_address: SshAddress) -> Option<String> {
+    match ssh_address {
+        SshAddress::PublicDnsName => instance.public_dns_name(),
+        SshAddress::PublicIpAddress => instance.public_ip_address(),
+        SshAddress::PrivateDnsName => instance.private_dns_name(),
+        SshAddress::PrivateIpAddress => instance.private_ip_address(),
+    }
+    .filter(|address| !address.is_empty())
+    .map(str::to_owned)
+}
+
+pub(crate) fn attribute_name(address: SshAddress) -> &'static str {
     match address {
         SshAddress::PublicDnsName => "public_dns_name",
         SshAddress::PublicIpAddress => "public_ip_address",

@@ -11,6 +11,7 @@ mod client;
 mod describe;
 mod discovery;
 mod error;
+mod launch;
 
 pub use client::Aws;
 pub use describe::{Description, GroupInfo, GroupInstance, InstanceInfo};

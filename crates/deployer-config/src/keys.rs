@@ -2,7 +2,7 @@
 //!
 //! A `FabulAWS` user's existing file must load: keys deployer uses are validated, keys
 //! that only configure the application are handed to templates as variables, and
-//! EC2-provisioning keys are accepted and reported as ignored. Anything else is an
+//! keys for what deployer does not do are accepted and reported as ignored. Anything else is an
 //! unknown key, reported with a did-you-mean.
 
 /// How deployer treats a top-level key.
@@ -20,6 +20,7 @@ pub enum KeyKind {
 pub const USED: &[&str] = &[
     "auto_revert_after",
     "auto_scaling_groups",
+    "avail_zones",
     "aws",
     "branches",
     "default_deployment",
@@ -31,6 +32,8 @@ pub const USED: &[&str] = &[
     "execution",
     "home",
     "hooks",
+    "instance_settings",
+    "instance_types",
     "keep_releases",
     "local_settings_py_relative_path",
     "localsettings_template",
@@ -44,15 +47,19 @@ pub const USED: &[&str] = &[
     "roles",
     "rollout",
     "secrets_file",
+    "security_groups",
     "shared_dirs",
     "shared_files",
     "ssh",
     "static_html",
+    "subnets",
     "tasks",
     "templates",
     "valid_roles",
     "vars",
     "vcs_cmd",
+    "volume_sizes",
+    "volume_types",
 ];
 
 /// `FabulAWS` keys that configure the application, not the deployment.
@@ -76,13 +83,12 @@ pub const TEMPLATE_VARIABLES: &[&str] = &[
     "wsgi_app",
 ];
 
-const EC2: &str = "EC2 provisioning; deployer deploys to existing hosts";
+const LOAD_BALANCERS: &str = "deployer does not register hosts with load balancers yet";
 const AGENTS: &str = "server provisioning (logging and monitoring agents)";
 
 /// `FabulAWS` keys accepted and ignored, with the reason shown by `deployer check`.
 pub const IGNORED: &[(&str, &str)] = &[
     ("app_server_packages", "package installation; put it in a role's `setup` commands"),
-    ("avail_zones", EC2),
     ("awslogs_access_key_id", AGENTS),
     ("backup_key_fingerprint", "database backups are not part of deploys"),
     ("cloudfront_distribution_ids", "CDN invalidation; run it from a role's `build` or `restart` commands"),
@@ -90,21 +96,15 @@ pub const IGNORED: &[(&str, &str)] = &[
     ("disable_known_hosts", "deployer never disables host-key checking; use `ssh.known_hosts: accept-new`"),
     ("extra_log_files", AGENTS),
     ("gelf_log_host", AGENTS),
-    ("instance_settings", EC2),
-    ("instance_types", EC2),
     ("latest_changeset_cmd", "deployer resolves the branch to a commit itself"),
     ("less_version", "server provisioning"),
-    ("load_balancers", EC2),
+    ("load_balancers", LOAD_BALANCERS),
     ("log_host", AGENTS),
     ("logstash_config", AGENTS),
     ("node_version", "server provisioning"),
     ("requirements_sdists", "dependency installation belongs in a role's `build` commands"),
-    ("security_groups", EC2),
     ("ssh_keys", "sysadmin user management"),
-    ("subnets", EC2),
     ("syslog_server", AGENTS),
-    ("volume_sizes", EC2),
-    ("volume_types", EC2),
 ];
 
 /// Classifies a top-level key; `None` means unknown.
@@ -139,7 +139,7 @@ mod tests {
     fn classifies() {
         assert_eq!(classify("deploy_user"), Some(KeyKind::Used));
         assert_eq!(classify("wsgi_app"), Some(KeyKind::TemplateVariable));
-        assert!(matches!(classify("instance_types"), Some(KeyKind::Ignored(_))));
+        assert!(matches!(classify("load_balancers"), Some(KeyKind::Ignored(_))));
         assert_eq!(classify("keep_relases"), None);
     }
 }

@@ -11,6 +11,7 @@
 //! role host commands); everything else is pure and deterministic.
 
 mod discover;
+mod ec2;
 mod environments;
 mod error;
 mod host_string;
@@ -29,6 +30,7 @@ mod select;
 mod validate;
 
 pub use discover::ShellDiscovery;
+pub use ec2::{AwsTimeouts, ByEnvironmentRole, Ec2Settings, EnvironmentOrRole};
 pub use error::{ConfigError, ConfigErrors, Origin, did_you_mean};
 pub use host_string::{HostString, HostStringError};
 pub use key_path::{KeyPath, Segment};
@@ -42,6 +44,7 @@ pub use names::{check_absolute_path, check_branch, check_name, check_relative_pa
 pub use overrides::Override;
 pub use rollout::{Rollout, WaveSize};
 pub use select::{
-    DiscoveryRequest, NoDiscovery, RoleDiscovery, Selection, SelectionError, TagRequest, TargetHost, select_hosts,
+    DiscoveryRequest, LaunchSlot, NoDiscovery, RoleDiscovery, Selection, SelectionError, TagRequest, TargetHost,
+    select_hosts,
 };
 pub use validate::parse_config;

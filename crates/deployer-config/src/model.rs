@@ -42,6 +42,8 @@ pub struct Config {
     pub execution: ExecutionSettings,
     /// How to reach the AWS API, and whether hosts are found by EC2 tags.
     pub aws: AwsSettings,
+    /// `FabulAWS`'s EC2 keys, for the servers `create_environment` launches.
+    pub ec2: crate::ec2::Ec2Settings,
     /// `FabulAWS`'s `auto_scaling_groups`.
     pub autoscaling_groups: AutoScalingGroups,
     /// The top-level `rollout:` (waves for `deploy_serial`).
@@ -193,6 +195,23 @@ pub struct AwsSettings {
     pub discover_by_tags: bool,
     /// Which address of a found instance deployer connects to.
     pub ssh_address: SshAddress,
+    /// `aws.key_name`: the EC2 key pair of the servers deployer launches.
+    pub key_name: Option<String>,
+    /// `aws.servers`: how many servers of each role `create_environment` makes sure
+    /// run (`FabulAWS`'s `_find` by environment and role); one of each role found
+    /// by tags when absent.
+    pub servers: Option<crate::ec2::ByEnvironmentRole<u32>>,
+    /// `aws.launch_attempts`: `create_environment` runs this many times at most when
+    /// it launched servers and failed (each failed attempt terminates what it launched).
+    pub launch_attempts: u32,
+    pub timeouts: crate::ec2::AwsTimeouts,
+}
+
+impl AwsSettings {
+    /// How many servers of `role` `environment` should have.
+    pub fn servers_for(&self, environment: &str, role: &str) -> u32 {
+        self.servers.as_ref().map_or(1, |servers| servers.find(environment, role).copied().unwrap_or(0))
+    }
 }
 
 /// A named task: commands run in `current` on the hosts of some roles.

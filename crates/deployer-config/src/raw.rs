@@ -97,6 +97,17 @@ pub(crate) struct RawAws {
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
     pub discover: Option<RawDiscover>,
+    pub key_name: Option<String>,
+    pub servers: Option<crate::ec2::ByEnvironmentRole<u32>>,
+    pub launch_attempts: Option<u32>,
+    pub timeouts: Option<RawAwsTimeouts>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAwsTimeouts {
+    pub running: Option<u32>,
+    pub ssh: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

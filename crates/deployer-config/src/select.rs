@@ -38,6 +38,24 @@ pub struct Selection {
     pub dedupe: bool,
     /// `-u`.
     pub user: Option<String>,
+    /// `create_environment` with tag discovery: add a [`LaunchSlot`] host for each
+    /// server a role found by tags is missing (`aws.servers`).
+    pub launch_missing: bool,
+}
+
+/// A server `create_environment` launches: its address is known only once it
+/// runs, so until then the host is this slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LaunchSlot {
+    pub role: String,
+    /// 1, 2, ... among the servers of the role launched by this run.
+    pub number: u32,
+    /// The zone (`avail_zones`), when the file names zones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// The zone's subnet (`subnets`), when the file names subnets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
 }
 
 /// One host a command will run on.
@@ -55,6 +73,9 @@ pub struct TargetHost {
     /// environment's, else `ssh.gateway` (`--gateway` beats them all, later).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<HostString>,
+    /// A server this run launches; `host` is a placeholder until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch: Option<LaunchSlot>,
 }
 
 impl TargetHost {
@@ -168,6 +189,7 @@ pub fn select_hosts(
         check_user(user).map_err(SelectionError::InvalidUser)?;
     }
     let explicit = parse_flag_hosts("-H", &selection.hosts)?;
+    let explicit_empty = explicit.is_empty();
     let exclude = parse_flag_hosts("-x", &selection.exclude)?;
 
     let mut role_hosts = RoleHostCache { config, environment, discovery, resolved: IndexMap::new() };
@@ -215,13 +237,54 @@ pub fn select_hosts(
             roles: candidate.roles,
             connection: candidate.connection,
             gateway: candidate.gateway,
+            launch: None,
         });
+    }
+    if selection.launch_missing && explicit_empty {
+        for role in role_hosts.roles() {
+            let targeted = selection.roles.is_empty() || selection.roles.contains(&role);
+            if targeted && role_hosts.found_by_tags(&role) {
+                let running = role_hosts.hosts(&role)?.len();
+                targets.extend(launch_slots(config, &role_hosts, &role, running, selection));
+            }
+        }
     }
     for target in &mut targets {
         // Report roles in the configuration's role order, whatever the order of discovery.
         target.roles.sort_by_key(|role| config.roles.get_index_of(role));
     }
     Ok(targets)
+}
+
+/// The servers `role` is missing (it runs `running` of the `aws.servers` it
+/// should), spread over the zones in order after the ones running.
+fn launch_slots(
+    config: &Config,
+    cache: &RoleHostCache<'_, '_>,
+    role: &str,
+    running: usize,
+    selection: &Selection,
+) -> Vec<TargetHost> {
+    let wanted = config.aws.servers_for(&cache.environment.name, role) as usize;
+    let zones = config.ec2.zones();
+    let (connection, gateway) = cache.reach(role);
+    (running..wanted)
+        .enumerate()
+        .map(|(offset, position)| {
+            let zone = (!zones.is_empty()).then(|| zones[position % zones.len()].clone());
+            let subnet = zone.as_ref().and_then(|zone| config.ec2.subnets.get(zone).cloned());
+            let number = u32::try_from(offset + 1).unwrap_or(u32::MAX);
+            TargetHost {
+                host: format!("new-{role}-{number}"),
+                user: selection.user.clone().or_else(|| config.deploy_user.clone()),
+                port: config.ssh.port,
+                roles: vec![role.to_owned()],
+                connection,
+                gateway: gateway.clone(),
+                launch: Some(LaunchSlot { role: role.to_owned(), number, zone, subnet }),
+            }
+        })
+        .collect()
 }
 
 fn push_role(

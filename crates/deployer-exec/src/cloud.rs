@@ -2,15 +2,44 @@
 //! ([`Scope::Controller`](deployer_plan::Scope)) hand their typed steps to a
 //! [`Cloud`]. `deployer-aws` provides AWS; [`NoCloud`] refuses every action.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use deployer_plan::CloudAction;
+use serde::Serialize;
+
+/// A server the run launched, bound to its plan host (a launch slot).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LaunchedInstance {
+    pub id: String,
+    /// What deployer connects to (`ec2_attr_for_ssh`).
+    pub address: String,
+}
+
+/// The run's launched servers, by plan host.
+pub type Launched = BTreeMap<usize, LaunchedInstance>;
+
+/// What a cloud action did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CloudDone {
+    /// A short note for the log (what changed).
+    pub note: String,
+    /// For a launch: the instances, in the order of the action's hosts.
+    pub launched: Vec<LaunchedInstance>,
+}
+
+impl From<String> for CloudDone {
+    fn from(note: String) -> Self {
+        Self { note, launched: Vec::new() }
+    }
+}
 
 /// Performs cloud actions for the executor.
 pub trait Cloud: Sync {
-    /// Performs `action`. `Ok` carries a short note for the log (what changed);
-    /// `Err` says why it could not be done, in the operator's words.
-    fn run(&self, action: &CloudAction) -> impl Future<Output = Result<String, String>> + Send;
+    /// Performs `action`; `launched` are the servers this run launched so far
+    /// (what a terminate or a tag acts on). `Err` says why it could not be done,
+    /// in the operator's words.
+    fn run(&self, action: &CloudAction, launched: &Launched) -> impl Future<Output = Result<CloudDone, String>> + Send;
 }
 
 /// For runs without a cloud provider (a plan with no cloud steps, or a deployer
@@ -18,7 +47,7 @@ pub trait Cloud: Sync {
 pub struct NoCloud;
 
 impl Cloud for NoCloud {
-    async fn run(&self, action: &CloudAction) -> Result<String, String> {
+    async fn run(&self, action: &CloudAction, _launched: &Launched) -> Result<CloudDone, String> {
         Err(format!("no cloud provider to {} (deployer was built without the `aws` feature)", action.describe()))
     }
 }

@@ -97,6 +97,12 @@ pub enum Event {
         error: Option<String>,
         duration_ms: u64,
     },
+    /// A launch slot became a running server.
+    Launched {
+        host: String,
+        id: String,
+        address: String,
+    },
     Captured {
         name: Captured,
         value: String,

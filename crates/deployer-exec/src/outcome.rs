@@ -103,6 +103,10 @@ pub struct Outcome {
     /// Handshakes the hosts dropped during the banner exchange (sshd's
     /// `MaxStartups`) that were tried again.
     pub dropped_handshakes: u32,
+    /// Servers the run launched, by plan host name, whether or not its undo
+    /// terminated them again.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub launched: BTreeMap<String, crate::cloud::LaunchedInstance>,
     pub duration_ms: u64,
 }
 

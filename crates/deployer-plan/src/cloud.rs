@@ -22,6 +22,51 @@ pub enum CloudAction {
     /// configuration's directory, with the deploy's facts), run by the executor
     /// itself.
     LocalCommand { command: String, timeout: u32 },
+    /// EC2 `RunInstances` for the plan hosts `hosts` (launch slots, one instance
+    /// each), then waits until they run; each slot becomes its instance's address.
+    LaunchInstances { hosts: Vec<usize>, spec: Box<LaunchSpec> },
+    /// Not a cloud call: waits until each of `hosts` accepts an ssh connection (a
+    /// launched server's sshd starts after the instance runs), at most `timeout`
+    /// seconds; run by the executor, which keeps the connections.
+    WaitForSsh { hosts: Vec<usize>, timeout: u32 },
+    /// EC2 `TerminateInstances` on the instances this run launched for `hosts`
+    /// (slots never launched are skipped): never an instance it did not launch.
+    TerminateInstances { hosts: Vec<usize> },
+    /// EC2 `CreateTags` on the instances this run launched for `hosts`.
+    TagInstances { hosts: Vec<usize>, tags: Vec<(String, String)> },
+}
+
+/// What one `RunInstances` asks for (every instance of one role in one zone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LaunchSpec {
+    pub role: String,
+    pub image: String,
+    pub instance_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_name: Option<String>,
+    /// The data volume (`/dev/sdf`), when `volume_sizes` gives the role one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<DataVolume>,
+    /// Tags set at launch, atomically with it (`role` is `<role>-PENDING`).
+    pub tags: Vec<(String, String)>,
+    /// Seconds the instances may take to be `running`.
+    pub running_timeout: u32,
+    /// Makes the call idempotent: a retried request launches nothing twice.
+    pub client_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DataVolume {
+    pub gigabytes: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    pub encrypted: bool,
 }
 
 impl CloudAction {
@@ -38,12 +83,42 @@ impl CloudAction {
                 format!("resume {} of auto scaling group `{group}`", names(processes))
             }
             Self::LocalCommand { command, timeout } => format!("run `{command}` on this machine (at most {timeout}s)"),
+            Self::LaunchInstances { hosts, spec } => {
+                let mut text = format!(
+                    "launch {} `{}` server{} from {} ({})",
+                    hosts.len(),
+                    spec.role,
+                    if hosts.len() == 1 { "" } else { "s" },
+                    spec.image,
+                    spec.instance_type
+                );
+                match (&spec.subnet, &spec.zone) {
+                    (Some(subnet), _) => text.push_str(&format!(" in {subnet}")),
+                    (None, Some(zone)) => text.push_str(&format!(" in zone {zone}")),
+                    (None, None) => {}
+                }
+                if let Some(volume) = &spec.volume {
+                    text.push_str(&format!(", a {} GB data volume", volume.gigabytes));
+                }
+                text.push_str(", and wait until they run");
+                text
+            }
+            Self::WaitForSsh { hosts, timeout } => {
+                format!("wait until {} new server(s) accept ssh (at most {timeout}s)", hosts.len())
+            }
+            Self::TerminateInstances { hosts } => {
+                format!("terminate the {} server(s) this run launched", hosts.len())
+            }
+            Self::TagInstances { hosts, tags } => {
+                let tags: Vec<String> = tags.iter().map(|(key, value)| format!("{key}={value}")).collect();
+                format!("tag the {} new server(s) {}", hosts.len(), tags.join(", "))
+            }
         }
     }
 
     /// Whether this runs on this machine without a cloud API.
     pub fn is_local(&self) -> bool {
-        matches!(self, Self::LocalCommand { .. })
+        matches!(self, Self::LocalCommand { .. } | Self::WaitForSsh { .. })
     }
 }
 

@@ -28,7 +28,7 @@ mod steps;
 mod templates;
 mod text;
 
-pub use cloud::{CloudAction, CloudStep, ScalingProcess};
+pub use cloud::{CloudAction, CloudStep, DataVolume, LaunchSpec, ScalingProcess};
 pub use compile::{check_release_id, compile};
 pub use error::{PlanError, TemplateProblem};
 pub use input::{CommandSpec, Invocation, PlanInput, Sources};

@@ -117,6 +117,9 @@ pub struct PlanHost {
     /// The bastion the host's role, its environment or `ssh.gateway` names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<deployer_config::HostString>,
+    /// A server the run launches: `host` is a placeholder until its instance runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch: Option<deployer_config::LaunchSlot>,
 }
 
 /// A group of steps that runs on some hosts, followed by a barrier.

@@ -44,7 +44,14 @@ impl Plan {
         }
         for host in &self.hosts {
             let roles = if host.roles.is_empty() { "-".to_owned() } else { host.roles.join(",") };
-            let _ = writeln!(out, "  {}  {roles}", host.name);
+            let launch = match &host.launch {
+                Some(slot) => match &slot.zone {
+                    Some(zone) => format!("  (launched by this run, zone {zone})"),
+                    None => "  (launched by this run)".to_owned(),
+                },
+                None => String::new(),
+            };
+            let _ = writeln!(out, "  {}  {roles}{launch}", host.name);
         }
         for (number, phase) in self.phases.iter().enumerate() {
             let _ = writeln!(out);

@@ -103,13 +103,21 @@ impl FleetTransport {
     }
 
     /// A session builder for `host`'s master with the ssh configuration `config_file`.
-    fn builder(&self, user: Option<&str>, port: Option<u16>, config_file: &Utf8Path) -> SessionBuilder {
+    /// `first_contact`: a server this run launched, whose key no one can know yet;
+    /// it is recorded on first contact (a changed key is still refused).
+    fn builder(
+        &self,
+        user: Option<&str>,
+        port: Option<u16>,
+        config_file: &Utf8Path,
+        first_contact: bool,
+    ) -> SessionBuilder {
         let mut builder = SessionBuilder::default();
         builder
             .config_file(config_file)
             .known_hosts_check(match self.settings.known_hosts {
-                KnownHosts::Strict => openssh::KnownHosts::Strict,
-                KnownHosts::AcceptNew => openssh::KnownHosts::Add,
+                KnownHosts::Strict if !first_contact => openssh::KnownHosts::Strict,
+                KnownHosts::Strict | KnownHosts::AcceptNew => openssh::KnownHosts::Add,
             })
             .connect_timeout(self.settings.connect_timeout)
             .server_alive_interval(self.settings.keepalive_interval)
@@ -133,7 +141,7 @@ impl FleetTransport {
         if let Some(known) = gateways.get(&key) {
             return known.as_ref().map(|master| master.config_file.clone()).map_err(|error| gateway_error(&key, error));
         }
-        let builder = self.builder(gateway.user.as_deref(), gateway.port, &self.config_file);
+        let builder = self.builder(gateway.user.as_deref(), gateway.port, &self.config_file, false);
         let master = match self.connect_with_retries(&builder, &gateway.host).await {
             Ok((session, _)) => {
                 let config_file = self.control.path().join(format!("ssh_config.gateway{}", gateways.len()));
@@ -219,7 +227,7 @@ impl Transport for FleetTransport {
             Some(gateway) => self.through(gateway).await?,
             None => self.config_file.clone(),
         };
-        let builder = self.builder(host.user.as_deref(), host.port, &config_file);
+        let builder = self.builder(host.user.as_deref(), host.port, &config_file, host.launch.is_some());
         let (session, connected) =
             self.connect_with_retries(&builder, &host.host).await.map_err(TransportError::Connect)?;
         self.sessions.lock().expect("not poisoned").insert(index, Arc::new(session));

@@ -97,6 +97,53 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Runs `deployer ARGS` in `project` while keeping the fleet matched to the
+    /// cloud (instances deployer launches become sshd hosts as they appear), and
+    /// checks the run left nothing behind.
+    pub fn run_reconciling(
+        &self,
+        project: &mut crate::support::project::Project,
+        hosts: &mut std::collections::BTreeMap<String, usize>,
+        args: &[&str],
+    ) -> crate::support::Outcome {
+        let mut child = project.spawn(args);
+        let pid = child.id();
+        let stderr = crate::support::project::StderrLines::follow(&mut child);
+        let status = loop {
+            self.reconcile(&mut project.fleet, hosts);
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // What the run terminated on its way out stops serving too.
+        self.reconcile(&mut project.fleet, hosts);
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+        crate::support::project::nothing_left_behind(pid);
+        crate::support::Outcome { code: status.code().unwrap_or(-1), stdout, stderr: stderr.all() }
+    }
+
+    /// The instances of `deployment`'s `environment`: (state, role tag) pairs, sorted.
+    pub fn roles(&self, deployment: &str, environment: &str) -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = self
+            .ctl(&["instances"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|instance| {
+                instance["tags"]["deployment"] == deployment && instance["tags"]["environment"] == environment
+            })
+            .map(|instance| {
+                (instance["state"].as_str().unwrap().to_owned(), instance["tags"]["role"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        found.sort();
+        found
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -50,7 +50,7 @@ impl Validator<'_> {
         AutoScalingGroups(raw)
     }
 
-    pub(super) fn aws(&mut self, top: &mut TopLevel) -> AwsSettings {
+    pub(super) fn aws(&mut self, top: &mut TopLevel, names: &super::ec2::Names<'_>) -> AwsSettings {
         let path = KeyPath::root().key("aws");
         let raw: RawAws = self.take(top, "aws").unwrap_or_default();
         let top_region = self.take::<String>(top, "region");
@@ -69,7 +69,33 @@ impl Validator<'_> {
         if let Some(url) = &raw.endpoint_url {
             self.check(&path.key("endpoint_url"), check_endpoint(url));
         }
+        if let Some(key_name) = &raw.key_name {
+            self.check(&path.key("key_name"), super::ec2::check_key_name(key_name));
+        }
+        if let Some(servers) = &raw.servers {
+            self.check_by_environment_role(&path.key("servers"), servers, names, |count: &u32| {
+                if *count <= 1000 { Ok(()) } else { Err(format!("{count} servers of one role is more than 1000")) }
+            });
+        }
+        let launch_attempts = raw.launch_attempts.unwrap_or(3);
+        if !(1..=10).contains(&launch_attempts) {
+            self.problems.value(&path.key("launch_attempts"), "expected 1 to 10 attempts");
+        }
+        let defaults = crate::ec2::AwsTimeouts::default();
+        let timeouts = raw.timeouts.map_or(defaults, |raw| crate::ec2::AwsTimeouts {
+            running: raw.running.unwrap_or(defaults.running),
+            ssh: raw.ssh.unwrap_or(defaults.ssh),
+        });
+        for (key, seconds) in [("running", timeouts.running), ("ssh", timeouts.ssh)] {
+            if !(1..=7200).contains(&seconds) {
+                self.problems.value(&path.key("timeouts").key(key), "expected 1 to 7200 seconds");
+            }
+        }
         AwsSettings {
+            key_name: raw.key_name,
+            servers: raw.servers,
+            launch_attempts,
+            timeouts,
             region,
             profile: raw.profile,
             endpoint_url: raw.endpoint_url,

@@ -5,6 +5,7 @@ use indexmap::IndexMap;
 use serde_yaml::Value;
 
 mod aws;
+mod ec2;
 mod hooks;
 mod notify;
 mod settings;
@@ -208,8 +209,8 @@ impl Validator<'_> {
         let secrets = self.secrets(&mut top);
         let ssh = self.ssh(&mut top);
         let execution = self.execution(&mut top);
-        let aws = self.aws(&mut top);
         let environment_names: Vec<String> = environments.keys().cloned().collect();
+        let (aws, ec2) = self.cloud(&mut top, &ec2::Names { environments: &environment_names, roles: &role_names });
         let autoscaling_groups = self.autoscaling_groups(&mut top, &deployments, &environment_names);
         let (auto_revert_after, rollout) = self.protections(&mut top);
         let mut vars = self.vars(&root.key("vars"), top.values.shift_remove("vars"));
@@ -241,6 +242,7 @@ impl Validator<'_> {
             ssh,
             execution,
             aws,
+            ec2,
             autoscaling_groups,
             rollout,
             auto_revert_after,

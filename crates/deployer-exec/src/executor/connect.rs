@@ -17,12 +17,15 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
     /// Connects every host with a bounded number of handshakes at once. Returns
     /// false when an unreachable host must stop the run.
     pub(super) async fn connect_all(&self, context: &RunContext, outcome: &mut Outcome, excluded: &mut [bool]) -> bool {
-        if self.plan.hosts.is_empty() {
-            // Cloud calls only: nothing to connect to.
+        // Servers still to launch are connected once they run (`WaitForSsh`).
+        let existing: Vec<usize> =
+            (0..self.plan.hosts.len()).filter(|&index| self.plan.hosts[index].launch.is_none()).collect();
+        if existing.is_empty() {
+            // Cloud calls only, or only servers to launch: nothing to connect to yet.
             return !self.cancel.is_cancelled();
         }
-        self.reporter.report(Event::Connecting { hosts: self.plan.hosts.len() });
-        let results: Vec<(usize, Result<(), String>)> = stream::iter(0..self.plan.hosts.len())
+        self.reporter.report(Event::Connecting { hosts: existing.len() });
+        let results: Vec<(usize, Result<(), String>)> = stream::iter(existing.iter().copied())
             .map(|index| async move {
                 if self.cancel.is_cancelled() {
                     return (index, Err("interrupted".to_owned()));
@@ -60,11 +63,11 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             }
         }
         self.reporter.report(Event::Connected {
-            hosts: self.plan.hosts.len(),
+            hosts: existing.len(),
             unreachable,
             dropped_handshakes: context.connections.dropped_handshakes.load(Ordering::Relaxed),
         });
-        if excluded.iter().all(|&left_out| left_out) {
+        if existing.iter().all(|&index| excluded[index]) && existing.len() == self.plan.hosts.len() {
             fatal = true;
         }
         !fatal && !self.cancel.is_cancelled()
@@ -80,7 +83,12 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             context.connections.closed(idle);
         }
         let permit = context.connections.handshake().await;
-        let result = self.transport.connect(index, &self.plan.hosts[index]).await;
+        let host = context.host(self.plan, index);
+        if host.launch.is_some() && !context.launched.lock().expect("not poisoned").contains_key(&index) {
+            context.connections.failed(index);
+            return Err("its server was never launched".to_owned());
+        }
+        let result = self.transport.connect(index, &host).await;
         drop(permit);
         match result {
             Ok(connected) => {

@@ -98,7 +98,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 + ANSWER_GRACE_SECONDS;
         let status = match tokio::time::timeout(
             Duration::from_secs(deadline),
-            self.transport.run(work.host, host, script, &mut sink),
+            self.transport.run(work.host, &context.host(self.plan, work.host), script, &mut sink),
         )
         .await
         {

@@ -123,6 +123,25 @@ pub(super) struct RunContext {
     pub masker: Masker,
     /// The open connections, their budget and how new ones start.
     pub connections: Connections,
+    /// The servers launched so far, by plan host (launch slot).
+    pub launched: std::sync::Mutex<crate::cloud::Launched>,
+}
+
+impl RunContext {
+    /// Plan host `index` as the transport reaches it: a launch slot becomes its
+    /// instance's address once launched.
+    pub(super) fn host<'p>(&self, plan: &'p Plan, index: usize) -> std::borrow::Cow<'p, deployer_plan::PlanHost> {
+        let host = &plan.hosts[index];
+        if host.launch.is_none() {
+            return std::borrow::Cow::Borrowed(host);
+        }
+        match self.launched.lock().expect("not poisoned").get(&index) {
+            Some(instance) => {
+                std::borrow::Cow::Owned(deployer_plan::PlanHost { host: instance.address.clone(), ..host.clone() })
+            }
+            None => std::borrow::Cow::Borrowed(host),
+        }
+    }
 }
 
 pub struct Executor<'a, T: Transport, C: Cloud = NoCloud> {
@@ -166,6 +185,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 self.options.connect_concurrency,
                 self.options.connect_rate,
             ),
+            launched: std::sync::Mutex::default(),
         };
         let mut outcome = Outcome::new(self.plan);
         if let Err(reason) = self.check(&context.wire) {
@@ -244,7 +264,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         after: Option<RunStatus>,
     ) -> bool {
         if phase.scope == Scope::Controller {
-            return self.run_cloud_forward(index, phase, state, outcome, after).await;
+            return self.run_cloud_forward(context, index, phase, state, outcome, after).await;
         }
         let started = Instant::now();
         let items: Vec<&HostWork> = phase.work.iter().filter(|work| !state.excluded[work.host]).collect();
@@ -518,7 +538,9 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 if state.cloud_started.contains(&index) && !phase.cloud_undo.is_empty() {
                     let name = format!("undo {}", phase.name);
                     self.reporter.report(Event::UndoStarted { phase: phase.name.clone(), hosts: 0 });
-                    if let Err((step, error)) = self.run_cloud_steps(&name, &phase.cloud_undo, true, None).await {
+                    if let Err((step, error)) =
+                        self.run_cloud_steps(context, &name, &phase.cloud_undo, true, (None, outcome)).await
+                    {
                         consistent = false;
                         outcome.undo_failures.push(Failure::on_controller(&name, step, error));
                     }
@@ -595,6 +617,7 @@ impl Outcome {
             follow_up_failures: Vec::new(),
             connections_opened: 0,
             dropped_handshakes: 0,
+            launched: BTreeMap::new(),
             duration_ms: 0,
         }
     }

@@ -41,7 +41,7 @@ impl Compiler<'_> {
 }
 
 /// A phase of cloud steps, run on this machine.
-fn controller_phase(name: &str, description: &str, cloud: Vec<CloudStep>) -> Phase {
+pub(super) fn controller_phase(name: &str, description: &str, cloud: Vec<CloudStep>) -> Phase {
     let mut phase = Phase::new(name, description, Scope::Controller, Concurrency::Pool { size: 1 }, Vec::new());
     phase.cloud = cloud;
     phase

@@ -32,6 +32,12 @@ fn check_min_healthy(plan: &deployer_config::Rollout, sizes: &[usize], total: us
 impl Compiler<'_> {
     pub(super) fn phases(&self) -> Result<Vec<Phase>, PlanError> {
         let mut phases = Vec::new();
+        if self.input.command != CommandSpec::CreateEnvironment && !self.launch_slots().is_empty() {
+            return Err(PlanError::Unsafe(format!(
+                "only create_environment launches servers, not `{}`",
+                self.input.command.name()
+            )));
+        }
         match &self.input.command {
             CommandSpec::DeployFull => self.deploy_full(&mut phases)?,
             CommandSpec::CreateEnvironment => self.create_environment(&mut phases)?,
@@ -126,6 +132,10 @@ impl Compiler<'_> {
     }
 
     fn create_environment(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
+        let slots = self.launch_slots();
+        if !slots.is_empty() {
+            phases.extend(self.launch_phases(&slots)?);
+        }
         phases.push(
             self.phase_all("check", "check every host is reachable", |_, _| Ok(vec![self.steps.check_connection()]))?,
         );
@@ -139,7 +149,11 @@ impl Compiler<'_> {
         if !self.config.secrets.names.is_empty() {
             phases.push(self.secrets_phase()?);
         }
-        self.deploy_full(phases)
+        self.deploy_full(phases)?;
+        if !slots.is_empty() {
+            phases.push(self.retag_phase(&slots));
+        }
+        Ok(())
     }
 
     fn deploy_serial(

@@ -8,6 +8,7 @@ mod deploy;
 mod fabulaws;
 mod hooks;
 mod ids;
+mod launch;
 mod tasks;
 
 pub use ids::check_release_id;
@@ -214,7 +215,9 @@ impl Compiler<'_> {
 
 fn plan_host(host: &TargetHost) -> PlanHost {
     PlanHost {
-        name: host.to_string(),
+        // A server to launch has no address yet: its slot names it.
+        name: if host.launch.is_some() { host.host.clone() } else { host.to_string() },
+        launch: host.launch.clone(),
         host: host.host.clone(),
         user: host.user.clone(),
         port: host.port,
