@@ -108,9 +108,15 @@ pub(crate) enum Command {
     /// List the hosts a command would run on, in execution order
     Hosts(Target),
 
-    /// Prepare new hosts: directories, role setup commands, secrets, then a full deploy
+    /// Prepare new hosts (with `aws.discover: tags`, launching the servers roles are
+    /// missing): directories, role setup commands, secrets, then a full deploy
     #[command(alias = "create-environment")]
     CreateEnvironment(Target),
+
+    /// Build an image of the release for the Auto Scaling group: a builder server gets
+    /// it, becomes an image, and the image a new version of the group's launch template
+    #[command(aliases = ["create-image", "create_launch_config_for_deployment", "create-launch-config-for-deployment"])]
+    CreateImage(DeployArgs),
 
     /// Deploy to every host at once, with the maintenance page up during migrations
     #[command(alias = "deploy-full")]

@@ -3,7 +3,7 @@
 //! each step with the reason.
 
 use deployer_config::Config;
-use deployer_exec::{Cloud, CloudDone, Launched, NoCloud};
+use deployer_exec::{Cloud, CloudDone, CloudState, NoCloud};
 use deployer_plan::{CloudAction, Plan};
 
 pub(crate) enum RunCloud {
@@ -34,13 +34,44 @@ impl RunCloud {
 }
 
 impl Cloud for RunCloud {
-    async fn run(&self, action: &CloudAction, launched: &Launched) -> Result<CloudDone, String> {
+    async fn run(&self, action: &CloudAction, state: &CloudState) -> Result<CloudDone, String> {
         match self {
             #[cfg(feature = "aws")]
-            Self::Aws(aws) => aws.run(action, launched).await,
+            Self::Aws(aws) => aws.run(action, state).await,
             #[cfg(feature = "aws")]
             Self::Unavailable(reason) => Err(reason.clone()),
-            Self::None => NoCloud.run(action, launched).await,
+            Self::None => NoCloud.run(action, state).await,
         }
+    }
+}
+
+/// The environment's Auto Scaling group as AWS describes it now (read-only), for
+/// commands that change it; `None` when the environment names no group (the plan
+/// says so).
+pub(crate) fn group_snapshot(
+    config: &Config,
+    deployment: &str,
+    environment: &str,
+) -> Result<Option<deployer_plan::GroupSnapshot>, crate::context::CliError> {
+    let Some(name) = config.autoscaling_groups.group(deployment, environment) else { return Ok(None) };
+    #[cfg(feature = "aws")]
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(crate::context::CliError::Runtime)?;
+        runtime
+            .block_on(async {
+                let aws = deployer_aws::Aws::connect(&config.aws).await?;
+                aws.group_snapshot(name).await
+            })
+            .map(Some)
+            .map_err(|error| crate::context::CliError::Cloud(format!("auto scaling group `{name}`: {error}")))
+    }
+    #[cfg(not(feature = "aws"))]
+    {
+        Err(crate::context::CliError::Cloud(format!(
+            "auto scaling group `{name}`: this deployer was built without AWS support (the `aws` cargo feature)"
+        )))
     }
 }

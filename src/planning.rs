@@ -26,6 +26,13 @@ impl PlanRequest {
         let plain = |target: Target, spec| Self { target, spec, branch: None, commit: None, release_stamp: None };
         Ok(match command {
             Command::CreateEnvironment(target) => plain(target, CommandSpec::CreateEnvironment),
+            Command::CreateImage(args) => Self {
+                target: args.target,
+                spec: CommandSpec::CreateImage,
+                branch: args.branch,
+                commit: args.commit,
+                release_stamp: None,
+            },
             Command::DeployFull(args) => Self {
                 target: args.target,
                 spec: CommandSpec::DeployFull,
@@ -115,8 +122,16 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
     let launch_missing = request.spec == CommandSpec::CreateEnvironment && config.aws.discover_by_tags;
     let hosts = if request.spec.runs_on_no_host() {
         Vec::new()
+    } else if request.spec == CommandSpec::CreateImage {
+        // The image is built on one server of its own, launched by the run.
+        vec![deployer_config::builder_host(&config, &target.environment, &config.aws.autoscaling_role)?]
     } else {
         context::hosts_launching(&config, &target, global, launch_missing)?
+    };
+    let group = if request.spec.needs_group() {
+        crate::cloud::group_snapshot(&config, &target.deployment, &target.environment)?
+    } else {
+        None
     };
     let directory = config.directory().to_owned();
     let revision = if request.spec.ships_a_release() {
@@ -146,6 +161,7 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
         invocation,
         sources: &sources,
         shipping,
+        group,
     })?;
     Ok((config, plan))
 }

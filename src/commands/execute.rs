@@ -63,7 +63,7 @@ pub(crate) fn run_request(
         ))?;
         // `FabulAWS`'s `_retry_new`: a run that launched servers and failed cleanly
         // (its undo terminated them) tries again with new ones.
-        let launched = plan.hosts.iter().any(|host| host.launch.is_some());
+        let launched = plan.command == "create_environment" && plan.hosts.iter().any(|host| host.launch.is_some());
         let clean_failure = matches!(exit, Exit::Failed | Exit::RolledBack);
         if !(launched && clean_failure && attempt < config.aws.launch_attempts) {
             return Ok(exit);

@@ -17,6 +17,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, CliError> {
     let global = &cli.global;
     match cli.command {
         command @ (Command::CreateEnvironment(_)
+        | Command::CreateImage(_)
         | Command::DeployFull(_)
         | Command::DeploySerial(_)
         | Command::Rollback(_)

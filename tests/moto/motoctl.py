@@ -8,6 +8,8 @@
     motoctl.py ENDPOINT group NAME SUBNET DEPLOYMENT ENVIRONMENT ROLE SIZE
                                                 -> {"template": ..., "instances": [...]}
     motoctl.py ENDPOINT group-state NAME        -> {"suspended": [...], "desired": N, ...}
+    motoctl.py ENDPOINT images                  -> [{"id", "name", "state", "tags"}, ...] (this account's)
+    motoctl.py ENDPOINT template-versions NAME  -> [{"version", "image", "description"}, ...]
 
 Uses boto3 (installed with moto) as an independent client, so the tests do not
 check deployer's AWS calls with deployer's own. Instances go only into the
@@ -115,6 +117,37 @@ def instances(ec2):
     return found
 
 
+def images(ec2):
+    found = ec2.describe_images(Owners=["self"])["Images"]
+    return sorted(
+        (
+            {
+                "id": i["ImageId"],
+                "name": i.get("Name"),
+                "state": i.get("State"),
+                "tags": {t["Key"]: t["Value"] for t in i.get("Tags", [])},
+            }
+            for i in found
+        ),
+        key=lambda image: image["id"],
+    )
+
+
+def template_versions(ec2, name):
+    found = ec2.describe_launch_template_versions(LaunchTemplateName=name)["LaunchTemplateVersions"]
+    return sorted(
+        (
+            {
+                "version": v["VersionNumber"],
+                "image": v.get("LaunchTemplateData", {}).get("ImageId"),
+                "description": v.get("VersionDescription"),
+            }
+            for v in found
+        ),
+        key=lambda version: version["version"],
+    )
+
+
 def main():
     endpoint, command, *args = sys.argv[1:]
     ec2 = client(endpoint)
@@ -131,6 +164,10 @@ def main():
         result = group_state(endpoint, *args)
     elif command == "instances":
         result = instances(ec2)
+    elif command == "images":
+        result = images(ec2)
+    elif command == "template-versions":
+        result = template_versions(ec2, *args)
     else:
         sys.exit(f"unknown command {command}")
     json.dump(result, sys.stdout)

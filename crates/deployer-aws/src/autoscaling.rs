@@ -1,9 +1,7 @@
-//! Auto Scaling: suspending and resuming a group's processes, and the executor's
-//! [`Cloud`] for AWS.
+//! Auto Scaling: suspending and resuming a group's processes.
 
 use aws_sdk_autoscaling::error::ProvideErrorMetadata;
-use deployer_exec::{Cloud, CloudDone, Launched};
-use deployer_plan::{CloudAction, ScalingProcess};
+use deployer_plan::ScalingProcess;
 
 use crate::{Aws, AwsError};
 
@@ -58,42 +56,4 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     AwsError::from_parts(operation, error.code(), error.message(), error)
-}
-
-impl Cloud for Aws {
-    async fn run(&self, action: &CloudAction, launched: &Launched) -> Result<CloudDone, String> {
-        // Only instances this run launched: a slot never launched has none.
-        let ids_of = |hosts: &[usize]| -> Vec<String> {
-            hosts.iter().filter_map(|host| launched.get(host)).map(|instance| instance.id.clone()).collect()
-        };
-        let result = match action {
-            CloudAction::SuspendProcesses { group, processes } => {
-                self.suspend_processes(group, processes).await.map(|()| format!("suspended on `{group}`").into())
-            }
-            CloudAction::ResumeProcesses { group, processes } => {
-                self.resume_processes(group, processes).await.map(|()| format!("resumed on `{group}`").into())
-            }
-            CloudAction::LaunchInstances { hosts, spec } => self.launch(spec, hosts.len()).await.map(|launched| {
-                let ids: Vec<&str> = launched.iter().map(|instance| instance.id.as_str()).collect();
-                CloudDone { note: format!("launched {}", ids.join(", ")), launched }
-            }),
-            CloudAction::TerminateInstances { hosts } => {
-                let ids = ids_of(hosts);
-                self.terminate(&ids).await.map(|()| format!("terminated {}", describe_ids(&ids)).into())
-            }
-            CloudAction::TagInstances { hosts, tags } => {
-                let ids = ids_of(hosts);
-                self.tag(&ids, tags).await.map(|()| format!("tagged {}", describe_ids(&ids)).into())
-            }
-            // The executor runs these itself; none reaches a cloud.
-            CloudAction::LocalCommand { .. } | CloudAction::WaitForSsh { .. } => {
-                return Err("this step is not a cloud call".to_owned());
-            }
-        };
-        result.map_err(|error| error.to_string())
-    }
-}
-
-fn describe_ids(ids: &[String]) -> String {
-    if ids.is_empty() { "nothing (no server was launched)".to_owned() } else { ids.join(", ") }
 }

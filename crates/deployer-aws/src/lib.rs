@@ -8,9 +8,12 @@
 
 mod autoscaling;
 mod client;
+mod cloud;
 mod describe;
 mod discovery;
 mod error;
+mod group;
+mod images;
 mod launch;
 
 pub use client::Aws;

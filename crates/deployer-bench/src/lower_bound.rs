@@ -45,6 +45,7 @@ pub(crate) fn run(config: &Path, environment: &str, work: &Path, fleet: &Fleet) 
         },
         sources: &Sources::new(),
         shipping: None,
+        group: None,
     })
     .unwrap();
     // Per host, per phase: the steps' scripts, each in a subshell.

@@ -205,6 +205,9 @@ pub struct AwsSettings {
     /// it launched servers and failed (each failed attempt terminates what it launched).
     pub launch_attempts: u32,
     pub timeouts: crate::ec2::AwsTimeouts,
+    /// `aws.autoscaling_role`: the role the Auto Scaling group's servers play
+    /// (`FabulAWS`: `web`); `create_image` builds its image.
+    pub autoscaling_role: String,
 }
 
 impl AwsSettings {

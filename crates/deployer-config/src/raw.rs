@@ -100,6 +100,7 @@ pub(crate) struct RawAws {
     pub key_name: Option<String>,
     pub servers: Option<crate::ec2::ByEnvironmentRole<u32>>,
     pub launch_attempts: Option<u32>,
+    pub autoscaling_role: Option<String>,
     pub timeouts: Option<RawAwsTimeouts>,
 }
 

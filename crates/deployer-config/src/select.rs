@@ -256,6 +256,25 @@ pub fn select_hosts(
     Ok(targets)
 }
 
+/// The one server `create_image` launches to build an image of `role`'s servers,
+/// in the first zone (and its subnet), reached as the role's servers are.
+pub fn builder_host(config: &Config, environment: &str, role: &str) -> Result<TargetHost, SelectionError> {
+    let environment = config.environment(environment)?;
+    let cache = RoleHostCache { config, environment, discovery: &mut NoDiscovery, resolved: IndexMap::new() };
+    let (connection, gateway) = cache.reach(role);
+    let zone = config.ec2.zones().first().cloned();
+    let subnet = zone.as_ref().and_then(|zone| config.ec2.subnets.get(zone).cloned());
+    Ok(TargetHost {
+        host: format!("builder-{role}"),
+        user: config.deploy_user.clone(),
+        port: config.ssh.port,
+        roles: vec![role.to_owned()],
+        connection,
+        gateway,
+        launch: Some(LaunchSlot { role: role.to_owned(), number: 1, zone, subnet }),
+    })
+}
+
 /// The servers `role` is missing (it runs `running` of the `aws.servers` it
 /// should), spread over the zones in order after the ones running.
 fn launch_slots(

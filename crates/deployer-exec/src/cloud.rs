@@ -16,8 +16,14 @@ pub struct LaunchedInstance {
     pub address: String,
 }
 
-/// The run's launched servers, by plan host.
-pub type Launched = BTreeMap<usize, LaunchedInstance>;
+/// What the run's cloud steps made so far: the servers launched, by plan host,
+/// and the ids later steps use ([`deployer_plan::made`]: the image, the launch
+/// template version), by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CloudState {
+    pub launched: BTreeMap<usize, LaunchedInstance>,
+    pub made: BTreeMap<String, String>,
+}
 
 /// What a cloud action did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,20 +32,22 @@ pub struct CloudDone {
     pub note: String,
     /// For a launch: the instances, in the order of the action's hosts.
     pub launched: Vec<LaunchedInstance>,
+    /// Ids the action made, by name ([`deployer_plan::made`]).
+    pub made: Vec<(String, String)>,
 }
 
 impl From<String> for CloudDone {
     fn from(note: String) -> Self {
-        Self { note, launched: Vec::new() }
+        Self { note, ..Self::default() }
     }
 }
 
 /// Performs cloud actions for the executor.
 pub trait Cloud: Sync {
-    /// Performs `action`; `launched` are the servers this run launched so far
-    /// (what a terminate or a tag acts on). `Err` says why it could not be done,
-    /// in the operator's words.
-    fn run(&self, action: &CloudAction, launched: &Launched) -> impl Future<Output = Result<CloudDone, String>> + Send;
+    /// Performs `action`, given what the run's cloud steps made so far (a
+    /// terminate or a tag acts only on the servers this run launched). `Err`
+    /// says why it could not be done, in the operator's words.
+    fn run(&self, action: &CloudAction, state: &CloudState) -> impl Future<Output = Result<CloudDone, String>> + Send;
 }
 
 /// For runs without a cloud provider (a plan with no cloud steps, or a deployer
@@ -47,7 +55,7 @@ pub trait Cloud: Sync {
 pub struct NoCloud;
 
 impl Cloud for NoCloud {
-    async fn run(&self, action: &CloudAction, _launched: &Launched) -> Result<CloudDone, String> {
+    async fn run(&self, action: &CloudAction, _state: &CloudState) -> Result<CloudDone, String> {
         Err(format!("no cloud provider to {} (deployer was built without the `aws` feature)", action.describe()))
     }
 }

@@ -24,7 +24,7 @@ mod secrets;
 mod transport;
 mod wire;
 
-pub use cloud::{Cloud, CloudDone, Launched, LaunchedInstance, NoCloud};
+pub use cloud::{Cloud, CloudDone, CloudState, LaunchedInstance, NoCloud};
 pub use events::{Event, Reporter, Silent};
 pub use executor::{DEFAULT_CONNECT_CONCURRENCY, ExecOptions, Executor};
 pub use lines::{MAX_LINE, read_both, read_lines};

@@ -469,11 +469,12 @@ impl deployer_exec::Cloud for FakeCloud {
     async fn run(
         &self,
         action: &deployer_plan::CloudAction,
-        launched: &deployer_exec::Launched,
+        state: &deployer_exec::CloudState,
     ) -> Result<deployer_exec::CloudDone, String> {
         let mut described = action.describe();
         if let deployer_plan::CloudAction::TerminateInstances { hosts } = action {
-            let ids: Vec<&str> = hosts.iter().filter_map(|host| launched.get(host)).map(|i| i.id.as_str()).collect();
+            let ids: Vec<&str> =
+                hosts.iter().filter_map(|host| state.launched.get(host)).map(|i| i.id.as_str()).collect();
             described = format!("terminate {}", ids.join(" "));
         }
         self.done.lock().unwrap().push(described.clone());
@@ -490,7 +491,7 @@ impl deployer_exec::Cloud for FakeCloud {
                 .collect(),
             _ => Vec::new(),
         };
-        Ok(deployer_exec::CloudDone { note: "done".to_owned(), launched })
+        Ok(deployer_exec::CloudDone { note: "done".to_owned(), launched, made: Vec::new() })
     }
 }
 

@@ -97,6 +97,7 @@ fn deploy_full_1000_hosts(bencher: divan::Bencher) {
             invocation: invocation.clone(),
             sources: &sources,
             shipping: None,
+            group: None,
         })
         .unwrap()
     });

@@ -34,6 +34,24 @@ pub enum CloudAction {
     TerminateInstances { hosts: Vec<usize> },
     /// EC2 `CreateTags` on the instances this run launched for `hosts`.
     TagInstances { hosts: Vec<usize>, tags: Vec<(String, String)> },
+    /// EC2 `CreateImage` of the instance this run launched for `host`, tagged,
+    /// then a wait until it is available; the image id is the run's `image`.
+    CreateImage { host: usize, name: String, tags: Vec<(String, String)>, timeout: u32 },
+    /// EC2 `DeregisterImage` of the run's `image` (and its snapshots), if it made one.
+    DeleteImage,
+    /// EC2 `CreateLaunchTemplateVersion` of `template` from `source_version`, with
+    /// the run's `image`; the new version is the run's `template_version`.
+    CreateTemplateVersion { template: String, source_version: u64, description: String },
+    /// EC2 `DeleteLaunchTemplateVersions` of the run's `template_version`, if it made one.
+    DeleteTemplateVersion { template: String },
+}
+
+/// Values cloud steps make for later ones (ids known only when the run makes them).
+pub mod made {
+    /// The image `CreateImage` made.
+    pub const IMAGE: &str = "image";
+    /// The launch template version `CreateTemplateVersion` made.
+    pub const TEMPLATE_VERSION: &str = "template_version";
 }
 
 /// What one `RunInstances` asks for (every instance of one role in one zone).
@@ -108,6 +126,18 @@ impl CloudAction {
             }
             Self::TerminateInstances { hosts } => {
                 format!("terminate the {} server(s) this run launched", hosts.len())
+            }
+            Self::CreateImage { name, timeout, .. } => {
+                format!("make the image `{name}` of the builder and wait until it is available (at most {timeout}s)")
+            }
+            Self::DeleteImage => "deregister the image this run made, and its snapshots".to_owned(),
+            Self::CreateTemplateVersion { template, source_version, .. } => {
+                format!(
+                    "add a version of launch template {template} (a copy of version {source_version}) that launches the image"
+                )
+            }
+            Self::DeleteTemplateVersion { template } => {
+                format!("delete the version of launch template {template} this run made")
             }
             Self::TagInstances { hosts, tags } => {
                 let tags: Vec<String> = tags.iter().map(|(key, value)| format!("{key}={value}")).collect();

@@ -41,6 +41,10 @@ pub enum CommandSpec {
     Task {
         name: String,
     },
+    /// `create_image` (`FabulAWS`'s `create_launch_config_for_deployment`): a builder
+    /// server gets the release, becomes an image, and the image a new version of
+    /// the group's launch template.
+    CreateImage,
     /// Auto Scaling `SuspendProcesses` on the environment's group (all when none named).
     SuspendProcesses {
         processes: Vec<ScalingProcess>,
@@ -65,6 +69,7 @@ impl CommandSpec {
     pub fn name(&self) -> &'static str {
         match self {
             Self::CreateEnvironment => "create_environment",
+            Self::CreateImage => "create_image",
             Self::DeployFull => "deploy_full",
             Self::DeploySerial { .. } => "deploy_serial",
             Self::Rollback { .. } => "rollback",
@@ -96,7 +101,19 @@ impl CommandSpec {
 
     /// Whether the command ships a new release (and so needs a revision).
     pub fn ships_a_release(&self) -> bool {
-        matches!(self, Self::CreateEnvironment | Self::DeployFull | Self::DeploySerial { .. } | Self::Resume { .. })
+        matches!(
+            self,
+            Self::CreateEnvironment
+                | Self::CreateImage
+                | Self::DeployFull
+                | Self::DeploySerial { .. }
+                | Self::Resume { .. }
+        )
+    }
+
+    /// Whether the command needs the environment's Auto Scaling group as it is now.
+    pub fn needs_group(&self) -> bool {
+        matches!(self, Self::CreateImage)
     }
 }
 
@@ -129,4 +146,31 @@ pub struct PlanInput<'a> {
     pub sources: &'a Sources,
     /// What ships since the last deploy from this machine, when the caller knows.
     pub shipping: Option<crate::model::Shipping>,
+    /// The environment's Auto Scaling group as AWS described it, for commands that
+    /// need it ([`CommandSpec::needs_group`]).
+    pub group: Option<GroupSnapshot>,
+}
+
+/// An Auto Scaling group as it was when the run started (read-only calls made by
+/// the caller, so planning stays pure).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GroupSnapshot {
+    pub name: String,
+    pub min: u32,
+    pub desired: u32,
+    pub max: u32,
+    /// The launch template and the numbered version the group launches from.
+    pub template: Option<TemplateVersion>,
+    /// The launch configuration of a group that still uses one.
+    pub launch_configuration: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TemplateVersion {
+    pub id: String,
+    pub name: String,
+    /// The version number (`$Latest` and `$Default` resolved).
+    pub version: u64,
+    /// The image that version launches.
+    pub image: Option<String>,
 }

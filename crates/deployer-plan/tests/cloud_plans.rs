@@ -23,6 +23,7 @@ fn plan(environment: &str, command: CommandSpec) -> Result<deployer_plan::Plan, 
         invocation: support::invocation(),
         sources: &sources,
         shipping: None,
+        group: None,
     })
 }
 

@@ -9,7 +9,10 @@ use camino::Utf8Path;
 use deployer_config::{
     DiscoveryRequest, HostString, RoleDiscovery, Selection, TagRequest, TargetHost, parse_config, select_hosts,
 };
-use deployer_plan::{CloudAction, CommandSpec, Plan, PlanError, PlanInput, Revision, Scope, Sources, compile};
+use deployer_plan::{
+    CloudAction, CommandSpec, GroupSnapshot, Plan, PlanError, PlanInput, Revision, Scope, Sources, TemplateVersion,
+    compile,
+};
 
 const CONFIG: &str = "project: myproject\nrepo: /srv/git/myproject.git\nvalid_roles: [web, worker]\n\
 roles: {web: {restart: sudo systemctl restart myproject}, worker: {setup: [mkdir -p /srv/queue]}}\n\
@@ -53,6 +56,43 @@ fn plan_with(extra: &str, command: CommandSpec) -> Result<Plan, PlanError> {
         invocation: support::invocation(),
         sources: &Sources::new(),
         shipping: None,
+        group: None,
+    })
+}
+
+const GROUP: &str = "auto_scaling_groups: {testing: myproject-testing-ag}\n";
+
+fn group(template: bool) -> GroupSnapshot {
+    GroupSnapshot {
+        name: "myproject-testing-ag".to_owned(),
+        min: 2,
+        desired: 2,
+        max: 4,
+        template: template.then(|| TemplateVersion {
+            id: "lt-0abc1234".to_owned(),
+            name: "myproject-testing-web".to_owned(),
+            version: 7,
+            image: Some("ami-0def5678".to_owned()),
+        }),
+        launch_configuration: (!template).then(|| "myproject-testing-lc".to_owned()),
+    }
+}
+
+fn image_plan(group: Option<GroupSnapshot>) -> Result<Plan, PlanError> {
+    let text = format!("{CONFIG}{LAUNCH}{GROUP}migrate: {{role: worker, command: ./manage.py migrate}}\n");
+    let config = parse_config(Utf8Path::new("fabulaws-config.yml"), &text, &[]).unwrap();
+    let hosts = vec![deployer_config::builder_host(&config, "testing", "web").unwrap()];
+    compile(&PlanInput {
+        config: &config,
+        deployment: "myproject",
+        environment: "testing",
+        command: CommandSpec::CreateImage,
+        hosts: &hosts,
+        revision: Some(Revision { branch: Some("main".to_owned()), commit: support::COMMIT.to_owned() }),
+        invocation: support::invocation(),
+        sources: &Sources::new(),
+        shipping: None,
+        group,
     })
 }
 
@@ -114,5 +154,28 @@ fn what_a_launch_needs_is_asked_for_before_anything_runs() {
     let error = plan_with(&emulator, CommandSpec::CreateEnvironment).unwrap_err().to_string();
     assert!(error.contains("needs a subnet when `aws.endpoint_url` names an emulator"), "{error}");
     let error = plan_with(LAUNCH, CommandSpec::DeployFull).unwrap_err().to_string();
-    assert_eq!(error, "only create_environment launches servers, not `deploy_full`");
+    assert_eq!(error, "only create_environment and create_image launch servers, not `deploy_full`");
+}
+
+#[test]
+fn create_image_builds_on_one_builder_then_makes_the_image_and_a_template_version() {
+    let plan = image_plan(Some(group(true))).unwrap();
+    insta::assert_snapshot!("create_image_text", plan.to_text());
+    let names: Vec<&str> = plan.phases.iter().map(|phase| phase.name.as_str()).collect();
+    assert!(!names.contains(&"migrate"), "a builder never migrates: {names:?}");
+    assert_eq!(names[names.len() - 3..], ["image", "template", "cleanup"]);
+    let template = &plan.phases[names.len() - 2];
+    assert!(
+        matches!(&template.cloud[0].action, CloudAction::CreateTemplateVersion { template, source_version: 7, .. } if template == "lt-0abc1234")
+    );
+    assert!(matches!(template.cloud_undo[0].action, CloudAction::DeleteTemplateVersion { .. }));
+}
+
+#[test]
+fn create_image_refuses_a_group_on_a_launch_configuration() {
+    let error = image_plan(Some(group(false))).unwrap_err().to_string();
+    assert!(error.contains("launches from launch configuration `myproject-testing-lc`"), "{error}");
+    assert!(error.contains("move the group to a launch template"), "{error}");
+    let error = image_plan(None).unwrap_err().to_string();
+    assert!(error.contains("needs auto scaling group `myproject-testing-ag` as AWS describes it"), "{error}");
 }

@@ -124,6 +124,7 @@ fn plan(fixture: &Fixture, command: CommandSpec, stamp: &str, commit: &str) -> P
         },
         sources: &sources,
         shipping: None,
+        group: None,
     })
     .unwrap()
 }

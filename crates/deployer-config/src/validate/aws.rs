@@ -91,7 +91,15 @@ impl Validator<'_> {
                 self.problems.value(&path.key("timeouts").key(key), "expected 1 to 7200 seconds");
             }
         }
+        let autoscaling_role = raw.autoscaling_role.unwrap_or_else(|| "web".to_owned());
+        if !names.roles.contains(&autoscaling_role) && top.report.used.iter().any(|key| key == "auto_scaling_groups") {
+            self.problems.value(
+                &path.key("autoscaling_role"),
+                format!("`{autoscaling_role}` is not a role of `valid_roles`; set the role the group's servers play"),
+            );
+        }
         AwsSettings {
+            autoscaling_role,
             key_name: raw.key_name,
             servers: raw.servers,
             launch_attempts,

@@ -84,7 +84,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         }
         let permit = context.connections.handshake().await;
         let host = context.host(self.plan, index);
-        if host.launch.is_some() && !context.launched.lock().expect("not poisoned").contains_key(&index) {
+        if host.launch.is_some() && !context.cloud.lock().expect("not poisoned").launched.contains_key(&index) {
             context.connections.failed(index);
             return Err("its server was never launched".to_owned());
         }

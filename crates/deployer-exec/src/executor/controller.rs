@@ -87,8 +87,8 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 }
                 CloudAction::WaitForSsh { hosts, timeout } => self.wait_for_ssh(context, hosts, *timeout).await,
                 action => {
-                    let launched = context.launched.lock().expect("not poisoned").clone();
-                    match self.cloud.run(action, &launched).await {
+                    let state = context.cloud.lock().expect("not poisoned").clone();
+                    match self.cloud.run(action, &state).await {
                         Ok(done) => self.bind(context, action, done, outcome),
                         Err(error) => Err(error),
                     }
@@ -121,8 +121,9 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         done: CloudDone,
         outcome: &mut Outcome,
     ) -> Result<String, String> {
+        let mut state = context.cloud.lock().expect("not poisoned");
+        state.made.extend(done.made);
         let CloudAction::LaunchInstances { hosts, .. } = action else { return Ok(done.note) };
-        let mut launched = context.launched.lock().expect("not poisoned");
         for (&host, instance) in hosts.iter().zip(&done.launched) {
             let name = self.plan.hosts[host].name.clone();
             self.reporter.report(Event::Launched {
@@ -131,7 +132,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 address: instance.address.clone(),
             });
             outcome.launched.insert(name, instance.clone());
-            launched.insert(host, instance.clone());
+            state.launched.insert(host, instance.clone());
         }
         if done.launched.len() == hosts.len() {
             Ok(done.note)

@@ -123,8 +123,8 @@ pub(super) struct RunContext {
     pub masker: Masker,
     /// The open connections, their budget and how new ones start.
     pub connections: Connections,
-    /// The servers launched so far, by plan host (launch slot).
-    pub launched: std::sync::Mutex<crate::cloud::Launched>,
+    /// What cloud steps made so far: servers launched (by launch slot), ids.
+    pub cloud: std::sync::Mutex<crate::cloud::CloudState>,
 }
 
 impl RunContext {
@@ -135,7 +135,7 @@ impl RunContext {
         if host.launch.is_none() {
             return std::borrow::Cow::Borrowed(host);
         }
-        match self.launched.lock().expect("not poisoned").get(&index) {
+        match self.cloud.lock().expect("not poisoned").launched.get(&index) {
             Some(instance) => {
                 std::borrow::Cow::Owned(deployer_plan::PlanHost { host: instance.address.clone(), ..host.clone() })
             }
@@ -185,7 +185,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 self.options.connect_concurrency,
                 self.options.connect_rate,
             ),
-            launched: std::sync::Mutex::default(),
+            cloud: std::sync::Mutex::default(),
         };
         let mut outcome = Outcome::new(self.plan);
         if let Err(reason) = self.check(&context.wire) {

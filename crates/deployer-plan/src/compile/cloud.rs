@@ -7,7 +7,7 @@ use crate::model::{Concurrency, Phase, Scope};
 
 impl Compiler<'_> {
     /// The environment's Auto Scaling group (`auto_scaling_groups`).
-    fn autoscaling_group(&self, command: &'static str) -> Result<String, PlanError> {
+    pub(super) fn autoscaling_group(&self, command: &'static str) -> Result<String, PlanError> {
         self.config
             .autoscaling_groups
             .group(self.input.deployment, &self.environment.name)

@@ -32,15 +32,17 @@ fn check_min_healthy(plan: &deployer_config::Rollout, sizes: &[usize], total: us
 impl Compiler<'_> {
     pub(super) fn phases(&self) -> Result<Vec<Phase>, PlanError> {
         let mut phases = Vec::new();
-        if self.input.command != CommandSpec::CreateEnvironment && !self.launch_slots().is_empty() {
+        let launches = matches!(self.input.command, CommandSpec::CreateEnvironment | CommandSpec::CreateImage);
+        if !launches && !self.launch_slots().is_empty() {
             return Err(PlanError::Unsafe(format!(
-                "only create_environment launches servers, not `{}`",
+                "only create_environment and create_image launch servers, not `{}`",
                 self.input.command.name()
             )));
         }
         match &self.input.command {
             CommandSpec::DeployFull => self.deploy_full(&mut phases)?,
             CommandSpec::CreateEnvironment => self.create_environment(&mut phases)?,
+            CommandSpec::CreateImage => self.create_image(&mut phases)?,
             CommandSpec::DeploySerial { batch_size, waves } => {
                 self.deploy_serial(&mut phases, *batch_size, waves.as_ref())?;
             }
@@ -91,7 +93,9 @@ impl Compiler<'_> {
             CommandSpec::SuspendProcesses { processes } => self.scaling_processes(&mut phases, true, processes)?,
             CommandSpec::ResumeProcesses { processes } => self.scaling_processes(&mut phases, false, processes)?,
             CommandSpec::Resume { command, .. } => match &**command {
-                CommandSpec::DeployFull | CommandSpec::CreateEnvironment => self.deploy_full(&mut phases)?,
+                CommandSpec::DeployFull | CommandSpec::CreateEnvironment | CommandSpec::CreateImage => {
+                    self.deploy_full(&mut phases)?;
+                }
                 CommandSpec::DeploySerial { batch_size, waves } => {
                     self.deploy_serial(&mut phases, *batch_size, waves.as_ref())?;
                 }
@@ -134,8 +138,19 @@ impl Compiler<'_> {
     fn create_environment(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
         let slots = self.launch_slots();
         if !slots.is_empty() {
-            phases.extend(self.launch_phases(&slots)?);
+            phases.extend(self.launch_phases(&slots, "PENDING")?);
         }
+        self.set_up(phases)?;
+        self.deploy_full(phases)?;
+        if !slots.is_empty() {
+            phases.push(self.retag_phase(&slots));
+        }
+        Ok(())
+    }
+
+    /// What a new server needs before its first deploy: reachable, the layout,
+    /// each role's setup commands, the secrets.
+    pub(super) fn set_up(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
         phases.push(
             self.phase_all("check", "check every host is reachable", |_, _| Ok(vec![self.steps.check_connection()]))?,
         );
@@ -143,15 +158,12 @@ impl Compiler<'_> {
         phases.push(self.phase_all("layout", "create the directory layout", |_, _| {
             Ok(vec![self.steps.create_layout(&dirs, &files)])
         })?);
-        phases.push(self.phase_all("setup", "run each role's setup commands", |_, host| {
+        // No phase when no role has setup commands: it would run nothing anywhere.
+        phases.extend(self.phase_some("setup", "run each role's setup commands", |host| {
             Ok(self.per_role(host, |role| (!role.setup.is_empty()).then(|| self.steps.setup(&role.name, &role.setup))))
         })?);
         if !self.config.secrets.names.is_empty() {
             phases.push(self.secrets_phase()?);
-        }
-        self.deploy_full(phases)?;
-        if !slots.is_empty() {
-            phases.push(self.retag_phase(&slots));
         }
         Ok(())
     }

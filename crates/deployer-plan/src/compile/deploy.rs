@@ -232,6 +232,11 @@ impl Compiler<'_> {
 
     pub(super) fn migrate(&self, release: &ReleaseInfo) -> Result<Option<Phase>, PlanError> {
         let Some(migrate) = &self.config.migrate else { return Ok(None) };
+        if self.input.command == crate::input::CommandSpec::CreateImage {
+            // An image builder never touches the database: the deploy that
+            // rolls the image out migrates, once.
+            return Ok(None);
+        }
         let host = self
             .hosts
             .iter()

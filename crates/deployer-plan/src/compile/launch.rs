@@ -21,7 +21,10 @@ impl Compiler<'_> {
     }
 
     /// Launch every slot (one call per role and zone), then wait for ssh on each.
-    pub(super) fn launch_phases(&self, slots: &[usize]) -> Result<Vec<Phase>, PlanError> {
+    /// Until the run is done, their `role` tag is `<role>-<state>` (`PENDING` for
+    /// a server being set up, `BUILDER` for an image builder), which discovery
+    /// never takes for the role.
+    pub(super) fn launch_phases(&self, slots: &[usize], state: &str) -> Result<Vec<Phase>, PlanError> {
         let mut groups: BTreeMap<(String, Option<String>, Option<String>), Vec<usize>> = BTreeMap::new();
         for &index in slots {
             let slot = self.hosts[index].launch.as_ref().expect("a launch slot");
@@ -29,11 +32,16 @@ impl Compiler<'_> {
         }
         let mut steps = Vec::new();
         for ((role, zone, subnet), hosts) in groups {
-            let spec = self.launch_spec(&role, zone, subnet)?;
+            let spec = self.launch_spec(&role, zone, subnet, state)?;
             let title = format!("launch {} `{role}` server(s)", hosts.len());
             steps.push(CloudStep { title, action: CloudAction::LaunchInstances { hosts, spec: Box::new(spec) } });
         }
-        let mut launch = controller_phase("launch", "launch the servers the environment is missing", steps);
+        let description = if state == "BUILDER" {
+            "launch the server the image is built on"
+        } else {
+            "launch the servers the environment is missing"
+        };
+        let mut launch = controller_phase("launch", description, steps);
         launch.cloud_undo = vec![CloudStep {
             title: "terminate the servers this run launched".to_owned(),
             action: CloudAction::TerminateInstances { hosts: slots.to_vec() },
@@ -71,16 +79,23 @@ impl Compiler<'_> {
     }
 
     /// `FabulAWS`'s instance name: `<deployment>_<environment>_<role>`.
-    fn server_name(&self, role: &str) -> String {
+    pub(super) fn server_name(&self, role: &str) -> String {
         format!("{}_{}_{role}", self.input.deployment, self.environment.name)
     }
 
-    fn launch_spec(&self, role: &str, zone: Option<String>, subnet: Option<String>) -> Result<LaunchSpec, PlanError> {
+    fn launch_spec(
+        &self,
+        role: &str,
+        zone: Option<String>,
+        subnet: Option<String>,
+        state: &str,
+    ) -> Result<LaunchSpec, PlanError> {
         let ec2 = &self.config.ec2;
         let environment = &self.environment.name;
         let missing = |what: &str| {
             PlanError::Unsafe(format!(
-                "create_environment launches `{role}` servers in `{environment}`, which needs {what}"
+                "{} launches `{role}` servers in `{environment}`, which needs {what}",
+                self.input.command.name()
             ))
         };
         let image = ec2.ami.clone().ok_or_else(|| missing("an image: set `instance_settings.ami`"))?;
@@ -101,7 +116,7 @@ impl Compiler<'_> {
             encrypted: ec2.ebs_encrypt,
         });
         let deployment = self.input.deployment;
-        let pending = format!("{role}-PENDING");
+        let pending = format!("{role}-{state}");
         let tags = vec![
             ("deployment".to_owned(), deployment.to_owned()),
             ("environment".to_owned(), environment.clone()),

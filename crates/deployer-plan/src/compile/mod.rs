@@ -8,6 +8,7 @@ mod deploy;
 mod fabulaws;
 mod hooks;
 mod ids;
+mod image;
 mod launch;
 mod tasks;
 

@@ -55,5 +55,6 @@ pub fn plan(config: &Config, environment: &str, command: CommandSpec) -> Result<
         invocation: invocation(),
         sources: &sources,
         shipping: None,
+        group: None,
     })
 }

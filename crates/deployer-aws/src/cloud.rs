@@ -1,0 +1,91 @@
+//! The executor's [`Cloud`] for AWS: each typed [`CloudAction`] of a controller
+//! phase becomes its SDK calls here, and nowhere else.
+
+use deployer_exec::{Cloud, CloudDone, CloudState};
+use deployer_plan::{CloudAction, made};
+
+use crate::{Aws, AwsError};
+
+impl Cloud for Aws {
+    async fn run(&self, action: &CloudAction, state: &CloudState) -> Result<CloudDone, String> {
+        self.perform(action, state).await.map_err(|error| error.to_string())
+    }
+}
+
+impl Aws {
+    async fn perform(&self, action: &CloudAction, state: &CloudState) -> Result<CloudDone, AwsError> {
+        // Only instances this run launched: a slot never launched has none.
+        let ids_of = |hosts: &[usize]| -> Vec<String> {
+            hosts.iter().filter_map(|host| state.launched.get(host)).map(|instance| instance.id.clone()).collect()
+        };
+        let made = |name: &str| state.made.get(name).cloned();
+        Ok(match action {
+            CloudAction::SuspendProcesses { group, processes } => {
+                self.suspend_processes(group, processes).await?;
+                format!("suspended on `{group}`").into()
+            }
+            CloudAction::ResumeProcesses { group, processes } => {
+                self.resume_processes(group, processes).await?;
+                format!("resumed on `{group}`").into()
+            }
+            CloudAction::LaunchInstances { hosts, spec } => {
+                let launched = self.launch(spec, hosts.len()).await?;
+                let ids: Vec<&str> = launched.iter().map(|instance| instance.id.as_str()).collect();
+                CloudDone { note: format!("launched {}", ids.join(", ")), launched, made: Vec::new() }
+            }
+            CloudAction::TerminateInstances { hosts } => {
+                let ids = ids_of(hosts);
+                self.terminate(&ids).await?;
+                format!("terminated {}", describe_ids(&ids)).into()
+            }
+            CloudAction::TagInstances { hosts, tags } => {
+                let ids = ids_of(hosts);
+                self.tag(&ids, tags).await?;
+                format!("tagged {}", describe_ids(&ids)).into()
+            }
+            CloudAction::CreateImage { host, name, tags, timeout } => {
+                let instance = state
+                    .launched
+                    .get(host)
+                    .ok_or_else(|| AwsError::Answer("the builder was never launched".to_owned()))?;
+                let image = self.create_image(&instance.id, name, tags, *timeout).await?;
+                CloudDone {
+                    note: format!("made {image} of {}", instance.id),
+                    launched: Vec::new(),
+                    made: vec![(made::IMAGE.to_owned(), image)],
+                }
+            }
+            CloudAction::DeleteImage => match made(made::IMAGE) {
+                Some(image) => {
+                    self.delete_image(&image).await?;
+                    format!("deregistered {image}").into()
+                }
+                None => "no image was made".to_owned().into(),
+            },
+            CloudAction::CreateTemplateVersion { template, source_version, description } => {
+                let image = made(made::IMAGE).ok_or_else(|| AwsError::Answer("no image was made".to_owned()))?;
+                let version = self.create_template_version(template, *source_version, &image, description).await?;
+                CloudDone {
+                    note: format!("version {version} of {template} launches {image}"),
+                    launched: Vec::new(),
+                    made: vec![(made::TEMPLATE_VERSION.to_owned(), version.to_string())],
+                }
+            }
+            CloudAction::DeleteTemplateVersion { template } => match made(made::TEMPLATE_VERSION) {
+                Some(version) => {
+                    self.delete_template_version(template, &version).await?;
+                    format!("deleted version {version} of {template}").into()
+                }
+                None => "no version was made".to_owned().into(),
+            },
+            // The executor runs these itself; none reaches a cloud.
+            CloudAction::LocalCommand { .. } | CloudAction::WaitForSsh { .. } => {
+                return Err(AwsError::Answer("this step is not a cloud call".to_owned()));
+            }
+        })
+    }
+}
+
+fn describe_ids(ids: &[String]) -> String {
+    if ids.is_empty() { "nothing (no server was launched)".to_owned() } else { ids.join(", ") }
+}

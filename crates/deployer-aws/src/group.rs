@@ -1,0 +1,73 @@
+//! An Auto Scaling group as a command that changes it needs to know it before
+//! planning: capacity, and the launch template version it launches from (its
+//! number, `$Latest` and `$Default` resolved, and that version's image).
+
+use deployer_plan::{GroupSnapshot, TemplateVersion};
+
+use crate::{Aws, AwsError};
+
+impl Aws {
+    pub async fn group_snapshot(&self, name: &str) -> Result<GroupSnapshot, AwsError> {
+        let found = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .map_err(|error| crate::autoscaling::call("DescribeAutoScalingGroups", &error))?;
+        let Some(group) = found.auto_scaling_groups().first() else {
+            return Err(AwsError::Answer(format!("there is no auto scaling group `{name}`")));
+        };
+        let specification = group.launch_template().cloned().or_else(|| {
+            group
+                .mixed_instances_policy()
+                .and_then(|policy| policy.launch_template())
+                .and_then(|template| template.launch_template_specification())
+                .cloned()
+        });
+        let template = match specification {
+            Some(specification) => {
+                let id = specification.launch_template_id().map(str::to_owned);
+                let template_name = specification.launch_template_name().map(str::to_owned);
+                let version = specification.version().unwrap_or("$Default").to_owned();
+                Some(self.template_version(id, template_name, &version).await?)
+            }
+            None => None,
+        };
+        let count = |value: Option<i32>| value.and_then(|value| u32::try_from(value).ok()).unwrap_or(0);
+        Ok(GroupSnapshot {
+            name: name.to_owned(),
+            min: count(group.min_size()),
+            desired: count(group.desired_capacity()),
+            max: count(group.max_size()),
+            template,
+            launch_configuration: group.launch_configuration_name().map(str::to_owned),
+        })
+    }
+
+    async fn template_version(
+        &self,
+        id: Option<String>,
+        name: Option<String>,
+        version: &str,
+    ) -> Result<TemplateVersion, AwsError> {
+        let found = self
+            .ec2
+            .describe_launch_template_versions()
+            .set_launch_template_id(id)
+            .set_launch_template_name(name)
+            .versions(version)
+            .send()
+            .await
+            .map_err(|error| AwsError::call("DescribeLaunchTemplateVersions", &error))?;
+        let Some(found) = found.launch_template_versions().first() else {
+            return Err(AwsError::Answer(format!("the group's launch template has no version `{version}`")));
+        };
+        Ok(TemplateVersion {
+            id: found.launch_template_id().unwrap_or_default().to_owned(),
+            name: found.launch_template_name().unwrap_or_default().to_owned(),
+            version: found.version_number().and_then(|number| u64::try_from(number).ok()).unwrap_or(0),
+            image: found.launch_template_data().and_then(|data| data.image_id()).map(str::to_owned),
+        })
+    }
+}
