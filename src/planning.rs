@@ -120,18 +120,31 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
     // Cloud calls only: no host is selected, so none is looked up.
     // `create_environment` launches the servers roles found by tags are missing.
     let launch_missing = request.spec == CommandSpec::CreateEnvironment && config.aws.discover_by_tags;
+    // `deploy_full` replaces the instances of the environment's group (FabulAWS's
+    // deploy with autoscaling) when its hosts are found by tags.
+    let group_deploy = request.spec == CommandSpec::DeployFull
+        && config.aws.discover_by_tags
+        && config.autoscaling_groups.group(&target.deployment, &target.environment).is_some();
+    let group = if request.spec.needs_group() || group_deploy {
+        crate::cloud::group_snapshot(&config, &target.deployment, &target.environment)?
+    } else {
+        None
+    };
+    let role = &config.aws.autoscaling_role;
     let hosts = if request.spec.runs_on_no_host() {
         Vec::new()
     } else if request.spec == CommandSpec::CreateImage {
         // The image is built on one server of its own, launched by the run.
-        vec![deployer_config::builder_host(&config, &target.environment, &config.aws.autoscaling_role)?]
+        vec![deployer_config::builder_host(&config, &target.environment, role)?]
+    } else if let (true, Some(group)) = (group_deploy, &group) {
+        // The servers found by tags (the group's old instances among them), the
+        // builder, and one host for each instance the group will launch.
+        let mut hosts = context::hosts(&config, &target, global)?;
+        hosts.push(deployer_config::builder_host(&config, &target.environment, role)?);
+        hosts.extend(deployer_config::group_slots(&config, &target.environment, role, group.desired)?);
+        hosts
     } else {
         context::hosts_launching(&config, &target, global, launch_missing)?
-    };
-    let group = if request.spec.needs_group() {
-        crate::cloud::group_snapshot(&config, &target.deployment, &target.environment)?
-    } else {
-        None
     };
     let directory = config.directory().to_owned();
     let revision = if request.spec.ships_a_release() {

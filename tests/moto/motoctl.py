@@ -8,6 +8,7 @@
     motoctl.py ENDPOINT group NAME SUBNET DEPLOYMENT ENVIRONMENT ROLE SIZE
                                                 -> {"template": ..., "instances": [...]}
     motoctl.py ENDPOINT group-state NAME        -> {"suspended": [...], "desired": N, ...}
+    motoctl.py ENDPOINT state                   -> {"images": [...], "instances": [...]}
     motoctl.py ENDPOINT images                  -> [{"id", "name", "state", "tags"}, ...] (this account's)
     motoctl.py ENDPOINT template-versions NAME  -> [{"version", "image", "description"}, ...]
 
@@ -98,6 +99,8 @@ def group_state(endpoint, name):
         "desired": found["DesiredCapacity"],
         "max": found["MaxSize"],
         "instances": sorted(i["InstanceId"] for i in found.get("Instances", [])),
+        "version": found.get("LaunchTemplate", {}).get("Version"),
+        "tags": {t["Key"]: t["Value"] for t in found.get("Tags", [])},
     }
 
 
@@ -111,6 +114,7 @@ def instances(ec2):
                         "id": i["InstanceId"],
                         "state": i["State"]["Name"],
                         "ip": i.get("PrivateIpAddress"),
+                        "image": i.get("ImageId"),
                         "tags": {t["Key"]: t["Value"] for t in i.get("Tags", [])},
                     }
                 )
@@ -125,6 +129,7 @@ def images(ec2):
                 "id": i["ImageId"],
                 "name": i.get("Name"),
                 "state": i.get("State"),
+                "source": i.get("SourceInstanceId"),
                 "tags": {t["Key"]: t["Value"] for t in i.get("Tags", [])},
             }
             for i in found
@@ -164,6 +169,8 @@ def main():
         result = group_state(endpoint, *args)
     elif command == "instances":
         result = instances(ec2)
+    elif command == "state":
+        result = {"images": images(ec2), "instances": instances(ec2)}
     elif command == "images":
         result = images(ec2)
     elif command == "template-versions":

@@ -78,10 +78,59 @@ impl Aws {
                 }
                 None => "no version was made".to_owned().into(),
             },
+            CloudAction::MarkDeploy { .. }
+            | CloudAction::ClearDeploy { .. }
+            | CloudAction::ScaleOut { .. }
+            | CloudAction::ScaleBack { .. }
+            | CloudAction::WaitForGroup { .. }
+            | CloudAction::Cull { .. }
+            | CloudAction::SetCapacity { .. } => self.perform_on_group(action, state).await?,
             // The executor runs these itself; none reaches a cloud.
             CloudAction::LocalCommand { .. } | CloudAction::WaitForSsh { .. } => {
                 return Err(AwsError::Answer("this step is not a cloud call".to_owned()));
             }
+        })
+    }
+}
+
+impl Aws {
+    /// The actions of a deploy that replaces a group's instances.
+    async fn perform_on_group(&self, action: &CloudAction, state: &CloudState) -> Result<CloudDone, AwsError> {
+        let made = |name: &str| state.made.get(name).cloned();
+        Ok(match action {
+            CloudAction::MarkDeploy { group, deploy_id, restore, retire } => {
+                self.mark_deploy(group, deploy_id, *restore, retire).await?;
+                format!("marked `{group}` and {} instance(s) to retire", retire.len()).into()
+            }
+            CloudAction::ClearDeploy { group, retire } => {
+                self.clear_deploy(group, retire).await?;
+                format!("removed the deploy's tags from `{group}`").into()
+            }
+            CloudAction::ScaleOut { group, template, capacity } => {
+                let version = made(made::TEMPLATE_VERSION)
+                    .ok_or_else(|| AwsError::Answer("no template version was made".to_owned()))?;
+                self.update_group(group, Some((template, version.clone())), *capacity).await?;
+                format!("`{group}` on version {version}; {capacity}").into()
+            }
+            CloudAction::ScaleBack { group, template, version, capacity, keep } => {
+                let terminated = self.scale_back(group, template, *version, *capacity, keep).await?;
+                format!("terminated {}; `{group}` on version {version}; {capacity}", describe_ids(&terminated)).into()
+            }
+            CloudAction::WaitForGroup { group, hosts, old, timeout } => {
+                let image = made(made::IMAGE).ok_or_else(|| AwsError::Answer("no image was made".to_owned()))?;
+                let launched = self.wait_for_group(group, hosts.len(), old, &image, *timeout).await?;
+                let ids: Vec<&str> = launched.iter().map(|instance| instance.id.as_str()).collect();
+                CloudDone { note: format!("in service: {}", ids.join(", ")), launched, made: Vec::new() }
+            }
+            CloudAction::Cull { group, instances } => {
+                self.cull(group, instances).await?;
+                format!("terminated {}", describe_ids(instances)).into()
+            }
+            CloudAction::SetCapacity { group, capacity } => {
+                self.update_group(group, None, *capacity).await?;
+                format!("`{group}`: {capacity}").into()
+            }
+            other => return Err(AwsError::Answer(format!("not an auto scaling group action: {}", other.describe()))),
         })
     }
 }

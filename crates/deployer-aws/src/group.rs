@@ -2,7 +2,7 @@
 //! planning: capacity, and the launch template version it launches from (its
 //! number, `$Latest` and `$Default` resolved, and that version's image).
 
-use deployer_plan::{GroupSnapshot, TemplateVersion};
+use deployer_plan::{GroupMember, GroupSnapshot, TemplateVersion};
 
 use crate::{Aws, AwsError};
 
@@ -42,6 +42,20 @@ impl Aws {
             max: count(group.max_size()),
             template,
             launch_configuration: group.launch_configuration_name().map(str::to_owned),
+            instances: group
+                .instances()
+                .iter()
+                .map(|instance| GroupMember {
+                    id: instance.instance_id().unwrap_or_default().to_owned(),
+                    lifecycle: instance.lifecycle_state().map_or_else(String::new, |state| state.as_str().to_owned()),
+                    health: instance.health_status().unwrap_or_default().to_owned(),
+                })
+                .collect(),
+            tags: group
+                .tags()
+                .iter()
+                .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned())))
+                .collect(),
         })
     }
 

@@ -15,6 +15,7 @@ mod error;
 mod group;
 mod images;
 mod launch;
+mod rollout;
 
 pub use client::Aws;
 pub use describe::{Description, GroupInfo, GroupInstance, InstanceInfo};

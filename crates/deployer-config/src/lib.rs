@@ -45,6 +45,6 @@ pub use overrides::Override;
 pub use rollout::{Rollout, WaveSize};
 pub use select::{
     DiscoveryRequest, LaunchSlot, NoDiscovery, RoleDiscovery, Selection, SelectionError, TagRequest, TargetHost,
-    builder_host, select_hosts,
+    builder_host, group_slots, select_hosts,
 };
 pub use validate::parse_config;

@@ -56,6 +56,10 @@ pub struct LaunchSlot {
     /// The zone's subnet (`subnets`), when the file names subnets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subnet: Option<String>,
+    /// Launched by the Auto Scaling group (when the run raises its capacity),
+    /// not by deployer.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub by_group: bool,
 }
 
 /// One host a command will run on.
@@ -271,8 +275,32 @@ pub fn builder_host(config: &Config, environment: &str, role: &str) -> Result<Ta
         roles: vec![role.to_owned()],
         connection,
         gateway,
-        launch: Some(LaunchSlot { role: role.to_owned(), number: 1, zone, subnet }),
+        launch: Some(LaunchSlot { role: role.to_owned(), number: 1, zone, subnet, by_group: false }),
     })
+}
+
+/// The `count` servers an Auto Scaling group launches for `role` when a deploy
+/// raises its capacity: hosts once they are in service.
+pub fn group_slots(
+    config: &Config,
+    environment: &str,
+    role: &str,
+    count: u32,
+) -> Result<Vec<TargetHost>, SelectionError> {
+    let environment = config.environment(environment)?;
+    let cache = RoleHostCache { config, environment, discovery: &mut NoDiscovery, resolved: IndexMap::new() };
+    let (connection, gateway) = cache.reach(role);
+    Ok((1..=count)
+        .map(|number| TargetHost {
+            host: format!("new-{role}-{number}"),
+            user: config.deploy_user.clone(),
+            port: config.ssh.port,
+            roles: vec![role.to_owned()],
+            connection,
+            gateway: gateway.clone(),
+            launch: Some(LaunchSlot { role: role.to_owned(), number, zone: None, subnet: None, by_group: true }),
+        })
+        .collect())
 }
 
 /// The servers `role` is missing (it runs `running` of the `aws.servers` it
@@ -300,7 +328,7 @@ fn launch_slots(
                 roles: vec![role.to_owned()],
                 connection,
                 gateway: gateway.clone(),
-                launch: Some(LaunchSlot { role: role.to_owned(), number, zone, subnet }),
+                launch: Some(LaunchSlot { role: role.to_owned(), number, zone, subnet, by_group: false }),
             }
         })
         .collect()

@@ -557,6 +557,7 @@ async fn launched_servers_are_reached_at_their_address_and_terminated_by_the_und
             number: u32::try_from(slot).unwrap(),
             zone: None,
             subnet: None,
+            by_group: false,
         });
     }
     let transport = Addresses::default();

@@ -167,6 +167,25 @@ impl Fleet {
     /// Starts one more loopback host listening on `address` (in 127.0.0.0/8: no
     /// other address is ever used), trusted in [`Fleet::known_hosts`]; returns its index.
     pub fn add_host_at(&mut self, address: Ipv4Addr) -> Result<usize, String> {
+        self.add_host_from(address, None)
+    }
+
+    /// Saves host `index`'s files as the image `name`, as a cloud makes a machine
+    /// image of an instance's disk.
+    pub fn save_image(&self, index: usize, name: &str) -> Result<(), String> {
+        let image = self.directory.join("images").join(name);
+        std::fs::create_dir_all(&image).map_err(|error| format!("{}: {error}", image.display()))?;
+        copy_tree(&self.hosts[index].files, &image)
+    }
+
+    /// The files of image `name`, if it was saved.
+    pub fn image(&self, name: &str) -> Option<PathBuf> {
+        Some(self.directory.join("images").join(name)).filter(|path| path.is_dir())
+    }
+
+    /// [`Fleet::add_host_at`], the host's files starting as a copy of `image`
+    /// (a directory from [`Fleet::image`]): an instance launched from an image.
+    pub fn add_host_from(&mut self, address: Ipv4Addr, image: Option<&Path>) -> Result<usize, String> {
         if !address.is_loopback() {
             return Err(format!("{address} is not a loopback address; fleet hosts never use any other"));
         }
@@ -174,6 +193,11 @@ impl Fleet {
             return Err("hosts are added to loopback fleets only".to_owned());
         }
         let index = self.hosts.len();
+        if let Some(image) = image {
+            let files = self.host_dir(index).join("files");
+            std::fs::create_dir_all(&files).map_err(|error| error.to_string())?;
+            copy_tree(image, &files)?;
+        }
         let mut host = self.start_host(index, address, None)?;
         self.trust(index, address)?;
         wait_until_listening(&mut host)?;
@@ -471,4 +495,16 @@ fn listening(pid: u32, address: Ipv4Addr) -> bool {
             fields.get(1) == Some(&wanted.as_str()) && fields.get(3) == Some(&"0A")
         })
     })
+}
+
+/// Copies the contents of `from` into `to`, keeping owners, modes and links.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg("--")
+        .arg(from.join("."))
+        .arg(to)
+        .status()
+        .map_err(|error| error.to_string())?;
+    if status.success() { Ok(()) } else { Err(format!("cannot copy {} to {}", from.display(), to.display())) }
 }

@@ -44,6 +44,40 @@ pub enum CloudAction {
     CreateTemplateVersion { template: String, source_version: u64, description: String },
     /// EC2 `DeleteLaunchTemplateVersions` of the run's `template_version`, if it made one.
     DeleteTemplateVersion { template: String },
+    /// The deploy's state in AWS, so a deploy that died can be found: the group is
+    /// tagged `deployer:deploy=<deploy id>` and `deployer:restore=<min>,<desired>,<max>`,
+    /// and each instance to retire `deployer:retire=<deploy id>`.
+    MarkDeploy { group: String, deploy_id: String, restore: Capacity, retire: Vec<String> },
+    /// Removes what `MarkDeploy` tagged.
+    ClearDeploy { group: String, retire: Vec<String> },
+    /// Auto Scaling `UpdateAutoScalingGroup`: the run's launch template version,
+    /// and `capacity`.
+    ScaleOut { group: String, template: String, capacity: Capacity },
+    /// Puts a scaled-out group back: every instance not in `keep` is terminated
+    /// (decrementing the capacity), then the group gets `version` and `capacity`.
+    ScaleBack { group: String, template: String, version: u64, capacity: Capacity, keep: Vec<String> },
+    /// Waits until `hosts.len()` instances of `group` that are not in `old` are in
+    /// service, healthy and on the run's image; each becomes one of `hosts`.
+    WaitForGroup { group: String, hosts: Vec<usize>, old: Vec<String>, timeout: u32 },
+    /// Auto Scaling `TerminateInstanceInAutoScalingGroup` of each of `instances`,
+    /// decrementing the capacity: exactly these, never another.
+    Cull { group: String, instances: Vec<String> },
+    /// Auto Scaling `UpdateAutoScalingGroup`: `capacity`.
+    SetCapacity { group: String, capacity: Capacity },
+}
+
+/// An Auto Scaling group's sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capacity {
+    pub min: u32,
+    pub desired: u32,
+    pub max: u32,
+}
+
+impl std::fmt::Display for Capacity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "min {}, desired {}, max {}", self.min, self.desired, self.max)
+    }
 }
 
 /// Values cloud steps make for later ones (ids known only when the run makes them).
@@ -139,10 +173,59 @@ impl CloudAction {
             Self::DeleteTemplateVersion { template } => {
                 format!("delete the version of launch template {template} this run made")
             }
+            Self::MarkDeploy { group, deploy_id, restore, retire } => format!(
+                "tag auto scaling group `{group}` deployer:deploy={deploy_id} (restore {restore}) and its {} \
+                 instance(s) to retire deployer:retire",
+                retire.len()
+            ),
+            Self::ClearDeploy { group, retire } => {
+                format!("remove the deploy's tags from auto scaling group `{group}` and {} instance(s)", retire.len())
+            }
+            Self::ScaleOut { group, template, capacity } => {
+                format!("point auto scaling group `{group}` at the new version of {template}; {capacity}")
+            }
+            Self::ScaleBack { group, template, version, capacity, keep } => format!(
+                "terminate every instance of auto scaling group `{group}` but the {} it had, then version {version} \
+                 of {template}; {capacity}",
+                keep.len()
+            ),
+            Self::WaitForGroup { group, hosts, timeout, .. } => format!(
+                "wait until {} new instance(s) of auto scaling group `{group}` are in service on the new image (at \
+                 most {timeout}s)",
+                hosts.len()
+            ),
+            Self::Cull { group, instances } => format!(
+                "terminate the {} old instance(s) of auto scaling group `{group}` ({})",
+                instances.len(),
+                instances.join(", ")
+            ),
+            Self::SetCapacity { group, capacity } => format!("set auto scaling group `{group}` to {capacity}"),
             Self::TagInstances { hosts, tags } => {
                 let tags: Vec<String> = tags.iter().map(|(key, value)| format!("{key}={value}")).collect();
                 format!("tag the {} new server(s) {}", hosts.len(), tags.join(", "))
             }
+        }
+    }
+
+    /// Whether the action only removes something the run made that serves no one
+    /// (an image, a template version no group uses, a builder, tags): when it
+    /// fails in an undo, the failure is reported, but every server still serves
+    /// what it served before, so the run is not partial.
+    pub fn is_cleanup(&self) -> bool {
+        matches!(
+            self,
+            Self::DeleteImage
+                | Self::DeleteTemplateVersion { .. }
+                | Self::TerminateInstances { .. }
+                | Self::ClearDeploy { .. }
+        )
+    }
+
+    /// The plan hosts this action binds to instances when it succeeds.
+    pub fn binds(&self) -> Option<&[usize]> {
+        match self {
+            Self::LaunchInstances { hosts, .. } | Self::WaitForGroup { hosts, .. } => Some(hosts),
+            _ => None,
         }
     }
 

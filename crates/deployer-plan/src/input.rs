@@ -163,6 +163,19 @@ pub struct GroupSnapshot {
     pub template: Option<TemplateVersion>,
     /// The launch configuration of a group that still uses one.
     pub launch_configuration: Option<String>,
+    /// Its instances, by id.
+    pub instances: Vec<GroupMember>,
+    /// The group's tags (`deployer:deploy` marks a deploy in progress).
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GroupMember {
+    pub id: String,
+    /// `InService`, `Pending`, `Terminating`, ...
+    pub lifecycle: String,
+    /// `Healthy` or `Unhealthy`.
+    pub health: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -28,10 +28,10 @@ mod steps;
 mod templates;
 mod text;
 
-pub use cloud::{CloudAction, CloudStep, DataVolume, LaunchSpec, ScalingProcess, made};
+pub use cloud::{Capacity, CloudAction, CloudStep, DataVolume, LaunchSpec, ScalingProcess, made};
 pub use compile::{check_release_id, compile};
 pub use error::{PlanError, TemplateProblem};
-pub use input::{CommandSpec, GroupSnapshot, Invocation, PlanInput, Sources, TemplateVersion};
+pub use input::{CommandSpec, GroupMember, GroupSnapshot, Invocation, PlanInput, Sources, TemplateVersion};
 pub use model::{
     Concurrency, Effect, FollowUp, HostWork, Phase, Plan, PlanHost, Revision, Scope, Shipping, Step, StepKind,
     WaveGate, When,

@@ -298,6 +298,7 @@ pub enum StepKind {
     ReceiveArchive,
     DiscardArchive,
     VerifyPrepared,
+    VerifyLive,
     LinkShared,
     RenderTemplate,
     Build,

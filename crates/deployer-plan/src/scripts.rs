@@ -69,6 +69,7 @@ shell_files! {
     UNLOCK => "unlock.sh",
     UPLOAD_SECRETS => "upload_secrets.sh",
     VERIFY_PREPARED => "verify_prepared.sh",
+    VERIFY_LIVE => "verify_live.sh",
 }
 
 fn library(name: &str) -> &'static str {

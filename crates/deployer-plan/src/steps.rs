@@ -149,6 +149,12 @@ impl StepBuilder<'_> {
         self.step(StepKind::VerifyPrepared, "check the release is still complete (prepared before)", script)
     }
 
+    /// On a server launched from a release image: `current` is that release.
+    pub fn verify_live(&self, id: &str) -> Step {
+        let script = self.fill(scripts::VERIFY_LIVE, vec![("release", Value::word(id))]);
+        self.step(StepKind::VerifyLive, "check the server serves the release from its image", script)
+    }
+
     pub fn link_shared(&self, id: &str, dirs: &[String], files: &[String]) -> Option<Step> {
         if dirs.is_empty() && files.is_empty() {
             return None;

@@ -10,8 +10,8 @@ use deployer_config::{
     DiscoveryRequest, HostString, RoleDiscovery, Selection, TagRequest, TargetHost, parse_config, select_hosts,
 };
 use deployer_plan::{
-    CloudAction, CommandSpec, GroupSnapshot, Plan, PlanError, PlanInput, Revision, Scope, Sources, TemplateVersion,
-    compile,
+    CloudAction, CommandSpec, GroupMember, GroupSnapshot, Plan, PlanError, PlanInput, Revision, Scope, Sources,
+    TemplateVersion, compile,
 };
 
 const CONFIG: &str = "project: myproject\nrepo: /srv/git/myproject.git\nvalid_roles: [web, worker]\n\
@@ -75,6 +75,14 @@ fn group(template: bool) -> GroupSnapshot {
             image: Some("ami-0def5678".to_owned()),
         }),
         launch_configuration: (!template).then(|| "myproject-testing-lc".to_owned()),
+        instances: ["i-0bbb2222", "i-0aaa1111"]
+            .map(|id| GroupMember {
+                id: id.to_owned(),
+                lifecycle: "InService".to_owned(),
+                health: "Healthy".to_owned(),
+            })
+            .to_vec(),
+        tags: Vec::new(),
     }
 }
 
@@ -178,4 +186,113 @@ fn create_image_refuses_a_group_on_a_launch_configuration() {
     assert!(error.contains("move the group to a launch template"), "{error}");
     let error = image_plan(None).unwrap_err().to_string();
     assert!(error.contains("needs auto scaling group `myproject-testing-ag` as AWS describes it"), "{error}");
+}
+
+/// EC2 runs the group's two web servers and a worker.
+struct GroupAndWorker;
+
+impl RoleDiscovery for GroupAndWorker {
+    fn discover(&mut self, _request: &DiscoveryRequest<'_>) -> Result<String, String> {
+        Ok(String::new())
+    }
+
+    fn discover_tagged(&mut self, request: &TagRequest<'_>) -> Result<Vec<HostString>, String> {
+        Ok(match request.role {
+            "web" => vec!["10.0.1.4".parse().unwrap(), "10.0.1.5".parse().unwrap()],
+            _ => vec!["10.0.2.4".parse().unwrap()],
+        })
+    }
+}
+
+fn group_deploy_plan(group: GroupSnapshot) -> Result<Plan, PlanError> {
+    let text = format!(
+        "{CONFIG}{LAUNCH}{GROUP}migrate: {{role: worker, command: ./manage.py migrate}}\n\
+         static_html: {{upgrade_message: 503.html, healthcheck_override: healthcheck.html}}\n"
+    );
+    let config = parse_config(Utf8Path::new("fabulaws-config.yml"), &text, &[]).unwrap();
+    let selection = Selection { dedupe: true, ..Selection::default() };
+    let mut hosts = select_hosts(&config, "testing", &selection, &mut GroupAndWorker).unwrap();
+    hosts.push(deployer_config::builder_host(&config, "testing", "web").unwrap());
+    hosts.extend(deployer_config::group_slots(&config, "testing", "web", group.desired).unwrap());
+    let mut sources = Sources::new();
+    sources.insert("503.html".into(), "down\n".to_owned());
+    sources.insert("healthcheck.html".into(), "OK\n".to_owned());
+    compile(&PlanInput {
+        config: &config,
+        deployment: "myproject",
+        environment: "testing",
+        command: CommandSpec::DeployFull,
+        hosts: &hosts,
+        revision: Some(Revision { branch: Some("main".to_owned()), commit: support::COMMIT.to_owned() }),
+        invocation: support::invocation(),
+        sources: &sources,
+        shipping: None,
+        group: Some(group),
+    })
+}
+
+#[test]
+fn deploy_full_on_a_group_builds_doubles_verifies_cuts_over_and_culls() {
+    let plan = group_deploy_plan(group(true)).unwrap();
+    let names: Vec<&str> = plan.phases.iter().map(|phase| phase.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "launch",
+            "reach",
+            "check",
+            "layout",
+            "lock",
+            "lock_rest",
+            "prepare",
+            "build_image",
+            "verify_builder",
+            "finish",
+            "image",
+            "template",
+            "cleanup",
+            "mark",
+            "suspend",
+            "scale_out",
+            "reach",
+            "verify",
+            "maintenance_on",
+            "migrate",
+            "switch",
+            "cull",
+            "maintenance_off",
+            "finish",
+            "resume"
+        ]
+    );
+    let on = |name: &str| -> Vec<&str> {
+        let phase = plan.phases.iter().rfind(|phase| phase.name == name).unwrap();
+        phase.work.iter().map(|work| plan.hosts[work.host].name.as_str()).collect()
+    };
+    assert_eq!(on("prepare"), ["10.0.2.4", "builder-web"], "the servers outside the group and the builder");
+    assert_eq!(on("verify"), ["new-web-1", "new-web-2"]);
+    assert_eq!(on("maintenance_on"), ["10.0.1.4", "10.0.1.5", "new-web-1", "new-web-2"]);
+    assert_eq!(on("migrate"), ["10.0.2.4"]);
+    assert_eq!(on("maintenance_off"), ["new-web-1", "new-web-2"]);
+    let text = plan.to_text();
+    assert!(
+        text.contains(
+            "terminate the 2 old instance(s) of auto scaling group `myproject-testing-ag` (i-0aaa1111, i-0bbb2222)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("min 4, desired 4, max 4"), "{text}");
+    insta::assert_snapshot!("deploy_full_group_text", text);
+}
+
+#[test]
+fn deploy_full_on_a_group_refuses_one_another_deploy_left_marked() {
+    let mut marked = group(true);
+    marked.tags.push(("deployer:deploy".to_owned(), "20261122T000000Z-1".to_owned()));
+    let error = group_deploy_plan(marked).unwrap_err().to_string();
+    assert!(error.contains("is marked by deploy 20261122T000000Z-1, which did not finish"), "{error}");
+    let mut busy = group(true);
+    busy.instances[0].lifecycle = "Pending".to_owned();
+    let error = group_deploy_plan(busy).unwrap_err().to_string();
+    assert!(error.contains("instance i-0bbb2222 of auto scaling group `myproject-testing-ag` is Pending"), "{error}");
 }

@@ -17,6 +17,11 @@ pub struct Moto {
     child: Child,
     pub endpoint: String,
     venv: PathBuf,
+    /// Images whose files the fleet saved (from their source instance's host).
+    saved: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// A file (path under the deploy root, and content) added to every image the
+    /// fleet saves: a fault only instances launched from images have.
+    pub image_fault: std::sync::Mutex<Option<(String, String)>>,
 }
 
 fn venv() -> PathBuf {
@@ -51,7 +56,13 @@ impl Moto {
             assert!(Instant::now() < deadline, "moto did not start listening on port {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { child, endpoint: format!("http://127.0.0.1:{port}"), venv }
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            venv,
+            saved: std::sync::Mutex::default(),
+            image_fault: std::sync::Mutex::default(),
+        }
     }
 
     /// Runs `motoctl.py COMMAND ARGS` against this server; its JSON answer.
@@ -79,15 +90,35 @@ impl Moto {
     /// that has none, stopped hosts for instances that stopped or terminated.
     /// Returns instance id → fleet host index. Any instance address outside
     /// 127.0.0.0/8 fails the test: it is never dialled.
+    ///
+    /// Images are emulated: a new image of an instance saves its host's files,
+    /// and an instance launched from it starts with a copy of them, so it serves
+    /// what the instance imaged served.
     pub fn reconcile(&self, fleet: &mut Fleet, hosts: &mut std::collections::BTreeMap<String, usize>) {
-        for instance in self.ctl(&["instances"]).as_array().unwrap() {
+        let state = self.ctl(&["state"]);
+        for image in state["images"].as_array().unwrap() {
+            let id = image["id"].as_str().unwrap().to_owned();
+            let mut saved = self.saved.lock().unwrap();
+            if saved.contains(&id) {
+                continue;
+            }
+            let source = image["source"].as_str().and_then(|source| hosts.get(source));
+            let source = *source.unwrap_or_else(|| panic!("image {id} is of an instance that is no fleet host"));
+            fleet.save_image(source, &id).expect("the image's files are saved");
+            if let Some((path, content)) = &*self.image_fault.lock().unwrap() {
+                std::fs::write(fleet.image(&id).unwrap().join(path), content).unwrap();
+            }
+            saved.insert(id);
+        }
+        for instance in state["instances"].as_array().unwrap() {
             let id = instance["id"].as_str().unwrap().to_owned();
             let address: Ipv4Addr = instance["ip"].as_str().unwrap().parse().unwrap();
             assert!(address.is_loopback(), "instance {id} has address {address}, outside 127.0.0.0/8");
             let running = matches!(instance["state"].as_str(), Some("pending" | "running"));
             match (running, hosts.get(&id)) {
                 (true, None) => {
-                    let index = fleet.add_host_at(address).expect("a host starts for the instance");
+                    let image = instance["image"].as_str().and_then(|image| fleet.image(image));
+                    let index = fleet.add_host_from(address, image.as_deref()).expect("a host starts for the instance");
                     hosts.insert(id, index);
                 }
                 (false, Some(&index)) => fleet.stop_host(index),

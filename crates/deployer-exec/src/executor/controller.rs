@@ -102,13 +102,18 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 duration_ms: elapsed_ms(started),
             });
             if let Err(error) = result {
-                first_error.get_or_insert((step.title.clone(), error));
+                // The failure returned is the first that matters most: one that
+                // leaves a server changed beats a cleanup's.
+                let worse = first_error.as_ref().is_none_or(|(_, _, cleanup)| *cleanup && !step.action.is_cleanup());
+                if worse {
+                    first_error = Some((step.title.clone(), error, step.action.is_cleanup()));
+                }
                 if !undo {
                     break;
                 }
             }
         }
-        first_error.map_or(Ok(()), Err)
+        first_error.map_or(Ok(()), |(title, error, _)| Err((title, error)))
     }
 }
 
@@ -123,7 +128,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
     ) -> Result<String, String> {
         let mut state = context.cloud.lock().expect("not poisoned");
         state.made.extend(done.made);
-        let CloudAction::LaunchInstances { hosts, .. } = action else { return Ok(done.note) };
+        let Some(hosts) = action.binds() else { return Ok(done.note) };
         for (&host, instance) in hosts.iter().zip(&done.launched) {
             let name = self.plan.hosts[host].name.clone();
             self.reporter.report(Event::Launched {

@@ -32,7 +32,10 @@ fn check_min_healthy(plan: &deployer_config::Rollout, sizes: &[usize], total: us
 impl Compiler<'_> {
     pub(super) fn phases(&self) -> Result<Vec<Phase>, PlanError> {
         let mut phases = Vec::new();
-        let launches = matches!(self.input.command, CommandSpec::CreateEnvironment | CommandSpec::CreateImage);
+        let launches = matches!(
+            self.input.command,
+            CommandSpec::CreateEnvironment | CommandSpec::CreateImage | CommandSpec::DeployFull
+        ) && (self.input.command != CommandSpec::DeployFull || !self.group_slots().is_empty());
         if !launches && !self.launch_slots().is_empty() {
             return Err(PlanError::Unsafe(format!(
                 "only create_environment and create_image launch servers, not `{}`",
@@ -40,6 +43,7 @@ impl Compiler<'_> {
             )));
         }
         match &self.input.command {
+            CommandSpec::DeployFull if !self.group_slots().is_empty() => self.deploy_full_group(&mut phases)?,
             CommandSpec::DeployFull => self.deploy_full(&mut phases)?,
             CommandSpec::CreateEnvironment => self.create_environment(&mut phases)?,
             CommandSpec::CreateImage => self.create_image(&mut phases)?,

@@ -98,7 +98,7 @@ impl Compiler<'_> {
     /// could leave each run holding part of the fleet and both failing.
     pub(super) fn locks(&self) -> Result<Vec<Phase>, PlanError> {
         let all = self.lock()?;
-        if self.hosts.len() < 2 {
+        if self.active_hosts().count() < 2 {
             return Ok(vec![all]);
         }
         let (first_work, rest_work) = all.work.split_at(1);
@@ -186,7 +186,7 @@ impl Compiler<'_> {
         let mut problems = Vec::new();
         for spec in &self.config.templates {
             let mut roles_seen = Vec::new();
-            for (index, host) in self.hosts.iter().enumerate() {
+            for (index, host) in self.active_hosts() {
                 let Some(role) = template_role(&spec.roles, host) else { continue };
                 if roles_seen.contains(&role) {
                     continue;
@@ -237,10 +237,9 @@ impl Compiler<'_> {
             // rolls the image out migrates, once.
             return Ok(None);
         }
-        let host = self
-            .hosts
-            .iter()
-            .position(|host| host.roles.contains(&migrate.role))
+        let (host, _) = self
+            .active_hosts()
+            .find(|(_, host)| host.roles.contains(&migrate.role))
             .ok_or_else(|| PlanError::NoHostForRole { role: migrate.role.clone(), purpose: "migrate" })?;
         let step = self.steps.migrate(&release.id, &release.revision.commit, &migrate.command);
         Ok(Some(Phase::new(
@@ -351,7 +350,7 @@ impl Compiler<'_> {
         let description =
             if name == "maintenance_on" { "put up the maintenance page" } else { "take down the maintenance page" };
         let mut work = Vec::new();
-        for (index, host) in self.hosts.iter().enumerate() {
+        for (index, host) in self.active_hosts() {
             if host.roles.iter().any(|role| role == MAINTENANCE_ROLE) {
                 work.push(HostWork { host: index, steps: vec![step(&self.steps)?] });
             }

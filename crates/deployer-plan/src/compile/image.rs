@@ -18,16 +18,27 @@ const IMAGE_TIMEOUT: u32 = 3600;
 
 impl Compiler<'_> {
     pub(super) fn create_image(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
-        let release = self.release()?;
         let (group, template) = self.group_template("create_image")?;
         let slots = self.launch_slots();
         let [builder] = slots[..] else {
             return Err(PlanError::Unsafe("create_image builds on exactly one server, the builder".to_owned()));
         };
-        let role = self.config.aws.autoscaling_role.as_str();
         phases.extend(self.launch_phases(&slots, "BUILDER")?);
         self.set_up(phases)?;
         self.deploy_full(phases)?;
+        self.image_phases(phases, group, template, builder)
+    }
+
+    /// The builder becomes an image and a launch template version, then goes.
+    pub(super) fn image_phases(
+        &self,
+        phases: &mut Vec<Phase>,
+        group: &GroupSnapshot,
+        template: &TemplateVersion,
+        builder: usize,
+    ) -> Result<(), PlanError> {
+        let release = self.release()?;
+        let role = self.config.aws.autoscaling_role.as_str();
         let mut tags = vec![
             ("deployment".to_owned(), self.input.deployment.to_owned()),
             ("environment".to_owned(), self.environment.name.clone()),
@@ -77,7 +88,10 @@ impl Compiler<'_> {
 
     /// The environment's group as the run found it, and the launch template it
     /// launches from; a group on a launch configuration is refused.
-    fn group_template(&self, command: &'static str) -> Result<(&GroupSnapshot, &TemplateVersion), PlanError> {
+    pub(super) fn group_template(
+        &self,
+        command: &'static str,
+    ) -> Result<(&GroupSnapshot, &TemplateVersion), PlanError> {
         let expected = self.autoscaling_group(command)?;
         let group = self.input.group.as_ref().filter(|group| group.name == expected).ok_or_else(|| {
             PlanError::Unsafe(format!("{command} needs auto scaling group `{expected}` as AWS describes it"))

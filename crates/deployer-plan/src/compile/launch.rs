@@ -15,9 +15,15 @@ use crate::model::Phase;
 const CLIENT_TOKEN_LENGTH: usize = 64;
 
 impl Compiler<'_> {
-    /// The plan hosts that are servers to launch.
+    /// The plan hosts that are servers this run launches itself (not the ones a
+    /// group launches).
     pub(super) fn launch_slots(&self) -> Vec<usize> {
-        self.hosts.iter().enumerate().filter(|(_, host)| host.launch.is_some()).map(|(index, _)| index).collect()
+        self.hosts
+            .iter()
+            .enumerate()
+            .filter(|(_, host)| host.launch.as_ref().is_some_and(|slot| !slot.by_group))
+            .map(|(index, _)| index)
+            .collect()
     }
 
     /// Launch every slot (one call per role and zone), then wait for ssh on each.

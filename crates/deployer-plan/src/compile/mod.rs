@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod deploy;
 mod fabulaws;
+mod group;
 mod hooks;
 mod ids;
 mod image;
@@ -69,6 +70,7 @@ pub fn compile(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
         },
         release: release.as_ref(),
         servers: std::cell::OnceCell::new(),
+        active: std::cell::RefCell::new(None),
     };
     compiler.restarts =
         compiler.by_role(|role| (!role.restart.is_empty()).then(|| compiler.steps.restart(&role.name, &role.restart)));
@@ -126,6 +128,10 @@ struct Compiler<'a> {
     release: Option<&'a ReleaseInfo>,
     /// `FabulAWS`'s servers by role, for templates; computed on first use.
     servers: std::cell::OnceCell<fabulaws::Servers>,
+    /// The hosts the phases being built run on; every host when `None`. A deploy
+    /// to an Auto Scaling group builds its phases for different sets of hosts
+    /// (the builder, the servers outside the group, the old and new instances).
+    active: std::cell::RefCell<Option<Vec<bool>>>,
 }
 
 impl Compiler<'_> {
@@ -159,11 +165,27 @@ impl Compiler<'_> {
         host.roles.iter().filter_map(|name| self.config.roles.get(name)).filter_map(step).collect()
     }
 
+    /// Whether the phases being built run on host `index`.
+    fn is_active(&self, index: usize) -> bool {
+        self.active.borrow().as_ref().is_none_or(|active| active[index])
+    }
+
+    /// Builds phases for the hosts `active` says (every host with `None`).
+    fn on_hosts<T>(&self, active: Option<Vec<bool>>, phases: impl FnOnce() -> T) -> T {
+        let before = self.active.replace(active);
+        let result = phases();
+        self.active.replace(before);
+        result
+    }
+
+    /// The active hosts.
+    fn active_hosts(&self) -> impl Iterator<Item = (usize, &TargetHost)> {
+        self.hosts.iter().enumerate().filter(|(index, _)| self.is_active(*index))
+    }
+
     /// `step` on every host that plays one of `roles` (every host when empty).
     fn on_roles(&self, roles: &[String], step: &Step) -> Vec<HostWork> {
-        self.hosts
-            .iter()
-            .enumerate()
+        self.active_hosts()
             .filter(|(_, host)| roles.is_empty() || host.roles.iter().any(|role| roles.contains(role)))
             .map(|(index, _)| HostWork { host: index, steps: vec![step.clone()] })
             .collect()
@@ -182,13 +204,13 @@ impl Compiler<'_> {
         steps: impl Fn(usize, &TargetHost) -> Result<Vec<Step>, PlanError>,
     ) -> Result<Phase, PlanError> {
         let mut work = Vec::with_capacity(self.hosts.len());
-        for (index, host) in self.hosts.iter().enumerate() {
+        for (index, host) in self.active_hosts() {
             let steps = steps(index, host)?;
             if !steps.is_empty() {
                 work.push(HostWork { host: index, steps });
             }
         }
-        Ok(Phase::new(name, description, Scope::All, self.pool(self.hosts.len()), work))
+        Ok(Phase::new(name, description, Scope::All, self.pool(self.active_hosts().count()), work))
     }
 
     /// A phase on the hosts that have something to do in it; none when none have.
@@ -203,7 +225,7 @@ impl Compiler<'_> {
     }
 
     fn for_all(&self, steps: impl Fn(&TargetHost) -> Vec<Step>) -> Vec<HostWork> {
-        self.hosts.iter().enumerate().map(|(index, host)| HostWork { host: index, steps: steps(host) }).collect()
+        self.active_hosts().map(|(index, host)| HostWork { host: index, steps: steps(host) }).collect()
     }
 
     fn shared(&self) -> (Vec<String>, Vec<String>) {

@@ -1,0 +1,340 @@
+//! `deploy_full` on an environment whose web servers are an Auto Scaling group
+//! (`FabulAWS`'s deploy with autoscaling, Riff-Raff's double-and-cull):
+//!
+//! 1. a builder gets the release and becomes an image and a launch template
+//!    version (as `create_image`), while the servers outside the group prepare it;
+//! 2. the deploy is marked in AWS (the group's tags name it and the capacity to
+//!    restore; the old instances are tagged to retire), the processes that would
+//!    interfere are suspended, and the group doubles on the new version;
+//! 3. the new instances are reached over ssh and checked: `current` is the
+//!    release, and the role's health check passes;
+//! 4. the maintenance page goes up on old and new web servers, the migrations run
+//!    once, the servers outside the group switch and restart;
+//! 5. exactly the old instances are terminated, the capacity restored, the page
+//!    taken down, the processes resumed and the marks removed.
+//!
+//! Until the old instances are culled, every step has its undo: the group goes
+//! back to its version and capacity (the new instances terminated), processes
+//! resume, tags go, the version and image are removed, the builder terminated.
+
+use super::cloud::controller_phase;
+use super::{Compiler, ReleaseInfo};
+use crate::cloud::{Capacity, CloudAction, CloudStep, ScalingProcess};
+use crate::error::PlanError;
+use crate::input::{GroupSnapshot, TemplateVersion};
+use crate::model::{HostWork, Phase};
+use crate::steps::{MaintenancePages, ReleaseRef};
+
+/// Processes suspended for the whole deploy: new instances must not join the load
+/// balancer before they are checked, and nothing may rebalance or scale the
+/// group under the deploy.
+const SUSPENDED: [ScalingProcess; 4] = [
+    ScalingProcess::AddToLoadBalancer,
+    ScalingProcess::AzRebalance,
+    ScalingProcess::AlarmNotification,
+    ScalingProcess::ScheduledActions,
+];
+
+/// Seconds the new instances may take to be in service.
+const IN_SERVICE_TIMEOUT: u32 = 900;
+
+/// Which plan hosts play which part in a group deploy.
+struct Parts {
+    builder: usize,
+    /// Hosts for the instances the group launches.
+    new: Vec<usize>,
+    /// The group's instances now, by id (sorted).
+    old: Vec<String>,
+    restore: Capacity,
+    /// Per host, for [`Compiler::on_hosts`].
+    only_builder: Vec<bool>,
+    outside: Vec<bool>,
+    outside_and_builder: Vec<bool>,
+    locked: Vec<bool>,
+    only_new: Vec<bool>,
+    web: Vec<bool>,
+}
+
+impl Compiler<'_> {
+    /// The hosts a group launches for this run (`deploy_full` on a group).
+    pub(super) fn group_slots(&self) -> Vec<usize> {
+        self.hosts
+            .iter()
+            .enumerate()
+            .filter(|(_, host)| host.launch.as_ref().is_some_and(|slot| slot.by_group))
+            .map(|(index, _)| index)
+            .collect()
+    }
+
+    pub(super) fn deploy_full_group(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
+        let release = self.release()?;
+        let (group, template) = self.group_template("deploy_full")?;
+        let parts = self.parts(group)?;
+        self.build_phases(phases, release, &parts)?;
+        self.image_phases(phases, group, template, parts.builder)?;
+        self.scale_out_phases(phases, group, template, &parts);
+        self.verify_phases(phases, release, &parts)?;
+        let pages = self.pages("deploy_full").ok();
+        self.cut_over_phases(phases, release, &parts, pages.as_ref())?;
+        self.cull_phases(phases, release, group, &parts, pages.as_ref())
+    }
+
+    /// Checks the group can take a deploy, and sorts the hosts into their parts.
+    fn parts(&self, group: &GroupSnapshot) -> Result<Parts, PlanError> {
+        if let Some((_, id)) = group.tags.iter().find(|(key, _)| key == "deployer:deploy") {
+            return Err(PlanError::Unsafe(format!(
+                "auto scaling group `{}` is marked by deploy {id}, which did not finish: `deployer describe` shows \
+                 it; finish or undo it first",
+                group.name
+            )));
+        }
+        if let Some(busy) = group.instances.iter().find(|member| member.lifecycle != "InService") {
+            return Err(PlanError::Unsafe(format!(
+                "instance {} of auto scaling group `{}` is {}: wait until the group is stable",
+                busy.id, group.name, busy.lifecycle
+            )));
+        }
+        let builder = self.launch_slots();
+        let new = self.group_slots();
+        let ([builder], true) = (builder.as_slice(), new.len() == group.desired as usize && group.desired > 0) else {
+            return Err(PlanError::Unsafe(format!(
+                "deploy_full on auto scaling group `{}` needs a builder and one host per instance it runs ({})",
+                group.name, group.desired
+            )));
+        };
+        let role = &self.config.aws.autoscaling_role;
+        let in_group = |index: usize| self.hosts[index].launch.is_some() || self.hosts[index].roles.contains(role);
+        let old_web = |index: usize| self.hosts[index].launch.is_none() && self.hosts[index].roles.contains(role);
+        let set = |pick: &dyn Fn(usize) -> bool| (0..self.hosts.len()).map(pick).collect::<Vec<bool>>();
+        let mut old: Vec<String> = group.instances.iter().map(|member| member.id.clone()).collect();
+        old.sort();
+        let builder = *builder;
+        Ok(Parts {
+            builder,
+            only_builder: set(&|index| index == builder),
+            outside: set(&|index| !in_group(index)),
+            outside_and_builder: set(&|index| !in_group(index) || index == builder),
+            locked: set(&|index| !new.contains(&index)),
+            only_new: set(&|index| new.contains(&index)),
+            web: set(&|index| new.contains(&index) || old_web(index)),
+            new,
+            old,
+            restore: Capacity { min: group.min, desired: group.desired, max: group.max },
+        })
+    }
+
+    /// The builder launched and set up, everything but the new instances locked,
+    /// the release prepared on the builder and outside the group, the builder
+    /// switched, restarted, checked and finished.
+    fn build_phases(&self, phases: &mut Vec<Phase>, release: &ReleaseInfo, parts: &Parts) -> Result<(), PlanError> {
+        phases.extend(self.on_hosts(Some(parts.only_builder.clone()), || -> Result<Vec<Phase>, PlanError> {
+            let mut made = self.launch_phases(&[parts.builder], "BUILDER")?;
+            self.set_up(&mut made)?;
+            Ok(made)
+        })?);
+        phases.extend(self.on_hosts(Some(parts.locked.clone()), || self.locks())?);
+        phases.extend(self.on_hosts(
+            Some(parts.outside_and_builder.clone()),
+            || -> Result<Vec<Phase>, PlanError> {
+                let mut made = self.hook_phases(deployer_config::HookPoint::BeforeDeploy, release)?;
+                made.extend(self.fetch(release)?);
+                made.push(self.prepare(release)?);
+                Ok(made)
+            },
+        )?);
+        phases.extend(self.on_hosts(Some(parts.only_builder.clone()), || -> Result<Vec<Phase>, PlanError> {
+            let step = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
+            let mut made = vec![
+                self.phase_all("build_image", "switch the builder to the release", |_, _| Ok(vec![step.clone()]))?,
+            ];
+            made.extend(self.phase_some("verify_builder", "restart and check the builder", |host| {
+                let mut steps = self.restart_steps(host);
+                steps.extend(self.health_steps(host));
+                Ok(steps)
+            })?);
+            made.push(self.finish(release)?);
+            Ok(made)
+        })?);
+        Ok(())
+    }
+
+    /// Mark the deploy, suspend what would interfere, double the group on the
+    /// new version and wait for its new instances.
+    fn scale_out_phases(
+        &self,
+        phases: &mut Vec<Phase>,
+        group: &GroupSnapshot,
+        template: &TemplateVersion,
+        parts: &Parts,
+    ) {
+        let name = group.name.clone();
+        let doubled = Capacity {
+            min: parts.restore.desired * 2,
+            desired: parts.restore.desired * 2,
+            max: parts.restore.max.max(parts.restore.desired * 2),
+        };
+        let mark = CloudAction::MarkDeploy {
+            group: name.clone(),
+            deploy_id: self.input.invocation.deploy_id.clone(),
+            restore: parts.restore,
+            retire: parts.old.clone(),
+        };
+        let clear = CloudAction::ClearDeploy { group: name.clone(), retire: parts.old.clone() };
+        phases.push(with_undo(
+            controller_phase("mark", "record the deploy in the group's tags", vec![step("mark the deploy", mark)]),
+            vec![step("remove the deploy's tags", clear)],
+        ));
+        let processes = SUSPENDED.to_vec();
+        let suspend = CloudAction::SuspendProcesses { group: name.clone(), processes: processes.clone() };
+        let resume = CloudAction::ResumeProcesses { group: name.clone(), processes };
+        phases.push(with_undo(
+            controller_phase(
+                "suspend",
+                "suspend the processes that would interfere",
+                vec![step("suspend processes", suspend)],
+            ),
+            vec![step("resume processes", resume)],
+        ));
+        let scale = CloudAction::ScaleOut { group: name.clone(), template: template.id.clone(), capacity: doubled };
+        let wait = CloudAction::WaitForGroup {
+            group: name.clone(),
+            hosts: parts.new.clone(),
+            old: parts.old.clone(),
+            timeout: IN_SERVICE_TIMEOUT,
+        };
+        let back = CloudAction::ScaleBack {
+            group: name,
+            template: template.id.clone(),
+            version: template.version,
+            capacity: parts.restore,
+            keep: parts.old.clone(),
+        };
+        phases.push(with_undo(
+            controller_phase(
+                "scale_out",
+                "double the group on the new launch template version",
+                vec![step("double the group", scale), step("wait for the new instances", wait)],
+            ),
+            vec![step("put the group back", back)],
+        ));
+    }
+
+    /// The new instances reached over ssh: each serves the release from its
+    /// image and passes the role's health check (a load balancer's check may be
+    /// shallower than the application's).
+    fn verify_phases(&self, phases: &mut Vec<Phase>, release: &ReleaseInfo, parts: &Parts) -> Result<(), PlanError> {
+        let reach = CloudAction::WaitForSsh { hosts: parts.new.clone(), timeout: self.config.aws.timeouts.ssh };
+        phases.push(controller_phase(
+            "reach",
+            "wait until the new instances accept ssh",
+            vec![step("wait for ssh on the new instances", reach)],
+        ));
+        let verify = self.steps.verify_live(&release.id);
+        phases.push(self.on_hosts(Some(parts.only_new.clone()), || {
+            self.phase_all("verify", "check each new instance serves the release and is healthy", |_, host| {
+                let mut steps = vec![verify.clone()];
+                steps.extend(self.health_steps(host));
+                Ok(steps)
+            })
+        })?);
+        Ok(())
+    }
+
+    /// The maintenance page on every web server, old and new; the migrations,
+    /// once; the servers outside the group switched, restarted and checked.
+    fn cut_over_phases(
+        &self,
+        phases: &mut Vec<Phase>,
+        release: &ReleaseInfo,
+        parts: &Parts,
+        pages: Option<&MaintenancePages>,
+    ) -> Result<(), PlanError> {
+        if let Some(pages) = pages {
+            phases.extend(self.on_hosts(Some(parts.web.clone()), || -> Result<Option<Phase>, PlanError> {
+                let on =
+                    self.maintenance_phase("maintenance_on", |steps| Ok(steps.maintenance_on(pages, true)), false)?;
+                Ok(on.map(|mut on| {
+                    on.undo = on
+                        .work
+                        .iter()
+                        .map(|work| HostWork { host: work.host, steps: vec![self.steps.maintenance_off(pages)] })
+                        .collect();
+                    on
+                }))
+            })?);
+        }
+        phases.extend(self.on_hosts(Some(parts.outside.clone()), || -> Result<Vec<Phase>, PlanError> {
+            let mut made: Vec<Phase> = self.migrate(release)?.into_iter().collect();
+            let step = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
+            let mut switch =
+                self.phase_all("switch", "switch `current` to the new release outside the group", |_, host| {
+                    self.armed(host, release, vec![step.clone()])
+                })?;
+            switch.undo = self.deploy_switch_undo(release);
+            if !switch.work.is_empty() {
+                made.push(switch);
+            }
+            made.extend(self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?);
+            made.extend(
+                self.phase_some("healthcheck", "check every host is healthy", |host| Ok(self.health_steps(host)))?,
+            );
+            Ok(made)
+        })?);
+        Ok(())
+    }
+
+    /// Exactly the old instances terminated, the capacity restored, the page
+    /// down, the deploy finished outside the group, the processes resumed and the
+    /// marks removed.
+    fn cull_phases(
+        &self,
+        phases: &mut Vec<Phase>,
+        release: &ReleaseInfo,
+        group: &GroupSnapshot,
+        parts: &Parts,
+        pages: Option<&MaintenancePages>,
+    ) -> Result<(), PlanError> {
+        let name = group.name.clone();
+        phases.push(controller_phase(
+            "cull",
+            "terminate the old instances and restore the group's capacity",
+            vec![
+                step(
+                    "terminate the old instances",
+                    CloudAction::Cull { group: name.clone(), instances: parts.old.clone() },
+                ),
+                step("restore the capacity", CloudAction::SetCapacity { group: name.clone(), capacity: parts.restore }),
+            ],
+        ));
+        if let Some(pages) = pages {
+            phases.extend(self.on_hosts(Some(parts.only_new.clone()), || {
+                self.maintenance_phase("maintenance_off", |steps| Ok(steps.maintenance_off(pages)), false)
+            })?);
+        }
+        phases.extend(self.on_hosts(Some(parts.outside.clone()), || -> Result<Option<Phase>, PlanError> {
+            let finish = self.finish(release)?;
+            Ok((!finish.work.is_empty()).then_some(finish))
+        })?);
+        phases.push(controller_phase(
+            "resume",
+            "resume the processes and remove the deploy's tags",
+            vec![
+                step(
+                    "resume processes",
+                    CloudAction::ResumeProcesses { group: name.clone(), processes: SUSPENDED.to_vec() },
+                ),
+                step("remove the deploy's tags", CloudAction::ClearDeploy { group: name, retire: Vec::new() }),
+            ],
+        ));
+        Ok(())
+    }
+}
+
+fn step(title: &str, action: CloudAction) -> CloudStep {
+    CloudStep { title: title.to_owned(), action }
+}
+
+fn with_undo(mut phase: Phase, undo: Vec<CloudStep>) -> Phase {
+    phase.cloud_undo = undo;
+    phase
+}
