@@ -159,6 +159,10 @@ pub(crate) enum Command {
     #[command(alias = "resume-autoscaling-processes")]
     ResumeAutoscalingProcesses(ProcessArgs),
 
+    /// Finish or undo a deploy to the environment's Auto Scaling group that did not
+    /// finish (deployer was killed, the machine lost), from what it recorded in AWS
+    Recover(Target),
+
     /// Show the plan a command would run, without connecting anywhere
     Plan {
         /// The command and its arguments, e.g. `deploy_full staging`

@@ -26,6 +26,7 @@ impl PlanRequest {
         let plain = |target: Target, spec| Self { target, spec, branch: None, commit: None, release_stamp: None };
         Ok(match command {
             Command::CreateEnvironment(target) => plain(target, CommandSpec::CreateEnvironment),
+            Command::Recover(target) => plain(target, CommandSpec::Recover),
             Command::CreateImage(args) => Self {
                 target: args.target,
                 spec: CommandSpec::CreateImage,

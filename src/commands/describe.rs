@@ -74,6 +74,15 @@ pub(crate) fn run(global: &GlobalArgs, target: &Target) -> Result<Exit, CliError
             for instance in &group.instances {
                 let _ = writeln!(text, "  {}  {}  {}", instance.id, instance.lifecycle, instance.health);
             }
+            if let Some(mark) = &group.deploy {
+                let retiring = if mark.retiring.is_empty() { "none".to_owned() } else { mark.retiring.join(", ") };
+                let _ = writeln!(
+                    text,
+                    "  deploy {} has not finished: it restores {} on version {}; old instances still running: \
+                     {retiring}\n  if it is not running any more, `deployer recover {}` finishes or undoes it",
+                    mark.deploy_id, mark.restore, mark.version, target.environment
+                );
+            }
         }
     }
     crate::output::stdout(&text);

@@ -18,6 +18,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, CliError> {
     match cli.command {
         command @ (Command::CreateEnvironment(_)
         | Command::CreateImage(_)
+        | Command::Recover(_)
         | Command::DeployFull(_)
         | Command::DeploySerial(_)
         | Command::Rollback(_)

@@ -589,3 +589,61 @@ fn new_instances_that_fail_their_health_check_put_the_group_back_as_it_was() {
         .count();
     assert_eq!(retired, 0, "no instance is left marked to retire");
 }
+
+#[test]
+fn a_deploy_killed_after_doubling_the_group_is_shown_and_recovered_from_its_marks() {
+    if let Some(reason) = Fleet::unavailable().or_else(Moto::unavailable) {
+        skip(&reason);
+        return;
+    }
+    let moto = Moto::start();
+    let mut instances = BTreeMap::new();
+    let mut project = group_environment(&moto, &mut instances);
+    let before = group_state(&moto);
+
+    let doubled = |moto: &Moto| group_state(moto)["desired"] == 4;
+    assert!(
+        moto.kill_reconciling(&mut project, &mut instances, &["deploy_full", "testing"], doubled),
+        "deployer was killed with the group doubled"
+    );
+    let marked = group_state(&moto);
+    assert_eq!(marked["desired"], 4);
+    let deploy = marked["tags"]["deployer:deploy"].as_str().expect("the deploy is marked").to_owned();
+    assert_eq!(
+        marked["tags"]["deployer:restore"],
+        "2,2,4,1,AddToLoadBalancer+AZRebalance+AlarmNotification+ScheduledActions"
+    );
+
+    let described = run_and_check(&project, &["describe", "testing"]);
+    assert!(
+        described
+            .stdout
+            .contains(&format!("deploy {deploy} has not finished: it restores min 2, desired 2, max 4 on version 1")),
+        "{}",
+        described.stdout
+    );
+    let again = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(again.stderr.contains(&format!("is marked by deploy {deploy}")), "{}", again.stderr);
+
+    let plan = run_and_check(&project, &["plan", "recover", "testing"]);
+    assert!(plan.stdout.contains(&format!("undo deploy {deploy}")), "{}", plan.stdout);
+    let outcome = moto.run_reconciling(&mut project, &mut instances, &["recover", "testing"]);
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    let after = group_state(&moto);
+    assert_eq!(after["instances"], before["instances"], "exactly the old instances");
+    assert_eq!((after["min"].as_u64(), after["desired"].as_u64(), after["max"].as_u64()), (Some(2), Some(2), Some(4)));
+    assert_eq!(after["version"], "1");
+    assert_eq!(after["suspended"], serde_json::json!([]));
+    assert!(after["tags"].get("deployer:deploy").is_none(), "{}", after["tags"]);
+    let retired = moto
+        .ctl(&["instances"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|instance| instance["tags"].get("deployer:retire").is_some())
+        .count();
+    assert_eq!(retired, 0);
+    let recovered = run_and_check(&project, &["recover", "testing"]);
+    assert_eq!(recovered.code, 2, "nothing left to recover: {}", recovered.stderr);
+}

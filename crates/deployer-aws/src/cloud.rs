@@ -98,8 +98,8 @@ impl Aws {
     async fn perform_on_group(&self, action: &CloudAction, state: &CloudState) -> Result<CloudDone, AwsError> {
         let made = |name: &str| state.made.get(name).cloned();
         Ok(match action {
-            CloudAction::MarkDeploy { group, deploy_id, restore, retire } => {
-                self.mark_deploy(group, deploy_id, *restore, retire).await?;
+            CloudAction::MarkDeploy { group, deploy_id, restore, version, suspends, retire } => {
+                self.mark_deploy(group, deploy_id, (*restore, *version, suspends), retire).await?;
                 format!("marked `{group}` and {} instance(s) to retire", retire.len()).into()
             }
             CloudAction::ClearDeploy { group, retire } => {

@@ -39,6 +39,9 @@ pub struct GroupInfo {
     pub launch_configuration: Option<String>,
     pub suspended: Vec<String>,
     pub instances: Vec<GroupInstance>,
+    /// A deploy that marked the group and did not finish (or is running now).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<deployer_plan::DeployMark>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,7 +116,13 @@ impl Aws {
                 template.version().unwrap_or("$Default")
             )
         });
+        let tags: Vec<(String, String)> = group
+            .tags()
+            .iter()
+            .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned())))
+            .collect();
         Ok(GroupInfo {
+            deploy: self.deploy_mark(&tags).await?,
             name: name.to_owned(),
             min: group.min_size().unwrap_or_default(),
             desired: group.desired_capacity().unwrap_or_default(),

@@ -2,7 +2,8 @@
 //! planning: capacity, and the launch template version it launches from (its
 //! number, `$Latest` and `$Default` resolved, and that version's image).
 
-use deployer_plan::{GroupMember, GroupSnapshot, TemplateVersion};
+use aws_sdk_ec2::types::Filter;
+use deployer_plan::{DeployMark, GroupMember, GroupSnapshot, ScalingProcess, TemplateVersion};
 
 use crate::{Aws, AwsError};
 
@@ -35,6 +36,11 @@ impl Aws {
             None => None,
         };
         let count = |value: Option<i32>| value.and_then(|value| u32::try_from(value).ok()).unwrap_or(0);
+        let tags: Vec<(String, String)> = group
+            .tags()
+            .iter()
+            .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned())))
+            .collect();
         Ok(GroupSnapshot {
             name: name.to_owned(),
             min: count(group.min_size()),
@@ -51,12 +57,47 @@ impl Aws {
                     health: instance.health_status().unwrap_or_default().to_owned(),
                 })
                 .collect(),
-            tags: group
-                .tags()
+            deploy: self.deploy_mark(&tags).await?,
+            suspended: group
+                .suspended_processes()
                 .iter()
-                .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned())))
+                .filter_map(|process| process.process_name())
+                .filter_map(ScalingProcess::parse)
                 .collect(),
+            tags,
         })
+    }
+
+    /// The deploy the group's tags say is in progress, and the instances it
+    /// tagged to retire that still run. A mark deployer cannot read is an error:
+    /// guessing what to restore could take capacity away.
+    pub(crate) async fn deploy_mark(&self, tags: &[(String, String)]) -> Result<Option<DeployMark>, AwsError> {
+        let tag = |key: &str| tags.iter().find(|(name, _)| name == key).map(|(_, value)| value.as_str());
+        let Some(deploy_id) = tag(crate::rollout::DEPLOY_TAG) else { return Ok(None) };
+        let restore = tag(crate::rollout::RESTORE_TAG).unwrap_or_default();
+        let Some((restore, version, suspends)) = DeployMark::parse_restore(restore) else {
+            return Err(AwsError::Answer(format!(
+                "the group is marked by deploy {deploy_id}, but its `{}` tag `{restore}` is not what deployer wrote",
+                crate::rollout::RESTORE_TAG
+            )));
+        };
+        let found = self
+            .ec2
+            .describe_instances()
+            .filters(Filter::builder().name(format!("tag:{}", crate::rollout::RETIRE_TAG)).values(deploy_id).build())
+            .filters(Filter::builder().name("instance-state-name").values("pending").values("running").build())
+            .send()
+            .await
+            .map_err(|error| AwsError::call("DescribeInstances", &error))?;
+        let mut retiring: Vec<String> = found
+            .reservations()
+            .iter()
+            .flat_map(aws_sdk_ec2::types::Reservation::instances)
+            .filter_map(|instance| instance.instance_id())
+            .map(str::to_owned)
+            .collect();
+        retiring.sort();
+        Ok(Some(DeployMark { deploy_id: deploy_id.to_owned(), restore, version, suspends, retiring }))
     }
 
     async fn template_version(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
 use deployer_exec::LaunchedInstance;
-use deployer_plan::Capacity;
+use deployer_plan::{Capacity, DeployMark, ScalingProcess};
 
 use crate::autoscaling::call;
 use crate::{Aws, AwsError};
@@ -14,9 +14,9 @@ use crate::{Aws, AwsError};
 /// Between two looks at a group whose instances are changing.
 const POLL: Duration = Duration::from_secs(3);
 
-const DEPLOY_TAG: &str = "deployer:deploy";
-const RESTORE_TAG: &str = "deployer:restore";
-const RETIRE_TAG: &str = "deployer:retire";
+pub(crate) const DEPLOY_TAG: &str = "deployer:deploy";
+pub(crate) const RESTORE_TAG: &str = "deployer:restore";
+pub(crate) const RETIRE_TAG: &str = "deployer:retire";
 
 fn int(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
@@ -27,7 +27,7 @@ impl Aws {
         &self,
         group: &str,
         deploy_id: &str,
-        restore: Capacity,
+        (restore, version, suspends): (Capacity, u64, &[ScalingProcess]),
         retire: &[String],
     ) -> Result<(), AwsError> {
         let tag = |key: &str, value: String| {
@@ -42,7 +42,7 @@ impl Aws {
         self.autoscaling
             .create_or_update_tags()
             .tags(tag(DEPLOY_TAG, deploy_id.to_owned()))
-            .tags(tag(RESTORE_TAG, format!("{},{},{}", restore.min, restore.desired, restore.max)))
+            .tags(tag(RESTORE_TAG, DeployMark::restore_value(restore, version, suspends)))
             .send()
             .await
             .map_err(|error| call("CreateOrUpdateTags", &error))?;

@@ -45,9 +45,17 @@ pub enum CloudAction {
     /// EC2 `DeleteLaunchTemplateVersions` of the run's `template_version`, if it made one.
     DeleteTemplateVersion { template: String },
     /// The deploy's state in AWS, so a deploy that died can be found: the group is
-    /// tagged `deployer:deploy=<deploy id>` and `deployer:restore=<min>,<desired>,<max>`,
+    /// tagged `deployer:deploy=<deploy id>` and
+    /// `deployer:restore=<min>,<desired>,<max>,<template version>,<processes it suspends>`,
     /// and each instance to retire `deployer:retire=<deploy id>`.
-    MarkDeploy { group: String, deploy_id: String, restore: Capacity, retire: Vec<String> },
+    MarkDeploy {
+        group: String,
+        deploy_id: String,
+        restore: Capacity,
+        version: u64,
+        suspends: Vec<ScalingProcess>,
+        retire: Vec<String>,
+    },
     /// Removes what `MarkDeploy` tagged.
     ClearDeploy { group: String, retire: Vec<String> },
     /// Auto Scaling `UpdateAutoScalingGroup`: the run's launch template version,
@@ -173,7 +181,7 @@ impl CloudAction {
             Self::DeleteTemplateVersion { template } => {
                 format!("delete the version of launch template {template} this run made")
             }
-            Self::MarkDeploy { group, deploy_id, restore, retire } => format!(
+            Self::MarkDeploy { group, deploy_id, restore, retire, .. } => format!(
                 "tag auto scaling group `{group}` deployer:deploy={deploy_id} (restore {restore}) and its {} \
                  instance(s) to retire deployer:retire",
                 retire.len()

@@ -45,6 +45,8 @@ pub enum CommandSpec {
     /// server gets the release, becomes an image, and the image a new version of
     /// the group's launch template.
     CreateImage,
+    /// Finish or undo a group deploy that died, from what it recorded in AWS.
+    Recover,
     /// Auto Scaling `SuspendProcesses` on the environment's group (all when none named).
     SuspendProcesses {
         processes: Vec<ScalingProcess>,
@@ -70,6 +72,7 @@ impl CommandSpec {
         match self {
             Self::CreateEnvironment => "create_environment",
             Self::CreateImage => "create_image",
+            Self::Recover => "recover",
             Self::DeployFull => "deploy_full",
             Self::DeploySerial { .. } => "deploy_serial",
             Self::Rollback { .. } => "rollback",
@@ -96,7 +99,7 @@ impl CommandSpec {
 
     /// Whether the command is cloud calls only, run on no host.
     pub fn runs_on_no_host(&self) -> bool {
-        matches!(self, Self::SuspendProcesses { .. } | Self::ResumeProcesses { .. })
+        matches!(self, Self::SuspendProcesses { .. } | Self::ResumeProcesses { .. } | Self::Recover)
     }
 
     /// Whether the command ships a new release (and so needs a revision).
@@ -113,7 +116,7 @@ impl CommandSpec {
 
     /// Whether the command needs the environment's Auto Scaling group as it is now.
     pub fn needs_group(&self) -> bool {
-        matches!(self, Self::CreateImage)
+        matches!(self, Self::CreateImage | Self::Recover)
     }
 }
 
@@ -167,6 +170,74 @@ pub struct GroupSnapshot {
     pub instances: Vec<GroupMember>,
     /// The group's tags (`deployer:deploy` marks a deploy in progress).
     pub tags: Vec<(String, String)>,
+    /// The deploy the group's tags say is in progress (or died), if any.
+    pub deploy: Option<DeployMark>,
+    /// Processes suspended now (by an operator, or a deploy).
+    pub suspended: Vec<crate::cloud::ScalingProcess>,
+}
+
+/// What a group deploy recorded in AWS before it changed the group.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeployMark {
+    pub deploy_id: String,
+    /// The capacity and launch template version to go back to.
+    pub restore: crate::cloud::Capacity,
+    pub version: u64,
+    /// The processes it suspended (none it found suspended already).
+    pub suspends: Vec<crate::cloud::ScalingProcess>,
+    /// The instances it tagged to retire that still run.
+    pub retiring: Vec<String>,
+}
+
+/// What `deployer:restore` holds: the capacity, the template version and the
+/// processes the deploy suspended.
+pub type Restore = (crate::cloud::Capacity, u64, Vec<crate::cloud::ScalingProcess>);
+
+impl DeployMark {
+    /// `deployer:restore`'s value: `<min>,<desired>,<max>,<version>,<process>+<process>`.
+    pub fn restore_value(
+        restore: crate::cloud::Capacity,
+        version: u64,
+        suspends: &[crate::cloud::ScalingProcess],
+    ) -> String {
+        let processes: Vec<&str> = suspends.iter().map(|process| process.name()).collect();
+        format!("{},{},{},{version},{}", restore.min, restore.desired, restore.max, processes.join("+"))
+    }
+
+    /// Reads [`DeployMark::restore_value`]'s text back; `None` when it is not one.
+    pub fn parse_restore(value: &str) -> Option<Restore> {
+        let mut fields = value.split(',');
+        let mut number = || fields.next()?.parse::<u64>().ok();
+        let small = |value: u64| u32::try_from(value).ok();
+        let (min, desired, max, version) = (small(number()?)?, small(number()?)?, small(number()?)?, number()?);
+        let processes = match fields.next() {
+            None | Some("") => Vec::new(),
+            Some(names) => names.split('+').map(crate::cloud::ScalingProcess::parse).collect::<Option<Vec<_>>>()?,
+        };
+        if fields.next().is_some() {
+            return None;
+        }
+        Some((crate::cloud::Capacity { min, desired, max }, version, processes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::{Capacity, ScalingProcess};
+
+    #[test]
+    fn restore_values_round_trip_and_others_are_refused() {
+        let capacity = Capacity { min: 2, desired: 3, max: 6 };
+        let suspends = [ScalingProcess::AddToLoadBalancer, ScalingProcess::AzRebalance];
+        let text = DeployMark::restore_value(capacity, 7, &suspends);
+        assert_eq!(text, "2,3,6,7,AddToLoadBalancer+AZRebalance");
+        assert_eq!(DeployMark::parse_restore(&text), Some((capacity, 7, suspends.to_vec())));
+        assert_eq!(DeployMark::parse_restore("2,3,6,7,"), Some((capacity, 7, Vec::new())));
+        for bad in ["", "2,3,6", "2,3,6,7,Launhc", "2,3,x,7,", "2,3,6,7,Launch,extra"] {
+            assert_eq!(DeployMark::parse_restore(bad), None, "{bad}");
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -31,7 +31,7 @@ mod text;
 pub use cloud::{Capacity, CloudAction, CloudStep, DataVolume, LaunchSpec, ScalingProcess, made};
 pub use compile::{check_release_id, compile};
 pub use error::{PlanError, TemplateProblem};
-pub use input::{CommandSpec, GroupMember, GroupSnapshot, Invocation, PlanInput, Sources, TemplateVersion};
+pub use input::{CommandSpec, DeployMark, GroupMember, GroupSnapshot, Invocation, PlanInput, Sources, TemplateVersion};
 pub use model::{
     Concurrency, Effect, FollowUp, HostWork, Phase, Plan, PlanHost, Revision, Scope, Shipping, Step, StepKind,
     WaveGate, When,

@@ -83,6 +83,8 @@ fn group(template: bool) -> GroupSnapshot {
             })
             .to_vec(),
         tags: Vec::new(),
+        deploy: None,
+        suspended: Vec::new(),
     }
 }
 
@@ -288,11 +290,72 @@ fn deploy_full_on_a_group_builds_doubles_verifies_cuts_over_and_culls() {
 #[test]
 fn deploy_full_on_a_group_refuses_one_another_deploy_left_marked() {
     let mut marked = group(true);
-    marked.tags.push(("deployer:deploy".to_owned(), "20261122T000000Z-1".to_owned()));
+    marked.deploy = Some(mark(vec!["i-0aaa1111".to_owned()]));
     let error = group_deploy_plan(marked).unwrap_err().to_string();
     assert!(error.contains("is marked by deploy 20261122T000000Z-1, which did not finish"), "{error}");
     let mut busy = group(true);
     busy.instances[0].lifecycle = "Pending".to_owned();
     let error = group_deploy_plan(busy).unwrap_err().to_string();
     assert!(error.contains("instance i-0bbb2222 of auto scaling group `myproject-testing-ag` is Pending"), "{error}");
+}
+
+fn mark(retiring: Vec<String>) -> deployer_plan::DeployMark {
+    deployer_plan::DeployMark {
+        deploy_id: "20261122T000000Z-1".to_owned(),
+        restore: deployer_plan::Capacity { min: 1, desired: 1, max: 3 },
+        version: 6,
+        suspends: vec![deployer_plan::ScalingProcess::AddToLoadBalancer],
+        retiring,
+    }
+}
+
+fn recover_plan(group: GroupSnapshot) -> Result<Plan, PlanError> {
+    let config = parse_config(Utf8Path::new("fabulaws-config.yml"), &format!("{CONFIG}{LAUNCH}{GROUP}"), &[]).unwrap();
+    compile(&PlanInput {
+        config: &config,
+        deployment: "myproject",
+        environment: "testing",
+        command: CommandSpec::Recover,
+        hosts: &[],
+        revision: None,
+        invocation: support::invocation(),
+        sources: &Sources::new(),
+        shipping: None,
+        group: Some(group),
+    })
+}
+
+#[test]
+fn recover_undoes_a_deploy_that_never_culled_and_finishes_one_that_did() {
+    // Both old instances still in the group: undo.
+    let mut before_cull = group(true);
+    before_cull.deploy = Some(mark(vec!["i-0aaa1111".to_owned(), "i-0bbb2222".to_owned()]));
+    before_cull.instances.push(GroupMember {
+        id: "i-0ccc3333".to_owned(),
+        lifecycle: "InService".to_owned(),
+        health: "Healthy".to_owned(),
+    });
+    let plan = recover_plan(before_cull).unwrap();
+    assert!(plan.hosts.is_empty(), "no host is contacted");
+    let text = plan.to_text();
+    insta::assert_snapshot!("recover_undo_text", text);
+    assert!(text.contains("undo deploy 20261122T000000Z-1"), "{text}");
+    assert!(
+        matches!(&plan.phases[0].cloud[0].action, CloudAction::ScaleBack { version: 6, keep, .. } if keep.len() == 2),
+        "{:?}",
+        plan.phases[0].cloud
+    );
+    // One old instance already culled: finish.
+    let mut during_cull = group(true);
+    during_cull.deploy = Some(mark(vec!["i-0bbb2222".to_owned()]));
+    during_cull.instances.retain(|member| member.id != "i-0aaa1111");
+    let plan = recover_plan(during_cull).unwrap();
+    let text = plan.to_text();
+    assert!(text.contains("finish deploy 20261122T000000Z-1"), "{text}");
+    assert!(
+        matches!(&plan.phases[0].cloud[0].action, CloudAction::Cull { instances, .. } if *instances == ["i-0bbb2222"])
+    );
+    // Nothing marked: nothing to do, said so.
+    let error = recover_plan(group(true)).unwrap_err().to_string();
+    assert!(error.contains("carries no deploy's mark: there is nothing to recover"), "{error}");
 }

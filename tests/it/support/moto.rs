@@ -156,6 +156,36 @@ impl Moto {
         crate::support::Outcome { code: status.code().unwrap_or(-1), stdout, stderr: stderr.all() }
     }
 
+    /// Runs `deployer ARGS` like [`Moto::run_reconciling`], and SIGKILLs it once
+    /// `when` says so (asked between two reconciliations); then cleans up after
+    /// the kill. Returns whether it was killed (it may have finished first).
+    pub fn kill_reconciling(
+        &self,
+        project: &mut crate::support::project::Project,
+        hosts: &mut std::collections::BTreeMap<String, usize>,
+        args: &[&str],
+        when: impl Fn(&Self) -> bool,
+    ) -> bool {
+        let mut child = project.spawn(args);
+        let pid = child.id();
+        let stderr = crate::support::project::StderrLines::follow(&mut child);
+        let killed = loop {
+            self.reconcile(&mut project.fleet, hosts);
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+            if when(self) {
+                crate::support::project::signal(pid, "KILL");
+                let _ = child.wait();
+                break true;
+            }
+        };
+        drop(stderr.all());
+        crate::support::project::clean_up_killed(pid);
+        self.reconcile(&mut project.fleet, hosts);
+        killed
+    }
+
     /// The instances of `deployment`'s `environment`: (state, role tag) pairs, sorted.
     pub fn roles(&self, deployment: &str, environment: &str) -> Vec<(String, String)> {
         let mut found: Vec<(String, String)> = self

@@ -47,6 +47,7 @@ impl Compiler<'_> {
             CommandSpec::DeployFull => self.deploy_full(&mut phases)?,
             CommandSpec::CreateEnvironment => self.create_environment(&mut phases)?,
             CommandSpec::CreateImage => self.create_image(&mut phases)?,
+            CommandSpec::Recover => self.recover(&mut phases)?,
             CommandSpec::DeploySerial { batch_size, waves } => {
                 self.deploy_serial(&mut phases, *batch_size, waves.as_ref())?;
             }

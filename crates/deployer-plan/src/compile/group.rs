@@ -46,6 +46,9 @@ struct Parts {
     /// The group's instances now, by id (sorted).
     old: Vec<String>,
     restore: Capacity,
+    /// The processes this deploy suspends: those of [`SUSPENDED`] that were not
+    /// suspended already (an operator's suspension is left as it was).
+    suspends: Vec<ScalingProcess>,
     /// Per host, for [`Compiler::on_hosts`].
     only_builder: Vec<bool>,
     outside: Vec<bool>,
@@ -81,10 +84,11 @@ impl Compiler<'_> {
 
     /// Checks the group can take a deploy, and sorts the hosts into their parts.
     fn parts(&self, group: &GroupSnapshot) -> Result<Parts, PlanError> {
-        if let Some((_, id)) = group.tags.iter().find(|(key, _)| key == "deployer:deploy") {
+        if let Some(mark) = &group.deploy {
+            let id = &mark.deploy_id;
             return Err(PlanError::Unsafe(format!(
                 "auto scaling group `{}` is marked by deploy {id}, which did not finish: `deployer describe` shows \
-                 it; finish or undo it first",
+                 it, `deployer recover` finishes or undoes it",
                 group.name
             )));
         }
@@ -120,6 +124,7 @@ impl Compiler<'_> {
             new,
             old,
             restore: Capacity { min: group.min, desired: group.desired, max: group.max },
+            suspends: SUSPENDED.into_iter().filter(|process| !group.suspended.contains(process)).collect(),
         })
     }
 
@@ -177,6 +182,8 @@ impl Compiler<'_> {
             group: name.clone(),
             deploy_id: self.input.invocation.deploy_id.clone(),
             restore: parts.restore,
+            version: template.version,
+            suspends: parts.suspends.clone(),
             retire: parts.old.clone(),
         };
         let clear = CloudAction::ClearDeploy { group: name.clone(), retire: parts.old.clone() };
@@ -184,17 +191,19 @@ impl Compiler<'_> {
             controller_phase("mark", "record the deploy in the group's tags", vec![step("mark the deploy", mark)]),
             vec![step("remove the deploy's tags", clear)],
         ));
-        let processes = SUSPENDED.to_vec();
-        let suspend = CloudAction::SuspendProcesses { group: name.clone(), processes: processes.clone() };
-        let resume = CloudAction::ResumeProcesses { group: name.clone(), processes };
-        phases.push(with_undo(
-            controller_phase(
-                "suspend",
-                "suspend the processes that would interfere",
-                vec![step("suspend processes", suspend)],
-            ),
-            vec![step("resume processes", resume)],
-        ));
+        if !parts.suspends.is_empty() {
+            let processes = parts.suspends.clone();
+            let suspend = CloudAction::SuspendProcesses { group: name.clone(), processes: processes.clone() };
+            let resume = CloudAction::ResumeProcesses { group: name.clone(), processes };
+            phases.push(with_undo(
+                controller_phase(
+                    "suspend",
+                    "suspend the processes that would interfere",
+                    vec![step("suspend processes", suspend)],
+                ),
+                vec![step("resume processes", resume)],
+            ));
+        }
         let scale = CloudAction::ScaleOut { group: name.clone(), template: template.id.clone(), capacity: doubled };
         let wait = CloudAction::WaitForGroup {
             group: name.clone(),
@@ -318,13 +327,16 @@ impl Compiler<'_> {
         phases.push(controller_phase(
             "resume",
             "resume the processes and remove the deploy's tags",
-            vec![
-                step(
-                    "resume processes",
-                    CloudAction::ResumeProcesses { group: name.clone(), processes: SUSPENDED.to_vec() },
-                ),
-                step("remove the deploy's tags", CloudAction::ClearDeploy { group: name, retire: Vec::new() }),
-            ],
+            (!parts.suspends.is_empty())
+                .then(|| {
+                    step(
+                        "resume processes",
+                        CloudAction::ResumeProcesses { group: name.clone(), processes: parts.suspends.clone() },
+                    )
+                })
+                .into_iter()
+                .chain([step("remove the deploy's tags", CloudAction::ClearDeploy { group: name, retire: Vec::new() })])
+                .collect(),
         ));
         Ok(())
     }

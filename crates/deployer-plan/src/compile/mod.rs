@@ -11,6 +11,7 @@ mod hooks;
 mod ids;
 mod image;
 mod launch;
+mod recover;
 mod tasks;
 
 pub use ids::check_release_id;
