@@ -121,9 +121,9 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
     // Cloud calls only: no host is selected, so none is looked up.
     // `create_environment` launches the servers roles found by tags are missing.
     let launch_missing = request.spec == CommandSpec::CreateEnvironment && config.aws.discover_by_tags;
-    // `deploy_full` replaces the instances of the environment's group (FabulAWS's
-    // deploy with autoscaling) when its hosts are found by tags.
-    let group_deploy = request.spec == CommandSpec::DeployFull
+    // `deploy_full` and `deploy_serial` replace the instances of the environment's
+    // group (FabulAWS's deploys with autoscaling) when its hosts are found by tags.
+    let group_deploy = matches!(request.spec, CommandSpec::DeployFull | CommandSpec::DeploySerial { .. })
         && config.aws.discover_by_tags
         && config.autoscaling_groups.group(&target.deployment, &target.environment).is_some();
     let group = if request.spec.needs_group() || group_deploy {

@@ -458,11 +458,16 @@ fn a_builder_that_fails_its_health_check_makes_no_image_and_is_terminated() {
     assert_eq!(moto.roles("demo", "testing"), [("terminated".to_owned(), "web-BUILDER".to_owned())]);
 }
 
-/// An environment whose web servers are an Auto Scaling group of two and whose
+/// An environment whose web servers are an Auto Scaling group and whose
 /// worker is a server of its own, with release v1 everywhere.
 fn group_environment(moto: &Moto, instances: &mut BTreeMap<String, usize>) -> Project {
+    group_environment_of(moto, instances, 2)
+}
+
+/// [`group_environment`] with `size` web servers in the group.
+fn group_environment_of(moto: &Moto, instances: &mut BTreeMap<String, usize>, size: usize) -> Project {
     let subnet = moto.loopback_subnet();
-    moto.ctl(&["group", "demo-testing-ag", &subnet, "demo", "testing", "web", "2"]);
+    moto.ctl(&["group", "demo-testing-ag", &subnet, "demo", "testing", "web", &size.to_string()]);
     moto.ctl(&["launch", &subnet, "demo", "testing", "worker", "1"]);
     let mut project = launch_project(moto, &subnet, "true");
     project.append_config("auto_scaling_groups: {testing: demo-testing-ag}\n");
@@ -476,7 +481,7 @@ fn group_environment(moto: &Moto, instances: &mut BTreeMap<String, usize>) -> Pr
     moto.reconcile(&mut project.fleet, instances);
     let outcome = moto.run_reconciling(&mut project, instances, &["create_environment", "testing"]);
     assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
-    assert_eq!(moto.roles("demo", "testing").len(), 3, "nothing was launched: the servers run");
+    assert_eq!(moto.roles("demo", "testing").len(), size + 1, "nothing was launched: the servers run");
     project.commit("v2\n");
     project.tick();
     project
@@ -646,4 +651,64 @@ fn a_deploy_killed_after_doubling_the_group_is_shown_and_recovered_from_its_mark
     assert_eq!(retired, 0);
     let recovered = run_and_check(&project, &["recover", "testing"]);
     assert_eq!(recovered.code, 2, "nothing left to recover: {}", recovered.stderr);
+}
+
+#[test]
+fn deploy_serial_replaces_a_group_of_four_two_at_a_time_launching_before_terminating() {
+    if let Some(reason) = Fleet::unavailable().or_else(Moto::unavailable) {
+        skip(&reason);
+        return;
+    }
+    let moto = Moto::start();
+    let mut instances = BTreeMap::new();
+    let mut project = group_environment_of(&moto, &mut instances, 4);
+    let old: Vec<String> = serde_json::from_value(group_state(&moto)["instances"].clone()).unwrap();
+
+    let outcome =
+        moto.run_reconciling(&mut project, &mut instances, &["deploy_serial", "testing", "--batch-size", "2"]);
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    for batch in [1, 2] {
+        assert!(outcome.stderr.contains(&format!(": cull_{batch} on this machine")), "{}", outcome.stderr);
+    }
+    assert_eq!(
+        outcome.stderr.matches("min 4, desired 6, max 8").count(),
+        2,
+        "never more than 2 extra: {}",
+        outcome.stderr
+    );
+    let after = group_state(&moto);
+    let now: Vec<String> = serde_json::from_value(after["instances"].clone()).unwrap();
+    assert_eq!(now.len(), 4);
+    assert!(now.iter().all(|id| !old.contains(id)), "every instance is new: {now:?}");
+    assert_eq!((after["min"].as_u64(), after["desired"].as_u64(), after["max"].as_u64()), (Some(4), Some(4), Some(8)));
+    assert_eq!(after["version"], "2");
+    assert_eq!(after["suspended"], serde_json::json!([]));
+    assert!(after["tags"].get("deployer:deploy").is_none(), "{}", after["tags"]);
+    let release = moto.ctl(&["images"])[0]["tags"]["deployer:release"].as_str().unwrap().to_owned();
+    for id in &now {
+        assert_eq!(project.current(instances[id]).as_deref(), Some(release.as_str()), "{id}");
+    }
+}
+
+#[test]
+fn a_serial_deploy_whose_first_batch_fails_puts_the_group_back() {
+    if let Some(reason) = Fleet::unavailable().or_else(Moto::unavailable) {
+        skip(&reason);
+        return;
+    }
+    let moto = Moto::start();
+    let mut instances = BTreeMap::new();
+    let mut project = group_environment_of(&moto, &mut instances, 4);
+    let before = group_state(&moto);
+    *moto.image_fault.lock().unwrap() = Some(("unhealthy".to_owned(), "broken\n".to_owned()));
+
+    let outcome =
+        moto.run_reconciling(&mut project, &mut instances, &["deploy_serial", "testing", "--batch-size", "2"]);
+    assert_eq!(outcome.code, 3, "{}\n{}", outcome.stdout, outcome.stderr);
+    assert!(outcome.stderr.contains("put the batch back: ok"), "{}", outcome.stderr);
+    let after = group_state(&moto);
+    assert_eq!(after["instances"], before["instances"], "exactly the old instances");
+    assert_eq!((after["min"].as_u64(), after["desired"].as_u64(), after["max"].as_u64()), (Some(4), Some(4), Some(8)));
+    assert_eq!(after["version"], "1");
+    assert!(after["tags"].get("deployer:deploy").is_none(), "{}", after["tags"]);
 }

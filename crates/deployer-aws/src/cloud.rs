@@ -83,6 +83,7 @@ impl Aws {
             | CloudAction::ScaleOut { .. }
             | CloudAction::ScaleBack { .. }
             | CloudAction::WaitForGroup { .. }
+            | CloudAction::ScaleBackBatch { .. }
             | CloudAction::Cull { .. }
             | CloudAction::SetCapacity { .. } => self.perform_on_group(action, state).await?,
             // The executor runs these itself; none reaches a cloud.
@@ -118,9 +119,21 @@ impl Aws {
             }
             CloudAction::WaitForGroup { group, hosts, old, timeout } => {
                 let image = made(made::IMAGE).ok_or_else(|| AwsError::Answer("no image was made".to_owned()))?;
-                let launched = self.wait_for_group(group, hosts.len(), old, &image, *timeout).await?;
+                // Instances an earlier batch took are not this batch's.
+                let mut taken = old.clone();
+                taken.extend(state.launched.values().map(|instance| instance.id.clone()));
+                let launched = self.wait_for_group(group, hosts.len(), &taken, &image, *timeout).await?;
                 let ids: Vec<&str> = launched.iter().map(|instance| instance.id.as_str()).collect();
                 CloudDone { note: format!("in service: {}", ids.join(", ")), launched, made: Vec::new() }
+            }
+            CloudAction::ScaleBackBatch { group, hosts, old, template, version, capacity } => {
+                let new: Vec<String> = hosts
+                    .iter()
+                    .filter_map(|host| state.launched.get(host))
+                    .map(|instance| instance.id.clone())
+                    .collect();
+                self.scale_back_batch(group, &new, old, (template, *version), *capacity).await?;
+                format!("terminated {}; `{group}` on version {version}; {capacity}", describe_ids(&new)).into()
             }
             CloudAction::Cull { group, instances } => {
                 self.cull(group, instances).await?;

@@ -199,6 +199,30 @@ impl Aws {
         Ok(())
     }
 
+    /// Puts one batch of a serial deploy back, when its old instances are all
+    /// still in the group: its `new` instances go (decrementing), and the group
+    /// gets `version` and `capacity`. When some were culled already, the batch's
+    /// new instances must stay (they serve in the old ones' place): an error
+    /// saying so, which makes the run partial.
+    pub async fn scale_back_batch(
+        &self,
+        group: &str,
+        new: &[String],
+        old: &[String],
+        (template, version): (&str, u64),
+        capacity: Capacity,
+    ) -> Result<(), AwsError> {
+        let members: Vec<String> = self.members(group).await?.into_iter().map(|(id, _, _)| id).collect();
+        if let Some(gone) = old.iter().find(|id| !members.contains(id)) {
+            return Err(AwsError::Answer(format!(
+                "old instance {gone} was culled already: this batch's new instances ({}) stay on the new release",
+                new.join(", ")
+            )));
+        }
+        self.cull(group, new).await?;
+        self.update_group(group, Some((template, version.to_string())), capacity).await
+    }
+
     /// Puts a scaled-out group back: every instance not in `keep` goes
     /// (decrementing), then the group gets `version` and `capacity`.
     pub async fn scale_back(

@@ -67,6 +67,19 @@ pub enum CloudAction {
     /// Waits until `hosts.len()` instances of `group` that are not in `old` are in
     /// service, healthy and on the run's image; each becomes one of `hosts`.
     WaitForGroup { group: String, hosts: Vec<usize>, old: Vec<String>, timeout: u32 },
+    /// Undoes one batch of a serial group deploy: when every instance of `old`
+    /// is still in the group (the batch's cull has not run), the instances bound
+    /// to `hosts` are terminated (decrementing) and the group gets `version` and
+    /// `capacity`; when the batch was culled already, it fails: its new
+    /// instances stay, and the run is partial.
+    ScaleBackBatch {
+        group: String,
+        hosts: Vec<usize>,
+        old: Vec<String>,
+        template: String,
+        version: u64,
+        capacity: Capacity,
+    },
     /// Auto Scaling `TerminateInstanceInAutoScalingGroup` of each of `instances`,
     /// decrementing the capacity: exactly these, never another.
     Cull { group: String, instances: Vec<String> },
@@ -200,6 +213,12 @@ impl CloudAction {
             Self::WaitForGroup { group, hosts, timeout, .. } => format!(
                 "wait until {} new instance(s) of auto scaling group `{group}` are in service on the new image (at \
                  most {timeout}s)",
+                hosts.len()
+            ),
+            Self::ScaleBackBatch { group, hosts, old, template, version, capacity } => format!(
+                "unless {} was culled already: terminate the batch's {} new instance(s) of auto scaling group \
+                 `{group}`, then version {version} of {template}; {capacity}",
+                old.join(", "),
                 hosts.len()
             ),
             Self::Cull { group, instances } => format!(

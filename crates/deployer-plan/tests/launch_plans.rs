@@ -207,6 +207,10 @@ impl RoleDiscovery for GroupAndWorker {
 }
 
 fn group_deploy_plan(group: GroupSnapshot) -> Result<Plan, PlanError> {
+    group_plan(group, CommandSpec::DeployFull)
+}
+
+fn group_plan(group: GroupSnapshot, command: CommandSpec) -> Result<Plan, PlanError> {
     let text = format!(
         "{CONFIG}{LAUNCH}{GROUP}migrate: {{role: worker, command: ./manage.py migrate}}\n\
          static_html: {{upgrade_message: 503.html, healthcheck_override: healthcheck.html}}\n"
@@ -223,7 +227,7 @@ fn group_deploy_plan(group: GroupSnapshot) -> Result<Plan, PlanError> {
         config: &config,
         deployment: "myproject",
         environment: "testing",
-        command: CommandSpec::DeployFull,
+        command,
         hosts: &hosts,
         revision: Some(Revision { branch: Some("main".to_owned()), commit: support::COMMIT.to_owned() }),
         invocation: support::invocation(),
@@ -302,7 +306,7 @@ fn deploy_full_on_a_group_refuses_one_another_deploy_left_marked() {
 fn mark(retiring: Vec<String>) -> deployer_plan::DeployMark {
     deployer_plan::DeployMark {
         deploy_id: "20261122T000000Z-1".to_owned(),
-        restore: deployer_plan::Capacity { min: 1, desired: 1, max: 3 },
+        restore: deployer_plan::Capacity { min: 1, desired: 2, max: 3 },
         version: 6,
         suspends: vec![deployer_plan::ScalingProcess::AddToLoadBalancer],
         retiring,
@@ -358,4 +362,50 @@ fn recover_undoes_a_deploy_that_never_culled_and_finishes_one_that_did() {
     // Nothing marked: nothing to do, said so.
     let error = recover_plan(group(true)).unwrap_err().to_string();
     assert!(error.contains("carries no deploy's mark: there is nothing to recover"), "{error}");
+}
+
+#[test]
+fn deploy_serial_on_a_group_replaces_it_batch_by_batch_after_the_migrations() {
+    let mut four = group(true);
+    four.min = 4;
+    four.desired = 4;
+    four.max = 8;
+    for id in ["i-0ccc3333", "i-0ddd4444"] {
+        four.instances.push(GroupMember {
+            id: id.to_owned(),
+            lifecycle: "InService".to_owned(),
+            health: "Healthy".to_owned(),
+        });
+    }
+    let plan = group_plan(four, CommandSpec::DeploySerial { batch_size: Some(3), waves: None }).unwrap();
+    let names: Vec<&str> = plan.phases.iter().map(|phase| phase.name.as_str()).collect();
+    let tail = &names[names.iter().position(|name| *name == "cleanup").unwrap()..];
+    assert_eq!(
+        tail,
+        [
+            "cleanup",
+            "migrate",
+            "switch",
+            "mark",
+            "suspend",
+            "scale_out_1",
+            "reach_1",
+            "verify_1",
+            "cull_1",
+            "scale_out_2",
+            "reach_2",
+            "verify_2",
+            "cull_2",
+            "finish",
+            "resume"
+        ],
+        "the migrations run while the old web servers serve; then batches of 3 and 1"
+    );
+    let text = plan.to_text();
+    assert!(text.contains("min 4, desired 7, max 8"), "{text}");
+    assert!(text.contains("min 4, desired 5, max 8"), "{text}");
+    assert!(
+        text.contains("terminate the 1 old instance(s) of auto scaling group `myproject-testing-ag` (i-0ddd4444)"),
+        "{text}"
+    );
 }

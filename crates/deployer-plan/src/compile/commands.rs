@@ -32,10 +32,10 @@ fn check_min_healthy(plan: &deployer_config::Rollout, sizes: &[usize], total: us
 impl Compiler<'_> {
     pub(super) fn phases(&self) -> Result<Vec<Phase>, PlanError> {
         let mut phases = Vec::new();
-        let launches = matches!(
-            self.input.command,
-            CommandSpec::CreateEnvironment | CommandSpec::CreateImage | CommandSpec::DeployFull
-        ) && (self.input.command != CommandSpec::DeployFull || !self.group_slots().is_empty());
+        let group_deploy = matches!(self.input.command, CommandSpec::DeployFull | CommandSpec::DeploySerial { .. })
+            && !self.group_slots().is_empty();
+        let launches =
+            matches!(self.input.command, CommandSpec::CreateEnvironment | CommandSpec::CreateImage) || group_deploy;
         if !launches && !self.launch_slots().is_empty() {
             return Err(PlanError::Unsafe(format!(
                 "only create_environment and create_image launch servers, not `{}`",
@@ -48,6 +48,9 @@ impl Compiler<'_> {
             CommandSpec::CreateEnvironment => self.create_environment(&mut phases)?,
             CommandSpec::CreateImage => self.create_image(&mut phases)?,
             CommandSpec::Recover => self.recover(&mut phases)?,
+            CommandSpec::DeploySerial { batch_size, .. } if !self.group_slots().is_empty() => {
+                self.deploy_serial_group(&mut phases, *batch_size)?;
+            }
             CommandSpec::DeploySerial { batch_size, waves } => {
                 self.deploy_serial(&mut phases, *batch_size, waves.as_ref())?;
             }

@@ -172,38 +172,10 @@ impl Compiler<'_> {
         template: &TemplateVersion,
         parts: &Parts,
     ) {
+        self.mark_phases(phases, group, template, parts);
         let name = group.name.clone();
-        let doubled = Capacity {
-            min: parts.restore.desired * 2,
-            desired: parts.restore.desired * 2,
-            max: parts.restore.max.max(parts.restore.desired * 2),
-        };
-        let mark = CloudAction::MarkDeploy {
-            group: name.clone(),
-            deploy_id: self.input.invocation.deploy_id.clone(),
-            restore: parts.restore,
-            version: template.version,
-            suspends: parts.suspends.clone(),
-            retire: parts.old.clone(),
-        };
-        let clear = CloudAction::ClearDeploy { group: name.clone(), retire: parts.old.clone() };
-        phases.push(with_undo(
-            controller_phase("mark", "record the deploy in the group's tags", vec![step("mark the deploy", mark)]),
-            vec![step("remove the deploy's tags", clear)],
-        ));
-        if !parts.suspends.is_empty() {
-            let processes = parts.suspends.clone();
-            let suspend = CloudAction::SuspendProcesses { group: name.clone(), processes: processes.clone() };
-            let resume = CloudAction::ResumeProcesses { group: name.clone(), processes };
-            phases.push(with_undo(
-                controller_phase(
-                    "suspend",
-                    "suspend the processes that would interfere",
-                    vec![step("suspend processes", suspend)],
-                ),
-                vec![step("resume processes", resume)],
-            ));
-        }
+        let twice = parts.restore.desired.saturating_mul(2);
+        let doubled = Capacity { min: twice, desired: twice, max: parts.restore.max.max(twice) };
         let scale = CloudAction::ScaleOut { group: name.clone(), template: template.id.clone(), capacity: doubled };
         let wait = CloudAction::WaitForGroup {
             group: name.clone(),
@@ -226,6 +198,54 @@ impl Compiler<'_> {
             ),
             vec![step("put the group back", back)],
         ));
+    }
+
+    /// The deploy marked in AWS, and the processes that would interfere suspended.
+    fn mark_phases(&self, phases: &mut Vec<Phase>, group: &GroupSnapshot, template: &TemplateVersion, parts: &Parts) {
+        let name = group.name.clone();
+        let mark = CloudAction::MarkDeploy {
+            group: name.clone(),
+            deploy_id: self.input.invocation.deploy_id.clone(),
+            restore: parts.restore,
+            version: template.version,
+            suspends: parts.suspends.clone(),
+            retire: parts.old.clone(),
+        };
+        let clear = CloudAction::ClearDeploy { group: name.clone(), retire: parts.old.clone() };
+        phases.push(with_undo(
+            controller_phase("mark", "record the deploy in the group's tags", vec![step("mark the deploy", mark)]),
+            vec![step("remove the deploy's tags", clear)],
+        ));
+        if !parts.suspends.is_empty() {
+            let processes = parts.suspends.clone();
+            let suspend = CloudAction::SuspendProcesses { group: name.clone(), processes: processes.clone() };
+            let resume = CloudAction::ResumeProcesses { group: name, processes };
+            phases.push(with_undo(
+                controller_phase(
+                    "suspend",
+                    "suspend the processes that would interfere",
+                    vec![step("suspend processes", suspend)],
+                ),
+                vec![step("resume processes", resume)],
+            ));
+        }
+    }
+
+    /// The processes resumed and the marks removed.
+    fn resume_phase(name: &str, parts: &Parts) -> Phase {
+        let resume = (!parts.suspends.is_empty()).then(|| {
+            step(
+                "resume processes",
+                CloudAction::ResumeProcesses { group: name.to_owned(), processes: parts.suspends.clone() },
+            )
+        });
+        let clear =
+            step("remove the deploy's tags", CloudAction::ClearDeploy { group: name.to_owned(), retire: Vec::new() });
+        controller_phase(
+            "resume",
+            "resume the processes and remove the deploy's tags",
+            resume.into_iter().chain([clear]).collect(),
+        )
     }
 
     /// The new instances reached over ssh: each serves the release from its
@@ -272,23 +292,7 @@ impl Compiler<'_> {
                 }))
             })?);
         }
-        phases.extend(self.on_hosts(Some(parts.outside.clone()), || -> Result<Vec<Phase>, PlanError> {
-            let mut made: Vec<Phase> = self.migrate(release)?.into_iter().collect();
-            let step = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
-            let mut switch =
-                self.phase_all("switch", "switch `current` to the new release outside the group", |_, host| {
-                    self.armed(host, release, vec![step.clone()])
-                })?;
-            switch.undo = self.deploy_switch_undo(release);
-            if !switch.work.is_empty() {
-                made.push(switch);
-            }
-            made.extend(self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?);
-            made.extend(
-                self.phase_some("healthcheck", "check every host is healthy", |host| Ok(self.health_steps(host)))?,
-            );
-            Ok(made)
-        })?);
+        phases.extend(self.outside_phases(release, parts)?);
         Ok(())
     }
 
@@ -324,20 +328,7 @@ impl Compiler<'_> {
             let finish = self.finish(release)?;
             Ok((!finish.work.is_empty()).then_some(finish))
         })?);
-        phases.push(controller_phase(
-            "resume",
-            "resume the processes and remove the deploy's tags",
-            (!parts.suspends.is_empty())
-                .then(|| {
-                    step(
-                        "resume processes",
-                        CloudAction::ResumeProcesses { group: name.clone(), processes: parts.suspends.clone() },
-                    )
-                })
-                .into_iter()
-                .chain([step("remove the deploy's tags", CloudAction::ClearDeploy { group: name, retire: Vec::new() })])
-                .collect(),
-        ));
+        phases.push(Self::resume_phase(&name, parts));
         Ok(())
     }
 }
@@ -349,4 +340,121 @@ fn step(title: &str, action: CloudAction) -> CloudStep {
 fn with_undo(mut phase: Phase, undo: Vec<CloudStep>) -> Phase {
     phase.cloud_undo = undo;
     phase
+}
+
+impl Compiler<'_> {
+    /// Outside the group: the migrations, once, then the switch, restart and
+    /// health checks.
+    fn outside_phases(&self, release: &ReleaseInfo, parts: &Parts) -> Result<Vec<Phase>, PlanError> {
+        self.on_hosts(Some(parts.outside.clone()), || -> Result<Vec<Phase>, PlanError> {
+            let mut made: Vec<Phase> = self.migrate(release)?.into_iter().collect();
+            let step = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
+            let mut switch =
+                self.phase_all("switch", "switch `current` to the new release outside the group", |_, host| {
+                    self.armed(host, release, vec![step.clone()])
+                })?;
+            switch.undo = self.deploy_switch_undo(release);
+            if !switch.work.is_empty() {
+                made.push(switch);
+            }
+            made.extend(self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?);
+            made.extend(
+                self.phase_some("healthcheck", "check every host is healthy", |host| Ok(self.health_steps(host)))?,
+            );
+            Ok(made)
+        })
+    }
+
+    /// `deploy_serial` on a group: the same build, then the migrations (old web
+    /// servers still serving: backward-compatible changes only, as `FabulAWS`
+    /// said) and the servers outside the group; then, batch by batch, launch
+    /// before terminate: the group grows by the batch on the new version, the
+    /// new instances are checked over ssh, and as many old ones are culled.
+    pub(super) fn deploy_serial_group(
+        &self,
+        phases: &mut Vec<Phase>,
+        batch_size: Option<u32>,
+    ) -> Result<(), PlanError> {
+        let release = self.release()?;
+        let (group, template) = self.group_template("deploy_serial")?;
+        let parts = self.parts(group)?;
+        let size = batch_size.unwrap_or(self.config.execution.batch_size).max(1) as usize;
+        self.build_phases(phases, release, &parts)?;
+        self.image_phases(phases, group, template, parts.builder)?;
+        phases.extend(self.outside_phases(release, &parts)?);
+        self.mark_phases(phases, group, template, &parts);
+        let name = group.name.clone();
+        let batches: Vec<(&[usize], &[String])> = parts.new.chunks(size).zip(parts.old.chunks(size)).collect();
+        let count = batches.len();
+        for (number, (new, old)) in batches.into_iter().enumerate() {
+            let label = format!("batch {} of {count}", number + 1);
+            let extra = u32::try_from(new.len()).unwrap_or(u32::MAX);
+            let grown = Capacity {
+                min: parts.restore.min,
+                desired: parts.restore.desired.saturating_add(extra),
+                max: parts.restore.max.max(parts.restore.desired.saturating_add(extra)),
+            };
+            let scale = CloudAction::ScaleOut { group: name.clone(), template: template.id.clone(), capacity: grown };
+            // Every old instance not yet culled, so the wait takes only new ones
+            // (instances bound in earlier batches are left out by the provider).
+            let wait = CloudAction::WaitForGroup {
+                group: name.clone(),
+                hosts: new.to_vec(),
+                old: parts.old.clone(),
+                timeout: IN_SERVICE_TIMEOUT,
+            };
+            let back = CloudAction::ScaleBackBatch {
+                group: name.clone(),
+                hosts: new.to_vec(),
+                old: old.to_vec(),
+                template: template.id.clone(),
+                version: template.version,
+                capacity: parts.restore,
+            };
+            phases.push(with_undo(
+                controller_phase(
+                    &format!("scale_out_{}", number + 1),
+                    &format!("{label}: grow the group by {} on the new version", new.len()),
+                    vec![step("grow the group", scale), step("wait for the new instances", wait)],
+                ),
+                vec![step("put the batch back", back)],
+            ));
+            let reach = CloudAction::WaitForSsh { hosts: new.to_vec(), timeout: self.config.aws.timeouts.ssh };
+            phases.push(controller_phase(
+                &format!("reach_{}", number + 1),
+                &format!("{label}: wait until the new instances accept ssh"),
+                vec![step("wait for ssh on the new instances", reach)],
+            ));
+            let verify = self.steps.verify_live(&release.id);
+            let only: Vec<bool> = (0..self.hosts.len()).map(|index| new.contains(&index)).collect();
+            phases.push(self.on_hosts(Some(only), || {
+                self.phase_all(
+                    &format!("verify_{}", number + 1),
+                    &format!("{label}: check each new instance serves the release and is healthy"),
+                    |_, host| {
+                        let mut steps = vec![verify.clone()];
+                        steps.extend(self.health_steps(host));
+                        Ok(steps)
+                    },
+                )
+            })?);
+            phases.push(controller_phase(
+                &format!("cull_{}", number + 1),
+                &format!("{label}: terminate as many old instances"),
+                vec![
+                    step("terminate old instances", CloudAction::Cull { group: name.clone(), instances: old.to_vec() }),
+                    step(
+                        "restore the capacity",
+                        CloudAction::SetCapacity { group: name.clone(), capacity: parts.restore },
+                    ),
+                ],
+            ));
+        }
+        phases.extend(self.on_hosts(Some(parts.outside.clone()), || -> Result<Option<Phase>, PlanError> {
+            let finish = self.finish(release)?;
+            Ok((!finish.work.is_empty()).then_some(finish))
+        })?);
+        phases.push(Self::resume_phase(&name, &parts));
+        Ok(())
+    }
 }

@@ -5,7 +5,10 @@
 //!   started, so it is undone: every other instance of the group is terminated,
 //!   the group goes back to its version and capacity;
 //! - some already gone: the cull started, so it is finished: the remaining old
-//!   instances are terminated and the capacity restored, on the new version.
+//!   instances are terminated and the capacity restored, on the new version (after
+//!   a `deploy_serial`, the group itself replaces what the remaining batches
+//!   would have, without deployer's checks: run `deploy_serial` again instead
+//!   when that matters).
 //!
 //! Either way the processes resume and the marks go. Servers outside the group
 //! are not touched: `deployer status` shows where they are, `rollback` and
@@ -26,8 +29,12 @@ impl Compiler<'_> {
                 group.name
             )));
         };
+        // The deploy marked as many instances to retire as the group's desired
+        // capacity (it starts only on a group whose instances are all in service):
+        // fewer still running means its cull had started.
         let members: Vec<&str> = group.instances.iter().map(|member| member.id.as_str()).collect();
-        let all_old_remain = !mark.retiring.is_empty() && mark.retiring.iter().all(|id| members.contains(&id.as_str()));
+        let all_old_remain = mark.retiring.len() >= mark.restore.desired as usize
+            && mark.retiring.iter().all(|id| members.contains(&id.as_str()));
         let name = group.name.clone();
         let (label, mut steps) = if all_old_remain {
             (
