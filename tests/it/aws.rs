@@ -467,7 +467,7 @@ fn group_environment(moto: &Moto, instances: &mut BTreeMap<String, usize>) -> Pr
 /// [`group_environment`] with `size` web servers in the group.
 fn group_environment_of(moto: &Moto, instances: &mut BTreeMap<String, usize>, size: usize) -> Project {
     let subnet = moto.loopback_subnet();
-    moto.ctl(&["group", "demo-testing-ag", &subnet, "demo", "testing", "web", &size.to_string()]);
+    moto.ctl(&["group", "demo-testing-ag", &subnet, "demo", "testing", "web", &size.to_string(), "demo-testing-web"]);
     moto.ctl(&["launch", &subnet, "demo", "testing", "worker", "1"]);
     let mut project = launch_project(moto, &subnet, "true");
     project.append_config("auto_scaling_groups: {testing: demo-testing-ag}\n");
@@ -534,6 +534,14 @@ fn deploy_full_doubles_the_group_on_the_new_image_and_culls_exactly_the_old_inst
         assert_eq!(project.current(instances[id]).as_deref(), Some(release.as_str()), "{id} serves the release");
     }
     assert_eq!(project.current(worker).as_deref(), Some(release.as_str()), "the worker switched too");
+    // Launched while AddToLoadBalancer was suspended, the new instances were
+    // registered by deployer (moto registers them itself too; AWS would not).
+    let targets = moto.ctl(&["targets", "demo-testing-web"]);
+    for id in &now {
+        let target = targets.as_array().unwrap().iter().find(|target| target["id"] == id.as_str());
+        assert_eq!(target.map(|target| target["state"].clone()), Some("healthy".into()), "{id}: {targets}");
+    }
+    assert!(outcome.stderr.contains("register the new instances: ok"), "{}", outcome.stderr);
     let running: Vec<String> = moto
         .ctl(&["instances"])
         .as_array()

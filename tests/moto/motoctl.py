@@ -5,7 +5,8 @@
                                                 -> [{"id": ..., "ip": ...}, ...]
     motoctl.py ENDPOINT terminate ID...
     motoctl.py ENDPOINT instances               -> [{"id", "state", "ip", "tags"}, ...]
-    motoctl.py ENDPOINT group NAME SUBNET DEPLOYMENT ENVIRONMENT ROLE SIZE
+    motoctl.py ENDPOINT group NAME SUBNET DEPLOYMENT ENVIRONMENT ROLE SIZE [TARGET_GROUP]
+    motoctl.py ENDPOINT targets TARGET_GROUP    -> [{"id", "state"}, ...]
                                                 -> {"template": ..., "instances": [...]}
     motoctl.py ENDPOINT group-state NAME        -> {"suspended": [...], "desired": N, ...}
     motoctl.py ENDPOINT state                   -> {"images": [...], "instances": [...]}
@@ -67,12 +68,19 @@ def autoscaling(endpoint):
     return client(endpoint, "autoscaling")
 
 
-def group(ec2, endpoint, name, subnet, deployment, environment, role, size):
+def group(ec2, endpoint, name, subnet, deployment, environment, role, size, target_group=None):
     template = ec2.create_launch_template(
         LaunchTemplateName=f"{name}-template",
         LaunchTemplateData={"ImageId": BASE_IMAGE, "InstanceType": "t3.micro"},
     )["LaunchTemplate"]["LaunchTemplateId"]
     tags = {"deployment": deployment, "environment": environment, "role": role}
+    balancing = {}
+    if target_group:
+        vpc = ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"]
+        arn = client(endpoint, "elbv2").create_target_group(
+            Name=target_group, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance"
+        )["TargetGroups"][0]["TargetGroupArn"]
+        balancing = {"TargetGroupARNs": [arn]}
     autoscaling(endpoint).create_auto_scaling_group(
         AutoScalingGroupName=name,
         LaunchTemplate={"LaunchTemplateId": template, "Version": "1"},
@@ -80,6 +88,7 @@ def group(ec2, endpoint, name, subnet, deployment, environment, role, size):
         MaxSize=int(size) * 2,
         DesiredCapacity=int(size),
         VPCZoneIdentifier=subnet,
+        **balancing,
         Tags=[
             {"Key": key, "Value": value, "PropagateAtLaunch": True, "ResourceId": name, "ResourceType": "auto-scaling-group"}
             for key, value in tags.items()
@@ -102,6 +111,15 @@ def group_state(endpoint, name):
         "version": found.get("LaunchTemplate", {}).get("Version"),
         "tags": {t["Key"]: t["Value"] for t in found.get("Tags", [])},
     }
+
+
+def targets(endpoint, name):
+    elbv2 = client(endpoint, "elbv2")
+    arn = elbv2.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
+    found = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    return sorted(
+        ({"id": t["Target"]["Id"], "state": t["TargetHealth"]["State"]} for t in found), key=lambda t: t["id"]
+    )
 
 
 def instances(ec2):
@@ -171,6 +189,8 @@ def main():
         result = instances(ec2)
     elif command == "state":
         result = {"images": images(ec2), "instances": instances(ec2)}
+    elif command == "targets":
+        result = targets(endpoint, *args)
     elif command == "images":
         result = images(ec2)
     elif command == "template-versions":

@@ -21,6 +21,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub struct Aws {
     pub(crate) ec2: aws_sdk_ec2::Client,
     pub(crate) autoscaling: aws_sdk_autoscaling::Client,
+    pub(crate) elbv2: aws_sdk_elasticloadbalancingv2::Client,
     /// The address of an instance deployer connects to (`ec2_attr_for_ssh`).
     pub(crate) ssh_address: deployer_config::SshAddress,
 }
@@ -59,6 +60,7 @@ impl Aws {
         Ok(Self {
             ec2: aws_sdk_ec2::Client::new(&shared),
             autoscaling: aws_sdk_autoscaling::Client::new(&shared),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&shared),
             ssh_address: settings.ssh_address,
         })
     }

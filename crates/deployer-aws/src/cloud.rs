@@ -15,9 +15,6 @@ impl Cloud for Aws {
 impl Aws {
     async fn perform(&self, action: &CloudAction, state: &CloudState) -> Result<CloudDone, AwsError> {
         // Only instances this run launched: a slot never launched has none.
-        let ids_of = |hosts: &[usize]| -> Vec<String> {
-            hosts.iter().filter_map(|host| state.launched.get(host)).map(|instance| instance.id.clone()).collect()
-        };
         let made = |name: &str| state.made.get(name).cloned();
         Ok(match action {
             CloudAction::SuspendProcesses { group, processes } => {
@@ -34,12 +31,12 @@ impl Aws {
                 CloudDone { note: format!("launched {}", ids.join(", ")), launched, made: Vec::new() }
             }
             CloudAction::TerminateInstances { hosts } => {
-                let ids = ids_of(hosts);
+                let ids = ids_of(state, hosts);
                 self.terminate(&ids).await?;
                 format!("terminated {}", describe_ids(&ids)).into()
             }
             CloudAction::TagInstances { hosts, tags } => {
-                let ids = ids_of(hosts);
+                let ids = ids_of(state, hosts);
                 self.tag(&ids, tags).await?;
                 format!("tagged {}", describe_ids(&ids)).into()
             }
@@ -84,6 +81,8 @@ impl Aws {
             | CloudAction::ScaleBack { .. }
             | CloudAction::WaitForGroup { .. }
             | CloudAction::ScaleBackBatch { .. }
+            | CloudAction::RegisterTargets { .. }
+            | CloudAction::DeregisterTargets { .. }
             | CloudAction::Cull { .. }
             | CloudAction::SetCapacity { .. } => self.perform_on_group(action, state).await?,
             // The executor runs these itself; none reaches a cloud.
@@ -135,6 +134,16 @@ impl Aws {
                 self.scale_back_batch(group, &new, old, (template, *version), *capacity).await?;
                 format!("terminated {}; `{group}` on version {version}; {capacity}", describe_ids(&new)).into()
             }
+            CloudAction::RegisterTargets { hosts, target_groups, timeout } => {
+                let ids = ids_of(state, hosts);
+                self.register_targets(target_groups, &ids, *timeout).await?;
+                format!("{} healthy in {} target group(s)", describe_ids(&ids), target_groups.len()).into()
+            }
+            CloudAction::DeregisterTargets { hosts, target_groups } => {
+                let ids = ids_of(state, hosts);
+                self.deregister_targets(target_groups, &ids).await?;
+                format!("deregistered {}", describe_ids(&ids)).into()
+            }
             CloudAction::Cull { group, instances } => {
                 self.cull(group, instances).await?;
                 format!("terminated {}", describe_ids(instances)).into()
@@ -146,6 +155,11 @@ impl Aws {
             other => return Err(AwsError::Answer(format!("not an auto scaling group action: {}", other.describe()))),
         })
     }
+}
+
+/// The instances this run bound to `hosts`.
+fn ids_of(state: &CloudState, hosts: &[usize]) -> Vec<String> {
+    hosts.iter().filter_map(|host| state.launched.get(host)).map(|instance| instance.id.clone()).collect()
 }
 
 fn describe_ids(ids: &[String]) -> String {

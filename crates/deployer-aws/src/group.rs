@@ -64,6 +64,8 @@ impl Aws {
                 .filter_map(|process| process.process_name())
                 .filter_map(ScalingProcess::parse)
                 .collect(),
+            target_groups: group.target_group_arns().to_vec(),
+            load_balancers: group.load_balancer_names().to_vec(),
             tags,
         })
     }

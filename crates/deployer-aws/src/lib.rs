@@ -16,6 +16,7 @@ mod group;
 mod images;
 mod launch;
 mod rollout;
+mod targets;
 
 pub use client::Aws;
 pub use describe::{Description, GroupInfo, GroupInstance, InstanceInfo};

@@ -80,6 +80,13 @@ pub enum CloudAction {
         version: u64,
         capacity: Capacity,
     },
+    /// Elastic Load Balancing `RegisterTargets` of the instances bound to `hosts` in each of
+    /// `target_groups`, then a wait until each is `healthy` there. (A group whose
+    /// `AddToLoadBalancer` is suspended does not register the instances it
+    /// launches, and does not when it resumes either.)
+    RegisterTargets { hosts: Vec<usize>, target_groups: Vec<String>, timeout: u32 },
+    /// Elastic Load Balancing `DeregisterTargets` of the instances bound to `hosts`.
+    DeregisterTargets { hosts: Vec<usize>, target_groups: Vec<String> },
     /// Auto Scaling `TerminateInstanceInAutoScalingGroup` of each of `instances`,
     /// decrementing the capacity: exactly these, never another.
     Cull { group: String, instances: Vec<String> },
@@ -221,6 +228,15 @@ impl CloudAction {
                 old.join(", "),
                 hosts.len()
             ),
+            Self::RegisterTargets { hosts, target_groups, timeout } => format!(
+                "register the {} new instance(s) in {} target group(s) and wait until they are healthy there (at most \
+                 {timeout}s)",
+                hosts.len(),
+                target_groups.len()
+            ),
+            Self::DeregisterTargets { hosts, target_groups } => {
+                format!("deregister the {} new instance(s) from {} target group(s)", hosts.len(), target_groups.len())
+            }
             Self::Cull { group, instances } => format!(
                 "terminate the {} old instance(s) of auto scaling group `{group}` ({})",
                 instances.len(),

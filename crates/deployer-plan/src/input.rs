@@ -174,6 +174,10 @@ pub struct GroupSnapshot {
     pub deploy: Option<DeployMark>,
     /// Processes suspended now (by an operator, or a deploy).
     pub suspended: Vec<crate::cloud::ScalingProcess>,
+    /// The load balancer target groups the group's instances serve behind (ARNs).
+    pub target_groups: Vec<String>,
+    /// Classic load balancers the group names.
+    pub load_balancers: Vec<String>,
 }
 
 /// What a group deploy recorded in AWS before it changed the group.

@@ -85,6 +85,8 @@ fn group(template: bool) -> GroupSnapshot {
         tags: Vec::new(),
         deploy: None,
         suspended: Vec::new(),
+        target_groups: vec!["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0abc".to_owned()],
+        load_balancers: Vec::new(),
     }
 }
 
@@ -265,6 +267,7 @@ fn deploy_full_on_a_group_builds_doubles_verifies_cuts_over_and_culls() {
             "maintenance_on",
             "migrate",
             "switch",
+            "traffic",
             "cull",
             "maintenance_off",
             "finish",
@@ -297,6 +300,10 @@ fn deploy_full_on_a_group_refuses_one_another_deploy_left_marked() {
     marked.deploy = Some(mark(vec!["i-0aaa1111".to_owned()]));
     let error = group_deploy_plan(marked).unwrap_err().to_string();
     assert!(error.contains("is marked by deploy 20261122T000000Z-1, which did not finish"), "{error}");
+    let mut classic = group(true);
+    classic.load_balancers.push("myproject-testing-elb".to_owned());
+    let error = group_deploy_plan(classic).unwrap_err().to_string();
+    assert!(error.contains("classic load balancers (myproject-testing-elb)"), "{error}");
     let mut busy = group(true);
     busy.instances[0].lifecycle = "Pending".to_owned();
     let error = group_deploy_plan(busy).unwrap_err().to_string();
@@ -391,10 +398,12 @@ fn deploy_serial_on_a_group_replaces_it_batch_by_batch_after_the_migrations() {
             "scale_out_1",
             "reach_1",
             "verify_1",
+            "traffic_1",
             "cull_1",
             "scale_out_2",
             "reach_2",
             "verify_2",
+            "traffic_2",
             "cull_2",
             "finish",
             "resume"

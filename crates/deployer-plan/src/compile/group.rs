@@ -79,7 +79,31 @@ impl Compiler<'_> {
         self.verify_phases(phases, release, &parts)?;
         let pages = self.pages("deploy_full").ok();
         self.cut_over_phases(phases, release, &parts, pages.as_ref())?;
+        phases.extend(Self::traffic_phase(group, &parts.new, "traffic"));
         self.cull_phases(phases, release, group, &parts, pages.as_ref())
+    }
+
+    /// The new instances registered with the group's target groups, and healthy
+    /// there, before any old one goes; none without target groups.
+    fn traffic_phase(group: &GroupSnapshot, new: &[usize], name: &str) -> Option<Phase> {
+        if group.target_groups.is_empty() {
+            return None;
+        }
+        let register = CloudAction::RegisterTargets {
+            hosts: new.to_vec(),
+            target_groups: group.target_groups.clone(),
+            timeout: IN_SERVICE_TIMEOUT,
+        };
+        let deregister =
+            CloudAction::DeregisterTargets { hosts: new.to_vec(), target_groups: group.target_groups.clone() };
+        Some(with_undo(
+            controller_phase(
+                name,
+                "send traffic to the new instances",
+                vec![step("register the new instances", register)],
+            ),
+            vec![step("deregister the new instances", deregister)],
+        ))
     }
 
     /// Checks the group can take a deploy, and sorts the hosts into their parts.
@@ -90,6 +114,14 @@ impl Compiler<'_> {
                 "auto scaling group `{}` is marked by deploy {id}, which did not finish: `deployer describe` shows \
                  it, `deployer recover` finishes or undoes it",
                 group.name
+            )));
+        }
+        if !group.load_balancers.is_empty() {
+            return Err(PlanError::Unsafe(format!(
+                "auto scaling group `{}` serves behind classic load balancers ({}), which deployer does not register \
+                 instances with: attach target groups (ELBv2) to the group instead",
+                group.name,
+                group.load_balancers.join(", ")
             )));
         }
         if let Some(busy) = group.instances.iter().find(|member| member.lifecycle != "InService") {
@@ -438,6 +470,7 @@ impl Compiler<'_> {
                     },
                 )
             })?);
+            phases.extend(Self::traffic_phase(group, new, &format!("traffic_{}", number + 1)));
             phases.push(controller_phase(
                 &format!("cull_{}", number + 1),
                 &format!("{label}: terminate as many old instances"),
