@@ -163,6 +163,7 @@ pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliEr
     };
     let resumable = found.ok();
     let resume_command = resumable.as_ref().map(|_| format!("deployer resume {}", target.target.join(" ")));
+    let group_deploy = unfinished_group_deploy(global, target);
     let live: BTreeMap<String, Vec<&str>> =
         hosts.iter().filter(|host| host.reachable).fold(BTreeMap::new(), |mut live, host| {
             let live_release = host.current.clone().or_else(|| host.current_elsewhere.as_deref().map(escape));
@@ -179,7 +180,7 @@ pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliEr
         });
         let value = serde_json::json!({
             "hosts": hosts, "drift": live.len() > 1, "live_releases": live, "resumable": resumable,
-            "unfinished_switch": unfinished_switch,
+            "unfinished_switch": unfinished_switch, "group_deploy": group_deploy,
         });
         output::stdout(&format!("{}\n", serde_json::to_string_pretty(&value).unwrap_or_default()));
     } else {
@@ -250,6 +251,17 @@ pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliEr
         }
         if let Some(message) = &unfinished_switch {
             let _ = writeln!(text, "{message}");
+        }
+        if let Some(mark) = &group_deploy {
+            let _ = writeln!(
+                text,
+                "auto scaling group: deploy {} has not finished (it restores {} on version {}); if it is not running \
+                 any more, `deployer recover {}` finishes or undoes it",
+                mark.deploy_id,
+                mark.restore,
+                mark.version,
+                target.target.join(" ")
+            );
         }
         match live.len() {
             0 => {}
@@ -358,6 +370,23 @@ fn describe_lock(lock: Option<&LockStatus>) -> String {
                 escape(&owner.started),
                 escape(&owner.id)
             )
+        }
+    }
+}
+
+/// A group deploy the environment's Auto Scaling group is marked by, when the
+/// environment has a group and AWS says so; status never fails for it.
+fn unfinished_group_deploy(global: &GlobalArgs, target: &Target) -> Option<deployer_plan::DeployMark> {
+    let config = crate::context::load(global).ok()?;
+    let target = crate::context::resolve_target(&config, target).ok()?;
+    config.autoscaling_groups.group(&target.deployment, &target.environment)?;
+    match crate::cloud::group_snapshot(&config, &target.deployment, &target.environment) {
+        Ok(group) => group?.deploy,
+        Err(error) => {
+            if !global.json {
+                output::stderr(&format!("warning: cannot read the auto scaling group: {error}\n"));
+            }
+            None
         }
     }
 }

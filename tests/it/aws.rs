@@ -635,6 +635,13 @@ fn a_deploy_killed_after_doubling_the_group_is_shown_and_recovered_from_its_mark
         "{}",
         described.stdout
     );
+    let status = run_and_check(&project, &["status", "testing"]);
+    assert!(
+        status.stdout.contains(&format!("auto scaling group: deploy {deploy} has not finished")),
+        "{}\n{}",
+        status.stdout,
+        status.stderr
+    );
     let again = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(again.code, 2, "{}", again.stderr);
     assert!(again.stderr.contains(&format!("is marked by deploy {deploy}")), "{}", again.stderr);
