@@ -334,6 +334,7 @@ fn create_environment_launches_the_missing_servers_sets_them_up_and_reuses_them_
     for &host in instances.values() {
         assert_ne!(project.current(host).as_deref(), Some(release.as_str()));
     }
+    moto.assert_invariants(None);
 }
 
 #[test]
@@ -364,6 +365,7 @@ fn a_failing_setup_terminates_what_was_launched_and_tries_again() {
         roles.iter().filter(|(state, _)| state == "terminated").map(|(_, role)| role.as_str()).collect();
     assert_eq!(terminated, ["web-PENDING", "web-PENDING", "worker-PENDING"], "the first attempt's servers: {roles:?}");
     assert_eq!(running(&roles), ["web", "web", "worker"]);
+    moto.assert_invariants(None);
 }
 
 /// [`launch_project`] whose environment has an Auto Scaling group (size 0) on a
@@ -427,6 +429,7 @@ fn create_image_builds_the_release_into_an_image_and_a_launch_template_version()
     let (_, &builder) = instances.iter().next().expect("the builder was an sshd host");
     assert_eq!(project.current(builder).as_deref(), Some(release));
     assert_eq!(moto.roles("demo", "testing"), [("terminated".to_owned(), "web-BUILDER".to_owned())]);
+    moto.assert_invariants(Some("demo-testing-ag"));
 }
 
 #[test]
@@ -456,6 +459,7 @@ fn a_builder_that_fails_its_health_check_makes_no_image_and_is_terminated() {
     assert_eq!(moto.ctl(&["images"]), serde_json::json!([]), "no image");
     assert_eq!(versions(&moto).len(), 1, "no launch template version");
     assert_eq!(moto.roles("demo", "testing"), [("terminated".to_owned(), "web-BUILDER".to_owned())]);
+    moto.assert_invariants(Some("demo-testing-ag"));
 }
 
 /// An environment whose web servers are an Auto Scaling group and whose
@@ -553,6 +557,7 @@ fn deploy_full_doubles_the_group_on_the_new_image_and_culls_exactly_the_old_inst
     let mut running = running;
     running.sort();
     assert_eq!(running, ["web", "web", "worker"], "no builder and no old instance runs");
+    moto.assert_invariants(Some("demo-testing-ag"));
 }
 
 #[test]
@@ -601,6 +606,7 @@ fn new_instances_that_fail_their_health_check_put_the_group_back_as_it_was() {
         .filter(|instance| instance["tags"].get("deployer:retire").is_some())
         .count();
     assert_eq!(retired, 0, "no instance is left marked to retire");
+    moto.assert_invariants(Some("demo-testing-ag"));
 }
 
 #[test]
@@ -646,6 +652,10 @@ fn a_deploy_killed_after_doubling_the_group_is_shown_and_recovered_from_its_mark
     assert_eq!(again.code, 2, "{}", again.stderr);
     assert!(again.stderr.contains(&format!("is marked by deploy {deploy}")), "{}", again.stderr);
 
+    // The checker sees what the dead deploy left (so it can fail).
+    let left =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| moto.assert_invariants(Some("demo-testing-ag"))));
+    assert!(left.is_err(), "the invariants hold with a deploy's marks on the group");
     let plan = run_and_check(&project, &["plan", "recover", "testing"]);
     assert!(plan.stdout.contains(&format!("undo deploy {deploy}")), "{}", plan.stdout);
     let outcome = moto.run_reconciling(&mut project, &mut instances, &["recover", "testing"]);
@@ -666,6 +676,7 @@ fn a_deploy_killed_after_doubling_the_group_is_shown_and_recovered_from_its_mark
     assert_eq!(retired, 0);
     let recovered = run_and_check(&project, &["recover", "testing"]);
     assert_eq!(recovered.code, 2, "nothing left to recover: {}", recovered.stderr);
+    moto.assert_invariants(Some("demo-testing-ag"));
 }
 
 #[test]
@@ -703,6 +714,7 @@ fn deploy_serial_replaces_a_group_of_four_two_at_a_time_launching_before_termina
     for id in &now {
         assert_eq!(project.current(instances[id]).as_deref(), Some(release.as_str()), "{id}");
     }
+    moto.assert_invariants(Some("demo-testing-ag"));
 }
 
 #[test]
@@ -726,4 +738,5 @@ fn a_serial_deploy_whose_first_batch_fails_puts_the_group_back() {
     assert_eq!((after["min"].as_u64(), after["desired"].as_u64(), after["max"].as_u64()), (Some(4), Some(4), Some(8)));
     assert_eq!(after["version"], "1");
     assert!(after["tags"].get("deployer:deploy").is_none(), "{}", after["tags"]);
+    moto.assert_invariants(Some("demo-testing-ag"));
 }

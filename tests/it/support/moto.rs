@@ -186,6 +186,52 @@ impl Moto {
         killed
     }
 
+    /// The AWS invariants every AWS test ends with, after a success and after an
+    /// undo alike: no server being built (`-PENDING`) or building an image
+    /// (`-BUILDER`) is left running, no instance is left marked to retire, and
+    /// `group` (when given) carries no deploy's mark, has nothing suspended, runs
+    /// as many instances as its desired capacity, each on the image of the launch
+    /// template version it launches. (No address outside 127.0.0.0/8 is ever
+    /// dialled: [`Moto::reconcile`] fails on one before any host exists for it.)
+    pub fn assert_invariants(&self, group: Option<&str>) {
+        let state = self.ctl(&["state"]);
+        let running: Vec<&serde_json::Value> = state["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|instance| matches!(instance["state"].as_str(), Some("pending" | "running")))
+            .collect();
+        for instance in &running {
+            let role = instance["tags"]["role"].as_str().unwrap_or_default();
+            assert!(!role.ends_with("-PENDING") && !role.ends_with("-BUILDER"), "left running: {instance}");
+            assert!(instance["tags"].get("deployer:retire").is_none(), "left marked to retire: {instance}");
+        }
+        let Some(group) = group else { return };
+        let found = self.ctl(&["group-state", group]);
+        assert!(found["tags"].get("deployer:deploy").is_none(), "a deploy's mark is left: {found}");
+        assert!(found["tags"].get("deployer:restore").is_none(), "a deploy's mark is left: {found}");
+        assert_eq!(found["suspended"], serde_json::json!([]), "processes left suspended");
+        let members: Vec<&str> = found["instances"].as_array().unwrap().iter().map(|id| id.as_str().unwrap()).collect();
+        assert_eq!(
+            members.len() as u64,
+            found["desired"].as_u64().unwrap(),
+            "capacity is what the group runs: {found}"
+        );
+        let version: u64 = found["version"].as_str().unwrap().parse().unwrap();
+        let versions = self.ctl(&["template-versions", &format!("{group}-template")]);
+        let image = versions
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|found| found["version"] == version)
+            .map(|found| found["image"].clone())
+            .expect("the group's version exists");
+        for member in members {
+            let instance = running.iter().find(|instance| instance["id"] == member).expect("a group instance runs");
+            assert_eq!(instance["image"], image, "group instance {member} is not on its version's image");
+        }
+    }
+
     /// The instances of `deployment`'s `environment`: (state, role tag) pairs, sorted.
     pub fn roles(&self, deployment: &str, environment: &str) -> Vec<(String, String)> {
         let mut found: Vec<(String, String)> = self
