@@ -503,7 +503,7 @@ fn deploy_full_doubles_the_group_on_the_new_image_and_culls_exactly_the_old_inst
     }
     let moto = Moto::start();
     let mut instances = BTreeMap::new();
-    let mut project = group_environment(&moto, &mut instances);
+    let mut project = group_environment_of(&moto, &mut instances, 4);
     let before = group_state(&moto);
     let old: Vec<String> = serde_json::from_value(before["instances"].clone()).unwrap();
     let worker = instances.iter().find(|(id, _)| !old.contains(id)).map(|(_, &host)| host).unwrap();
@@ -513,9 +513,9 @@ fn deploy_full_doubles_the_group_on_the_new_image_and_culls_exactly_the_old_inst
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     for expected in [
         "double the group on the new launch template version",
-        "min 4, desired 4, max 4",
-        "wait until 2 new instance(s) of auto scaling group `demo-testing-ag` are in service",
-        &format!("terminate the 2 old instance(s) of auto scaling group `demo-testing-ag` ({})", old.join(", ")),
+        "min 8, desired 8, max 8",
+        "wait until 4 new instance(s) of auto scaling group `demo-testing-ag` are in service",
+        &format!("terminate the 4 old instance(s) of auto scaling group `demo-testing-ag` ({})", old.join(", ")),
         "check the server serves the release from its image",
     ] {
         assert!(plan.stdout.contains(expected), "{expected}:\n{}", plan.stdout);
@@ -525,9 +525,9 @@ fn deploy_full_doubles_the_group_on_the_new_image_and_culls_exactly_the_old_inst
     assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
     let after = group_state(&moto);
     let now: Vec<String> = serde_json::from_value(after["instances"].clone()).unwrap();
-    assert_eq!(now.len(), 2);
+    assert_eq!(now.len(), 4);
     assert!(now.iter().all(|id| !old.contains(id)), "every instance is new: {now:?} (old {old:?})");
-    assert_eq!((after["min"].as_u64(), after["desired"].as_u64(), after["max"].as_u64()), (Some(2), Some(2), Some(4)));
+    assert_eq!((after["min"].as_u64(), after["desired"].as_u64(), after["max"].as_u64()), (Some(4), Some(4), Some(8)));
     assert_eq!(after["suspended"], serde_json::json!([]));
     assert_eq!(after["version"], "2", "the group launches the new version");
     assert!(after["tags"].get("deployer:deploy").is_none(), "no deploy mark is left: {}", after["tags"]);
@@ -556,7 +556,7 @@ fn deploy_full_doubles_the_group_on_the_new_image_and_culls_exactly_the_old_inst
         .collect();
     let mut running = running;
     running.sort();
-    assert_eq!(running, ["web", "web", "worker"], "no builder and no old instance runs");
+    assert_eq!(running, ["web", "web", "web", "web", "worker"], "no builder and no old instance runs");
     moto.assert_invariants(Some("demo-testing-ag"));
 }
 
