@@ -740,3 +740,34 @@ fn a_serial_deploy_whose_first_batch_fails_puts_the_group_back() {
     assert!(after["tags"].get("deployer:deploy").is_none(), "{}", after["tags"]);
     moto.assert_invariants(Some("demo-testing-ag"));
 }
+
+#[test]
+fn create_image_keeps_the_newest_release_images_and_removes_older_ones() {
+    if let Some(reason) = Fleet::unavailable().or_else(Moto::unavailable) {
+        skip(&reason);
+        return;
+    }
+    let moto = Moto::start();
+    let subnet = moto.loopback_subnet();
+    let mut project = image_project(&moto, &subnet);
+    let config = std::fs::read_to_string(project.path().join("fabulaws-config.yml")).unwrap();
+    std::fs::write(project.path().join("fabulaws-config.yml"), config.replace("aws:\n", "aws:\n  images_keep: 2\n"))
+        .unwrap();
+    let mut instances = BTreeMap::new();
+    let mut made = Vec::new();
+    for _ in 0..3 {
+        project.tick();
+        let outcome = moto.run_reconciling(&mut project, &mut instances, &["create_image", "testing"]);
+        assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+        let image = outcome.stderr.split("ok, made ").nth(1).and_then(|rest| rest.split_whitespace().next());
+        made.push(image.expect("the run names its image").to_owned());
+    }
+    let images = moto.ctl(&["images"]);
+    let mut kept: Vec<String> =
+        images.as_array().unwrap().iter().map(|image| image["id"].as_str().unwrap().to_owned()).collect();
+    kept.sort();
+    let mut newest = made[1..].to_vec();
+    newest.sort();
+    assert_eq!(kept, newest, "the two newest release images are kept, the oldest ({}) removed", made[0]);
+    moto.assert_invariants(Some("demo-testing-ag"));
+}

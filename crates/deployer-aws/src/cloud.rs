@@ -52,6 +52,19 @@ impl Aws {
                     made: vec![(made::IMAGE.to_owned(), image)],
                 }
             }
+            CloudAction::PruneImages { deployment, environment, role, template, keep, protect } => {
+                let mut protect = protect.clone();
+                protect.extend(made(made::IMAGE));
+                let pruning = crate::images::Pruning {
+                    deployment,
+                    environment,
+                    role,
+                    template,
+                    keep: *keep as usize,
+                    protect: &protect,
+                };
+                self.prune_images(&pruning).await.into()
+            }
             CloudAction::DeleteImage => match made(made::IMAGE) {
                 Some(image) => {
                     self.delete_image(&image).await?;

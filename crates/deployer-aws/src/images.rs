@@ -158,3 +158,97 @@ fn snapshots(found: &aws_sdk_ec2::operation::describe_images::DescribeImagesOutp
         .map(str::to_owned)
         .collect()
 }
+
+/// What [`Aws::prune_images`] asks for: whose images, how many to keep, which
+/// never to touch.
+pub struct Pruning<'a> {
+    pub deployment: &'a str,
+    pub environment: &'a str,
+    pub role: &'a str,
+    pub template: &'a str,
+    pub keep: usize,
+    pub protect: &'a [String],
+}
+
+impl Aws {
+    /// Removes the release images of `pruning.role` beyond the newest `keep`, with
+    /// their snapshots and the versions of the template that launch them. Returns
+    /// what it did and what it could not do, in words: housekeeping never fails
+    /// a deploy.
+    pub async fn prune_images(&self, pruning: &Pruning<'_>) -> String {
+        let filter = |name: &str, value: &str| aws_sdk_ec2::types::Filter::builder().name(name).values(value).build();
+        let found = self
+            .ec2
+            .describe_images()
+            .owners("self")
+            .filters(filter("tag:deployment", pruning.deployment))
+            .filters(filter("tag:environment", pruning.environment))
+            .filters(filter("tag:role", pruning.role))
+            .filters(filter("tag-key", "deployer:release"))
+            .send()
+            .await;
+        let mut images = match found {
+            Ok(found) => found.images().to_vec(),
+            Err(error) => return format!("old images not pruned: {}", AwsError::call("DescribeImages", &error)),
+        };
+        // Newest first (RFC 3339 dates sort as text), then by id for equal dates.
+        images.sort_by(|a, b| (b.creation_date(), b.image_id()).cmp(&(a.creation_date(), a.image_id())));
+        let old: Vec<String> = images
+            .iter()
+            .skip(pruning.keep)
+            .filter_map(|image| image.image_id())
+            .filter(|id| !pruning.protect.iter().any(|protected| protected == id))
+            .map(str::to_owned)
+            .collect();
+        if old.is_empty() {
+            return format!("{} release image(s), none beyond the {} kept", images.len(), pruning.keep);
+        }
+        let mut problems = Vec::new();
+        let versions = self.versions_launching(pruning.template, &old).await;
+        match versions {
+            Ok(versions) => {
+                for version in versions {
+                    if let Err(error) = self.delete_template_version(pruning.template, &version).await {
+                        problems.push(error.to_string());
+                    }
+                }
+            }
+            Err(error) => problems.push(error.to_string()),
+        }
+        let mut removed = Vec::new();
+        for image in &old {
+            match self.delete_image(image).await {
+                Ok(()) => removed.push(image.as_str()),
+                Err(error) => problems.push(error.to_string()),
+            }
+        }
+        let mut note = format!("removed {} old release image(s)", removed.len());
+        if !removed.is_empty() {
+            note.push_str(&format!(" ({})", removed.join(", ")));
+        }
+        if !problems.is_empty() {
+            note.push_str(&format!("; not done: {}", problems.join("; ")));
+        }
+        note
+    }
+
+    /// The versions of `template` deployer made (`deployer release ...`) that
+    /// launch one of `images`, but never its default version.
+    async fn versions_launching(&self, template: &str, images: &[String]) -> Result<Vec<String>, AwsError> {
+        let mut pages =
+            self.ec2.describe_launch_template_versions().launch_template_id(template).into_paginator().send();
+        let mut versions = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| AwsError::call("DescribeLaunchTemplateVersions", &error))?;
+            for version in page.launch_template_versions() {
+                let ours = version.version_description().is_some_and(|text| text.starts_with("deployer release "));
+                let image = version.launch_template_data().and_then(|data| data.image_id());
+                let launches_old = image.is_some_and(|image| images.iter().any(|old| old == image));
+                if ours && launches_old && version.default_version() != Some(true) {
+                    versions.extend(version.version_number().map(|number| number.to_string()));
+                }
+            }
+        }
+        Ok(versions)
+    }
+}

@@ -208,6 +208,9 @@ pub struct AwsSettings {
     /// `aws.autoscaling_role`: the role the Auto Scaling group's servers play
     /// (`FabulAWS`: `web`); `create_image` builds its image.
     pub autoscaling_role: String,
+    /// `aws.images_keep`: release images (and the launch template versions that
+    /// launch them) kept per role; older ones are removed after a new one is made.
+    pub images_keep: u32,
 }
 
 impl AwsSettings {

@@ -101,6 +101,7 @@ pub(crate) struct RawAws {
     pub servers: Option<crate::ec2::ByEnvironmentRole<u32>>,
     pub launch_attempts: Option<u32>,
     pub autoscaling_role: Option<String>,
+    pub images_keep: Option<u32>,
     pub timeouts: Option<RawAwsTimeouts>,
 }
 

@@ -87,6 +87,19 @@ pub enum CloudAction {
     RegisterTargets { hosts: Vec<usize>, target_groups: Vec<String>, timeout: u32 },
     /// Elastic Load Balancing `DeregisterTargets` of the instances bound to `hosts`.
     DeregisterTargets { hosts: Vec<usize>, target_groups: Vec<String> },
+    /// Housekeeping after a new image: the release images of `role` (tagged with
+    /// the deployment and environment by deployer) beyond the newest `keep` are
+    /// deregistered with their snapshots, and the versions of `template` that
+    /// launch them deleted; never the run's image nor one in `protect`. What
+    /// cannot be removed is reported in the note, never a failure.
+    PruneImages {
+        deployment: String,
+        environment: String,
+        role: String,
+        template: String,
+        keep: u32,
+        protect: Vec<String>,
+    },
     /// Auto Scaling `TerminateInstanceInAutoScalingGroup` of each of `instances`,
     /// decrementing the capacity: exactly these, never another.
     Cull { group: String, instances: Vec<String> },
@@ -237,6 +250,10 @@ impl CloudAction {
             Self::DeregisterTargets { hosts, target_groups } => {
                 format!("deregister the {} new instance(s) from {} target group(s)", hosts.len(), target_groups.len())
             }
+            Self::PruneImages { role, template, keep, .. } => format!(
+                "remove the `{role}` release images beyond the newest {keep}, and the versions of {template} that \
+                 launch them"
+            ),
             Self::Cull { group, instances } => format!(
                 "terminate the {} old instance(s) of auto scaling group `{group}` ({})",
                 instances.len(),

@@ -98,7 +98,12 @@ impl Validator<'_> {
                 format!("`{autoscaling_role}` is not a role of `valid_roles`; set the role the group's servers play"),
             );
         }
+        let images_keep = raw.images_keep.unwrap_or(5);
+        if !(1..=100).contains(&images_keep) {
+            self.problems.value(&path.key("images_keep"), "expected 1 to 100 images");
+        }
         AwsSettings {
+            images_keep,
             autoscaling_role,
             key_name: raw.key_name,
             servers: raw.servers,

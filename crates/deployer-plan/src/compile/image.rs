@@ -77,11 +77,25 @@ impl Compiler<'_> {
         phases.push(version);
         phases.push(controller_phase(
             "cleanup",
-            "terminate the builder",
-            vec![CloudStep {
-                title: "terminate the builder".to_owned(),
-                action: CloudAction::TerminateInstances { hosts: vec![builder] },
-            }],
+            "terminate the builder, remove old release images",
+            vec![
+                CloudStep {
+                    title: "terminate the builder".to_owned(),
+                    action: CloudAction::TerminateInstances { hosts: vec![builder] },
+                },
+                CloudStep {
+                    title: "remove old release images".to_owned(),
+                    action: CloudAction::PruneImages {
+                        deployment: self.input.deployment.to_owned(),
+                        environment: self.environment.name.clone(),
+                        role: role.to_owned(),
+                        template: template.id.clone(),
+                        keep: self.config.aws.images_keep,
+                        // The group still launches it until a deploy moves it on.
+                        protect: template.image.iter().cloned().collect(),
+                    },
+                },
+            ],
         ));
         Ok(())
     }
