@@ -34,12 +34,7 @@ impl Aws {
     /// Fails only when no region is known from any source: every call would fail
     /// with the SDK's "missing signing region", which names no remedy.
     pub async fn connect(settings: &AwsSettings) -> Result<Self, AwsError> {
-        // Pinned, not `latest`: an SDK upgrade must not change defaults silently.
-        let http =
-            aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::v2026_01_12())
-            .http_client(http)
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS).with_max_backoff(MAX_BACKOFF));
+        let mut loader = base_loader();
         if let Some(region) = &settings.region {
             loader = loader.region(Region::new(region.clone()));
         }
@@ -57,11 +52,27 @@ impl Aws {
                     .to_owned(),
             ));
         }
-        Ok(Self {
-            ec2: aws_sdk_ec2::Client::new(&shared),
-            autoscaling: aws_sdk_autoscaling::Client::new(&shared),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&shared),
-            ssh_address: settings.ssh_address,
-        })
+        Ok(Self::from_config(&shared, settings.ssh_address))
     }
+
+    /// The clients of one loaded configuration.
+    pub(crate) fn from_config(shared: &aws_config::SdkConfig, ssh_address: deployer_config::SshAddress) -> Self {
+        Self {
+            ec2: aws_sdk_ec2::Client::new(shared),
+            autoscaling: aws_sdk_autoscaling::Client::new(shared),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(shared),
+            ssh_address,
+        }
+    }
+}
+
+/// The configuration every client starts from: one HTTP client (hyper 1 with
+/// rustls and ring), the behaviour version pinned (not `latest`: an SDK upgrade
+/// must not change defaults silently), standard retries.
+pub(crate) fn base_loader() -> aws_config::ConfigLoader {
+    let http =
+        aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
+    aws_config::defaults(BehaviorVersion::v2026_01_12())
+        .http_client(http)
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS).with_max_backoff(MAX_BACKOFF))
 }
