@@ -123,8 +123,10 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
     let launch_missing = request.spec == CommandSpec::CreateEnvironment && config.aws.discover_by_tags;
     // `deploy_full` and `deploy_serial` replace the instances of the environment's
     // group (FabulAWS's deploys with autoscaling) when its hosts are found by tags.
-    let group_deploy = matches!(request.spec, CommandSpec::DeployFull | CommandSpec::DeploySerial { .. })
-        && config.aws.discover_by_tags
+    let group_deploy = matches!(
+        request.spec,
+        CommandSpec::DeployFull | CommandSpec::DeploySerial { .. } | CommandSpec::Rollback { .. }
+    ) && config.aws.discover_by_tags
         && config.autoscaling_groups.group(&target.deployment, &target.environment).is_some();
     let group = if request.spec.needs_group() || group_deploy {
         crate::cloud::group_snapshot(&config, &target.deployment, &target.environment)?
@@ -141,7 +143,10 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
         // The servers found by tags (the group's old instances among them), the
         // builder, and one host for each instance the group will launch.
         let mut hosts = context::hosts(&config, &target, global)?;
-        hosts.push(deployer_config::builder_host(&config, &target.environment, role)?);
+        if !matches!(request.spec, CommandSpec::Rollback { .. }) {
+            // A rollback's image exists: nothing is built.
+            hosts.push(deployer_config::builder_host(&config, &target.environment, role)?);
+        }
         hosts.extend(deployer_config::group_slots(&config, &target.environment, role, group.desired)?);
         hosts
     } else {

@@ -771,3 +771,44 @@ fn create_image_keeps_the_newest_release_images_and_removes_older_ones() {
     assert_eq!(kept, newest, "the two newest release images are kept, the oldest ({}) removed", made[0]);
     moto.assert_invariants(Some("demo-testing-ag"));
 }
+
+#[test]
+fn rollback_takes_the_group_and_the_servers_outside_back_to_the_previous_release() {
+    if let Some(reason) = Fleet::unavailable().or_else(Moto::unavailable) {
+        skip(&reason);
+        return;
+    }
+    let moto = Moto::start();
+    let mut instances = BTreeMap::new();
+    let mut project = group_environment(&moto, &mut instances);
+    let worker = |instances: &BTreeMap<String, usize>| {
+        let found = moto.ctl(&["instances"]);
+        let id = found.as_array().unwrap().iter().find(|instance| instance["tags"]["role"] == "worker").unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        instances[&id]
+    };
+    let outcome = moto.run_reconciling(&mut project, &mut instances, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    let v2 = project.current(worker(&instances)).unwrap();
+    project.commit("v3\n");
+    project.tick();
+    let outcome = moto.run_reconciling(&mut project, &mut instances, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    assert_eq!(group_state(&moto)["version"], "3");
+    let on_v3: Vec<String> = serde_json::from_value(group_state(&moto)["instances"].clone()).unwrap();
+
+    let outcome = moto.run_reconciling(&mut project, &mut instances, &["rollback", "testing"]);
+    assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    let after = group_state(&moto);
+    assert_eq!(after["version"], "2", "the group launches the previous release's version");
+    let now: Vec<String> = serde_json::from_value(after["instances"].clone()).unwrap();
+    assert_eq!(now.len(), 2);
+    assert!(now.iter().all(|id| !on_v3.contains(id)), "the v3 instances were replaced: {now:?}");
+    for id in &now {
+        assert_eq!(project.current(instances[id]).as_deref(), Some(v2.as_str()), "{id} serves v2 from its image");
+    }
+    assert_eq!(project.current(worker(&instances)).as_deref(), Some(v2.as_str()), "the worker rolled back too");
+    moto.assert_invariants(Some("demo-testing-ag"));
+}

@@ -119,8 +119,10 @@ impl Aws {
                 self.clear_deploy(group, retire).await?;
                 format!("removed the deploy's tags from `{group}`").into()
             }
-            CloudAction::ScaleOut { group, template, capacity } => {
-                let version = made(made::TEMPLATE_VERSION)
+            CloudAction::ScaleOut { group, template, version, capacity } => {
+                let version = version
+                    .map(|version| version.to_string())
+                    .or_else(|| made(made::TEMPLATE_VERSION))
                     .ok_or_else(|| AwsError::Answer("no template version was made".to_owned()))?;
                 self.update_group(group, Some((template, version.clone())), *capacity).await?;
                 format!("`{group}` on version {version}; {capacity}").into()
@@ -129,8 +131,11 @@ impl Aws {
                 let terminated = self.scale_back(group, template, *version, *capacity, keep).await?;
                 format!("terminated {}; `{group}` on version {version}; {capacity}", describe_ids(&terminated)).into()
             }
-            CloudAction::WaitForGroup { group, hosts, old, timeout } => {
-                let image = made(made::IMAGE).ok_or_else(|| AwsError::Answer("no image was made".to_owned()))?;
+            CloudAction::WaitForGroup { group, hosts, old, image, timeout } => {
+                let image = image
+                    .clone()
+                    .or_else(|| made(made::IMAGE))
+                    .ok_or_else(|| AwsError::Answer("no image was made".to_owned()))?;
                 // Instances an earlier batch took are not this batch's.
                 let mut taken = old.clone();
                 taken.extend(state.launched.values().map(|instance| instance.id.clone()));

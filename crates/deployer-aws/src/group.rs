@@ -35,6 +35,10 @@ impl Aws {
             }
             None => None,
         };
+        let versions = match &template {
+            Some(template) => self.deployer_versions(&template.id).await?,
+            None => Vec::new(),
+        };
         let count = |value: Option<i32>| value.and_then(|value| u32::try_from(value).ok()).unwrap_or(0);
         let tags: Vec<(String, String)> = group
             .tags()
@@ -64,6 +68,7 @@ impl Aws {
                 .filter_map(|process| process.process_name())
                 .filter_map(ScalingProcess::parse)
                 .collect(),
+            versions,
             target_groups: group.target_group_arns().to_vec(),
             load_balancers: group.load_balancer_names().to_vec(),
             tags,
@@ -125,6 +130,31 @@ impl Aws {
             name: found.launch_template_name().unwrap_or_default().to_owned(),
             version: found.version_number().and_then(|number| u64::try_from(number).ok()).unwrap_or(0),
             image: found.launch_template_data().and_then(|data| data.image_id()).map(str::to_owned),
+            description: found.version_description().map(str::to_owned),
         })
+    }
+
+    /// The versions of `template` deployer made, newest first.
+    async fn deployer_versions(&self, template: &str) -> Result<Vec<TemplateVersion>, AwsError> {
+        let mut pages =
+            self.ec2.describe_launch_template_versions().launch_template_id(template).into_paginator().send();
+        let mut versions = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| AwsError::call("DescribeLaunchTemplateVersions", &error))?;
+            for found in page.launch_template_versions() {
+                let version = TemplateVersion {
+                    id: found.launch_template_id().unwrap_or_default().to_owned(),
+                    name: found.launch_template_name().unwrap_or_default().to_owned(),
+                    version: found.version_number().and_then(|number| u64::try_from(number).ok()).unwrap_or(0),
+                    image: found.launch_template_data().and_then(|data| data.image_id()).map(str::to_owned),
+                    description: found.version_description().map(str::to_owned),
+                };
+                if version.release().is_some() {
+                    versions.push(version);
+                }
+            }
+        }
+        versions.sort_by_key(|version| std::cmp::Reverse(version.version));
+        Ok(versions)
     }
 }

@@ -58,15 +58,16 @@ pub enum CloudAction {
     },
     /// Removes what `MarkDeploy` tagged.
     ClearDeploy { group: String, retire: Vec<String> },
-    /// Auto Scaling `UpdateAutoScalingGroup`: the run's launch template version,
-    /// and `capacity`.
-    ScaleOut { group: String, template: String, capacity: Capacity },
+    /// Auto Scaling `UpdateAutoScalingGroup`: `version` of the launch template (the
+    /// run's new one when `None`), and `capacity`.
+    ScaleOut { group: String, template: String, version: Option<u64>, capacity: Capacity },
     /// Puts a scaled-out group back: every instance not in `keep` is terminated
     /// (decrementing the capacity), then the group gets `version` and `capacity`.
     ScaleBack { group: String, template: String, version: u64, capacity: Capacity, keep: Vec<String> },
     /// Waits until `hosts.len()` instances of `group` that are not in `old` are in
-    /// service, healthy and on the run's image; each becomes one of `hosts`.
-    WaitForGroup { group: String, hosts: Vec<usize>, old: Vec<String>, timeout: u32 },
+    /// service, healthy and on `image` (the run's new one when `None`); each
+    /// becomes one of `hosts`.
+    WaitForGroup { group: String, hosts: Vec<usize>, old: Vec<String>, image: Option<String>, timeout: u32 },
     /// Undoes one batch of a serial group deploy: when every instance of `old`
     /// is still in the group (the batch's cull has not run), the instances bound
     /// to `hosts` are terminated (decrementing) and the group gets `version` and
@@ -214,6 +215,17 @@ impl CloudAction {
             Self::DeleteTemplateVersion { template } => {
                 format!("delete the version of launch template {template} this run made")
             }
+            Self::TagInstances { hosts, tags } => {
+                let tags: Vec<String> = tags.iter().map(|(key, value)| format!("{key}={value}")).collect();
+                format!("tag the {} new server(s) {}", hosts.len(), tags.join(", "))
+            }
+            group_action => group_action.describe_group_action().unwrap_or_default(),
+        }
+    }
+
+    /// The actions of deploys that replace a group's instances, as one line.
+    fn describe_group_action(&self) -> Option<String> {
+        Some(match self {
             Self::MarkDeploy { group, deploy_id, restore, retire, .. } => format!(
                 "tag auto scaling group `{group}` deployer:deploy={deploy_id} (restore {restore}) and its {} \
                  instance(s) to retire deployer:retire",
@@ -222,18 +234,22 @@ impl CloudAction {
             Self::ClearDeploy { group, retire } => {
                 format!("remove the deploy's tags from auto scaling group `{group}` and {} instance(s)", retire.len())
             }
-            Self::ScaleOut { group, template, capacity } => {
+            Self::ScaleOut { group, template, version: None, capacity } => {
                 format!("point auto scaling group `{group}` at the new version of {template}; {capacity}")
+            }
+            Self::ScaleOut { group, template, version: Some(version), capacity } => {
+                format!("point auto scaling group `{group}` at version {version} of {template}; {capacity}")
             }
             Self::ScaleBack { group, template, version, capacity, keep } => format!(
                 "terminate every instance of auto scaling group `{group}` but the {} it had, then version {version} \
                  of {template}; {capacity}",
                 keep.len()
             ),
-            Self::WaitForGroup { group, hosts, timeout, .. } => format!(
-                "wait until {} new instance(s) of auto scaling group `{group}` are in service on the new image (at \
-                 most {timeout}s)",
-                hosts.len()
+            Self::WaitForGroup { group, hosts, image, timeout, .. } => format!(
+                "wait until {} new instance(s) of auto scaling group `{group}` are in service on {} (at most \
+                 {timeout}s)",
+                hosts.len(),
+                image.as_deref().unwrap_or("the new image")
             ),
             Self::ScaleBackBatch { group, hosts, old, template, version, capacity } => format!(
                 "unless {} was culled already: terminate the batch's {} new instance(s) of auto scaling group \
@@ -260,11 +276,8 @@ impl CloudAction {
                 instances.join(", ")
             ),
             Self::SetCapacity { group, capacity } => format!("set auto scaling group `{group}` to {capacity}"),
-            Self::TagInstances { hosts, tags } => {
-                let tags: Vec<String> = tags.iter().map(|(key, value)| format!("{key}={value}")).collect();
-                format!("tag the {} new server(s) {}", hosts.len(), tags.join(", "))
-            }
-        }
+            _ => return None,
+        })
     }
 
     /// Whether the action only removes something the run made that serves no one

@@ -178,6 +178,9 @@ pub struct GroupSnapshot {
     pub target_groups: Vec<String>,
     /// Classic load balancers the group names.
     pub load_balancers: Vec<String>,
+    /// The versions of its launch template deployer made, newest first (what a
+    /// rollback can go back to).
+    pub versions: Vec<TemplateVersion>,
 }
 
 /// What a group deploy recorded in AWS before it changed the group.
@@ -261,4 +264,13 @@ pub struct TemplateVersion {
     pub version: u64,
     /// The image that version launches.
     pub image: Option<String>,
+    /// Its description (`deployer release <release id>` for the ones deployer made).
+    pub description: Option<String>,
+}
+
+impl TemplateVersion {
+    /// The release a version deployer made launches.
+    pub fn release(&self) -> Option<&str> {
+        self.description.as_deref()?.strip_prefix("deployer release ")
+    }
 }

@@ -73,6 +73,7 @@ fn group(template: bool) -> GroupSnapshot {
             name: "myproject-testing-web".to_owned(),
             version: 7,
             image: Some("ami-0def5678".to_owned()),
+            description: Some("deployer release 20261120T000000Z-1111111".to_owned()),
         }),
         launch_configuration: (!template).then(|| "myproject-testing-lc".to_owned()),
         instances: ["i-0bbb2222", "i-0aaa1111"]
@@ -87,6 +88,15 @@ fn group(template: bool) -> GroupSnapshot {
         suspended: Vec::new(),
         target_groups: vec!["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0abc".to_owned()],
         load_balancers: Vec::new(),
+        versions: [(7, "ami-0def5678", "20261120T000000Z-1111111"), (6, "ami-0ccc3333", "20261110T000000Z-2222222")]
+            .map(|(version, image, release)| TemplateVersion {
+                id: "lt-0abc1234".to_owned(),
+                name: "myproject-testing-web".to_owned(),
+                version,
+                image: Some(image.to_owned()),
+                description: Some(format!("deployer release {release}")),
+            })
+            .to_vec(),
     }
 }
 
@@ -220,7 +230,9 @@ fn group_plan(group: GroupSnapshot, command: CommandSpec) -> Result<Plan, PlanEr
     let config = parse_config(Utf8Path::new("fabulaws-config.yml"), &text, &[]).unwrap();
     let selection = Selection { dedupe: true, ..Selection::default() };
     let mut hosts = select_hosts(&config, "testing", &selection, &mut GroupAndWorker).unwrap();
-    hosts.push(deployer_config::builder_host(&config, "testing", "web").unwrap());
+    if !matches!(command, CommandSpec::Rollback { .. }) {
+        hosts.push(deployer_config::builder_host(&config, "testing", "web").unwrap());
+    }
     hosts.extend(deployer_config::group_slots(&config, "testing", "web", group.desired).unwrap());
     let mut sources = Sources::new();
     sources.insert("503.html".into(), "down\n".to_owned());
@@ -417,4 +429,40 @@ fn deploy_serial_on_a_group_replaces_it_batch_by_batch_after_the_migrations() {
         text.contains("terminate the 1 old instance(s) of auto scaling group `myproject-testing-ag` (i-0ddd4444)"),
         "{text}"
     );
+}
+
+#[test]
+fn rollback_on_a_group_goes_back_to_the_previous_image_and_takes_the_servers_outside_along() {
+    let plan = group_plan(group(true), CommandSpec::Rollback { to: None }).unwrap();
+    let names: Vec<&str> = plan.phases.iter().map(|phase| phase.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "lock",
+            "lock_rest",
+            "mark",
+            "suspend",
+            "scale_out",
+            "reach",
+            "verify",
+            "choose",
+            "switch",
+            "traffic",
+            "cull",
+            "finish",
+            "resume"
+        ]
+    );
+    let text = plan.to_text();
+    assert!(text.contains("point auto scaling group `myproject-testing-ag` at version 6 of lt-0abc1234"), "{text}");
+    assert!(text.contains("are in service on ami-0ccc3333"), "{text}");
+    assert!(text.contains("20261110T000000Z-2222222"), "the servers outside go to the same release: {text}");
+    let error = group_plan(group(true), CommandSpec::Rollback { to: Some("20261120T000000Z-1111111".to_owned()) })
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("already launches release 20261120T000000Z-1111111"), "{error}");
+    let mut first = group(true);
+    first.versions.truncate(1);
+    let error = group_plan(first, CommandSpec::Rollback { to: None }).unwrap_err().to_string();
+    assert!(error.contains("nothing to roll back to"), "{error}");
 }

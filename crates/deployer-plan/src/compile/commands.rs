@@ -32,8 +32,10 @@ fn check_min_healthy(plan: &deployer_config::Rollout, sizes: &[usize], total: us
 impl Compiler<'_> {
     pub(super) fn phases(&self) -> Result<Vec<Phase>, PlanError> {
         let mut phases = Vec::new();
-        let group_deploy = matches!(self.input.command, CommandSpec::DeployFull | CommandSpec::DeploySerial { .. })
-            && !self.group_slots().is_empty();
+        let group_deploy = matches!(
+            self.input.command,
+            CommandSpec::DeployFull | CommandSpec::DeploySerial { .. } | CommandSpec::Rollback { .. }
+        ) && !self.group_slots().is_empty();
         let launches =
             matches!(self.input.command, CommandSpec::CreateEnvironment | CommandSpec::CreateImage) || group_deploy;
         if !launches && !self.launch_slots().is_empty() {
@@ -53,6 +55,9 @@ impl Compiler<'_> {
             }
             CommandSpec::DeploySerial { batch_size, waves } => {
                 self.deploy_serial(&mut phases, *batch_size, waves.as_ref())?;
+            }
+            CommandSpec::Rollback { to } if !self.group_slots().is_empty() => {
+                self.rollback_group(&mut phases, to.as_deref())?;
             }
             CommandSpec::Rollback { to } => self.rollback(&mut phases, to.as_deref())?,
             CommandSpec::BeginUpgrade { stay_healthy } => {
@@ -312,6 +317,15 @@ impl Compiler<'_> {
             check_release_id(id)?;
         }
         phases.extend(self.locks()?);
+        phases.extend(self.rollback_switch(to)?);
+        phases.push(self.rollback_finish()?);
+        Ok(())
+    }
+
+    /// A rollback on the active hosts: choose the target from their reports
+    /// (`to`, else the previous release), switch, restart, check.
+    pub(super) fn rollback_switch(&self, to: Option<&str>) -> Result<Vec<Phase>, PlanError> {
+        let mut phases = Vec::new();
         let report = self.steps.report_state(
             StepKind::ChooseRollbackTarget,
             "report releases and history",
@@ -330,13 +344,17 @@ impl Compiler<'_> {
         phases.extend(self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?);
         phases
             .extend(self.phase_some("healthcheck", "check every host is healthy", |host| Ok(self.health_steps(host)))?);
+        Ok(phases)
+    }
+
+    /// Records the rollback in the active hosts' history and releases their lock.
+    pub(super) fn rollback_finish(&self) -> Result<Phase, PlanError> {
         let mut entry = Script::text(self.history_entry(EventKind::RolledBack, None).line_before_release());
         entry.push_variable(Captured::RollbackTarget);
         let steps = vec![
             self.steps.record_history("record the rollback in the history", entry),
             self.steps.unlock(&self.input.invocation.deploy_id),
         ];
-        phases.push(self.phase_all("finish", "record the rollback and release the lock", |_, _| Ok(steps.clone()))?);
-        Ok(())
+        self.phase_all("finish", "record the rollback and release the lock", |_, _| Ok(steps.clone()))
     }
 }

@@ -40,7 +40,10 @@ const IN_SERVICE_TIMEOUT: u32 = 900;
 
 /// Which plan hosts play which part in a group deploy.
 struct Parts {
-    builder: usize,
+    /// The builder (none in a rollback: the image exists).
+    builder: Option<usize>,
+    /// In a rollback, the version the group goes back to.
+    target: Option<TemplateVersion>,
     /// Hosts for the instances the group launches.
     new: Vec<usize>,
     /// The group's instances now, by id (sorted).
@@ -72,11 +75,11 @@ impl Compiler<'_> {
     pub(super) fn deploy_full_group(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
         let release = self.release()?;
         let (group, template) = self.group_template("deploy_full")?;
-        let parts = self.parts(group)?;
+        let parts = self.parts(group, None)?;
         self.build_phases(phases, release, &parts)?;
-        self.image_phases(phases, group, template, parts.builder)?;
+        self.image_phases(phases, group, template, builder_of(&parts)?)?;
         self.scale_out_phases(phases, group, template, &parts);
-        self.verify_phases(phases, release, &parts)?;
+        self.verify_phases(phases, &release.id, &parts)?;
         let pages = self.pages("deploy_full").ok();
         self.cut_over_phases(phases, release, &parts, pages.as_ref())?;
         phases.extend(Self::traffic_phase(group, &parts.new, "traffic"));
@@ -107,7 +110,8 @@ impl Compiler<'_> {
     }
 
     /// Checks the group can take a deploy, and sorts the hosts into their parts.
-    fn parts(&self, group: &GroupSnapshot) -> Result<Parts, PlanError> {
+    /// `target`: a rollback's version (then there is no builder).
+    fn parts(&self, group: &GroupSnapshot, target: Option<TemplateVersion>) -> Result<Parts, PlanError> {
         if let Some(mark) = &group.deploy {
             let id = &mark.deploy_id;
             return Err(PlanError::Unsafe(format!(
@@ -130,26 +134,31 @@ impl Compiler<'_> {
                 busy.id, group.name, busy.lifecycle
             )));
         }
-        let builder = self.launch_slots();
+        let builders = self.launch_slots();
         let new = self.group_slots();
-        let ([builder], true) = (builder.as_slice(), new.len() == group.desired as usize && group.desired > 0) else {
+        let builder = builders.first().copied();
+        let builders_needed = usize::from(target.is_none());
+        if builders.len() != builders_needed || new.len() != group.desired as usize || group.desired == 0 {
             return Err(PlanError::Unsafe(format!(
-                "deploy_full on auto scaling group `{}` needs a builder and one host per instance it runs ({})",
-                group.name, group.desired
+                "{} on auto scaling group `{}` needs {} builder and one host per instance it runs ({})",
+                self.input.command.name(),
+                group.name,
+                builders_needed,
+                group.desired
             )));
-        };
+        }
         let role = &self.config.aws.autoscaling_role;
         let in_group = |index: usize| self.hosts[index].launch.is_some() || self.hosts[index].roles.contains(role);
         let old_web = |index: usize| self.hosts[index].launch.is_none() && self.hosts[index].roles.contains(role);
         let set = |pick: &dyn Fn(usize) -> bool| (0..self.hosts.len()).map(pick).collect::<Vec<bool>>();
         let mut old: Vec<String> = group.instances.iter().map(|member| member.id.clone()).collect();
         old.sort();
-        let builder = *builder;
         Ok(Parts {
             builder,
-            only_builder: set(&|index| index == builder),
+            target,
+            only_builder: set(&|index| Some(index) == builder),
             outside: set(&|index| !in_group(index)),
-            outside_and_builder: set(&|index| !in_group(index) || index == builder),
+            outside_and_builder: set(&|index| !in_group(index) || Some(index) == builder),
             locked: set(&|index| !new.contains(&index)),
             only_new: set(&|index| new.contains(&index)),
             web: set(&|index| new.contains(&index) || old_web(index)),
@@ -165,7 +174,7 @@ impl Compiler<'_> {
     /// switched, restarted, checked and finished.
     fn build_phases(&self, phases: &mut Vec<Phase>, release: &ReleaseInfo, parts: &Parts) -> Result<(), PlanError> {
         phases.extend(self.on_hosts(Some(parts.only_builder.clone()), || -> Result<Vec<Phase>, PlanError> {
-            let mut made = self.launch_phases(&[parts.builder], "BUILDER")?;
+            let mut made = self.launch_phases(&builders(parts), "BUILDER")?;
             self.set_up(&mut made)?;
             Ok(made)
         })?);
@@ -208,11 +217,17 @@ impl Compiler<'_> {
         let name = group.name.clone();
         let twice = parts.restore.desired.saturating_mul(2);
         let doubled = Capacity { min: twice, desired: twice, max: parts.restore.max.max(twice) };
-        let scale = CloudAction::ScaleOut { group: name.clone(), template: template.id.clone(), capacity: doubled };
+        let scale = CloudAction::ScaleOut {
+            group: name.clone(),
+            template: template.id.clone(),
+            version: parts.target.as_ref().map(|target| target.version),
+            capacity: doubled,
+        };
         let wait = CloudAction::WaitForGroup {
             group: name.clone(),
             hosts: parts.new.clone(),
             old: parts.old.clone(),
+            image: parts.target.as_ref().and_then(|target| target.image.clone()),
             timeout: IN_SERVICE_TIMEOUT,
         };
         let back = CloudAction::ScaleBack {
@@ -283,14 +298,14 @@ impl Compiler<'_> {
     /// The new instances reached over ssh: each serves the release from its
     /// image and passes the role's health check (a load balancer's check may be
     /// shallower than the application's).
-    fn verify_phases(&self, phases: &mut Vec<Phase>, release: &ReleaseInfo, parts: &Parts) -> Result<(), PlanError> {
+    fn verify_phases(&self, phases: &mut Vec<Phase>, release: &str, parts: &Parts) -> Result<(), PlanError> {
         let reach = CloudAction::WaitForSsh { hosts: parts.new.clone(), timeout: self.config.aws.timeouts.ssh };
         phases.push(controller_phase(
             "reach",
             "wait until the new instances accept ssh",
             vec![step("wait for ssh on the new instances", reach)],
         ));
-        let verify = self.steps.verify_live(&release.id);
+        let verify = self.steps.verify_live(release);
         phases.push(self.on_hosts(Some(parts.only_new.clone()), || {
             self.phase_all("verify", "check each new instance serves the release and is healthy", |_, host| {
                 let mut steps = vec![verify.clone()];
@@ -365,6 +380,16 @@ impl Compiler<'_> {
     }
 }
 
+/// The builder of a deploy that builds an image ([`Compiler::parts`] checked it).
+fn builder_of(parts: &Parts) -> Result<usize, PlanError> {
+    parts.builder.ok_or_else(|| PlanError::Unsafe("this deploy builds an image but has no builder".to_owned()))
+}
+
+/// The builder, as a list of hosts.
+fn builders(parts: &Parts) -> Vec<usize> {
+    parts.builder.into_iter().collect()
+}
+
 fn step(title: &str, action: CloudAction) -> CloudStep {
     CloudStep { title: title.to_owned(), action }
 }
@@ -409,10 +434,10 @@ impl Compiler<'_> {
     ) -> Result<(), PlanError> {
         let release = self.release()?;
         let (group, template) = self.group_template("deploy_serial")?;
-        let parts = self.parts(group)?;
+        let parts = self.parts(group, None)?;
         let size = batch_size.unwrap_or(self.config.execution.batch_size).max(1) as usize;
         self.build_phases(phases, release, &parts)?;
-        self.image_phases(phases, group, template, parts.builder)?;
+        self.image_phases(phases, group, template, builder_of(&parts)?)?;
         phases.extend(self.outside_phases(release, &parts)?);
         self.mark_phases(phases, group, template, &parts);
         let name = group.name.clone();
@@ -426,13 +451,19 @@ impl Compiler<'_> {
                 desired: parts.restore.desired.saturating_add(extra),
                 max: parts.restore.max.max(parts.restore.desired.saturating_add(extra)),
             };
-            let scale = CloudAction::ScaleOut { group: name.clone(), template: template.id.clone(), capacity: grown };
+            let scale = CloudAction::ScaleOut {
+                group: name.clone(),
+                template: template.id.clone(),
+                version: None,
+                capacity: grown,
+            };
             // Every old instance not yet culled, so the wait takes only new ones
             // (instances bound in earlier batches are left out by the provider).
             let wait = CloudAction::WaitForGroup {
                 group: name.clone(),
                 hosts: new.to_vec(),
                 old: parts.old.clone(),
+                image: None,
                 timeout: IN_SERVICE_TIMEOUT,
             };
             let back = CloudAction::ScaleBackBatch {
@@ -490,4 +521,85 @@ impl Compiler<'_> {
         phases.push(Self::resume_phase(&name, &parts));
         Ok(())
     }
+}
+
+impl Compiler<'_> {
+    /// `rollback` on a group: the group goes back to an earlier launch template
+    /// version deployer made (`--to <release>`, else the newest one before the
+    /// current version on another image) through the same double-and-cull, and
+    /// the servers outside the group roll back to that same release, so every
+    /// role ends on one release. No image is built; nothing migrates.
+    pub(super) fn rollback_group(&self, phases: &mut Vec<Phase>, to: Option<&str>) -> Result<(), PlanError> {
+        let (group, template) = self.group_template("rollback")?;
+        let target = rollback_version(group, template, to)?;
+        let release = target.release().unwrap_or_default().to_owned();
+        super::check_release_id(&release)?;
+        let parts = self.parts(group, Some(target))?;
+        phases.extend(self.on_hosts(Some(parts.locked.clone()), || self.locks())?);
+        self.scale_out_phases(phases, group, template, &parts);
+        self.verify_phases(phases, &release, &parts)?;
+        let outside = parts.outside.iter().any(|&active| active);
+        if outside {
+            phases.extend(self.on_hosts(Some(parts.outside.clone()), || self.rollback_switch(Some(&release)))?);
+        }
+        phases.extend(Self::traffic_phase(group, &parts.new, "traffic"));
+        phases.push(controller_phase(
+            "cull",
+            "terminate the old instances and restore the group's capacity",
+            vec![
+                step(
+                    "terminate the old instances",
+                    CloudAction::Cull { group: group.name.clone(), instances: parts.old.clone() },
+                ),
+                step(
+                    "restore the capacity",
+                    CloudAction::SetCapacity { group: group.name.clone(), capacity: parts.restore },
+                ),
+            ],
+        ));
+        if outside {
+            phases.push(self.on_hosts(Some(parts.outside.clone()), || self.rollback_finish())?);
+        }
+        phases.push(Self::resume_phase(&group.name, &parts));
+        Ok(())
+    }
+}
+
+/// The version a group rollback goes back to: the one deployer made for `to`, else
+/// the newest deployer version before the current one that launches another image.
+fn rollback_version(
+    group: &GroupSnapshot,
+    current: &TemplateVersion,
+    to: Option<&str>,
+) -> Result<TemplateVersion, PlanError> {
+    let found = match to {
+        Some(release) => group.versions.iter().find(|version| version.release() == Some(release)),
+        None => group
+            .versions
+            .iter()
+            .filter(|version| version.version < current.version && version.image != current.image)
+            .max_by_key(|version| version.version),
+    };
+    let Some(found) = found else {
+        return Err(PlanError::Unsafe(match to {
+            Some(release) => format!(
+                "no version of launch template {} launches release {release}: `deployer describe` lists the group",
+                current.name
+            ),
+            None => format!(
+                "launch template {} has no version deployer made before version {} with another image: nothing to \
+                 roll back to",
+                current.name, current.version
+            ),
+        }));
+    };
+    if found.version == current.version {
+        return Err(PlanError::Unsafe(format!(
+            "auto scaling group `{}` already launches release {} (version {})",
+            group.name,
+            found.release().unwrap_or("?"),
+            found.version
+        )));
+    }
+    Ok(found.clone())
 }
