@@ -123,6 +123,9 @@ pub(crate) fn build_plan(global: &GlobalArgs, request: PlanRequest) -> Result<(C
     let launch_missing = request.spec == CommandSpec::CreateEnvironment && config.aws.discover_by_tags;
     // `deploy_full` and `deploy_serial` replace the instances of the environment's
     // group (FabulAWS's deploys with autoscaling) when its hosts are found by tags.
+    if matches!(request.spec, CommandSpec::Resume { .. }) {
+        refuse_resume_on_a_group(&config, &target.deployment, &target.environment)?;
+    }
     let group_deploy = matches!(
         request.spec,
         CommandSpec::DeployFull | CommandSpec::DeploySerial { .. } | CommandSpec::Rollback { .. }
@@ -194,4 +197,18 @@ fn load_sources(config: &Config, directory: &Utf8Path) -> Result<Sources, CliErr
         sources.insert(path, text);
     }
     Ok(sources)
+}
+
+/// `resume` continues deploys over ssh: on an environment whose web servers are an
+/// Auto Scaling group it would deploy onto the group's instances in place, around
+/// the image, so a group deploy starts again instead.
+pub(crate) fn refuse_resume_on_a_group(config: &Config, deployment: &str, environment: &str) -> Result<(), CliError> {
+    if config.aws.discover_by_tags && config.autoscaling_groups.group(deployment, environment).is_some() {
+        return Err(CliError::Cloud(
+            "resume continues deploys over ssh; this environment's web servers are an auto scaling group: run \
+             `deploy_full` (or `deploy_serial`) again"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }

@@ -17,6 +17,9 @@ use super::status::observe;
 
 pub(crate) fn run(global: &GlobalArgs, args: ResumeArgs) -> Result<Exit, CliError> {
     let (target, wanted) = split_words(args.words);
+    let config = crate::context::load(global)?;
+    let resolved = crate::context::resolve_target(&config, &target)?;
+    crate::planning::refuse_resume_on_a_group(&config, &resolved.deployment, &resolved.environment)?;
     let observed = observe(global, &target)?;
     let point = deployer_plan::resume::find(&observed.by_host(), wanted.as_deref())
         .map_err(|refusal| CliError::Resume { refusal, target: target.target.join(" ") })?;

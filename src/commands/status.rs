@@ -161,7 +161,8 @@ pub(crate) fn status(global: &GlobalArgs, target: &Target) -> Result<Exit, CliEr
         Err(refusal @ deployer_plan::resume::Refusal::SwitchBegan { .. }) => Some(refusal.to_string()),
         _ => None,
     };
-    let resumable = found.ok();
+    // A group's deploys start again instead (`resume` refuses them).
+    let resumable = found.ok().filter(|_| !group_environment(global, target));
     let resume_command = resumable.as_ref().map(|_| format!("deployer resume {}", target.target.join(" ")));
     let group_deploy = unfinished_group_deploy(global, target);
     let live: BTreeMap<String, Vec<&str>> =
@@ -389,4 +390,12 @@ fn unfinished_group_deploy(global: &GlobalArgs, target: &Target) -> Option<deplo
             None
         }
     }
+}
+
+/// Whether the environment's web servers are an Auto Scaling group deployer
+/// replaces (a group in `auto_scaling_groups`, hosts found by tags).
+fn group_environment(global: &GlobalArgs, target: &Target) -> bool {
+    let Ok(config) = crate::context::load(global) else { return false };
+    let Ok(target) = crate::context::resolve_target(&config, target) else { return false };
+    config.aws.discover_by_tags && config.autoscaling_groups.group(&target.deployment, &target.environment).is_some()
 }

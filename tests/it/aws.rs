@@ -648,6 +648,10 @@ fn a_deploy_killed_after_doubling_the_group_is_shown_and_recovered_from_its_mark
         status.stdout,
         status.stderr
     );
+    assert!(!status.stdout.contains("resumable"), "a group deploy is not resumed over ssh: {}", status.stdout);
+    let resumed = run_and_check(&project, &["resume", "testing"]);
+    assert_ne!(resumed.code, 0, "{}", resumed.stderr);
+    assert!(resumed.stderr.contains("run `deploy_full` (or `deploy_serial`) again"), "{}", resumed.stderr);
     let again = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(again.code, 2, "{}", again.stderr);
     assert!(again.stderr.contains(&format!("is marked by deploy {deploy}")), "{}", again.stderr);
