@@ -7,15 +7,18 @@ use std::time::Duration;
 use crate::support::invariants::{Expect, check_fleet};
 use crate::support::project::{Project, git, project, run_and_check};
 
-/// The `git upload-pack` processes serving `repo` now: the git server's side of
-/// every clone and fetch from it.
-fn serving(repo: &str) -> usize {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+/// The `git upload-pack` processes serving `repo`, by pid: the git server's side
+/// of every clone and fetch from it.
+fn serving(repo: &str) -> std::collections::BTreeSet<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return std::collections::BTreeSet::new() };
     entries
         .flatten()
         .filter(|entry| entry.file_name().to_string_lossy().bytes().all(|byte| byte.is_ascii_digit()))
-        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
-        .filter(|cmdline| {
+        .filter_map(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            Some((entry.file_name().to_string_lossy().into_owned(), cmdline))
+        })
+        .filter(|(_, cmdline)| {
             // The git process itself, not a shell that started it.
             let text = String::from_utf8_lossy(cmdline);
             let argv: Vec<&str> = text.split('\0').collect();
@@ -23,14 +26,27 @@ fn serving(repo: &str) -> usize {
             let upload_pack = program == "git-upload-pack" || (program == "git" && argv.contains(&"upload-pack"));
             upload_pack && text.contains(repo)
         })
-        .count()
+        .map(|(pid, _)| pid)
+        .collect()
 }
 
 /// Runs `args` while counting, every millisecond, the hosts being served by the
 /// repository at once; returns the outcome and the most seen.
 fn deploy_counting(project: &Project, args: &[&str]) -> (crate::support::Outcome, usize) {
     let repo = project.path().join("source").display().to_string();
-    crate::support::most_while(Duration::from_millis(1), || serving(&repo), || run_and_check(project, args))
+    // A scan of /proc is not atomic: a process ending early in one scan and the
+    // next starting late in it would look simultaneous. A process seen in two
+    // consecutive scans was alive during the whole gap between them, so the
+    // processes two scans share truly ran at once.
+    let previous = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let overlapping = || {
+        let now = serving(&repo);
+        let mut previous = previous.lock().unwrap();
+        let both = now.intersection(&previous).count();
+        *previous = now;
+        both
+    };
+    crate::support::most_while(Duration::from_millis(1), overlapping, || run_and_check(project, args))
 }
 
 /// A commit heavy enough (a few MB that do not compress) that serving a clone
