@@ -99,16 +99,7 @@ impl Aws {
     }
 
     async fn group_info(&self, name: &str) -> Result<GroupInfo, AwsError> {
-        let found = self
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(name)
-            .send()
-            .await
-            .map_err(|error| crate::autoscaling::call("DescribeAutoScalingGroups", &error))?;
-        let Some(group) = found.auto_scaling_groups().first() else {
-            return Err(AwsError::Answer(format!("there is no auto scaling group `{name}`")));
-        };
+        let group = &self.describe_group(name).await?;
         let launch_template = group.launch_template().map(|template| {
             format!(
                 "{} version {}",
@@ -116,11 +107,7 @@ impl Aws {
                 template.version().unwrap_or("$Default")
             )
         });
-        let tags: Vec<(String, String)> = group
-            .tags()
-            .iter()
-            .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned())))
-            .collect();
+        let tags = crate::autoscaling::group_tags(group);
         Ok(GroupInfo {
             deploy: self.deploy_mark(&tags).await?,
             name: name.to_owned(),

@@ -117,11 +117,23 @@ pub(crate) fn address_of(instance: &Ec2Instance, ssh_address: SshAddress) -> Opt
     .map(str::to_owned)
 }
 
-pub(crate) fn attribute_name(address: SshAddress) -> &'static str {
+fn attribute_name(address: SshAddress) -> &'static str {
     match address {
         SshAddress::PublicDnsName => "public_dns_name",
         SshAddress::PublicIpAddress => "public_ip_address",
         SshAddress::PrivateDnsName => "private_dns_name",
         SshAddress::PrivateIpAddress => "private_ip_address",
+    }
+}
+
+impl Aws {
+    /// An instance deployer just launched (or its group did), with the address it
+    /// connects to; one without that address is an error naming it.
+    pub(crate) fn reachable(&self, instance: &Ec2Instance) -> Result<deployer_exec::LaunchedInstance, AwsError> {
+        let id = instance.instance_id().unwrap_or_default().to_owned();
+        let address = address_of(instance, self.ssh_address).ok_or_else(|| {
+            AwsError::Answer(format!("instance {id} has no {} (`ec2_attr_for_ssh`)", attribute_name(self.ssh_address)))
+        })?;
+        Ok(deployer_exec::LaunchedInstance { id, address })
     }
 }

@@ -9,16 +9,7 @@ use crate::{Aws, AwsError};
 
 impl Aws {
     pub async fn group_snapshot(&self, name: &str) -> Result<GroupSnapshot, AwsError> {
-        let found = self
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(name)
-            .send()
-            .await
-            .map_err(|error| crate::autoscaling::call("DescribeAutoScalingGroups", &error))?;
-        let Some(group) = found.auto_scaling_groups().first() else {
-            return Err(AwsError::Answer(format!("there is no auto scaling group `{name}`")));
-        };
+        let group = &self.describe_group(name).await?;
         let specification = group.launch_template().cloned().or_else(|| {
             group
                 .mixed_instances_policy()
@@ -40,11 +31,7 @@ impl Aws {
             None => Vec::new(),
         };
         let count = |value: Option<i32>| value.and_then(|value| u32::try_from(value).ok()).unwrap_or(0);
-        let tags: Vec<(String, String)> = group
-            .tags()
-            .iter()
-            .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned())))
-            .collect();
+        let tags = crate::autoscaling::group_tags(group);
         Ok(GroupSnapshot {
             name: name.to_owned(),
             min: count(group.min_size()),
@@ -125,13 +112,7 @@ impl Aws {
         let Some(found) = found.launch_template_versions().first() else {
             return Err(AwsError::Answer(format!("the group's launch template has no version `{version}`")));
         };
-        Ok(TemplateVersion {
-            id: found.launch_template_id().unwrap_or_default().to_owned(),
-            name: found.launch_template_name().unwrap_or_default().to_owned(),
-            version: found.version_number().and_then(|number| u64::try_from(number).ok()).unwrap_or(0),
-            image: found.launch_template_data().and_then(|data| data.image_id()).map(str::to_owned),
-            description: found.version_description().map(str::to_owned),
-        })
+        Ok(template_version(found))
     }
 
     /// The versions of `template` deployer made, newest first.
@@ -142,13 +123,7 @@ impl Aws {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| AwsError::call("DescribeLaunchTemplateVersions", &error))?;
             for found in page.launch_template_versions() {
-                let version = TemplateVersion {
-                    id: found.launch_template_id().unwrap_or_default().to_owned(),
-                    name: found.launch_template_name().unwrap_or_default().to_owned(),
-                    version: found.version_number().and_then(|number| u64::try_from(number).ok()).unwrap_or(0),
-                    image: found.launch_template_data().and_then(|data| data.image_id()).map(str::to_owned),
-                    description: found.version_description().map(str::to_owned),
-                };
+                let version = template_version(found);
                 if version.release().is_some() {
                     versions.push(version);
                 }
@@ -156,5 +131,15 @@ impl Aws {
         }
         versions.sort_by_key(|version| std::cmp::Reverse(version.version));
         Ok(versions)
+    }
+}
+
+fn template_version(found: &aws_sdk_ec2::types::LaunchTemplateVersion) -> TemplateVersion {
+    TemplateVersion {
+        id: found.launch_template_id().unwrap_or_default().to_owned(),
+        name: found.launch_template_name().unwrap_or_default().to_owned(),
+        version: found.version_number().and_then(|number| u64::try_from(number).ok()).unwrap_or(0),
+        image: found.launch_template_data().and_then(|data| data.image_id()).map(str::to_owned),
+        description: found.version_description().map(str::to_owned),
     }
 }

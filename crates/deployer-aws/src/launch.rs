@@ -115,19 +115,7 @@ impl Aws {
                 }
             }
             if running.len() == ids.len() {
-                return running
-                    .into_iter()
-                    .map(|instance| {
-                        let id = instance.instance_id().unwrap_or_default().to_owned();
-                        let address = crate::discovery::address_of(instance, self.ssh_address).ok_or_else(|| {
-                            AwsError::Answer(format!(
-                                "instance {id} has no {} (`ec2_attr_for_ssh`)",
-                                crate::discovery::attribute_name(self.ssh_address)
-                            ))
-                        })?;
-                        Ok(LaunchedInstance { id, address })
-                    })
-                    .collect();
+                return running.into_iter().map(|instance| self.reachable(instance)).collect();
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(AwsError::Answer(format!(

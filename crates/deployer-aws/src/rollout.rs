@@ -96,17 +96,9 @@ impl Aws {
 
     /// The group's instances: (id, lifecycle state, health).
     async fn members(&self, group: &str) -> Result<Vec<(String, String, String)>, AwsError> {
-        let found = self
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(group)
-            .send()
-            .await
-            .map_err(|error| call("DescribeAutoScalingGroups", &error))?;
-        let Some(found) = found.auto_scaling_groups().first() else {
-            return Err(AwsError::Answer(format!("there is no auto scaling group `{group}`")));
-        };
-        Ok(found
+        Ok(self
+            .describe_group(group)
+            .await?
             .instances()
             .iter()
             .map(|instance| {
@@ -172,13 +164,7 @@ impl Aws {
                     instance.image_id().unwrap_or("no image")
                 )));
             }
-            let address = crate::discovery::address_of(instance, self.ssh_address).ok_or_else(|| {
-                AwsError::Answer(format!(
-                    "instance {id} has no {} (`ec2_attr_for_ssh`)",
-                    crate::discovery::attribute_name(self.ssh_address)
-                ))
-            })?;
-            instances.push(LaunchedInstance { id, address });
+            instances.push(self.reachable(instance)?);
         }
         instances.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(instances)

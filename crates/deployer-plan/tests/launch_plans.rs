@@ -14,6 +14,29 @@ use deployer_plan::{
     TemplateVersion, compile,
 };
 
+/// Compiles `command` for `testing` with these hosts, a revision when asked, these
+/// sources and this group snapshot.
+fn compile_in(
+    config: &deployer_config::Config,
+    command: CommandSpec,
+    hosts: &[TargetHost],
+    (revision, sources): (bool, &Sources),
+    group: Option<GroupSnapshot>,
+) -> Result<Plan, PlanError> {
+    compile(&PlanInput {
+        config,
+        deployment: "myproject",
+        environment: "testing",
+        command,
+        hosts,
+        revision: revision.then(|| Revision { branch: Some("main".to_owned()), commit: support::COMMIT.to_owned() }),
+        invocation: support::invocation(),
+        sources,
+        shipping: None,
+        group,
+    })
+}
+
 const CONFIG: &str = "project: myproject\nrepo: /srv/git/myproject.git\nvalid_roles: [web, worker]\n\
 roles: {web: {restart: sudo systemctl restart myproject}, worker: {setup: [mkdir -p /srv/queue]}}\n\
 branches: {testing: main}\nenvironments: [testing]\nregion: us-east-1\nec2_attr_for_ssh: private_ip_address\n";
@@ -46,18 +69,7 @@ fn hosts(config: &deployer_config::Config, launch_missing: bool) -> Vec<TargetHo
 fn plan_with(extra: &str, command: CommandSpec) -> Result<Plan, PlanError> {
     let config = parse_config(Utf8Path::new("fabulaws-config.yml"), &format!("{CONFIG}{extra}"), &[]).unwrap();
     let hosts = hosts(&config, true);
-    compile(&PlanInput {
-        config: &config,
-        deployment: "myproject",
-        environment: "testing",
-        command,
-        hosts: &hosts,
-        revision: Some(Revision { branch: Some("main".to_owned()), commit: support::COMMIT.to_owned() }),
-        invocation: support::invocation(),
-        sources: &Sources::new(),
-        shipping: None,
-        group: None,
-    })
+    compile_in(&config, command, &hosts, (true, &Sources::new()), None)
 }
 
 const GROUP: &str = "auto_scaling_groups: {testing: myproject-testing-ag}\n";
@@ -104,18 +116,7 @@ fn image_plan(group: Option<GroupSnapshot>) -> Result<Plan, PlanError> {
     let text = format!("{CONFIG}{LAUNCH}{GROUP}migrate: {{role: worker, command: ./manage.py migrate}}\n");
     let config = parse_config(Utf8Path::new("fabulaws-config.yml"), &text, &[]).unwrap();
     let hosts = vec![deployer_config::builder_host(&config, "testing", "web").unwrap()];
-    compile(&PlanInput {
-        config: &config,
-        deployment: "myproject",
-        environment: "testing",
-        command: CommandSpec::CreateImage,
-        hosts: &hosts,
-        revision: Some(Revision { branch: Some("main".to_owned()), commit: support::COMMIT.to_owned() }),
-        invocation: support::invocation(),
-        sources: &Sources::new(),
-        shipping: None,
-        group,
-    })
+    compile_in(&config, CommandSpec::CreateImage, &hosts, (true, &Sources::new()), group)
 }
 
 #[test]
@@ -237,18 +238,7 @@ fn group_plan(group: GroupSnapshot, command: CommandSpec) -> Result<Plan, PlanEr
     let mut sources = Sources::new();
     sources.insert("503.html".into(), "down\n".to_owned());
     sources.insert("healthcheck.html".into(), "OK\n".to_owned());
-    compile(&PlanInput {
-        config: &config,
-        deployment: "myproject",
-        environment: "testing",
-        command,
-        hosts: &hosts,
-        revision: Some(Revision { branch: Some("main".to_owned()), commit: support::COMMIT.to_owned() }),
-        invocation: support::invocation(),
-        sources: &sources,
-        shipping: None,
-        group: Some(group),
-    })
+    compile_in(&config, command, &hosts, (true, &sources), Some(group))
 }
 
 #[test]
@@ -334,18 +324,7 @@ fn mark(retiring: Vec<String>) -> deployer_plan::DeployMark {
 
 fn recover_plan(group: GroupSnapshot) -> Result<Plan, PlanError> {
     let config = parse_config(Utf8Path::new("fabulaws-config.yml"), &format!("{CONFIG}{LAUNCH}{GROUP}"), &[]).unwrap();
-    compile(&PlanInput {
-        config: &config,
-        deployment: "myproject",
-        environment: "testing",
-        command: CommandSpec::Recover,
-        hosts: &[],
-        revision: None,
-        invocation: support::invocation(),
-        sources: &Sources::new(),
-        shipping: None,
-        group: Some(group),
-    })
+    compile_in(&config, CommandSpec::Recover, &[], (false, &Sources::new()), Some(group))
 }
 
 #[test]

@@ -278,6 +278,24 @@ impl Compiler<'_> {
         }
     }
 
+    /// Exactly the old instances terminated, the capacity restored.
+    fn cull_phase(name: &str, parts: &Parts) -> Phase {
+        controller_phase(
+            "cull",
+            "terminate the old instances and restore the group's capacity",
+            vec![
+                step(
+                    "terminate the old instances",
+                    CloudAction::Cull { group: name.to_owned(), instances: parts.old.clone() },
+                ),
+                step(
+                    "restore the capacity",
+                    CloudAction::SetCapacity { group: name.to_owned(), capacity: parts.restore },
+                ),
+            ],
+        )
+    }
+
     /// The processes resumed and the marks removed.
     fn resume_phase(name: &str, parts: &Parts) -> Phase {
         let resume = (!parts.suspends.is_empty()).then(|| {
@@ -355,17 +373,7 @@ impl Compiler<'_> {
         pages: Option<&MaintenancePages>,
     ) -> Result<(), PlanError> {
         let name = group.name.clone();
-        phases.push(controller_phase(
-            "cull",
-            "terminate the old instances and restore the group's capacity",
-            vec![
-                step(
-                    "terminate the old instances",
-                    CloudAction::Cull { group: name.clone(), instances: parts.old.clone() },
-                ),
-                step("restore the capacity", CloudAction::SetCapacity { group: name.clone(), capacity: parts.restore }),
-            ],
-        ));
+        phases.push(Self::cull_phase(&name, parts));
         if let Some(pages) = pages {
             phases.extend(self.on_hosts(Some(parts.only_new.clone()), || {
                 self.maintenance_phase("maintenance_off", |steps| Ok(steps.maintenance_off(pages)), false)
@@ -543,20 +551,7 @@ impl Compiler<'_> {
             phases.extend(self.on_hosts(Some(parts.outside.clone()), || self.rollback_switch(Some(&release)))?);
         }
         phases.extend(Self::traffic_phase(group, &parts.new, "traffic"));
-        phases.push(controller_phase(
-            "cull",
-            "terminate the old instances and restore the group's capacity",
-            vec![
-                step(
-                    "terminate the old instances",
-                    CloudAction::Cull { group: group.name.clone(), instances: parts.old.clone() },
-                ),
-                step(
-                    "restore the capacity",
-                    CloudAction::SetCapacity { group: group.name.clone(), capacity: parts.restore },
-                ),
-            ],
-        ));
+        phases.push(Self::cull_phase(&group.name, &parts));
         if outside {
             phases.push(self.on_hosts(Some(parts.outside.clone()), || self.rollback_finish())?);
         }
