@@ -74,6 +74,9 @@ pub(crate) fn run(global: &GlobalArgs, target: &Target) -> Result<Exit, CliError
             for instance in &group.instances {
                 let _ = writeln!(text, "  {}  {}  {}", instance.id, instance.lifecycle, instance.health);
             }
+            for busy in &group.busy {
+                let _ = writeln!(text, "  now: {busy}");
+            }
             if let Some(mark) = &group.deploy {
                 let retiring = if mark.retiring.is_empty() { "none".to_owned() } else { mark.retiring.join(", ") };
                 let _ = writeln!(

@@ -16,6 +16,10 @@ use crate::AwsError;
 const MAX_ATTEMPTS: u32 = 5;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// Between two looks at something AWS is changing (instances starting, an image
+/// being made, target health, a refresh).
+const POLL: Duration = Duration::from_secs(3);
+
 /// Clients for the services deployer uses, sharing one configuration.
 #[derive(Debug, Clone)]
 pub struct Aws {
@@ -24,6 +28,8 @@ pub struct Aws {
     pub(crate) elbv2: aws_sdk_elasticloadbalancingv2::Client,
     /// The address of an instance deployer connects to (`ec2_attr_for_ssh`).
     pub(crate) ssh_address: deployer_config::SshAddress,
+    /// Between two looks at something changing ([`POLL`]; tests use less).
+    pub(crate) poll: Duration,
 }
 
 impl Aws {
@@ -62,6 +68,7 @@ impl Aws {
             autoscaling: aws_sdk_autoscaling::Client::new(shared),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(shared),
             ssh_address,
+            poll: POLL,
         }
     }
 }

@@ -97,7 +97,9 @@ impl Aws {
             | CloudAction::RegisterTargets { .. }
             | CloudAction::DeregisterTargets { .. }
             | CloudAction::Cull { .. }
-            | CloudAction::SetCapacity { .. } => self.perform_on_group(action, state).await?,
+            | CloudAction::SetCapacity { .. }
+            | CloudAction::RefreshInstances { .. }
+            | CloudAction::RefreshBack { .. } => self.perform_on_group(action, state).await?,
             // The executor runs these itself; none reaches a cloud.
             CloudAction::LocalCommand { .. } | CloudAction::WaitForSsh { .. } => {
                 return Err(AwsError::Answer("this step is not a cloud call".to_owned()));
@@ -169,6 +171,22 @@ impl Aws {
             CloudAction::SetCapacity { group, capacity } => {
                 self.update_group(group, None, *capacity).await?;
                 format!("`{group}`: {capacity}").into()
+            }
+            CloudAction::RefreshInstances { group, template, max_healthy, hosts, timeout } => {
+                let version = made(made::TEMPLATE_VERSION)
+                    .ok_or_else(|| AwsError::Answer("no template version was made".to_owned()))?;
+                let image = made(made::IMAGE).ok_or_else(|| AwsError::Answer("no image was made".to_owned()))?;
+                let (id, launched) =
+                    self.refresh(group, (template, &version), (*max_healthy, *timeout), (&image, hosts.len())).await?;
+                let ids: Vec<&str> = launched.iter().map(|instance| instance.id.as_str()).collect();
+                CloudDone {
+                    note: format!("refresh {id} put version {version} on `{group}`: {}", ids.join(", ")),
+                    launched,
+                    made: Vec::new(),
+                }
+            }
+            CloudAction::RefreshBack { group, template, version, image, timeout } => {
+                self.refresh_back(group, (template, *version), image.as_deref(), *timeout).await?.into()
             }
             other => return Err(AwsError::Answer(format!("not an auto scaling group action: {}", other.describe()))),
         })

@@ -42,6 +42,9 @@ pub struct GroupInfo {
     /// A deploy that marked the group and did not finish (or is running now).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy: Option<deployer_plan::DeployMark>,
+    /// What is changing the group now: an instance refresh, scaling activities.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub busy: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -110,6 +113,7 @@ impl Aws {
         let tags = crate::autoscaling::group_tags(group);
         Ok(GroupInfo {
             deploy: self.deploy_mark(&tags).await?,
+            busy: self.busy(name).await?,
             name: name.to_owned(),
             min: group.min_size().unwrap_or_default(),
             desired: group.desired_capacity().unwrap_or_default(),

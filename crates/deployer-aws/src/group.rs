@@ -58,6 +58,7 @@ impl Aws {
             versions,
             target_groups: group.target_group_arns().to_vec(),
             load_balancers: group.load_balancer_names().to_vec(),
+            busy: self.busy(name).await?,
             tags,
         })
     }

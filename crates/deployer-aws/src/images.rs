@@ -8,9 +8,6 @@ use aws_sdk_ec2::types::{ImageState, RequestLaunchTemplateData, ResourceType, Ta
 
 use crate::{Aws, AwsError};
 
-/// Between two looks at an image being made.
-const POLL: Duration = Duration::from_secs(3);
-
 impl Aws {
     /// Makes an image of `instance` named `name`, tagged (with its snapshots),
     /// and waits until it is available. An image that fails, or is not available
@@ -73,7 +70,7 @@ impl Aws {
                 let _ = self.delete_image(image).await;
                 return Err(AwsError::Answer(format!("image {image} was not available after {timeout}s")));
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(self.poll).await;
         }
     }
 

@@ -13,9 +13,6 @@ use deployer_plan::LaunchSpec;
 
 use crate::{Aws, AwsError};
 
-/// Between two looks at instances that are starting.
-const POLL: Duration = Duration::from_secs(2);
-
 impl Aws {
     /// Launches `count` instances as `spec` says and waits until they all run.
     /// When they do not (an instance stops, the wait times out, one lacks the
@@ -124,7 +121,7 @@ impl Aws {
                     ids.len()
                 )));
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(self.poll).await;
         }
     }
 

@@ -15,7 +15,10 @@ mod error;
 mod group;
 mod images;
 mod launch;
+mod refresh;
 mod rollout;
+#[cfg(test)]
+mod stub;
 mod targets;
 
 pub use client::Aws;

@@ -11,9 +11,6 @@ use deployer_plan::{Capacity, DeployMark, ScalingProcess};
 use crate::autoscaling::call;
 use crate::{Aws, AwsError};
 
-/// Between two looks at a group whose instances are changing.
-const POLL: Duration = Duration::from_secs(3);
-
 pub(crate) const DEPLOY_TAG: &str = "deployer:deploy";
 pub(crate) const RESTORE_TAG: &str = "deployer:restore";
 pub(crate) const RETIRE_TAG: &str = "deployer:retire";
@@ -141,7 +138,7 @@ impl Aws {
                     new.len()
                 )));
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(self.poll).await;
         }
     }
 

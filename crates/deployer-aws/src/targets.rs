@@ -9,9 +9,6 @@ use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthState
 
 use crate::{Aws, AwsError};
 
-/// Between two looks at target health.
-const POLL: Duration = Duration::from_secs(3);
-
 fn call<E>(operation: &'static str, error: &aws_sdk_elasticloadbalancingv2::error::SdkError<E>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -80,7 +77,7 @@ impl Aws {
                     waiting.join(", ")
                 )));
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(self.poll).await;
         }
     }
 
@@ -104,127 +101,48 @@ impl Aws {
 #[cfg(test)]
 mod tests {
     //! What moto cannot emulate (targets that stay `initial` or turn `unhealthy`,
-    //! throttling), against a stub that answers the Elastic Load Balancing query
-    //! API with canned XML on 127.0.0.1.
+    //! throttling), against a stub of the Elastic Load Balancing query API.
 
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::TcpListener;
-    use std::sync::{Arc, Mutex};
+    use crate::stub::{Answer, ELBV2, Stub, error, ok};
 
-    use crate::Aws;
-
-    const XMLNS: &str = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/";
-
-    fn health(state: &str, description: &str) -> (u16, String) {
-        (
-            200,
-            format!(
-                "<DescribeTargetHealthResponse xmlns=\"{XMLNS}\"><DescribeTargetHealthResult><TargetHealthDescriptions>\
-                 <member><Target><Id>i-0abc1234</Id><Port>80</Port></Target><TargetHealth><State>{state}</State>\
-                 <Description>{description}</Description></TargetHealth></member></TargetHealthDescriptions>\
-                 </DescribeTargetHealthResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata>\
-                 </DescribeTargetHealthResponse>"
+    fn health(state: &str, description: &str) -> Answer {
+        ok(
+            ELBV2,
+            "DescribeTargetHealth",
+            &format!(
+                "<TargetHealthDescriptions><member><Target><Id>i-0abc1234</Id><Port>80</Port></Target><TargetHealth>\
+                 <State>{state}</State><Description>{description}</Description></TargetHealth></member>\
+                 </TargetHealthDescriptions>"
             ),
         )
     }
 
-    fn throttled() -> (u16, String) {
-        (
-            400,
-            format!(
-                "<ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>Sender</Type><Code>Throttling</Code>\
-                 <Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>"
-            ),
-        )
-    }
-
-    /// Serves `answers` to `DescribeTargetHealth` calls in order (the last one
-    /// again once they run out), and success to `RegisterTargets`; records each
-    /// call's action.
-    fn stub(answers: Vec<(u16, String)>) -> (String, Arc<Mutex<Vec<String>>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let calls = Arc::new(Mutex::new(Vec::new()));
-        let seen = calls.clone();
-        std::thread::spawn(move || {
-            let mut answers = answers.into_iter().peekable();
-            let mut last = None;
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { return };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = value.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
-                let body = String::from_utf8_lossy(&body).into_owned();
-                let action = body.split('&').find_map(|pair| pair.strip_prefix("Action=")).unwrap_or("").to_owned();
-                seen.lock().unwrap().push(action.clone());
-                let (status, xml) = if action == "DescribeTargetHealth" {
-                    let answer = answers.next().or_else(|| last.clone()).unwrap();
-                    last = Some(answer.clone());
-                    answer
-                } else {
-                    (
-                        200,
-                        format!(
-                            "<{action}Response xmlns=\"{XMLNS}\"><{action}Result/><ResponseMetadata><RequestId>1\
-                             </RequestId></ResponseMetadata></{action}Response>"
-                        ),
-                    )
-                };
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status} X\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
-                    xml.len()
-                );
-            }
-        });
-        (endpoint, calls)
-    }
-
-    async fn client(endpoint: &str) -> Aws {
-        let credentials =
-            aws_sdk_elasticloadbalancingv2::config::Credentials::new("testing", "testing", None, None, "test");
-        // deployer's own client configuration (HTTP client, retries), pointed at the stub.
-        let shared = crate::client::base_loader()
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(credentials)
-            .load()
-            .await;
-        Aws::from_config(&shared, deployer_config::SshAddress::PrivateIpAddress)
+    fn stub(answers: Vec<Answer>) -> Stub {
+        Stub::serve(ELBV2, vec![("DescribeTargetHealth", answers)])
     }
 
     const GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0abc";
 
     #[tokio::test]
     async fn an_unhealthy_target_fails_at_once_with_the_load_balancers_reason() {
-        let (endpoint, calls) = stub(vec![health("unhealthy", "Health checks failed with these codes: [502]")]);
-        let aws = client(&endpoint).await;
+        let stub = stub(vec![health("unhealthy", "Health checks failed with these codes: [502]")]);
+        let aws = stub.client().await;
         let error = aws.register_targets(&[GROUP.to_owned()], &["i-0abc1234".to_owned()], 600).await.unwrap_err();
         assert!(
             error.to_string().contains("instance i-0abc1234 is unhealthy in") && error.to_string().contains("[502]"),
             "{error}"
         );
-        assert_eq!(*calls.lock().unwrap(), ["RegisterTargets", "DescribeTargetHealth"], "no wait for a verdict");
+        assert_eq!(stub.actions(), ["RegisterTargets", "DescribeTargetHealth"], "no wait for a verdict");
     }
 
     #[tokio::test]
     async fn throttling_is_retried_and_initial_targets_are_waited_for() {
-        let answers = vec![throttled(), health("initial", "Elb.InitialHealthChecking"), health("healthy", "")];
-        let (endpoint, calls) = stub(answers);
-        let aws = client(&endpoint).await;
+        let throttled = error(ELBV2, 400, "Throttling", "Rate exceeded");
+        let stub = stub(vec![throttled, health("initial", "Elb.InitialHealthChecking"), health("healthy", "")]);
+        let aws = stub.client().await;
         aws.register_targets(&[GROUP.to_owned()], &["i-0abc1234".to_owned()], 600).await.unwrap();
         assert_eq!(
-            *calls.lock().unwrap(),
+            stub.actions(),
             ["RegisterTargets", "DescribeTargetHealth", "DescribeTargetHealth", "DescribeTargetHealth"],
             "the throttled call was tried again by the SDK, then the wait went on until healthy"
         );
@@ -232,8 +150,8 @@ mod tests {
 
     #[tokio::test]
     async fn targets_that_never_become_healthy_fail_when_the_wait_ends() {
-        let (endpoint, _) = stub(vec![health("initial", "Elb.InitialHealthChecking")]);
-        let aws = client(&endpoint).await;
+        let stub = stub(vec![health("initial", "Elb.InitialHealthChecking")]);
+        let aws = stub.client().await;
         let error = aws.register_targets(&[GROUP.to_owned()], &["i-0abc1234".to_owned()], 1).await.unwrap_err();
         assert!(
             error.to_string().contains("not healthy in the target groups after 1s: i-0abc1234 (initial)"),

@@ -75,11 +75,13 @@ pub struct AwsTimeouts {
     pub running: u32,
     /// For a running instance to accept an ssh connection.
     pub ssh: u32,
+    /// For an instance refresh (`aws.deploy_serial: refresh`) to finish.
+    pub refresh: u32,
 }
 
 impl Default for AwsTimeouts {
     fn default() -> Self {
-        Self { running: 300, ssh: 300 }
+        Self { running: 300, ssh: 300, refresh: 3600 }
     }
 }
 

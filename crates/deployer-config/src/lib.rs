@@ -37,8 +37,8 @@ pub use key_path::{KeyPath, Segment};
 pub use loader::{DEFAULT_FILE_NAME, LoadError, find_config, load_config};
 pub use model::{
     AutoScalingGroups, AwsSettings, Config, Connection, Environment, ExecutionSettings, FetchStrategy, GroupName,
-    HealthCheck, Hook, HookPoint, HookStep, KeyExchange, KeyReport, KnownHosts, Migrate, Notify, Role, RoleHosts,
-    SecretsSpec, SshAddress, SshSettings, StaticHtml, TemplateSpec, Vars, Warning, WebhookTarget,
+    GroupReplacement, HealthCheck, Hook, HookPoint, HookStep, KeyExchange, KeyReport, KnownHosts, Migrate, Notify,
+    Role, RoleHosts, SecretsSpec, SshAddress, SshSettings, StaticHtml, TemplateSpec, Vars, Warning, WebhookTarget,
 };
 pub use names::{check_absolute_path, check_branch, check_name, check_relative_path, check_user};
 pub use overrides::Override;

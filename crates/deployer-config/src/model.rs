@@ -211,6 +211,21 @@ pub struct AwsSettings {
     /// `aws.images_keep`: release images (and the launch template versions that
     /// launch them) kept per role; older ones are removed after a new one is made.
     pub images_keep: u32,
+    /// `aws.deploy_serial`: how `deploy_serial` replaces a group's instances.
+    pub deploy_serial: GroupReplacement,
+}
+
+/// How `deploy_serial` replaces the instances of an Auto Scaling group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupReplacement {
+    /// deployer grows the group by a batch, checks the new instances over ssh,
+    /// registers them and culls as many old ones, batch by batch.
+    #[default]
+    Replace,
+    /// AWS's instance refresh (launch before terminate), which keeps going if
+    /// deployer dies; the new instances are checked over ssh when it ends.
+    Refresh,
 }
 
 impl AwsSettings {

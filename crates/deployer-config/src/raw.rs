@@ -102,6 +102,7 @@ pub(crate) struct RawAws {
     pub launch_attempts: Option<u32>,
     pub autoscaling_role: Option<String>,
     pub images_keep: Option<u32>,
+    pub deploy_serial: Option<crate::model::GroupReplacement>,
     pub timeouts: Option<RawAwsTimeouts>,
 }
 
@@ -110,6 +111,7 @@ pub(crate) struct RawAws {
 pub(crate) struct RawAwsTimeouts {
     pub running: Option<u32>,
     pub ssh: Option<u32>,
+    pub refresh: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -57,6 +57,13 @@ impl LockLedger {
         }
     }
 
+    /// A host whose server is gone (terminated by the run): its lock went with it.
+    pub(crate) fn retire(&mut self, host: usize) {
+        if self.hosts[host] == LockState::Taken {
+            self.hosts[host] = LockState::Released;
+        }
+    }
+
     /// Hosts whose lock this run took and could not release.
     pub(crate) fn left(&self) -> Vec<usize> {
         self.hosts.iter().enumerate().filter(|(_, state)| **state == LockState::Taken).map(|(host, _)| host).collect()
@@ -96,6 +103,16 @@ mod tests {
         assert_eq!(ledger.left(), [0]);
         ledger.note(&work(&[Effect::ReleasesLock]), &result(true, None));
         assert!(ledger.left().is_empty());
+    }
+
+    #[test]
+    fn a_server_the_run_terminated_took_its_lock_with_it() {
+        let mut ledger = LockLedger::new(2);
+        ledger.note(&work(&[Effect::TakesLock]), &result(true, None));
+        assert_eq!(ledger.left(), [0]);
+        ledger.retire(0);
+        ledger.retire(1);
+        assert!(ledger.left().is_empty(), "a retired host whose lock was taken is not left locked");
     }
 
     #[test]

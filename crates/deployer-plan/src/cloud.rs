@@ -106,6 +106,18 @@ pub enum CloudAction {
     Cull { group: String, instances: Vec<String> },
     /// Auto Scaling `UpdateAutoScalingGroup`: `capacity`.
     SetCapacity { group: String, capacity: Capacity },
+    /// Auto Scaling `StartInstanceRefresh` of `group` to the run's new version of
+    /// `template`, launching before terminating (`MinHealthyPercentage` 100,
+    /// `MaxHealthyPercentage` `max_healthy`; instances already on it skipped),
+    /// then a wait until it succeeds, at most `timeout` seconds; then each of
+    /// `hosts` becomes one of the group's instances on the run's image. AWS keeps
+    /// going if deployer dies.
+    RefreshInstances { group: String, template: String, max_healthy: u32, hosts: Vec<usize>, timeout: u32 },
+    /// Puts a refreshed group back on `version` of `template`: a refresh still
+    /// going is rolled back (else cancelled); then, unless the group is on
+    /// `version` with every instance on `image`, a refresh to `version`, waited
+    /// for at most `timeout` seconds.
+    RefreshBack { group: String, template: String, version: u64, image: Option<String>, timeout: u32 },
 }
 
 /// An Auto Scaling group's sizes.
@@ -276,6 +288,14 @@ impl CloudAction {
                 instances.join(", ")
             ),
             Self::SetCapacity { group, capacity } => format!("set auto scaling group `{group}` to {capacity}"),
+            Self::RefreshInstances { group, template, max_healthy, timeout, .. } => format!(
+                "start an instance refresh of auto scaling group `{group}` to the new version of {template} (launch \
+                 before terminate: healthy 100% to {max_healthy}%) and wait until it succeeds (at most {timeout}s)"
+            ),
+            Self::RefreshBack { group, template, version, timeout, .. } => format!(
+                "roll back or cancel a refresh of auto scaling group `{group}` still going, then refresh it to \
+                 version {version} of {template} unless every instance is on it (at most {timeout}s)"
+            ),
             _ => return None,
         })
     }
@@ -297,7 +317,9 @@ impl CloudAction {
     /// The plan hosts this action binds to instances when it succeeds.
     pub fn binds(&self) -> Option<&[usize]> {
         match self {
-            Self::LaunchInstances { hosts, .. } | Self::WaitForGroup { hosts, .. } => Some(hosts),
+            Self::LaunchInstances { hosts, .. }
+            | Self::WaitForGroup { hosts, .. }
+            | Self::RefreshInstances { hosts, .. } => Some(hosts),
             _ => None,
         }
     }

@@ -181,6 +181,10 @@ pub struct GroupSnapshot {
     /// The versions of its launch template deployer made, newest first (what a
     /// rollback can go back to).
     pub versions: Vec<TemplateVersion>,
+    /// What is changing the group now, one line each: an instance refresh or a
+    /// scaling activity in progress. A deploy refuses to start over either.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub busy: Vec<String>,
 }
 
 /// What a group deploy recorded in AWS before it changed the group.

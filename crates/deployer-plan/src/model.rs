@@ -145,6 +145,10 @@ pub struct Phase {
     /// What undoes this phase's cloud steps if a later phase fails, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cloud_undo: Vec<CloudStep>,
+    /// Hosts whose servers this phase's cloud steps terminate: once it
+    /// succeeds they are gone, and this run's lock went with them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retires: Vec<usize>,
     /// For [`Concurrency::Waves`]: what happens after each wave but the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub between_waves: Option<WaveGate>,
@@ -197,6 +201,7 @@ impl Phase {
             derives: None,
             cloud: Vec::new(),
             cloud_undo: Vec::new(),
+            retires: Vec::new(),
             between_waves: None,
         }
     }

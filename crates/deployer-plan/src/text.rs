@@ -86,6 +86,10 @@ impl Plan {
         if phase.scope == Scope::Controller {
             let _ = writeln!(out, "  runs on {scope}");
             write_cloud(out, &phase.cloud, "  ");
+            if !phase.retires.is_empty() {
+                let names: Vec<&str> = phase.retires.iter().map(|&host| self.hosts[host].name.as_str()).collect();
+                let _ = writeln!(out, "  then these servers are gone (with their locks): {}", names.join(", "));
+            }
             if !phase.cloud_undo.is_empty() {
                 let _ = writeln!(out, "  if a later phase fails:");
                 write_cloud(out, &phase.cloud_undo, "    ");

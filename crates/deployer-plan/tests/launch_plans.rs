@@ -100,6 +100,7 @@ fn group(template: bool) -> GroupSnapshot {
         suspended: Vec::new(),
         target_groups: vec!["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0abc".to_owned()],
         load_balancers: Vec::new(),
+        busy: Vec::new(),
         versions: [(7, "ami-0def5678", "20261120T000000Z-1111111"), (6, "ami-0ccc3333", "20261110T000000Z-2222222")]
             .map(|(version, image, release)| TemplateVersion {
                 id: "lt-0abc1234".to_owned(),
@@ -224,8 +225,13 @@ fn group_deploy_plan(group: GroupSnapshot) -> Result<Plan, PlanError> {
 }
 
 fn group_plan(group: GroupSnapshot, command: CommandSpec) -> Result<Plan, PlanError> {
+    group_plan_in(LAUNCH, group, command)
+}
+
+/// [`group_plan`] with `launch` instead of [`LAUNCH`].
+fn group_plan_in(launch: &str, group: GroupSnapshot, command: CommandSpec) -> Result<Plan, PlanError> {
     let text = format!(
-        "{CONFIG}{LAUNCH}{GROUP}migrate: {{role: worker, command: ./manage.py migrate}}\n\
+        "{CONFIG}{launch}{GROUP}migrate: {{role: worker, command: ./manage.py migrate}}\n\
          static_html: {{upgrade_message: 503.html, healthcheck_override: healthcheck.html}}\n"
     );
     let config = parse_config(Utf8Path::new("fabulaws-config.yml"), &text, &[]).unwrap();
@@ -310,6 +316,43 @@ fn deploy_full_on_a_group_refuses_one_another_deploy_left_marked() {
     busy.instances[0].lifecycle = "Pending".to_owned();
     let error = group_deploy_plan(busy).unwrap_err().to_string();
     assert!(error.contains("instance i-0bbb2222 of auto scaling group `myproject-testing-ag` is Pending"), "{error}");
+    let mut refreshing = group(true);
+    refreshing.busy.push("instance refresh 0a1b is InProgress (40% done)".to_owned());
+    let error = group_deploy_plan(refreshing).unwrap_err().to_string();
+    assert!(
+        error.contains("auto scaling group `myproject-testing-ag` is changing: instance refresh 0a1b is InProgress"),
+        "{error}"
+    );
+}
+
+#[test]
+fn deploy_serial_with_refresh_lets_aws_replace_the_group_then_checks_it_over_ssh() {
+    let launch = LAUNCH.replace("aws: {", "aws: {deploy_serial: refresh, ");
+    let command = || CommandSpec::DeploySerial { batch_size: Some(1), waves: None };
+    let plan = group_plan_in(&launch, group(true), command()).unwrap();
+    let names: Vec<&str> = plan.phases.iter().map(|phase| phase.name.as_str()).collect();
+    let tail = &names[names.iter().position(|name| *name == "cleanup").unwrap()..];
+    assert_eq!(
+        tail,
+        ["cleanup", "migrate", "switch", "refresh", "reach", "verify", "finish"],
+        "no marks and no suspension: the refresh is AWS's own record, and it needs the processes"
+    );
+    let refresh = plan.phases.iter().find(|phase| phase.name == "refresh").unwrap();
+    assert!(
+        matches!(&refresh.cloud[0].action, CloudAction::RefreshInstances { max_healthy: 150, hosts, .. } if hosts.len() == 2),
+        "{:?}",
+        refresh.cloud
+    );
+    assert!(
+        matches!(&refresh.cloud_undo[0].action, CloudAction::RefreshBack { version: 7, image: Some(image), .. } if image == "ami-0def5678"),
+        "{:?}",
+        refresh.cloud_undo
+    );
+    insta::assert_snapshot!(plan.to_text());
+    let mut suspended = group(true);
+    suspended.suspended.push(deployer_plan::ScalingProcess::Launch);
+    let error = group_plan_in(&launch, suspended, command()).unwrap_err().to_string();
+    assert!(error.contains("has Launch suspended, which an instance refresh needs"), "{error}");
 }
 
 fn mark(retiring: Vec<String>) -> deployer_plan::DeployMark {

@@ -59,7 +59,17 @@ impl ControlDir {
 
 impl Drop for ControlDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+        // A master still starting when the run ends can put its socket in the
+        // directory between `remove_dir_all`'s listing and its final `rmdir`
+        // (which then fails, not empty): look again a few times.
+        for _ in 0..20 {
+            match std::fs::remove_dir_all(&self.path) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                _ => return,
+            }
+        }
     }
 }
 

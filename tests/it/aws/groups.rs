@@ -17,7 +17,7 @@ fn group_environment(moto: &Moto, instances: &mut BTreeMap<String, usize>) -> Pr
 }
 
 /// [`group_environment`] with `size` web servers in the group.
-fn group_environment_of(moto: &Moto, instances: &mut BTreeMap<String, usize>, size: usize) -> Project {
+pub(super) fn group_environment_of(moto: &Moto, instances: &mut BTreeMap<String, usize>, size: usize) -> Project {
     let subnet = moto.loopback_subnet();
     moto.ctl(&["group", "demo-testing-ag", &subnet, "demo", "testing", "web", &size.to_string(), "demo-testing-web"]);
     moto.ctl(&["launch", &subnet, "demo", "testing", "worker", "1"]);
@@ -39,7 +39,7 @@ fn group_environment_of(moto: &Moto, instances: &mut BTreeMap<String, usize>, si
     project
 }
 
-fn group_state(moto: &Moto) -> serde_json::Value {
+pub(super) fn group_state(moto: &Moto) -> serde_json::Value {
     moto.ctl(&["group-state", "demo-testing-ag"])
 }
 
@@ -71,6 +71,7 @@ fn deploy_full_doubles_the_group_on_the_new_image_and_culls_exactly_the_old_inst
 
     let outcome = moto.run_reconciling(&mut project, &mut instances, &["deploy_full", "testing"]);
     assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    assert!(!outcome.stderr.contains("may remain on"), "the old servers' locks went with them: {}", outcome.stderr);
     let after = group_state(&moto);
     let now: Vec<String> = serde_json::from_value(after["instances"].clone()).unwrap();
     assert_eq!(now.len(), 4);
@@ -245,6 +246,7 @@ fn deploy_serial_replaces_a_group_of_four_two_at_a_time_launching_before_termina
     let outcome =
         moto.run_reconciling(&mut project, &mut instances, &["deploy_serial", "testing", "--batch-size", "2"]);
     assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+    assert!(!outcome.stderr.contains("may remain on"), "the old servers' locks went with them: {}", outcome.stderr);
     for batch in [1, 2] {
         assert!(outcome.stderr.contains(&format!(": cull_{batch} on this machine")), "{}", outcome.stderr);
     }

@@ -7,6 +7,7 @@ mod discovery;
 mod groups;
 mod images;
 mod launch;
+mod refresh;
 
 use deployer_fleet::Fleet;
 

@@ -44,7 +44,9 @@ impl Moto {
     pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let venv = venv();
-        let child = Command::new(venv.join("bin/moto_server"))
+        // moto's own server, with the instance refresh API it lacks.
+        let child = Command::new(venv.join("bin/python3"))
+            .arg(root().join("tests/moto/server.py"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -85,10 +85,13 @@ impl Validator<'_> {
         let timeouts = raw.timeouts.map_or(defaults, |raw| crate::ec2::AwsTimeouts {
             running: raw.running.unwrap_or(defaults.running),
             ssh: raw.ssh.unwrap_or(defaults.ssh),
+            refresh: raw.refresh.unwrap_or(defaults.refresh),
         });
-        for (key, seconds) in [("running", timeouts.running), ("ssh", timeouts.ssh)] {
-            if !(1..=7200).contains(&seconds) {
-                self.problems.value(&path.key("timeouts").key(key), "expected 1 to 7200 seconds");
+        for (key, seconds, most) in
+            [("running", timeouts.running, 7200), ("ssh", timeouts.ssh, 7200), ("refresh", timeouts.refresh, 86_400)]
+        {
+            if !(1..=most).contains(&seconds) {
+                self.problems.value(&path.key("timeouts").key(key), format!("expected 1 to {most} seconds"));
             }
         }
         let autoscaling_role = raw.autoscaling_role.unwrap_or_else(|| "web".to_owned());
@@ -103,6 +106,7 @@ impl Validator<'_> {
             self.problems.value(&path.key("images_keep"), "expected 1 to 100 images");
         }
         AwsSettings {
+            deploy_serial: raw.deploy_serial.unwrap_or_default(),
             images_keep,
             autoscaling_role,
             key_name: raw.key_name,

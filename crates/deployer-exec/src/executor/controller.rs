@@ -41,7 +41,12 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         state.attempted.push(Vec::new());
         state.cloud_started.push(index);
         let failed = match self.run_cloud_steps(context, &phase.name, &phase.cloud, false, (after, outcome)).await {
-            Ok(()) => false,
+            Ok(()) => {
+                for &host in &phase.retires {
+                    state.locks.retire(host);
+                }
+                false
+            }
             Err((step, error)) => {
                 outcome.failures.push(Failure::on_controller(&phase.name, step, error));
                 true

@@ -133,21 +133,11 @@ async fn launched_servers_are_reached_at_their_address_and_terminated_by_the_und
 }
 
 fn cloud_phase(name: &str, action: deployer_plan::CloudAction, undo: Option<deployer_plan::CloudAction>) -> Phase {
-    Phase {
-        name: name.to_owned(),
-        description: name.to_owned(),
-        scope: Scope::Controller,
-        concurrency: Concurrency::Pool { size: 1 },
-        work: Vec::new(),
-        undo: Vec::new(),
-        derives: None,
-        cloud: vec![deployer_plan::CloudStep { title: name.to_owned(), action }],
-        cloud_undo: undo
-            .into_iter()
-            .map(|action| deployer_plan::CloudStep { title: format!("undo {name}"), action })
-            .collect(),
-        between_waves: None,
-    }
+    let mut phase = Phase::new(name, name, Scope::Controller, Concurrency::Pool { size: 1 }, Vec::new());
+    phase.cloud = vec![deployer_plan::CloudStep { title: name.to_owned(), action }];
+    phase.cloud_undo =
+        undo.into_iter().map(|action| deployer_plan::CloudStep { title: format!("undo {name}"), action }).collect();
+    phase
 }
 
 async fn execute_with_cloud(plan: &Plan, cloud: &FakeCloud) -> deployer_exec::Outcome {

@@ -56,18 +56,8 @@ fn logged(log: &Path, phase: &str, extra: &str) -> impl Fn(usize) -> Vec<Step> {
 }
 
 fn phase(name: &str, hosts: usize, concurrency: Concurrency, steps: impl Fn(usize) -> Vec<Step>) -> Phase {
-    Phase {
-        name: name.to_owned(),
-        description: name.to_owned(),
-        scope: Scope::All,
-        concurrency,
-        work: (0..hosts).map(|host| HostWork { host, steps: steps(host) }).collect(),
-        undo: Vec::new(),
-        derives: None,
-        cloud: Vec::new(),
-        cloud_undo: Vec::new(),
-        between_waves: None,
-    }
+    let work = (0..hosts).map(|host| HostWork { host, steps: steps(host) }).collect();
+    Phase::new(name, name, Scope::All, concurrency, work)
 }
 
 fn plan(hosts: usize, phases: Vec<Phase>) -> Plan {

@@ -113,6 +113,7 @@ impl Compiler<'_> {
             derives: None,
             cloud: Vec::new(),
             cloud_undo: Vec::new(),
+            retires: Vec::new(),
             between_waves: None,
         };
         let rest = Phase {

@@ -39,25 +39,28 @@ const SUSPENDED: [ScalingProcess; 4] = [
 const IN_SERVICE_TIMEOUT: u32 = 900;
 
 /// Which plan hosts play which part in a group deploy.
-struct Parts {
+pub(super) struct Parts {
     /// The builder (none in a rollback: the image exists).
     builder: Option<usize>,
     /// In a rollback, the version the group goes back to.
     target: Option<TemplateVersion>,
     /// Hosts for the instances the group launches.
-    new: Vec<usize>,
+    pub(super) new: Vec<usize>,
     /// The group's instances now, by id (sorted).
-    old: Vec<String>,
+    pub(super) old: Vec<String>,
+    /// The hosts those instances are (the role's servers found by tags): the
+    /// phase that terminates the last of them [retires](Phase::retires) them.
+    pub(super) old_hosts: Vec<usize>,
     restore: Capacity,
     /// The processes this deploy suspends: those of [`SUSPENDED`] that were not
     /// suspended already (an operator's suspension is left as it was).
     suspends: Vec<ScalingProcess>,
     /// Per host, for [`Compiler::on_hosts`].
     only_builder: Vec<bool>,
-    outside: Vec<bool>,
+    pub(super) outside: Vec<bool>,
     outside_and_builder: Vec<bool>,
     locked: Vec<bool>,
-    only_new: Vec<bool>,
+    pub(super) only_new: Vec<bool>,
     web: Vec<bool>,
 }
 
@@ -111,12 +114,18 @@ impl Compiler<'_> {
 
     /// Checks the group can take a deploy, and sorts the hosts into their parts.
     /// `target`: a rollback's version (then there is no builder).
-    fn parts(&self, group: &GroupSnapshot, target: Option<TemplateVersion>) -> Result<Parts, PlanError> {
+    pub(super) fn parts(&self, group: &GroupSnapshot, target: Option<TemplateVersion>) -> Result<Parts, PlanError> {
         if let Some(mark) = &group.deploy {
             let id = &mark.deploy_id;
             return Err(PlanError::Unsafe(format!(
                 "auto scaling group `{}` is marked by deploy {id}, which did not finish: `deployer describe` shows \
                  it, `deployer recover` finishes or undoes it",
+                group.name
+            )));
+        }
+        if let Some(busy) = group.busy.first() {
+            return Err(PlanError::Unsafe(format!(
+                "auto scaling group `{}` is changing: {busy}; wait until it ends (`deployer describe` shows it)",
                 group.name
             )));
         }
@@ -162,6 +171,7 @@ impl Compiler<'_> {
             locked: set(&|index| !new.contains(&index)),
             only_new: set(&|index| new.contains(&index)),
             web: set(&|index| new.contains(&index) || old_web(index)),
+            old_hosts: (0..self.hosts.len()).filter(|&index| old_web(index)).collect(),
             new,
             old,
             restore: Capacity { min: group.min, desired: group.desired, max: group.max },
@@ -172,7 +182,12 @@ impl Compiler<'_> {
     /// The builder launched and set up, everything but the new instances locked,
     /// the release prepared on the builder and outside the group, the builder
     /// switched, restarted, checked and finished.
-    fn build_phases(&self, phases: &mut Vec<Phase>, release: &ReleaseInfo, parts: &Parts) -> Result<(), PlanError> {
+    pub(super) fn build_phases(
+        &self,
+        phases: &mut Vec<Phase>,
+        release: &ReleaseInfo,
+        parts: &Parts,
+    ) -> Result<(), PlanError> {
         phases.extend(self.on_hosts(Some(parts.only_builder.clone()), || -> Result<Vec<Phase>, PlanError> {
             let mut made = self.launch_phases(&builders(parts), "BUILDER")?;
             self.set_up(&mut made)?;
@@ -280,7 +295,7 @@ impl Compiler<'_> {
 
     /// Exactly the old instances terminated, the capacity restored.
     fn cull_phase(name: &str, parts: &Parts) -> Phase {
-        controller_phase(
+        let mut cull = controller_phase(
             "cull",
             "terminate the old instances and restore the group's capacity",
             vec![
@@ -293,7 +308,9 @@ impl Compiler<'_> {
                     CloudAction::SetCapacity { group: name.to_owned(), capacity: parts.restore },
                 ),
             ],
-        )
+        );
+        cull.retires.clone_from(&parts.old_hosts);
+        cull
     }
 
     /// The processes resumed and the marks removed.
@@ -316,7 +333,7 @@ impl Compiler<'_> {
     /// The new instances reached over ssh: each serves the release from its
     /// image and passes the role's health check (a load balancer's check may be
     /// shallower than the application's).
-    fn verify_phases(&self, phases: &mut Vec<Phase>, release: &str, parts: &Parts) -> Result<(), PlanError> {
+    pub(super) fn verify_phases(&self, phases: &mut Vec<Phase>, release: &str, parts: &Parts) -> Result<(), PlanError> {
         let reach = CloudAction::WaitForSsh { hosts: parts.new.clone(), timeout: self.config.aws.timeouts.ssh };
         phases.push(controller_phase(
             "reach",
@@ -389,7 +406,7 @@ impl Compiler<'_> {
 }
 
 /// The builder of a deploy that builds an image ([`Compiler::parts`] checked it).
-fn builder_of(parts: &Parts) -> Result<usize, PlanError> {
+pub(super) fn builder_of(parts: &Parts) -> Result<usize, PlanError> {
     parts.builder.ok_or_else(|| PlanError::Unsafe("this deploy builds an image but has no builder".to_owned()))
 }
 
@@ -398,11 +415,11 @@ fn builders(parts: &Parts) -> Vec<usize> {
     parts.builder.into_iter().collect()
 }
 
-fn step(title: &str, action: CloudAction) -> CloudStep {
+pub(super) fn step(title: &str, action: CloudAction) -> CloudStep {
     CloudStep { title: title.to_owned(), action }
 }
 
-fn with_undo(mut phase: Phase, undo: Vec<CloudStep>) -> Phase {
+pub(super) fn with_undo(mut phase: Phase, undo: Vec<CloudStep>) -> Phase {
     phase.cloud_undo = undo;
     phase
 }
@@ -410,7 +427,7 @@ fn with_undo(mut phase: Phase, undo: Vec<CloudStep>) -> Phase {
 impl Compiler<'_> {
     /// Outside the group: the migrations, once, then the switch, restart and
     /// health checks.
-    fn outside_phases(&self, release: &ReleaseInfo, parts: &Parts) -> Result<Vec<Phase>, PlanError> {
+    pub(super) fn outside_phases(&self, release: &ReleaseInfo, parts: &Parts) -> Result<Vec<Phase>, PlanError> {
         self.on_hosts(Some(parts.outside.clone()), || -> Result<Vec<Phase>, PlanError> {
             let mut made: Vec<Phase> = self.migrate(release)?.into_iter().collect();
             let step = self.steps.switch(&ReleaseRef::Id(release.id.clone()));
@@ -444,6 +461,9 @@ impl Compiler<'_> {
         let (group, template) = self.group_template("deploy_serial")?;
         let parts = self.parts(group, None)?;
         let size = batch_size.unwrap_or(self.config.execution.batch_size).max(1) as usize;
+        if self.config.aws.deploy_serial == deployer_config::GroupReplacement::Refresh {
+            return self.deploy_serial_refresh(phases, release, (group, template), &parts, size);
+        }
         self.build_phases(phases, release, &parts)?;
         self.image_phases(phases, group, template, builder_of(&parts)?)?;
         phases.extend(self.outside_phases(release, &parts)?);
@@ -510,7 +530,7 @@ impl Compiler<'_> {
                 )
             })?);
             phases.extend(Self::traffic_phase(group, new, &format!("traffic_{}", number + 1)));
-            phases.push(controller_phase(
+            let mut cull = controller_phase(
                 &format!("cull_{}", number + 1),
                 &format!("{label}: terminate as many old instances"),
                 vec![
@@ -520,7 +540,13 @@ impl Compiler<'_> {
                         CloudAction::SetCapacity { group: name.clone(), capacity: parts.restore },
                     ),
                 ],
-            ));
+            );
+            // Which old server an instance id is, the plan does not know: after
+            // the last batch, every one is gone.
+            if number + 1 == count {
+                cull.retires.clone_from(&parts.old_hosts);
+            }
+            phases.push(cull);
         }
         phases.extend(self.on_hosts(Some(parts.outside.clone()), || -> Result<Option<Phase>, PlanError> {
             let finish = self.finish(release)?;

@@ -12,6 +12,7 @@ mod ids;
 mod image;
 mod launch;
 mod recover;
+mod refresh;
 mod tasks;
 
 pub use ids::check_release_id;
