@@ -20,7 +20,8 @@ impl RunCloud {
     /// deploy never reads `~/.aws` or asks for credentials.
     pub(crate) async fn for_plan(config: &Config, plan: &Plan) -> Self {
         // Local hook commands need no cloud: only real cloud calls connect to AWS.
-        let needed = plan.phases.iter().flat_map(|phase| &phase.cloud).any(|step| !step.action.is_local());
+        let needed = plan.phases.iter().any(|phase| phase.traffic.is_some())
+            || plan.phases.iter().flat_map(|phase| &phase.cloud).any(|step| !step.action.is_local());
         #[cfg(feature = "aws")]
         if needed {
             return match deployer_aws::Aws::connect(&config.aws).await {

@@ -7,6 +7,7 @@
     motoctl.py ENDPOINT instances               -> [{"id", "state", "ip", "tags"}, ...]
     motoctl.py ENDPOINT group NAME SUBNET DEPLOYMENT ENVIRONMENT ROLE SIZE [TARGET_GROUP]
     motoctl.py ENDPOINT targets TARGET_GROUP    -> [{"id", "state"}, ...]
+    motoctl.py ENDPOINT target-group NAME SUBNET ID...  -> {"arn": ...} (instances registered)
                                                 -> {"template": ..., "instances": [...]}
     motoctl.py ENDPOINT group-state NAME        -> {"suspended": [...], "desired": N, ...}
     motoctl.py ENDPOINT state                   -> {"images": [...], "instances": [...]}
@@ -97,6 +98,18 @@ def group(ec2, endpoint, name, subnet, deployment, environment, role, size, targ
     return {"template": template, "instances": group_state(endpoint, name)["instances"]}
 
 
+def target_group(ec2, endpoint, name, subnet, *ids):
+    """A target group of instances (no Auto Scaling group) with `ids` registered."""
+    vpc = ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"]
+    elbv2 = client(endpoint, "elbv2")
+    arn = elbv2.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance")[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    if ids:
+        elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": instance} for instance in ids])
+    return {"arn": arn}
+
+
 def group_state(endpoint, name):
     groups = autoscaling(endpoint).describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
     if not groups:
@@ -183,6 +196,8 @@ def main():
         result = args
     elif command == "group":
         result = group(ec2, endpoint, *args)
+    elif command == "target-group":
+        result = target_group(ec2, endpoint, *args)
     elif command == "group-state":
         result = group_state(endpoint, *args)
     elif command == "instances":

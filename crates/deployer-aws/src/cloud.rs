@@ -101,6 +101,12 @@ impl Aws {
             | CloudAction::RefreshInstances { .. }
             | CloudAction::RefreshBack { .. } => self.perform_on_group(action, state).await?,
             // The executor runs these itself; none reaches a cloud.
+            CloudAction::LeaveTargetGroups { address, target_groups, timeout } => {
+                self.leave_target_groups(address, target_groups, *timeout).await?.into()
+            }
+            CloudAction::JoinTargetGroups { address, target_groups, timeout } => {
+                self.join_target_groups(address, target_groups, *timeout).await?.into()
+            }
             CloudAction::LocalCommand { .. } | CloudAction::WaitForSsh { .. } => {
                 return Err(AwsError::Answer("this step is not a cloud call".to_owned()));
             }

@@ -17,6 +17,7 @@ mod images;
 mod launch;
 mod refresh;
 mod rollout;
+mod service;
 #[cfg(test)]
 mod stub;
 mod targets;

@@ -9,7 +9,7 @@ use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthState
 
 use crate::{Aws, AwsError};
 
-fn call<E>(operation: &'static str, error: &aws_sdk_elasticloadbalancingv2::error::SdkError<E>) -> AwsError
+pub(crate) fn call<E>(operation: &'static str, error: &aws_sdk_elasticloadbalancingv2::error::SdkError<E>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {

@@ -77,11 +77,16 @@ pub struct AwsTimeouts {
     pub ssh: u32,
     /// For an instance refresh (`aws.deploy_serial: refresh`) to finish.
     pub refresh: u32,
+    /// For a server taken out of its target groups to finish its connections
+    /// (AWS's deregistration delay is 300 s unless the target group says less).
+    pub drained: u32,
+    /// For a server put back in its target groups to be healthy there.
+    pub healthy: u32,
 }
 
 impl Default for AwsTimeouts {
     fn default() -> Self {
-        Self { running: 300, ssh: 300, refresh: 3600 }
+        Self { running: 300, ssh: 300, refresh: 3600, drained: 600, healthy: 600 }
     }
 }
 

@@ -53,6 +53,7 @@ pub const USED: &[&str] = &[
     "ssh",
     "static_html",
     "subnets",
+    "target_groups",
     "tasks",
     "templates",
     "valid_roles",
@@ -83,7 +84,8 @@ pub const TEMPLATE_VARIABLES: &[&str] = &[
     "wsgi_app",
 ];
 
-const LOAD_BALANCERS: &str = "deployer does not register hosts with load balancers yet";
+const LOAD_BALANCERS: &str =
+    "classic load balancers: deployer takes hosts out of and back into ELBv2 target groups (`target_groups`) instead";
 const AGENTS: &str = "server provisioning (logging and monitoring agents)";
 
 /// `FabulAWS` keys accepted and ignored, with the reason shown by `deployer check`.

@@ -46,6 +46,9 @@ pub struct Config {
     pub ec2: crate::ec2::Ec2Settings,
     /// `FabulAWS`'s `auto_scaling_groups`.
     pub autoscaling_groups: AutoScalingGroups,
+    /// `target_groups`: the `ELBv2` target groups an environment's web servers
+    /// (outside an Auto Scaling group) serve behind.
+    pub target_groups: TargetGroups,
     /// The top-level `rollout:` (waves for `deploy_serial`).
     pub rollout: Option<crate::Rollout>,
     /// Seconds after which a host reverts a deploy that was not confirmed (the
@@ -403,6 +406,33 @@ impl AutoScalingGroups {
             None => match self.0.get(environment) {
                 Some(GroupName::One(name)) => Some(name),
                 _ => None,
+            },
+        }
+    }
+}
+
+/// `target_groups`, looked up like `auto_scaling_groups` (`FabulAWS`'s `_find`
+/// by deployment and environment), each entry a list of names or ARNs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TargetGroups(pub IndexMap<String, TargetGroupNames>);
+
+/// One entry of `target_groups`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TargetGroupNames {
+    List(Vec<String>),
+    ByEnvironment(IndexMap<String, Vec<String>>),
+}
+
+impl TargetGroups {
+    /// The target groups of `deployment`'s `environment` (none when not configured).
+    pub fn of(&self, deployment: &str, environment: &str) -> &[String] {
+        match self.0.get(deployment) {
+            Some(TargetGroupNames::ByEnvironment(names)) => names.get(environment).map_or(&[], Vec::as_slice),
+            Some(TargetGroupNames::List(names)) => names,
+            None => match self.0.get(environment) {
+                Some(TargetGroupNames::List(names)) => names,
+                _ => &[],
             },
         }
     }

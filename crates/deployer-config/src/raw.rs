@@ -112,6 +112,8 @@ pub(crate) struct RawAwsTimeouts {
     pub running: Option<u32>,
     pub ssh: Option<u32>,
     pub refresh: Option<u32>,
+    pub drained: Option<u32>,
+    pub healthy: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -118,6 +118,14 @@ pub enum CloudAction {
     /// `version` with every instance on `image`, a refresh to `version`, waited
     /// for at most `timeout` seconds.
     RefreshBack { group: String, template: String, version: u64, image: Option<String>, timeout: u32 },
+    /// Elastic Load Balancing `DeregisterTargets` of the server at `address` (its
+    /// instance, or the address for `ip` target groups) from each of
+    /// `target_groups`, then a wait until no connection drains, at most `timeout`
+    /// seconds. Made by the executor from a phase's [`Traffic`](crate::Traffic).
+    LeaveTargetGroups { address: String, target_groups: Vec<String>, timeout: u32 },
+    /// `RegisterTargets` of the server at `address` in each of `target_groups`,
+    /// then a wait until it is `healthy` there, at most `timeout` seconds.
+    JoinTargetGroups { address: String, target_groups: Vec<String>, timeout: u32 },
 }
 
 /// An Auto Scaling group's sizes.
@@ -295,6 +303,14 @@ impl CloudAction {
             Self::RefreshBack { group, template, version, timeout, .. } => format!(
                 "roll back or cancel a refresh of auto scaling group `{group}` still going, then refresh it to \
                  version {version} of {template} unless every instance is on it (at most {timeout}s)"
+            ),
+            Self::LeaveTargetGroups { address, target_groups, timeout } => format!(
+                "take {address} out of target group(s) {} and wait until its connections drained (at most {timeout}s)",
+                target_groups.join(", ")
+            ),
+            Self::JoinTargetGroups { address, target_groups, timeout } => format!(
+                "put {address} back in target group(s) {} and wait until it is healthy there (at most {timeout}s)",
+                target_groups.join(", ")
             ),
             _ => return None,
         })

@@ -33,7 +33,7 @@ pub use compile::{check_release_id, compile};
 pub use error::{PlanError, TemplateProblem};
 pub use input::{CommandSpec, DeployMark, GroupMember, GroupSnapshot, Invocation, PlanInput, Sources, TemplateVersion};
 pub use model::{
-    Concurrency, Effect, FollowUp, HostWork, Phase, Plan, PlanHost, Revision, Scope, Shipping, Step, StepKind,
+    Concurrency, Effect, FollowUp, HostWork, Phase, Plan, PlanHost, Revision, Scope, Shipping, Step, StepKind, Traffic,
     WaveGate, When,
 };
 pub use script::{Part, Script};

@@ -149,9 +149,49 @@ pub struct Phase {
     /// succeeds they are gone, and this run's lock went with them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub retires: Vec<usize>,
+    /// Hosts that serve behind load balancer target groups: the executor takes
+    /// each out before its work here and puts it back after (also after its undo).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
     /// For [`Concurrency::Waves`]: what happens after each wave but the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub between_waves: Option<WaveGate>,
+}
+
+/// Load balancer target groups some hosts of a phase serve behind (`FabulAWS`'s
+/// `deploy_serial_without_autoscaling`): each such host leaves them, and its
+/// connections drain, before its work; it rejoins them, and is healthy there,
+/// after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Traffic {
+    /// Names or ARNs.
+    pub target_groups: Vec<String>,
+    /// Plan hosts that serve behind them.
+    pub hosts: Vec<usize>,
+    /// Seconds a host's connections may take to drain.
+    pub drain_timeout: u32,
+    /// Seconds a host may take to be healthy again.
+    pub healthy_timeout: u32,
+}
+
+impl Traffic {
+    /// The step that takes the server at `address` out of service.
+    pub fn leave(&self, address: &str) -> crate::CloudAction {
+        crate::CloudAction::LeaveTargetGroups {
+            address: address.to_owned(),
+            target_groups: self.target_groups.clone(),
+            timeout: self.drain_timeout,
+        }
+    }
+
+    /// The step that puts the server at `address` back in service.
+    pub fn join(&self, address: &str) -> crate::CloudAction {
+        crate::CloudAction::JoinTargetGroups {
+            address: address.to_owned(),
+            target_groups: self.target_groups.clone(),
+            timeout: self.healthy_timeout,
+        }
+    }
 }
 
 /// Between two waves of a rollout: a wait (the bake), then a check on the machine
@@ -202,6 +242,7 @@ impl Phase {
             cloud: Vec::new(),
             cloud_undo: Vec::new(),
             retires: Vec::new(),
+            traffic: None,
             between_waves: None,
         }
     }

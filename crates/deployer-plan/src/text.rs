@@ -125,6 +125,18 @@ impl Plan {
         if let Some(derivation) = &phase.derives {
             let _ = writeln!(out, "  {}", derivation.describe());
         }
+        if let Some(traffic) = &phase.traffic {
+            let names: Vec<&str> = traffic.hosts.iter().map(|&host| self.hosts[host].name.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "  each of {} leaves target group(s) {} before its steps (until its connections drained, at most \
+                 {}s) and rejoins them after, also after a switch back (until healthy, at most {}s)",
+                names.join(", "),
+                traffic.target_groups.join(", "),
+                traffic.drain_timeout,
+                traffic.healthy_timeout
+            );
+        }
         self.write_groups(out, &phase.work, "  ");
         if !phase.undo.is_empty() {
             let _ = writeln!(out, "  if a later phase fails, on each host that finished this one:");

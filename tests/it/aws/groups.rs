@@ -24,12 +24,7 @@ pub(super) fn group_environment_of(moto: &Moto, instances: &mut BTreeMap<String,
     let mut project = launch_project(moto, &subnet, "true");
     project.append_config("auto_scaling_groups: {testing: demo-testing-ag}\n");
     // Only new servers launched from an image with the fault fail this check.
-    let config = std::fs::read_to_string(project.path().join("fabulaws-config.yml")).unwrap();
-    let config = config.replace(
-        "healthcheck: test -f app.txt",
-        "healthcheck: \"test ! -e /srv/deployer-fleet/unhealthy && test -f app.txt\"",
-    );
-    std::fs::write(project.path().join("fabulaws-config.yml"), config).unwrap();
+    super::unhealthy_where_marked(&project);
     moto.reconcile(&mut project.fleet, instances);
     let outcome = moto.run_reconciling(&mut project, instances, &["create_environment", "testing"]);
     assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);

@@ -8,6 +8,7 @@ mod groups;
 mod images;
 mod launch;
 mod refresh;
+mod service;
 
 use deployer_fleet::Fleet;
 
@@ -35,6 +36,16 @@ pub(super) fn launch_project(moto: &Moto, subnet: &str, setup: &str) -> Project 
     std::fs::write(project.path().join("fabulaws-config.yml"), config).unwrap();
     project.tick();
     project
+}
+
+/// The web servers' health check fails on a server with an `unhealthy` file.
+pub(super) fn unhealthy_where_marked(project: &Project) {
+    let config = std::fs::read_to_string(project.path().join("fabulaws-config.yml")).unwrap();
+    let config = config.replace(
+        "healthcheck: test -f app.txt",
+        "healthcheck: \"test ! -e /srv/deployer-fleet/unhealthy && test -f app.txt\"",
+    );
+    std::fs::write(project.path().join("fabulaws-config.yml"), config).unwrap();
 }
 
 pub(super) fn running(roles: &[(String, String)]) -> Vec<&str> {

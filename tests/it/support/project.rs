@@ -180,7 +180,8 @@ pub fn nothing_left_behind(pid: u32) {
     // A gateway's `ssh -W` helper ends a few milliseconds after its master.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
     loop {
-        let processes = Command::new("pgrep").args(["-af", &control]).output().unwrap();
+        // With the slash: run 123's pattern must not match run 1234's sockets.
+        let processes = Command::new("pgrep").args(["-af", &format!("{control}/")]).output().unwrap();
         let listed = String::from_utf8_lossy(&processes.stdout).into_owned();
         if listed.trim().is_empty() {
             break;

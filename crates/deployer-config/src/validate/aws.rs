@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 
 use super::{TopLevel, Validator};
 use crate::key_path::KeyPath;
-use crate::model::{AutoScalingGroups, AwsSettings, GroupName, SshAddress};
+use crate::model::{AutoScalingGroups, AwsSettings, GroupName, SshAddress, TargetGroupNames, TargetGroups};
 use crate::raw::{RawAws, RawDiscover};
 
 impl Validator<'_> {
@@ -14,7 +14,7 @@ impl Validator<'_> {
     /// `{<deployment>: name}` or `{<environment>: name}`. Every key must name a
     /// deployment or an environment, so a misspelling is an error, not a group
     /// that is silently never used.
-    pub(super) fn autoscaling_groups(
+    fn autoscaling_groups(
         &mut self,
         top: &mut TopLevel,
         deployments: &[String],
@@ -48,6 +48,58 @@ impl Validator<'_> {
             }
         }
         AutoScalingGroups(raw)
+    }
+
+    /// `auto_scaling_groups` and `target_groups`, which follow the same rules.
+    pub(super) fn groups(
+        &mut self,
+        top: &mut TopLevel,
+        deployments: &[String],
+        environments: &[String],
+    ) -> (AutoScalingGroups, TargetGroups) {
+        (self.autoscaling_groups(top, deployments, environments), self.target_groups(top, deployments, environments))
+    }
+
+    /// `target_groups`: `{<deployment>: {<environment>: [names]}}`, `{<deployment>:
+    /// [names]}` or `{<environment>: [names]}`, each a target group's name or ARN.
+    fn target_groups(&mut self, top: &mut TopLevel, deployments: &[String], environments: &[String]) -> TargetGroups {
+        let path = KeyPath::root().key("target_groups");
+        let Some(raw) = self.take::<IndexMap<String, TargetGroupNames>>(top, "target_groups") else {
+            return TargetGroups::default();
+        };
+        for (key, value) in &raw {
+            let at = path.key(key);
+            let is_deployment = deployments.contains(key);
+            if !is_deployment && !environments.contains(key) {
+                self.problems.value(&at, format!("`{key}` is neither a deployment nor an environment"));
+                continue;
+            }
+            let lists: Vec<(KeyPath, &Vec<String>)> = match value {
+                TargetGroupNames::List(names) => vec![(at.clone(), names)],
+                TargetGroupNames::ByEnvironment(by) => {
+                    if !is_deployment {
+                        self.problems.value(&at, format!("`{key}` is an environment: give a list of target groups"));
+                    }
+                    by.iter()
+                        .filter_map(|(environment, names)| {
+                            if environments.contains(environment) {
+                                Some((at.key(environment), names))
+                            } else {
+                                self.problems
+                                    .value(&at.key(environment), format!("unknown environment `{environment}`"));
+                                None
+                            }
+                        })
+                        .collect()
+                }
+            };
+            for (at, names) in lists {
+                for name in names {
+                    self.check(&at, check_target_group(name));
+                }
+            }
+        }
+        TargetGroups(raw)
     }
 
     pub(super) fn aws(&mut self, top: &mut TopLevel, names: &super::ec2::Names<'_>) -> AwsSettings {
@@ -86,10 +138,16 @@ impl Validator<'_> {
             running: raw.running.unwrap_or(defaults.running),
             ssh: raw.ssh.unwrap_or(defaults.ssh),
             refresh: raw.refresh.unwrap_or(defaults.refresh),
+            drained: raw.drained.unwrap_or(defaults.drained),
+            healthy: raw.healthy.unwrap_or(defaults.healthy),
         });
-        for (key, seconds, most) in
-            [("running", timeouts.running, 7200), ("ssh", timeouts.ssh, 7200), ("refresh", timeouts.refresh, 86_400)]
-        {
+        for (key, seconds, most) in [
+            ("running", timeouts.running, 7200),
+            ("ssh", timeouts.ssh, 7200),
+            ("refresh", timeouts.refresh, 86_400),
+            ("drained", timeouts.drained, 7200),
+            ("healthy", timeouts.healthy, 7200),
+        ] {
             if !(1..=most).contains(&seconds) {
                 self.problems.value(&path.key("timeouts").key(key), format!("expected 1 to {most} seconds"));
             }
@@ -129,6 +187,24 @@ fn check_group(name: &str) -> Result<(), String> {
         && name.len() <= 255
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if valid { Ok(()) } else { Err(format!("`{name}` is not an auto scaling group name (letters, digits, `-_.`)")) }
+}
+
+/// A target group's ARN, or its name (1 to 32 letters, digits and `-`, not at
+/// either end), as AWS accepts them; nothing that would need quoting.
+fn check_target_group(name: &str) -> Result<(), String> {
+    let arn = name.starts_with("arn:")
+        && name.contains(":targetgroup/")
+        && name.len() <= 2048
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'-' | b'_' | b'.'));
+    let plain = (1..=32).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if arn || plain {
+        Ok(())
+    } else {
+        Err(format!("`{name}` is neither a target group name (letters, digits, `-`, at most 32) nor its ARN"))
+    }
 }
 
 /// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
@@ -203,6 +279,30 @@ mod tests {
         .to_string();
         for expected in ["auto_scaling_groups.myprojet", "auto_scaling_groups.myproject.prodution"] {
             assert!(error.contains(expected) || format!("{error:?}").contains(expected), "{expected}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn target_groups_follow_fabulaws_find_and_are_names_or_arns() {
+        let arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0abc1234";
+        let nested =
+            config(&format!("target_groups:\n  myproject: {{production: [web-a, \"{arn}\"]}}\n  staging: [shared]\n"))
+                .unwrap();
+        let groups = &nested.target_groups;
+        assert_eq!(groups.of("myproject", "production"), ["web-a", arn]);
+        assert!(groups.of("myproject", "staging").is_empty(), "[deployment] wins; it has no staging");
+        assert_eq!(groups.of("other", "staging"), ["shared"]);
+        let error = format!(
+            "{:?}",
+            config("target_groups:\n  myproject: {prodution: [a]}\n  staging: [\"web;reboot\", -web, a]\n")
+                .unwrap_err()
+        );
+        for expected in [
+            "unknown environment `prodution`",
+            "`web;reboot` is neither a target group name",
+            "`-web` is neither a target group name",
+        ] {
+            assert!(error.contains(expected), "{expected}: {error}");
         }
     }
 

@@ -211,7 +211,7 @@ impl Validator<'_> {
         let execution = self.execution(&mut top);
         let environment_names: Vec<String> = environments.keys().cloned().collect();
         let (aws, ec2) = self.cloud(&mut top, &ec2::Names { environments: &environment_names, roles: &role_names });
-        let autoscaling_groups = self.autoscaling_groups(&mut top, &deployments, &environment_names);
+        let (autoscaling_groups, target_groups) = self.groups(&mut top, &deployments, &environment_names);
         let (auto_revert_after, rollout) = self.protections(&mut top);
         let mut vars = self.vars(&root.key("vars"), top.values.shift_remove("vars"));
         for (name, value) in std::mem::take(&mut top.template_variables) {
@@ -244,6 +244,7 @@ impl Validator<'_> {
             aws,
             ec2,
             autoscaling_groups,
+            target_groups,
             rollout,
             auto_revert_after,
             vars,

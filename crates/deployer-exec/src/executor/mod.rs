@@ -42,6 +42,7 @@ mod controller;
 mod gate;
 mod host;
 mod state;
+mod traffic;
 mod waves;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -444,7 +445,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                         if halted {
                             return WorkResult::not_started(work.host);
                         }
-                        let result = self.run_work(context, phase, work, captured).await;
+                        let result = self.run_work_in_service(context, phase, work, (captured, undo)).await;
                         if result.error.is_some() {
                             stop.store(true, Ordering::SeqCst);
                         }

@@ -250,6 +250,7 @@ impl Compiler<'_> {
                     Concurrency::Batches { size: size.unwrap_or(self.config.execution.batch_size).max(1) };
             }
         }
+        rollout.traffic = self.traffic(&rollout)?;
         rollout.undo = self.deploy_switch_undo(release);
         // A host switched back goes back into service too.
         for work in &mut rollout.undo {

@@ -114,6 +114,7 @@ impl Compiler<'_> {
             cloud: Vec::new(),
             cloud_undo: Vec::new(),
             retires: Vec::new(),
+            traffic: None,
             between_waves: None,
         };
         let rest = Phase {

@@ -14,6 +14,7 @@ mod launch;
 mod recover;
 mod refresh;
 mod tasks;
+mod traffic;
 
 pub use ids::check_release_id;
 use ids::{check_commit, check_stamp};
