@@ -16,14 +16,25 @@ pub(crate) fn run(deployer: &Path) {
     let (work, fleet) = start_fleet(HOSTS);
     let source = work.join("source");
     let size = sizeable_repository(&source);
+    // A git server's repository is packed: fetches reuse its deltas.
+    git(&source, &["gc", "--quiet"]);
     let config = write_config(&work, &fleet, HOSTS, PORT);
+    // The same repository as a URL: fetched like a remote one (a path on the
+    // host's filesystem is cloned, with hardlinks).
+    let text = std::fs::read_to_string(&config).unwrap();
+    let url_config = work.join("config-url.yml");
+    let path_line = format!("repo: {}\n", source.display());
+    assert!(text.contains(&path_line), "{text}");
+    std::fs::write(&url_config, text.replace(&path_line, &format!("repo: file://{}\n", source.display()))).unwrap();
 
-    // The first deploy creates the mirrors; it is not measured.
-    let warm = run_deployer(deployer, &config, "tool");
-    eprintln!("first deploy (clones the mirrors): {:.2}s", warm.wall.as_secs_f64());
+    let path_first = run_deployer(deployer, &config, "tool");
+    eprintln!("first deploy from a path (clones the mirrors): {:.2}s", path_first.wall.as_secs_f64());
+    let url_first = run_deployer(deployer, &url_config, "plain");
+    eprintln!("first deploy from a URL (fetches the commit): {:.2}s", url_first.wall.as_secs_f64());
     commit(&source);
     std::thread::sleep(Duration::from_millis(1100));
     let redeploy = run_deployer(deployer, &config, "tool");
+    let url_redeploy = run_deployer(deployer, &url_config, "plain");
 
     let url = format!("file://{}", source.display());
     let started = Instant::now();
@@ -49,11 +60,26 @@ pub(crate) fn run(deployer: &Path) {
     let clone_wall = started.elapsed();
     assert_eq!(failures, 0, "every clone succeeds");
 
-    println!("| {HOSTS} hosts, {size:.1} MB working tree | wall |");
+    println!("| {HOSTS} hosts, {size:.1} MB working tree, packed | wall |");
     println!("|---|---:|");
-    println!("| deployer redeploy (mirror present, whole deploy_full) | {:.2} s |", redeploy.wall.as_secs_f64());
-    println!("| fresh `git clone --depth 1` per host (clone only) | {:.2} s |", clone_wall.as_secs_f64());
-    println!("| ratio | {:.2}x faster |", clone_wall.as_secs_f64() / redeploy.wall.as_secs_f64());
+    let rows = [
+        ("deployer first deploy, repository as a path (mirror cloned with hardlinks)", path_first.wall),
+        ("deployer first deploy, repository as a URL (only the pinned commit fetched)", url_first.wall),
+        ("deployer redeploy, path (mirror present, whole deploy_full)", redeploy.wall),
+        ("deployer redeploy, URL (mirror present, whole deploy_full)", url_redeploy.wall),
+        ("fresh `git clone --depth 1` of the URL per host (clone only)", clone_wall),
+    ];
+    for (what, wall) in rows {
+        println!("| {what} | {:.2} s |", wall.as_secs_f64());
+    }
+    println!(
+        "| first deploy from the URL vs the shallow clones | {:.2}x |",
+        url_first.wall.as_secs_f64() / clone_wall.as_secs_f64()
+    );
+    println!(
+        "| redeploy vs the shallow clones | {:.2}x faster |",
+        clone_wall.as_secs_f64() / redeploy.wall.as_secs_f64()
+    );
     drop(fleet);
     let _ = std::fs::remove_dir_all(&work);
 }

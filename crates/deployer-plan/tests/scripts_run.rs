@@ -140,7 +140,23 @@ fn run_step(
         |name| if name == "api_key" { Ok(SECRET.to_owned()) } else { Err(format!("unknown secret {name}")) },
         |name| captured.get(&name).cloned().ok_or_else(|| format!("nothing captured as {name:?}")),
     );
-    Command::new("sh").arg("-c").arg(format!("set -eu\n{}", script.unwrap())).current_dir(directory).output().unwrap()
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(format!("set -eu\n{}", script.unwrap())).current_dir(directory);
+    STEP_ENV.with_borrow(|vars| command.envs(vars.iter().map(|(name, value)| (name, value))));
+    command.output().unwrap()
+}
+
+thread_local! {
+    /// Variables every step run by this test's thread gets (each test has its own thread).
+    static STEP_ENV: std::cell::RefCell<Vec<(String, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `body` with `vars` in every step's environment.
+fn with_step_env<R>(vars: &[(&str, &str)], body: impl FnOnce() -> R) -> R {
+    STEP_ENV.with_borrow_mut(|env| *env = vars.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect());
+    let result = body();
+    STEP_ENV.with_borrow_mut(Vec::clear);
+    result
 }
 
 /// Runs each step's script through `sh` with `set -eu`, as the executor will, and
@@ -536,4 +552,81 @@ fn a_release_that_exists_is_refused_and_left_alone() {
     assert!(root.join("releases").join(&id).join("app.txt").exists(), "the other run's release was not removed");
     assert!(root.join(".deployer/complete").join(&id).exists());
     assert_eq!(current(&fixture), id);
+}
+
+#[test]
+fn a_first_deploy_fetches_only_the_pinned_commit_and_the_next_only_what_is_new() {
+    let fixture = url_fixture();
+    let mirror = fixture.root.join("hosts/testing/repo");
+    let first = commit(&fixture, "version 1");
+    run(&plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &first), &fixture);
+    assert_eq!(git(&mirror, &["rev-parse", "--is-shallow-repository"]), "true", "no history on the host");
+    assert_eq!(git(&mirror, &["rev-list", "--count", "--all"]), "1");
+    let objects = |mirror: &Utf8Path| git(mirror, &["count-objects", "-v"]);
+    let before = objects(&mirror);
+    let second = commit(&fixture, "version 2");
+    run(&plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &second), &fixture);
+    assert_eq!(git(&mirror, &["rev-parse", "--is-shallow-repository"]), "true");
+    assert_eq!(git(&mirror, &["rev-parse", "refs/deployer/pinned"]), second);
+    // The new commit, its tree and the one changed file: nothing fetched twice.
+    let loose =
+        |text: &str| text.lines().find_map(|line| line.strip_prefix("count: ")).unwrap().parse::<u32>().unwrap();
+    assert!(loose(&objects(&mirror)) - loose(&before) <= 3, "{before}\n{}", objects(&mirror));
+    assert_eq!(
+        current(&fixture),
+        plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &second).release_id.unwrap()
+    );
+}
+
+#[test]
+fn a_server_that_refuses_unadvertised_commits_gets_a_whole_mirror() {
+    let fixture = url_fixture();
+    let pinned = commit(&fixture, "version 1");
+    commit(&fixture, "version 2");
+    // Protocol v0 refuses a commit that is not a branch tip (as old git servers do).
+    let old_protocol =
+        [("GIT_CONFIG_COUNT", "1"), ("GIT_CONFIG_KEY_0", "protocol.version"), ("GIT_CONFIG_VALUE_0", "0")];
+    with_step_env(&old_protocol, || {
+        run(&plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &pinned), &fixture);
+    });
+    let mirror = fixture.root.join("hosts/testing/repo");
+    assert_eq!(git(&mirror, &["rev-parse", "--is-shallow-repository"]), "false", "the old way: a full mirror");
+    assert_eq!(git(&mirror, &["rev-list", "--count", "--all"]), "2");
+    let release = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &pinned).release_id.unwrap();
+    assert_eq!(current(&fixture), release);
+    let app = std::fs::read_to_string(fixture.root.join("hosts/testing/current/app.txt")).unwrap();
+    assert_eq!(app, "version 1", "the pinned commit, not the branch tip");
+}
+
+/// A fixture whose repository is a `file://` URL: fetched like a remote one (a
+/// plain path is cloned, with hardlinks).
+fn url_fixture() -> Fixture {
+    let mut fixture = fixture();
+    let text = std::fs::read_to_string(fixture.root.join("fabulaws-config.yml")).unwrap();
+    let source = fixture.root.join("source");
+    let text = text.replace(&format!("repo: {source}\n"), &format!("repo: file://{source}\n"));
+    std::fs::write(fixture.root.join("fabulaws-config.yml"), text).unwrap();
+    fixture.config = load_config(&fixture.root.join("fabulaws-config.yml"), &[]).unwrap();
+    fixture
+}
+
+#[test]
+fn a_repository_on_the_hosts_filesystem_is_cloned_whole_with_hardlinks() {
+    let fixture = fixture();
+    let pinned = commit(&fixture, "version 1");
+    run(&plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &pinned), &fixture);
+    let mirror = fixture.root.join("hosts/testing/repo");
+    assert_eq!(git(&mirror, &["rev-parse", "--is-shallow-repository"]), "false");
+    let object = std::fs::read_dir(mirror.join("objects"))
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name().len() == 2)
+        .flat_map(|entry| std::fs::read_dir(entry.path()).unwrap().flatten())
+        .next()
+        .expect("a loose object");
+    assert!(
+        std::os::unix::fs::MetadataExt::nlink(&object.metadata().unwrap()) >= 2,
+        "{} is a copy, not a hardlink",
+        object.path().display()
+    );
 }

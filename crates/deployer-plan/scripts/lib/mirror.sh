@@ -1,16 +1,44 @@
 # shellcheck shell=sh disable=SC2154
-# Brings the host's bare mirror of $repo far enough to hold $commit: cloned the
-# first time (into a partial directory, renamed once complete, so an interrupted
-# clone is never taken for a mirror), fetched only when the commit is missing.
-# Exits when the repository does not have the commit.
+# Brings the host's bare mirror of $repo far enough to hold $commit, fetching
+# only that commit. The first time without history, as cheap as a shallow clone
+# (a repository on the host's own filesystem is cloned instead, which
+# hardlinks), into a partial directory renamed once complete, so an interrupted
+# fetch is never taken for a mirror. Later, only the objects the mirror lacks
+# (refs/deployer/pinned keeps the last commit, so the server knows what the
+# mirror has). A server that refuses a commit it does not advertise (git before
+# protocol v2 without uploadpack.allowReachableSHA1InWant) gets the old way: the
+# whole repository. Exits when the repository does not have the commit.
 update_mirror() {
     if [ ! -d "$mirror" ]; then
         rm -rf -- "$mirror_partial"
-        git clone --mirror --quiet -- "$repo" "$mirror_partial"
+        case $repo in
+            /*)
+                # A repository on this host's filesystem: a clone hardlinks its
+                # objects, which costs less than any fetch.
+                git clone --mirror --quiet -- "$repo" "$mirror_partial"
+                ;;
+            *)
+                git init --quiet --bare -- "$mirror_partial"
+                if ! git -C "$mirror_partial" fetch --quiet --depth=1 -- "$repo" "+$commit:refs/deployer/pinned" \
+                    2>/dev/null; then
+                    rm -rf -- "$mirror_partial"
+                    git clone --mirror --quiet -- "$repo" "$mirror_partial"
+                fi
+                ;;
+        esac
         mv -- "$mirror_partial" "$mirror"
     fi
     if ! git -C "$mirror" cat-file -e "$commit^{commit}" 2>/dev/null; then
-        git -C "$mirror" fetch --quiet --prune -- "$repo" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*'
+        # A mirror made by a full clone stays full; a shallow one stays shallow.
+        if [ "$(git -C "$mirror" rev-parse --is-shallow-repository)" = true ]; then
+            fetched=$(git -C "$mirror" fetch --quiet --depth=1 -- "$repo" "+$commit:refs/deployer/pinned" 2>&1) || true
+        else
+            fetched=$(git -C "$mirror" fetch --quiet -- "$repo" "+$commit:refs/deployer/pinned" 2>&1) || true
+        fi
+        if ! git -C "$mirror" cat-file -e "$commit^{commit}" 2>/dev/null; then
+            git -C "$mirror" fetch --quiet --prune -- "$repo" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' ||
+                printf '%s\n' "$fetched" >&2
+        fi
     fi
     git -C "$mirror" cat-file -e "$commit^{commit}" || {
         echo "deployer: commit $commit is not in $repo" >&2
