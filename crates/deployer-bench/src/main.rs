@@ -17,6 +17,7 @@
 mod cgroup;
 mod lower_bound;
 mod mirror;
+mod peers;
 mod proxy;
 mod scale;
 mod waves;
@@ -89,6 +90,11 @@ fn main() {
         scale::run(&std::fs::canonicalize(deployer).expect("build deployer first"), &sizes, with_budget);
         return;
     }
+    if args.get(1).map(String::as_str) == Some("peers") {
+        let deployer = args.get(2).map_or_else(|| PathBuf::from("target/release/deployer"), PathBuf::from);
+        peers::run(&std::fs::canonicalize(&deployer).expect("build deployer first"));
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("mirror") {
         let deployer = args.get(2).map_or("target/release/deployer", String::as_str);
         mirror::run(&std::fs::canonicalize(deployer).expect("build deployer first"));
@@ -97,23 +103,7 @@ fn main() {
     let deployer = std::env::args().nth(1).map_or_else(|| PathBuf::from("target/release/deployer"), PathBuf::from);
     let deployer =
         std::fs::canonicalize(&deployer).unwrap_or_else(|_| panic!("build deployer first: {}", deployer.display()));
-    let work = tempfile_dir();
-    eprintln!("starting {} sshd hosts in {}", SIZES[3], work.display());
-    let fleet = Fleet::start(SIZES[3], &work.join("fleet")).expect("the fleet starts");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let mut known = std::fs::read_to_string(fleet.known_hosts()).unwrap();
-    for host in &fleet.hosts {
-        let upstream = SocketAddr::from((host.address, PORT));
-        let listen = SocketAddr::from((host.address, DELAYED_PORT));
-        runtime
-            .block_on(proxy::serve(listen, upstream, Duration::from_millis(ROUND_TRIPS[1])))
-            .expect("the proxy listens");
-    }
-    for line in known.clone().lines() {
-        known.push_str(&line.replace(&format!("]:{PORT} "), &format!("]:{DELAYED_PORT} ")));
-        known.push('\n');
-    }
-    std::fs::write(work.join("known_hosts"), known).unwrap();
+    let (work, fleet) = start_delayed_fleet(SIZES[3], ROUND_TRIPS[1]);
     let source = work.join("source");
     init_repository(&source);
 
@@ -160,6 +150,28 @@ fn main() {
     }
     drop(fleet);
     let _ = std::fs::remove_dir_all(&work);
+}
+
+/// [`start_fleet`], each host also reachable at [`DELAYED_PORT`] through a proxy
+/// that adds `round_trip` ms (its keys in `known_hosts` under both ports). The
+/// proxies run as long as the process.
+pub(crate) fn start_delayed_fleet(hosts: usize, round_trip: u64) -> (PathBuf, Fleet) {
+    let (work, fleet) = start_fleet(hosts);
+    let runtime = Box::leak(Box::new(
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap(),
+    ));
+    let mut known = std::fs::read_to_string(fleet.known_hosts()).unwrap();
+    for host in &fleet.hosts {
+        let upstream = SocketAddr::from((host.address, PORT));
+        let listen = SocketAddr::from((host.address, DELAYED_PORT));
+        runtime.block_on(proxy::serve(listen, upstream, Duration::from_millis(round_trip))).expect("the proxy listens");
+    }
+    for line in known.clone().lines() {
+        known.push_str(&line.replace(&format!("]:{PORT} "), &format!("]:{DELAYED_PORT} ")));
+        known.push('\n');
+    }
+    std::fs::write(work.join("known_hosts"), known).unwrap();
+    (work, fleet)
 }
 
 /// A work directory with `hosts` sshd hosts and their `known_hosts` beside it.

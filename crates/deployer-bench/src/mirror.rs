@@ -85,7 +85,7 @@ pub(crate) fn run(deployer: &Path) {
 }
 
 /// About 20 MB of source-like text in 2,000 files, with some history.
-fn sizeable_repository(source: &Path) -> f64 {
+pub(crate) fn sizeable_repository(source: &Path) -> f64 {
     std::fs::create_dir_all(source.join("src")).unwrap();
     git(source, &["init", "-q"]);
     let mut seed: u64 = 0x2545_F491_4F6C_DD1D;

@@ -1,0 +1,217 @@
+//! `deployer-bench peers`: the same Capistrano-style deploy (shallow clone, a
+//! shared `.env` link, one migration behind a fleet-wide barrier, an atomic
+//! switch, a restart check, pruning to 5, a lock) with deployer, Fabric 3 and
+//! pyinfra 3, interleaved in one run on one loopback sshd fleet, at 1, 10 and 50
+//! hosts and 0 and 50 ms round-trip time. Each tool deploys to its own root on
+//! every host. A cold deploy starts from hosts without that root (the old one
+//! moved aside, never deleted mid-run: ext4 is slow to create files just after a
+//! mass delete); a warm one deploys the next commit over the last.
+//!
+//! The peers' scripts are in `crates/deployer-bench/peers/`; `scripts/bench
+//! peers` installs the tools into `target/bench-peers` from `PyPI`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use deployer_fleet::{DEPLOY_PATH, Fleet, PORT};
+
+use crate::{DELAYED_PORT, Measure, cgroup, commit, git, run_deployer_with, start_delayed_fleet, write_config};
+
+const SIZES: [usize; 3] = [1, 10, 50];
+const ROUND_TRIPS: [u64; 2] = [0, 50];
+const ROUNDS: usize = 3;
+
+/// `BENCH_PEERS=<sizes>/<round trips>/<rounds>` (e.g. `1,10/0/1`) for a quick run.
+fn shape() -> (Vec<usize>, Vec<u64>, usize) {
+    let given = std::env::var("BENCH_PEERS").unwrap_or_default();
+    let parts: Vec<&str> = given.split('/').collect();
+    let list = |index: usize| -> Vec<u64> {
+        parts.get(index).map(|text| text.split(',').filter_map(|item| item.parse().ok()).collect()).unwrap_or_default()
+    };
+    let sizes: Vec<usize> = list(0).into_iter().filter_map(|size| usize::try_from(size).ok()).collect();
+    let round_trips = list(1);
+    let rounds = list(2).first().and_then(|&rounds| usize::try_from(rounds).ok()).unwrap_or(ROUNDS);
+    (
+        if sizes.is_empty() { SIZES.to_vec() } else { sizes },
+        if round_trips.is_empty() { ROUND_TRIPS.to_vec() } else { round_trips },
+        rounds,
+    )
+}
+const TOOLS: [&str; 3] = ["deployer", "fabric", "pyinfra"];
+
+struct Setup<'a> {
+    deployer: &'a Path,
+    venv: PathBuf,
+    scripts: PathBuf,
+    work: PathBuf,
+    fleet: &'a Fleet,
+    url: String,
+}
+
+pub(crate) fn run(deployer: &Path) {
+    let venv = std::fs::canonicalize("target/bench-peers").expect("scripts/bench peers installs the peers first");
+    let scripts = std::fs::canonicalize("crates/deployer-bench/peers").unwrap();
+    let (sizes, round_trips, rounds) = shape();
+    let largest = sizes.iter().copied().max().unwrap_or(1);
+    let (work, fleet) = start_delayed_fleet(largest, ROUND_TRIPS[1]);
+    let source = work.join("source");
+    let size = crate::mirror::sizeable_repository(&source);
+    git(&source, &["gc", "--quiet"]);
+    let setup = Setup { deployer, venv, scripts, url: format!("file://{}", source.display()), work, fleet: &fleet };
+    let mut second = 0u32;
+    let mut rows = Vec::new();
+    for &round_trip in &round_trips {
+        for &hosts in &sizes {
+            let port = if round_trip == 0 { PORT } else { DELAYED_PORT };
+            let config = deployer_config(&setup, hosts, port);
+            let mut cold: Vec<Vec<Measure>> = TOOLS.iter().map(|_| Vec::new()).collect();
+            let mut warm: Vec<Vec<Measure>> = TOOLS.iter().map(|_| Vec::new()).collect();
+            for round in 0..rounds {
+                // Each tool goes first in one round: whatever the first run pays, all pay.
+                let order: Vec<usize> = (0..TOOLS.len()).map(|index| (index + round) % TOOLS.len()).collect();
+                move_aside(&fleet, hosts, round);
+                commit(&source);
+                for &tool in &order {
+                    second += 1;
+                    cold[tool].push(deploy(&setup, (TOOLS[tool], true), &config, (hosts, port), second));
+                }
+                commit(&source);
+                for &tool in &order {
+                    second += 1;
+                    warm[tool].push(deploy(&setup, (TOOLS[tool], false), &config, (hosts, port), second));
+                }
+            }
+            let cold: Vec<(Duration, Duration)> = cold.iter().map(|runs| medians(runs)).collect();
+            let warm: Vec<(Duration, Duration)> = warm.iter().map(|runs| medians(runs)).collect();
+            eprintln!("N={hosts} rtt={round_trip}ms cold {cold:?} warm {warm:?}");
+            rows.push((hosts, round_trip, cold, warm));
+            clear_aside(&fleet);
+        }
+    }
+    print_table(&rows, size, rounds);
+    let work = setup.work.clone();
+    drop(setup);
+    drop(fleet);
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// The bench's deployer configuration, with the workload's shared file,
+/// migration and five releases, fetching the repository by URL as the peers do.
+fn deployer_config(setup: &Setup<'_>, hosts: usize, port: u16) -> PathBuf {
+    let path = write_config(&setup.work, setup.fleet, hosts, port);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let source = setup.work.join("source");
+    let text = text.replace(&format!("repo: {}\n", source.display()), &format!("repo: {}\n", setup.url)).replace(
+        "keep_releases: 3\n",
+        "keep_releases: 5\nshared_files: [.env]\nmigrate: {role: web, command: \"true\"}\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// One deploy by `tool` to the first `hosts` hosts; `second` makes release ids
+/// distinct without waiting. deployer's first deploy to a host is
+/// `create_environment` (it makes the layout and the shared files, as the
+/// peers' lock step does); later ones `deploy_full`.
+fn deploy(
+    setup: &Setup<'_>,
+    (tool, cold): (&str, bool),
+    config: &Path,
+    (hosts, port): (usize, u16),
+    second: u32,
+) -> Measure {
+    let now = format!("2030-01-01T{:02}:{:02}:{:02}Z", second / 3600, (second / 60) % 60, second % 60);
+    if tool == "deployer" {
+        let command = if cold { "create_environment" } else { "deploy_full" };
+        let measure = run_deployer_with(setup.deployer, config, &[command, "tool"], Some(&now));
+        assert!(measure.stderr.iter().any(|(_, line)| line.starts_with("done")), "deployer failed");
+        return measure;
+    }
+    let release = format!("2030{second:010}");
+    let addresses: Vec<String> =
+        setup.fleet.hosts[..hosts].iter().map(|host| format!("{}:{port}", host.address)).collect();
+    let mut command = if tool == "fabric" {
+        let mut command = Command::new(setup.venv.join("bin/python"));
+        command.arg(setup.scripts.join("fabric_deploy.py")).arg(setup.fleet.client_key());
+        command.args(addresses.iter().map(|address| format!("{}@{address}", setup.fleet.user)));
+        command
+    } else {
+        let mut command = Command::new(setup.venv.join("bin/pyinfra"));
+        command.args(["-y", "--parallel", &hosts.to_string(), "pyinfra_inventory.py", "pyinfra_deploy.py"]);
+        command
+            .env("PEER_HOSTS", addresses.join(" "))
+            .env("PEER_USER", &setup.fleet.user)
+            .env("PEER_KEY", setup.fleet.client_key())
+            .env("PEER_KNOWN_HOSTS", setup.work.join("known_hosts"));
+        command
+    };
+    command
+        .current_dir(&setup.scripts)
+        .env("HOME", &setup.work)
+        .env("PEER_ROOT", format!("{DEPLOY_PATH}/{tool}"))
+        .env("PEER_URL", &setup.url)
+        .env("PEER_RELEASE", &release);
+    let run = cgroup::run(&format!("dpl-{tool}"), &command);
+    assert!(run.status.success(), "{tool} failed:\n{}", run.stderr_text());
+    Measure::of(run, None)
+}
+
+/// Every tool's root on the first `hosts` hosts, moved out of the way.
+fn move_aside(fleet: &Fleet, hosts: usize, round: usize) {
+    for host in &fleet.hosts[..hosts] {
+        for root in ["tool", "fabric", "pyinfra"] {
+            let path = host.files.join(root);
+            if path.exists() {
+                std::fs::rename(&path, host.files.join(format!(".aside-{root}-{round}"))).unwrap();
+            }
+        }
+    }
+}
+
+/// The roots moved aside, removed between two fleet sizes (then a pause, so
+/// the next runs do not pay for the delete).
+fn clear_aside(fleet: &Fleet) {
+    for host in &fleet.hosts {
+        for entry in std::fs::read_dir(&host.files).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(".aside-") {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_secs(20));
+}
+
+/// The median wall and CPU time of `runs`.
+fn medians(runs: &[Measure]) -> (Duration, Duration) {
+    let median = |mut values: Vec<Duration>| {
+        values.sort();
+        values[values.len() / 2]
+    };
+    (median(runs.iter().map(|run| run.wall).collect()), median(runs.iter().map(|run| run.cpu).collect()))
+}
+
+type Row = (usize, u64, Vec<(Duration, Duration)>, Vec<(Duration, Duration)>);
+
+fn print_table(rows: &[Row], size: f64, rounds: usize) {
+    println!("Repository: 2,000 files, {size:.1} MB working tree, packed. Medians of {rounds} interleaved rounds.\n");
+    println!(
+        "| N | RTT | deploy | deployer wall | Fabric wall | pyinfra wall | best peer / deployer | deployer CPU | Fabric CPU | pyinfra CPU |"
+    );
+    println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (hosts, round_trip, cold, warm) in rows {
+        for (kind, runs) in [("cold", cold), ("warm", warm)] {
+            let best_peer = runs[1].0.min(runs[2].0);
+            println!(
+                "| {hosts} | {round_trip} ms | {kind} | {:.2} s | {:.2} s | {:.2} s | {:.2}x | {:.2} s | {:.2} s | {:.2} s |",
+                runs[0].0.as_secs_f64(),
+                runs[1].0.as_secs_f64(),
+                runs[2].0.as_secs_f64(),
+                best_peer.as_secs_f64() / runs[0].0.as_secs_f64(),
+                runs[0].1.as_secs_f64(),
+                runs[1].1.as_secs_f64(),
+                runs[2].1.as_secs_f64(),
+            );
+        }
+    }
+}
