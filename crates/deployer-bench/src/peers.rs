@@ -4,8 +4,9 @@
 //! pyinfra 3, interleaved in one run on one loopback sshd fleet, at 1, 10 and 50
 //! hosts and 0 and 50 ms round-trip time. Each tool deploys to its own root on
 //! every host. A cold deploy starts from hosts without that root (the old one
-//! moved aside, never deleted mid-run: ext4 is slow to create files just after a
-//! mass delete); a warm one deploys the next commit over the last.
+//! moved aside; the trees are deleted at the start of the next round, followed by
+//! a pause, since ext4 is slow to create files just after a mass delete); a warm
+//! one deploys the next commit over the last.
 //!
 //! The peers' scripts are in `crates/deployer-bench/peers/`; `scripts/bench
 //! peers` installs the tools into `target/bench-peers` from `PyPI`.
@@ -70,6 +71,10 @@ pub(crate) fn run(deployer: &Path) {
             for round in 0..rounds {
                 // Each tool goes first in one round: whatever the first run pays, all pay.
                 let order: Vec<usize> = (0..TOOLS.len()).map(|index| (index + round) % TOOLS.len()).collect();
+                // The previous round's trees go now (then a pause, so the runs do
+                // not pay for the delete), before this round's are moved aside: at
+                // most two rounds of trees on the disk (about 9 GB each at 50 hosts).
+                clear_aside(&fleet);
                 move_aside(&fleet, hosts, round);
                 commit(&source);
                 for &tool in &order {
@@ -86,7 +91,6 @@ pub(crate) fn run(deployer: &Path) {
             let warm: Vec<(Duration, Duration)> = warm.iter().map(|runs| medians(runs)).collect();
             eprintln!("N={hosts} rtt={round_trip}ms cold {cold:?} warm {warm:?}");
             rows.push((hosts, round_trip, cold, warm));
-            clear_aside(&fleet);
         }
     }
     print_table(&rows, size, rounds);
@@ -169,17 +173,21 @@ fn move_aside(fleet: &Fleet, hosts: usize, round: usize) {
     }
 }
 
-/// The roots moved aside, removed between two fleet sizes (then a pause, so
-/// the next runs do not pay for the delete).
+/// The roots moved aside, removed (then a pause, so the next runs do not pay for
+/// the delete).
 fn clear_aside(fleet: &Fleet) {
+    let mut removed = false;
     for host in &fleet.hosts {
         for entry in std::fs::read_dir(&host.files).into_iter().flatten().flatten() {
             if entry.file_name().to_string_lossy().starts_with(".aside-") {
                 let _ = std::fs::remove_dir_all(entry.path());
+                removed = true;
             }
         }
     }
-    std::thread::sleep(Duration::from_secs(20));
+    if removed {
+        std::thread::sleep(Duration::from_secs(20));
+    }
 }
 
 /// The median wall and CPU time of `runs`.
