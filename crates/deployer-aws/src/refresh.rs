@@ -142,20 +142,10 @@ impl Aws {
 
     /// Waits until refresh `id` of `group` is over; an error unless it succeeded.
     async fn wait_refresh(&self, group: &str, id: &str, timeout: u32) -> Result<(), AwsError> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(timeout));
-        loop {
-            let found = self.refreshes(group, Some(id)).await?;
-            let Some(refresh) = found.iter().find(|refresh| refresh.instance_refresh_id() == Some(id)) else {
-                return Err(AwsError::Answer(format!("AWS does not know instance refresh {id} of `{group}`")));
-            };
-            match standing(refresh.status()) {
-                Standing::Succeeded => return Ok(()),
-                Standing::Ended => return Err(AwsError::Answer(describe(refresh))),
-                Standing::Going if tokio::time::Instant::now() >= deadline => {
-                    return Err(AwsError::Answer(format!("after {timeout}s, {}", describe(refresh))));
-                }
-                Standing::Going => tokio::time::sleep(self.poll).await,
-            }
+        match self.wait_over(group, id, timeout).await? {
+            Some(refresh) if standing(refresh.status()) == Standing::Succeeded => Ok(()),
+            Some(refresh) => Err(AwsError::Answer(describe(&refresh))),
+            None => Err(AwsError::Answer(format!("AWS does not know instance refresh {id} of `{group}`"))),
         }
     }
 
@@ -220,21 +210,22 @@ impl Aws {
         Ok(done.join("; "))
     }
 
-    /// Waits until refresh `id` is over, however it ended.
-    async fn wait_over(&self, group: &str, id: &str, timeout: u32) -> Result<(), AwsError> {
+    /// Waits until refresh `id` of `group` is over, however it ended: how it
+    /// ended, or `None` when AWS does not know it.
+    async fn wait_over(&self, group: &str, id: &str, timeout: u32) -> Result<Option<InstanceRefresh>, AwsError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(timeout));
         loop {
             let found = self.refreshes(group, Some(id)).await?;
-            let going = found.iter().find(|refresh| refresh.instance_refresh_id() == Some(id));
-            match going {
-                Some(refresh) if standing(refresh.status()) == Standing::Going => {
-                    if tokio::time::Instant::now() >= deadline {
-                        return Err(AwsError::Answer(format!("after {timeout}s, {}", describe(refresh))));
-                    }
-                    tokio::time::sleep(self.poll).await;
-                }
-                _ => return Ok(()),
+            let Some(refresh) = found.into_iter().find(|refresh| refresh.instance_refresh_id() == Some(id)) else {
+                return Ok(None);
+            };
+            if standing(refresh.status()) != Standing::Going {
+                return Ok(Some(refresh));
             }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(AwsError::Answer(format!("after {timeout}s, {}", describe(&refresh))));
+            }
+            tokio::time::sleep(self.poll).await;
         }
     }
 

@@ -36,10 +36,10 @@ pub use host_string::{HostString, HostStringError};
 pub use key_path::{KeyPath, Segment};
 pub use loader::{DEFAULT_FILE_NAME, LoadError, find_config, load_config};
 pub use model::{
-    AutoScalingGroups, AwsSettings, Config, Connection, Environment, ExecutionSettings, FetchStrategy, GroupName,
+    AutoScalingGroups, AwsSettings, ByDeployment, Config, Connection, Environment, ExecutionSettings, FetchStrategy,
     GroupReplacement, HealthCheck, Hook, HookPoint, HookStep, KeyExchange, KeyReport, KnownHosts, Migrate, Notify,
-    Role, RoleHosts, SecretsSpec, SshAddress, SshSettings, StaticHtml, TargetGroupNames, TargetGroups, TemplateSpec,
-    Vars, Warning, WebhookTarget,
+    Role, RoleHosts, SecretsSpec, SshAddress, SshSettings, StaticHtml, TargetGroups, TemplateSpec, Vars, Warning,
+    WebhookTarget,
 };
 pub use names::{check_absolute_path, check_branch, check_name, check_relative_path, check_user};
 pub use overrides::Override;

@@ -385,56 +385,47 @@ pub struct WebhookTarget {
 
 /// `FabulAWS`'s `auto_scaling_groups`, looked up by its `_find` rule.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct AutoScalingGroups(pub IndexMap<String, GroupName>);
+pub struct AutoScalingGroups(pub IndexMap<String, ByDeployment<String>>);
 
-/// One entry of `auto_scaling_groups`.
+/// One entry of a key looked up by deployment and environment
+/// (`auto_scaling_groups`, `target_groups`): a value for a deployment or an
+/// environment, or a deployment's values by environment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum GroupName {
-    One(String),
-    ByEnvironment(IndexMap<String, String>),
+pub enum ByDeployment<T> {
+    One(T),
+    ByEnvironment(IndexMap<String, T>),
 }
 
-impl AutoScalingGroups {
-    /// The group of `deployment`'s `environment`: `[deployment][environment]`,
-    /// else `[deployment]` when it is one name, else `[environment]` (`FabulAWS`'s
-    /// `_find`).
-    pub fn group(&self, deployment: &str, environment: &str) -> Option<&str> {
-        match self.0.get(deployment) {
-            Some(GroupName::ByEnvironment(names)) => names.get(environment).map(String::as_str),
-            Some(GroupName::One(name)) => Some(name),
-            None => match self.0.get(environment) {
-                Some(GroupName::One(name)) => Some(name),
-                _ => None,
-            },
-        }
+/// `deployment`'s `environment` in `entries`: `[deployment][environment]`, else
+/// `[deployment]` when it is one value, else `[environment]` (`FabulAWS`'s `_find`).
+fn find<'a, T>(entries: &'a IndexMap<String, ByDeployment<T>>, deployment: &str, environment: &str) -> Option<&'a T> {
+    match entries.get(deployment) {
+        Some(ByDeployment::ByEnvironment(values)) => values.get(environment),
+        Some(ByDeployment::One(value)) => Some(value),
+        None => match entries.get(environment) {
+            Some(ByDeployment::One(value)) => Some(value),
+            _ => None,
+        },
     }
 }
 
-/// `target_groups`, looked up like `auto_scaling_groups` (`FabulAWS`'s `_find`
-/// by deployment and environment), each entry a list of names or ARNs.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct TargetGroups(pub IndexMap<String, TargetGroupNames>);
-
-/// One entry of `target_groups`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum TargetGroupNames {
-    List(Vec<String>),
-    ByEnvironment(IndexMap<String, Vec<String>>),
+impl AutoScalingGroups {
+    /// The group of `deployment`'s `environment`.
+    pub fn group(&self, deployment: &str, environment: &str) -> Option<&str> {
+        find(&self.0, deployment, environment).map(String::as_str)
+    }
 }
+
+/// `target_groups`, looked up like `auto_scaling_groups`, each entry a list of
+/// names or ARNs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TargetGroups(pub IndexMap<String, ByDeployment<Vec<String>>>);
 
 impl TargetGroups {
     /// The target groups of `deployment`'s `environment` (none when not configured).
     pub fn of(&self, deployment: &str, environment: &str) -> &[String] {
-        match self.0.get(deployment) {
-            Some(TargetGroupNames::ByEnvironment(names)) => names.get(environment).map_or(&[], Vec::as_slice),
-            Some(TargetGroupNames::List(names)) => names,
-            None => match self.0.get(environment) {
-                Some(TargetGroupNames::List(names)) => names,
-                _ => &[],
-            },
-        }
+        find(&self.0, deployment, environment).map_or(&[], Vec::as_slice)
     }
 }
 

@@ -6,23 +6,44 @@ use indexmap::IndexMap;
 
 use super::{TopLevel, Validator};
 use crate::key_path::KeyPath;
-use crate::model::{AutoScalingGroups, AwsSettings, GroupName, SshAddress, TargetGroupNames, TargetGroups};
+use crate::model::{AutoScalingGroups, AwsSettings, ByDeployment, SshAddress, TargetGroups};
 use crate::raw::{RawAws, RawDiscover};
 
 impl Validator<'_> {
-    /// `FabulAWS`'s `auto_scaling_groups`: `{<deployment>: {<environment>: name}}`,
-    /// `{<deployment>: name}` or `{<environment>: name}`. Every key must name a
-    /// deployment or an environment, so a misspelling is an error, not a group
-    /// that is silently never used.
-    fn autoscaling_groups(
+    /// `FabulAWS`'s `auto_scaling_groups` (`{<deployment>: {<environment>: name}}`,
+    /// `{<deployment>: name}` or `{<environment>: name}`) and `target_groups`
+    /// (the same, with a list of target group names or ARNs for a name).
+    pub(super) fn groups(
         &mut self,
         top: &mut TopLevel,
         deployments: &[String],
         environments: &[String],
-    ) -> AutoScalingGroups {
-        let path = KeyPath::root().key("auto_scaling_groups");
-        let Some(raw) = self.take::<IndexMap<String, GroupName>>(top, "auto_scaling_groups") else {
-            return AutoScalingGroups::default();
+    ) -> (AutoScalingGroups, TargetGroups) {
+        let keys = (deployments, environments);
+        let groups = self
+            .by_deployment(top, "auto_scaling_groups", keys, "one group name", |name: &String| vec![check_group(name)]);
+        let targets =
+            self.by_deployment(top, "target_groups", keys, "a list of target groups", |names: &Vec<String>| {
+                names.iter().map(|name| check_target_group(name)).collect()
+            });
+        (AutoScalingGroups(groups), TargetGroups(targets))
+    }
+
+    /// A key looked up by deployment and environment. Every key in it must name
+    /// a deployment or an environment, so a misspelling is an error, not a value
+    /// that is silently never used; `check` checks each value (each result a
+    /// problem of its own).
+    fn by_deployment<T: serde::de::DeserializeOwned>(
+        &mut self,
+        top: &mut TopLevel,
+        name: &str,
+        (deployments, environments): (&[String], &[String]),
+        one: &str,
+        check: impl Fn(&T) -> Vec<Result<(), String>>,
+    ) -> IndexMap<String, ByDeployment<T>> {
+        let path = KeyPath::root().key(name);
+        let Some(raw) = self.take::<IndexMap<String, ByDeployment<T>>>(top, name) else {
+            return IndexMap::new();
         };
         for (key, value) in &raw {
             let at = path.key(key);
@@ -32,14 +53,21 @@ impl Validator<'_> {
                 continue;
             }
             match value {
-                GroupName::One(name) => self.check(&at, check_group(name)),
-                GroupName::ByEnvironment(names) => {
-                    if !is_deployment {
-                        self.problems.value(&at, format!("`{key}` is an environment: give one group name"));
+                ByDeployment::One(value) => {
+                    for result in check(value) {
+                        self.check(&at, result);
                     }
-                    for (environment, name) in names {
+                }
+                ByDeployment::ByEnvironment(values) => {
+                    if !is_deployment {
+                        self.problems.value(&at, format!("`{key}` is an environment: give {one}"));
+                    }
+                    for (environment, value) in values {
                         if environments.contains(environment) {
-                            self.check(&at.key(environment), check_group(name));
+                            let at = at.key(environment);
+                            for result in check(value) {
+                                self.check(&at, result);
+                            }
                         } else {
                             self.problems.value(&at.key(environment), format!("unknown environment `{environment}`"));
                         }
@@ -47,59 +75,7 @@ impl Validator<'_> {
                 }
             }
         }
-        AutoScalingGroups(raw)
-    }
-
-    /// `auto_scaling_groups` and `target_groups`, which follow the same rules.
-    pub(super) fn groups(
-        &mut self,
-        top: &mut TopLevel,
-        deployments: &[String],
-        environments: &[String],
-    ) -> (AutoScalingGroups, TargetGroups) {
-        (self.autoscaling_groups(top, deployments, environments), self.target_groups(top, deployments, environments))
-    }
-
-    /// `target_groups`: `{<deployment>: {<environment>: [names]}}`, `{<deployment>:
-    /// [names]}` or `{<environment>: [names]}`, each a target group's name or ARN.
-    fn target_groups(&mut self, top: &mut TopLevel, deployments: &[String], environments: &[String]) -> TargetGroups {
-        let path = KeyPath::root().key("target_groups");
-        let Some(raw) = self.take::<IndexMap<String, TargetGroupNames>>(top, "target_groups") else {
-            return TargetGroups::default();
-        };
-        for (key, value) in &raw {
-            let at = path.key(key);
-            let is_deployment = deployments.contains(key);
-            if !is_deployment && !environments.contains(key) {
-                self.problems.value(&at, format!("`{key}` is neither a deployment nor an environment"));
-                continue;
-            }
-            let lists: Vec<(KeyPath, &Vec<String>)> = match value {
-                TargetGroupNames::List(names) => vec![(at.clone(), names)],
-                TargetGroupNames::ByEnvironment(by) => {
-                    if !is_deployment {
-                        self.problems.value(&at, format!("`{key}` is an environment: give a list of target groups"));
-                    }
-                    by.iter()
-                        .filter_map(|(environment, names)| {
-                            if environments.contains(environment) {
-                                Some((at.key(environment), names))
-                            } else {
-                                self.problems
-                                    .value(&at.key(environment), format!("unknown environment `{environment}`"));
-                                None
-                            }
-                        })
-                        .collect()
-                }
-            };
-            for (at, names) in lists {
-                for name in names {
-                    self.check(&at, check_target_group(name));
-                }
-            }
-        }
-        TargetGroups(raw)
+        raw
     }
 
     pub(super) fn aws(&mut self, top: &mut TopLevel, names: &super::ec2::Names<'_>) -> AwsSettings {

@@ -396,10 +396,7 @@ impl Compiler<'_> {
                 self.maintenance_phase("maintenance_off", |steps| Ok(steps.maintenance_off(pages)), false)
             })?);
         }
-        phases.extend(self.on_hosts(Some(parts.outside.clone()), || -> Result<Option<Phase>, PlanError> {
-            let finish = self.finish(release)?;
-            Ok((!finish.work.is_empty()).then_some(finish))
-        })?);
+        phases.extend(self.finish_outside(release, parts)?);
         phases.push(Self::resume_phase(&name, parts));
         Ok(())
     }
@@ -425,6 +422,15 @@ pub(super) fn with_undo(mut phase: Phase, undo: Vec<CloudStep>) -> Phase {
 }
 
 impl Compiler<'_> {
+    /// The deploy recorded and finished on the servers outside the group (none
+    /// when there are none).
+    pub(super) fn finish_outside(&self, release: &ReleaseInfo, parts: &Parts) -> Result<Option<Phase>, PlanError> {
+        self.on_hosts(Some(parts.outside.clone()), || -> Result<Option<Phase>, PlanError> {
+            let finish = self.finish(release)?;
+            Ok((!finish.work.is_empty()).then_some(finish))
+        })
+    }
+
     /// Outside the group: the migrations, once, then the switch, restart and
     /// health checks.
     pub(super) fn outside_phases(&self, release: &ReleaseInfo, parts: &Parts) -> Result<Vec<Phase>, PlanError> {
@@ -548,10 +554,7 @@ impl Compiler<'_> {
             }
             phases.push(cull);
         }
-        phases.extend(self.on_hosts(Some(parts.outside.clone()), || -> Result<Option<Phase>, PlanError> {
-            let finish = self.finish(release)?;
-            Ok((!finish.work.is_empty()).then_some(finish))
-        })?);
+        phases.extend(self.finish_outside(release, &parts)?);
         phases.push(Self::resume_phase(&name, &parts));
         Ok(())
     }

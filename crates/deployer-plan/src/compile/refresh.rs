@@ -70,10 +70,7 @@ impl Compiler<'_> {
         replace.retires.clone_from(&parts.old_hosts);
         phases.push(replace);
         self.verify_phases(phases, &release.id, parts)?;
-        phases.extend(self.on_hosts(Some(parts.outside.clone()), || -> Result<Option<Phase>, PlanError> {
-            let finish = self.finish(release)?;
-            Ok((!finish.work.is_empty()).then_some(finish))
-        })?);
+        phases.extend(self.finish_outside(release, parts)?);
         Ok(())
     }
 }
