@@ -156,6 +156,16 @@ pub struct Phase {
     /// For [`Concurrency::Waves`]: what happens after each wave but the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub between_waves: Option<WaveGate>,
+    /// The first host leads: no other host starts until its lock step succeeded.
+    /// Two runs started at the same moment both try that host first, so exactly
+    /// one wins and the other stops having changed nothing anywhere.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub leads: bool,
+    /// While compiling: this phase needs no fleet-wide barrier before it, so each
+    /// host may run it right after its work of the previous phase, in the same
+    /// script (see `compile::fuse`). Never set in a compiled plan.
+    #[serde(skip)]
+    pub joins_previous: bool,
 }
 
 /// Load balancer target groups some hosts of a phase serve behind (`FabulAWS`'s
@@ -244,7 +254,16 @@ impl Phase {
             retires: Vec::new(),
             traffic: None,
             between_waves: None,
+            leads: false,
+            joins_previous: false,
         }
+    }
+
+    /// This phase, marked as needing no barrier before it.
+    #[must_use]
+    pub fn joining(mut self) -> Self {
+        self.joins_previous = true;
+        self
     }
 
     /// Whether the phase points `current` somewhere new on the hosts it runs on.

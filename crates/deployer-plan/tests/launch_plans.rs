@@ -143,7 +143,7 @@ fn create_environment_launches_reaches_deploys_and_retags() {
     let plan = plan_with(LAUNCH, CommandSpec::CreateEnvironment).unwrap();
     insta::assert_snapshot!("create_environment_launch_text", plan.to_text());
     let names: Vec<&str> = plan.phases.iter().map(|phase| phase.name.as_str()).collect();
-    assert_eq!(names[..3], ["launch", "reach", "check"]);
+    assert_eq!(names[..3], ["launch", "reach", "lock+check+layout+setup+prepare"]);
     assert_eq!(names.last(), Some(&"retag"));
     let launch = &plan.phases[0];
     assert_eq!(launch.scope, Scope::Controller);
@@ -256,10 +256,8 @@ fn deploy_full_on_a_group_builds_doubles_verifies_cuts_over_and_culls() {
         [
             "launch",
             "reach",
-            "check",
-            "layout",
+            "check+layout",
             "lock",
-            "lock_rest",
             "prepare",
             "build_image",
             "verify_builder",
@@ -461,7 +459,6 @@ fn rollback_on_a_group_goes_back_to_the_previous_image_and_takes_the_servers_out
         names,
         [
             "lock",
-            "lock_rest",
             "mark",
             "suspend",
             "scale_out",

@@ -13,7 +13,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use deployer_config::{Config, NoDiscovery, Selection, load_config, select_hosts};
 use deployer_plan::protocol::captured::{Captured, Derivation, combine};
 use deployer_plan::protocol::report::HostReport;
-use deployer_plan::{CommandSpec, HostWork, Invocation, Plan, PlanInput, Revision, Sources, compile};
+use deployer_plan::{CommandSpec, HostWork, Invocation, Phase, Plan, PlanInput, Revision, Sources, StepKind, compile};
 
 const SECRET: &str = "s3cr3t value with 'quotes' and $(touch MARKER)";
 const HOSTILE: &str = "$(touch MARKER); `touch MARKER` 'x' \"y\" {a,b} *";
@@ -194,6 +194,24 @@ fn run_work(
     }
 }
 
+/// The phase that has a step of `kind` (phases run several parts in one script).
+fn phase_with(plan: &Plan, kind: StepKind) -> &Phase {
+    plan.phases
+        .iter()
+        .find(|phase| phase.work.iter().flat_map(|work| &work.steps).any(|step| step.kind == kind))
+        .unwrap_or_else(|| panic!("no phase has a {kind:?} step"))
+}
+
+/// Only the steps of `kind` of each host's work.
+fn only(work: &[HostWork], kind: StepKind) -> Vec<HostWork> {
+    work.iter()
+        .map(|work| HostWork {
+            host: work.host,
+            steps: work.steps.iter().filter(|step| step.kind == kind).cloned().collect(),
+        })
+        .collect()
+}
+
 fn run(plan: &Plan, fixture: &Fixture) -> BTreeMap<Captured, String> {
     let mut captured = BTreeMap::new();
     for phase in &plan.phases {
@@ -259,7 +277,7 @@ fn create_deploy_rollback_and_prune_through_sh() {
     run(&plan_two, &fixture);
     let release_two = plan_two.release_id.clone().unwrap();
     assert_eq!(current(&fixture), release_two);
-    let switch = plan_two.phases.iter().find(|phase| phase.name == "switch").unwrap();
+    let switch = phase_with(&plan_two, StepKind::Switch);
     run_work(&switch.undo, None, &mut BTreeMap::new(), &fixture.root);
     assert_eq!(current(&fixture), release_one, "undoing the switch goes back to the previous release");
     run_work(&switch.work, None, &mut BTreeMap::new(), &fixture.root);
@@ -302,8 +320,8 @@ fn a_held_lock_is_reported_and_left_alone() {
     let fixture = fixture();
     let first = commit(&fixture, "one");
     let plan_one = plan(&fixture, CommandSpec::DeployFull, "20261123T000001Z", &first);
-    let lock = &plan_one.phases[0];
-    run_work(&lock.work, None, &mut BTreeMap::new(), &fixture.root);
+    let lock = phase_with(&plan_one, StepKind::Lock);
+    run_work(&only(&lock.work, StepKind::Lock), None, &mut BTreeMap::new(), &fixture.root);
     let other = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &first);
     let script = other.phases[0].work[0].steps[0].script.to_string();
     let output = Command::new("sh").arg("-c").arg(format!("set -eu\n{script}")).output().unwrap();
@@ -312,7 +330,7 @@ fn a_held_lock_is_reported_and_left_alone() {
     // The loser's unlock must not remove the holder's lock.
     run_work(&other.phases[0].undo, None, &mut BTreeMap::new(), &fixture.root);
     assert!(fixture.root.join("hosts/testing/.deployer/lock/owner").exists());
-    run_work(&lock.undo, None, &mut BTreeMap::new(), &fixture.root);
+    run_work(&only(&lock.undo, StepKind::Unlock), None, &mut BTreeMap::new(), &fixture.root);
     assert!(!fixture.root.join("hosts/testing/.deployer/lock").exists());
 }
 
@@ -327,8 +345,8 @@ fn a_reader_never_sees_current_missing_during_500_switches() {
     let plan_two = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &second);
     run(&plan_two, &fixture);
     let switch_script = |plan: &Plan| {
-        let phase = plan.phases.iter().find(|phase| phase.name == "switch").unwrap();
-        format!("set -eu\n{}", phase.work[0].steps[0].script)
+        let switch = &only(&phase_with(plan, StepKind::Switch).work, StepKind::Switch)[0].steps[0];
+        format!("set -eu\n{}", switch.script)
     };
     let scripts = [switch_script(&plan_one), switch_script(&plan_two)];
 
@@ -485,7 +503,7 @@ fn a_capistrano_layout_is_adopted_restored_exactly_and_never_pruned() {
     let deploy = plan(&fixture, CommandSpec::DeployFull, "20261123T000001Z", &first);
 
     // The deploy fails after its switch: undo puts back exactly the relative link.
-    let switch = deploy.phases.iter().position(|phase| phase.name == "switch").unwrap();
+    let switch = deploy.phases.iter().position(Phase::switches_current).unwrap();
     for phase in &deploy.phases[..=switch] {
         run_work(&phase.work, phase.derives.as_ref(), &mut BTreeMap::new(), &fixture.root);
     }
@@ -521,7 +539,7 @@ fn an_undone_switch_restores_previous_too() {
     let two = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &commit(&fixture, "two"));
     run(&two, &fixture);
     let three = plan(&fixture, CommandSpec::DeployFull, "20261123T000003Z", &commit(&fixture, "three"));
-    let switch = three.phases.iter().position(|phase| phase.name == "switch").unwrap();
+    let switch = three.phases.iter().position(Phase::switches_current).unwrap();
     for phase in &three.phases[..=switch] {
         run_work(&phase.work, None, &mut BTreeMap::new(), &fixture.root);
     }
@@ -544,7 +562,7 @@ fn a_release_that_exists_is_refused_and_left_alone() {
     run(&one, &fixture);
     // Another run in the same second with the same commit: same release id.
     let again = plan(&fixture, CommandSpec::DeployFull, "20261123T000001Z", &first);
-    let prepare = again.phases.iter().find(|phase| phase.name == "prepare").unwrap();
+    let prepare = phase_with(&again, StepKind::PrepareRelease);
     let error = try_work(&prepare.work, &fixture.root).unwrap_err();
     assert!(error.contains("already exists on this host"), "{error}");
     try_work(&prepare.undo, &fixture.root).unwrap();

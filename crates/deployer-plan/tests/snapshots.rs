@@ -84,9 +84,11 @@ fn resume() {
     };
     let plan = plan(&config, "staging", command).unwrap();
     assert_eq!(plan.release_id.as_deref(), Some("20261123T010203Z-3f78685"));
-    let prepare = plan.phases.iter().find(|phase| phase.name == "prepare").unwrap();
+    // The prepare runs in the same script as the lock.
+    let prepare = plan.phases.iter().find(|phase| phase.name == "lock+prepare").unwrap();
     for work in &prepare.work {
-        let verify_only = work.steps.len() == 1 && work.steps[0].kind == deployer_plan::StepKind::VerifyPrepared;
+        let kinds: Vec<_> = work.steps.iter().map(|step| step.kind).collect();
+        let verify_only = kinds == [deployer_plan::StepKind::Lock, deployer_plan::StepKind::VerifyPrepared];
         assert_eq!(verify_only, plan.hosts[work.host].name == first, "{}", plan.hosts[work.host].name);
     }
     insta::assert_snapshot!("resume_text", plan.to_text());

@@ -8,6 +8,7 @@ use deployer_plan::protocol::captured::Captured;
 use deployer_plan::protocol::report::HostReport;
 use deployer_plan::{Effect, HostWork, LOCK_HELD_STATUS, Phase};
 
+use super::lead::Lead;
 use super::{Executor, RunContext, elapsed_ms};
 use crate::cloud::Cloud;
 use crate::events::{Event, Reporter};
@@ -32,6 +33,9 @@ pub(super) struct WorkResult {
     pub failed_effect: Option<Effect>,
     /// The lock step found another run's lock.
     pub lock_held: bool,
+    /// A step that points `current` at the new release succeeded (later steps
+    /// of the same script may still have failed).
+    pub switched: bool,
     /// What the host reported about its state, when the phase derives values.
     pub report: Option<HostReport>,
     pub tail: Vec<String>,
@@ -46,6 +50,7 @@ impl WorkResult {
             error: None,
             failed_effect: None,
             lock_held: false,
+            switched: false,
             report: None,
             tail: Vec::new(),
             duration_ms: 0,
@@ -63,7 +68,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         context: &RunContext,
         phase: &Phase,
         work: &HostWork,
-        captured: &BTreeMap<Captured, String>,
+        (captured, lead): (&BTreeMap<Captured, String>, Option<&Lead>),
     ) -> WorkResult {
         let started = Instant::now();
         let host = &self.plan.hosts[work.host];
@@ -90,6 +95,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             ended: vec![None; work.steps.len()],
             tail: VecDeque::new(),
             report: phase.derives.as_ref().map(|_| HostReport::default()),
+            lead,
         };
         // The host enforces each step's limit itself; this deadline covers a host that
         // stops answering altogether (frozen, or its packets silently dropped).
@@ -113,6 +119,11 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             duration_ms: elapsed_ms(started),
             ..WorkResult::not_started(work.host)
         };
+        result.switched = work
+            .steps
+            .iter()
+            .zip(&sink.ended)
+            .any(|(step, status)| step.effect == Effect::SwitchesCurrent && *status == Some(0));
         let failed_step = sink.ended.iter().position(|status| matches!(status, Some(code) if *code != 0));
         result.error = match (status, failed_step) {
             (Err(error), _) => {
@@ -197,6 +208,8 @@ struct HostSink<'a> {
     ended: Vec<Option<i32>>,
     tail: VecDeque<String>,
     report: Option<HostReport>,
+    /// When this host leads its phase: told when its lock step ends.
+    lead: Option<&'a Lead>,
 }
 
 impl HostSink<'_> {
@@ -218,6 +231,9 @@ impl HostSink<'_> {
             }
             Marker::End { step, status } if step < self.ended.len() => {
                 self.ended[step] = Some(status);
+                if let (Some(lead), Effect::TakesLock) = (self.lead, self.work.steps[step].effect) {
+                    lead.decide(status == 0);
+                }
                 let duration_ms = self.step_started[step].map_or(0, elapsed_ms);
                 self.reporter.report(Event::StepFinished {
                     host: self.host.to_owned(),

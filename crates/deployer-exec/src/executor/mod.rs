@@ -7,7 +7,9 @@
 //! order, each followed by a barrier: a phase starts only when the previous one
 //! ended on every host. Within a phase, hosts work up to the pool size at once, or
 //! in batches, each batch finishing before the next starts. A host runs all its
-//! steps of a phase as one script ([`Wire`]).
+//! steps of a phase as one script ([`Wire`]). In a phase whose first host leads
+//! ([`Phase::leads`], the lock), the other hosts start once the leader's lock
+//! step succeeded (its end marker), not when its whole script ended.
 //!
 //! # Failure policy
 //! By default the first failure stops the run: hosts already working finish their
@@ -41,6 +43,7 @@ mod connections;
 mod controller;
 mod gate;
 mod host;
+mod lead;
 mod state;
 mod traffic;
 mod waves;
@@ -56,6 +59,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::connections::Connections;
 use self::host::WorkResult;
+use self::lead::Lead;
 use self::state::{RunState, Settled, run_status};
 use crate::cloud::{Cloud, NoCloud};
 use crate::events::{Event, Reporter};
@@ -298,9 +302,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         state.attempted.push(
             results.iter().filter(|result| result.started && !result.lock_held).map(|result| result.host).collect(),
         );
-        if phase.switches_current() {
-            state.switched.extend(results.iter().filter(|result| result.succeeded()).map(|result| result.host));
-        }
+        state.switched.extend(results.iter().filter(|result| result.switched).map(|result| result.host));
         for result in results.iter().filter(|result| result.started) {
             let work = phase.work.iter().find(|work| work.host == result.host);
             for step in work.into_iter().flat_map(|work| &work.steps).filter(|step| step.effect == Effect::Irreversible)
@@ -436,25 +438,33 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                     wave: matches!(phase.concurrency, Concurrency::Waves { .. }),
                 });
             }
-            let chunk_results: Vec<WorkResult> = stream::iter(chunk.iter().copied())
-                .map(|work| {
-                    let stop = &stop;
-                    async move {
-                        let halted = !undo
-                            && (self.cancel.is_cancelled() || (stop.load(Ordering::SeqCst) && !self.options.warn_only));
-                        if halted {
-                            return WorkResult::not_started(work.host);
+            let run_one = |work, lead| self.run_one(context, phase, work, (captured, undo, lead), &stop);
+            let chunk_results: Vec<WorkResult> = match chunk.split_first() {
+                Some((first, rest)) if phase.leads && !undo && !rest.is_empty() => {
+                    let (lead, follow) = Lead::new();
+                    let leader = run_one(*first, Some(&lead));
+                    let others = async {
+                        if !follow.go().await && !self.options.warn_only {
+                            return rest.iter().map(|work| WorkResult::not_started(work.host)).collect();
                         }
-                        let result = self.run_work_in_service(context, phase, work, (captured, undo)).await;
-                        if result.error.is_some() {
-                            stop.store(true, Ordering::SeqCst);
-                        }
-                        result
-                    }
-                })
-                .buffer_unordered(pool)
-                .collect()
-                .await;
+                        stream::iter(rest.iter().copied())
+                            .map(|work| run_one(work, None))
+                            .buffer_unordered(pool.saturating_sub(1).max(1))
+                            .collect::<Vec<_>>()
+                            .await
+                    };
+                    let (first, mut results) = futures::join!(leader, others);
+                    results.push(first);
+                    results
+                }
+                _ => {
+                    stream::iter(chunk.iter().copied())
+                        .map(|work| run_one(work, None))
+                        .buffer_unordered(pool)
+                        .collect()
+                        .await
+                }
+            };
             run.results.extend(chunk_results);
             if !undo && stop.load(Ordering::SeqCst) && !self.options.warn_only {
                 break;
@@ -473,6 +483,31 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         }
         run.results.sort_by_key(|result| result.host);
         run
+    }
+
+    /// One host's work in a phase, unless the run is stopping; a failure stops
+    /// the others (`stop`) and a leader says whether the others may start.
+    async fn run_one(
+        &self,
+        context: &RunContext,
+        phase: &Phase,
+        work: &HostWork,
+        (captured, undo, lead): (&BTreeMap<Captured, String>, bool, Option<&Lead>),
+        stop: &AtomicBool,
+    ) -> WorkResult {
+        let halted = !undo && (self.cancel.is_cancelled() || (stop.load(Ordering::SeqCst) && !self.options.warn_only));
+        if halted {
+            return WorkResult::not_started(work.host);
+        }
+        let result = self.run_work_in_service(context, phase, work, (captured, undo, lead)).await;
+        if let Some(lead) = lead {
+            // Its work ended without a lock step's end marker.
+            lead.decide(result.succeeded());
+        }
+        if result.error.is_some() {
+            stop.store(true, Ordering::SeqCst);
+        }
+        result
     }
 
     fn names(&self, hosts: &[usize]) -> Vec<String> {

@@ -8,6 +8,7 @@ use deployer_plan::protocol::captured::Captured;
 use deployer_plan::{CloudAction, Effect, HostWork, Phase};
 
 use super::host::WorkResult;
+use super::lead::Lead;
 use super::{Executor, RunContext, elapsed_ms};
 use crate::cloud::Cloud;
 use crate::events::Event;
@@ -21,10 +22,10 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         context: &RunContext,
         phase: &Phase,
         work: &HostWork,
-        (captured, undo): (&std::collections::BTreeMap<Captured, String>, bool),
+        (captured, undo, lead): (&std::collections::BTreeMap<Captured, String>, bool, Option<&Lead>),
     ) -> WorkResult {
         let Some(traffic) = phase.traffic.as_ref().filter(|traffic| traffic.hosts.contains(&work.host)) else {
-            return self.run_work(context, phase, work, captured).await;
+            return self.run_work(context, phase, work, (captured, lead)).await;
         };
         let name = self.plan.hosts[work.host].name.clone();
         if !undo {
@@ -40,7 +41,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 };
             }
         }
-        let mut result = self.run_work(context, phase, work, captured).await;
+        let mut result = self.run_work(context, phase, work, (captured, lead)).await;
         if result.error.is_none() {
             let title = format!("put {name} back in service");
             let join = traffic.join(&self.address(context, work.host));

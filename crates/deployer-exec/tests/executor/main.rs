@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 mod cloud;
 mod connections;
+mod leads;
 
 struct Fixture {
     _directory: tempfile::TempDir,

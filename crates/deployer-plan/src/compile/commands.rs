@@ -136,8 +136,8 @@ impl Compiler<'_> {
     /// `work` under the environment lock, like a deploy: a second run stops before
     /// changing anything, and the lock is released at the end.
     fn locked(&self, phases: &mut Vec<Phase>, work: Option<Phase>) -> Result<(), PlanError> {
-        phases.extend(self.locks()?);
-        phases.extend(work);
+        phases.push(self.lock()?);
+        phases.extend(work.map(Phase::joining));
         let unlock = self.steps.unlock(&self.input.invocation.deploy_id);
         phases.push(self.phase_all("unlock", "release the environment lock", |_, _| Ok(vec![unlock.clone()]))?);
         Ok(())
@@ -153,8 +153,11 @@ impl Compiler<'_> {
         if !slots.is_empty() {
             phases.extend(self.launch_phases(&slots, "PENDING")?);
         }
+        // The lock first: a second run stops before touching anything, and the
+        // set-up and the prepare follow in the same script on each host.
+        phases.push(self.lock()?);
         self.set_up(phases)?;
-        self.deploy_full(phases)?;
+        self.deploy_full_locked(phases)?;
         if !slots.is_empty() {
             phases.push(self.retag_phase(&slots));
         }
@@ -165,18 +168,26 @@ impl Compiler<'_> {
     /// each role's setup commands, the secrets.
     pub(super) fn set_up(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
         phases.push(
-            self.phase_all("check", "check every host is reachable", |_, _| Ok(vec![self.steps.check_connection()]))?,
+            self.phase_all("check", "check every host is reachable", |_, _| Ok(vec![self.steps.check_connection()]))?
+                .joining(),
         );
         let (dirs, files) = self.shared();
-        phases.push(self.phase_all("layout", "create the directory layout", |_, _| {
-            Ok(vec![self.steps.create_layout(&dirs, &files)])
-        })?);
+        phases.push(
+            self.phase_all("layout", "create the directory layout", |_, _| {
+                Ok(vec![self.steps.create_layout(&dirs, &files)])
+            })?
+            .joining(),
+        );
         // No phase when no role has setup commands: it would run nothing anywhere.
-        phases.extend(self.phase_some("setup", "run each role's setup commands", |host| {
-            Ok(self.per_role(host, |role| (!role.setup.is_empty()).then(|| self.steps.setup(&role.name, &role.setup))))
-        })?);
+        phases.extend(
+            self.phase_some("setup", "run each role's setup commands", |host| {
+                Ok(self
+                    .per_role(host, |role| (!role.setup.is_empty()).then(|| self.steps.setup(&role.name, &role.setup))))
+            })?
+            .map(Phase::joining),
+        );
         if !self.config.secrets.names.is_empty() {
-            phases.push(self.secrets_phase()?);
+            phases.push(self.secrets_phase()?.joining());
         }
         Ok(())
     }
@@ -188,7 +199,7 @@ impl Compiler<'_> {
         waves: Option<&Vec<deployer_config::WaveSize>>,
     ) -> Result<(), PlanError> {
         let release = self.release()?;
-        phases.extend(self.locks()?);
+        phases.push(self.lock()?);
         phases.extend(self.hook_phases(HookPoint::BeforeDeploy, release)?);
         phases.extend(self.hook_phases(HookPoint::BeforePrepare, release)?);
         phases.extend(self.fetch(release)?);
@@ -317,7 +328,7 @@ impl Compiler<'_> {
         if let Some(id) = to {
             check_release_id(id)?;
         }
-        phases.extend(self.locks()?);
+        phases.push(self.lock()?);
         phases.extend(self.rollback_switch(to)?);
         phases.push(self.rollback_finish()?);
         Ok(())
@@ -335,6 +346,8 @@ impl Compiler<'_> {
         let mut choose = self
             .phase_all("choose", "find the release to roll back to on every host", |_, _| Ok(vec![report.clone()]))?;
         choose.derives = Some(Derivation::RollbackTarget { to: to.map(str::to_owned) });
+        // Each host reports right after taking its lock.
+        choose.joins_previous = true;
         phases.push(choose);
         let target = ReleaseRef::Captured(Captured::RollbackTarget);
         let step = self.steps.switch(&target);
@@ -342,9 +355,8 @@ impl Compiler<'_> {
             self.phase_all("switch", "switch every host to the rollback target", |_, _| Ok(vec![step.clone()]))?;
         switch.undo = self.switch_undo(&target);
         phases.push(switch);
-        phases.extend(self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?);
-        phases
-            .extend(self.phase_some("healthcheck", "check every host is healthy", |host| Ok(self.health_steps(host)))?);
+        phases.extend(self.restart_phase()?);
+        phases.extend(self.healthcheck_phase()?);
         Ok(phases)
     }
 

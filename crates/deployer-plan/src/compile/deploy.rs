@@ -14,9 +14,14 @@ use deployer_config::{FetchStrategy, HookPoint, TargetHost};
 
 impl Compiler<'_> {
     pub(super) fn deploy_full(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
+        phases.push(self.lock()?);
+        self.deploy_full_locked(phases)
+    }
+
+    /// `deploy_full` after its lock.
+    pub(super) fn deploy_full_locked(&self, phases: &mut Vec<Phase>) -> Result<(), PlanError> {
         let release = self.release()?;
         let pages = self.pages("deploy_full").ok();
-        phases.extend(self.locks()?);
         phases.extend(self.hook_phases(HookPoint::BeforeDeploy, release)?);
         phases.extend(self.hook_phases(HookPoint::BeforePrepare, release)?);
         phases.extend(self.fetch(release)?);
@@ -58,10 +63,9 @@ impl Compiler<'_> {
         phases.push(switch);
         phases.extend(self.hook_phases(HookPoint::AfterSwitch, release)?);
         phases.extend(self.hook_phases(HookPoint::BeforeRestart, release)?);
-        phases.extend(self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?);
+        phases.extend(self.restart_phase()?);
         phases.extend(self.hook_phases(HookPoint::AfterRestart, release)?);
-        phases
-            .extend(self.phase_some("healthcheck", "check every host is healthy", |host| Ok(self.health_steps(host)))?);
+        phases.extend(self.healthcheck_phase()?);
         if let (true, Some(pages)) = (has_maintenance, &pages) {
             phases.extend(self.maintenance_phase(
                 "maintenance_off",
@@ -73,6 +77,12 @@ impl Compiler<'_> {
         Ok(())
     }
 
+    /// The lock on every host, the first host leading: no other host starts until
+    /// the first host's lock is taken. Two runs started at the same moment both
+    /// try the first host first, so exactly one wins and the other stops having
+    /// changed nothing; taking every host at once could leave each run holding
+    /// part of the fleet and both failing. The work that follows the lock joins
+    /// this phase (`fuse`), so the wait costs the other hosts no round trip.
     pub(super) fn lock(&self) -> Result<Phase, PlanError> {
         let invocation = &self.input.invocation;
         let owner = LockOwner {
@@ -89,42 +99,12 @@ impl Compiler<'_> {
         let mut phase =
             self.phase_all("lock", "take the environment lock on every host", |_, _| Ok(vec![lock.clone()]))?;
         phase.undo = self.for_all(|_| vec![unlock.clone()]);
-        Ok(phase)
-    }
-
-    /// The lock in two phases: the first host alone, then all the others. Two runs
-    /// started at the same moment both try the first host first, so exactly one
-    /// wins and the other stops having changed nothing; taking every host at once
-    /// could leave each run holding part of the fleet and both failing.
-    pub(super) fn locks(&self) -> Result<Vec<Phase>, PlanError> {
-        let all = self.lock()?;
-        if self.active_hosts().count() < 2 {
-            return Ok(vec![all]);
+        if phase.work.len() > 1 {
+            "take the environment lock on every host, the first host first (a second run stops there)"
+                .clone_into(&mut phase.description);
+            phase.leads = true;
         }
-        let (first_work, rest_work) = all.work.split_at(1);
-        let (first_undo, rest_undo) = all.undo.split_at(1);
-        let first = Phase {
-            name: "lock".to_owned(),
-            description: "take the environment lock on the first host (a second run stops here)".to_owned(),
-            scope: Scope::All,
-            concurrency: Concurrency::Pool { size: 1 },
-            work: first_work.to_vec(),
-            undo: first_undo.to_vec(),
-            derives: None,
-            cloud: Vec::new(),
-            cloud_undo: Vec::new(),
-            retires: Vec::new(),
-            traffic: None,
-            between_waves: None,
-        };
-        let rest = Phase {
-            name: "lock_rest".to_owned(),
-            description: "take the environment lock on every other host".to_owned(),
-            work: rest_work.to_vec(),
-            undo: rest_undo.to_vec(),
-            ..all
-        };
-        Ok(vec![first, rest])
+        Ok(phase)
     }
 
     /// The `fetch` phase, before the prepare, with a pool of its own: with the
@@ -156,6 +136,7 @@ impl Compiler<'_> {
         if let Some(limit) = limit {
             phase.concurrency = Concurrency::Pool { size: limit };
         }
+        phase.joins_previous = true;
         if push {
             let discard = self.steps.discard_archive(id);
             phase.undo =
@@ -229,6 +210,10 @@ impl Compiler<'_> {
             })?;
         let remove = self.steps.remove_release(id);
         phase.undo = self.for_all(|_| vec![remove.clone()]);
+        // Each host prepares right after taking its lock: nothing needs every
+        // host's lock first (a host whose lock is held fails the run, and undo
+        // removes what the others prepared).
+        phase.joins_previous = true;
         Ok(phase)
     }
 
@@ -314,6 +299,20 @@ impl Compiler<'_> {
             ])
             .collect();
         self.phase_all("finish", "record the deploy, prune old releases, release the lock", |_, _| Ok(steps.clone()))
+    }
+
+    /// Restarts services on each host right after its switch (no barrier: a
+    /// host that fails makes the run switch every host back).
+    pub(super) fn restart_phase(&self) -> Result<Option<Phase>, PlanError> {
+        let phase = self.phase_some("restart", "restart services", |host| Ok(self.restart_steps(host)))?;
+        Ok(phase.map(Phase::joining))
+    }
+
+    /// Checks each host's health right after its restart.
+    pub(super) fn healthcheck_phase(&self) -> Result<Option<Phase>, PlanError> {
+        let phase =
+            self.phase_some("healthcheck", "check every host is healthy", |host| Ok(self.health_steps(host)))?;
+        Ok(phase.map(Phase::joining))
     }
 
     pub(super) fn switch_undo(&self, release: &ReleaseRef) -> Vec<HostWork> {

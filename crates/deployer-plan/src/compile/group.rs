@@ -193,7 +193,7 @@ impl Compiler<'_> {
             self.set_up(&mut made)?;
             Ok(made)
         })?);
-        phases.extend(self.on_hosts(Some(parts.locked.clone()), || self.locks())?);
+        phases.push(self.on_hosts(Some(parts.locked.clone()), || self.lock())?);
         phases.extend(self.on_hosts(
             Some(parts.outside_and_builder.clone()),
             || -> Result<Vec<Phase>, PlanError> {
@@ -572,7 +572,7 @@ impl Compiler<'_> {
         let release = target.release().unwrap_or_default().to_owned();
         super::check_release_id(&release)?;
         let parts = self.parts(group, Some(target))?;
-        phases.extend(self.on_hosts(Some(parts.locked.clone()), || self.locks())?);
+        phases.push(self.on_hosts(Some(parts.locked.clone()), || self.lock())?);
         self.scale_out_phases(phases, group, template, &parts);
         self.verify_phases(phases, &release, &parts)?;
         let outside = parts.outside.iter().any(|&active| active);

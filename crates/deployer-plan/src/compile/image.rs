@@ -24,8 +24,9 @@ impl Compiler<'_> {
             return Err(PlanError::Unsafe("create_image builds on exactly one server, the builder".to_owned()));
         };
         phases.extend(self.launch_phases(&slots, "BUILDER")?);
+        phases.push(self.lock()?);
         self.set_up(phases)?;
-        self.deploy_full(phases)?;
+        self.deploy_full_locked(phases)?;
         self.image_phases(phases, group, template, builder)
     }
 

@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod deploy;
 mod fabulaws;
+mod fuse;
 mod group;
 mod hooks;
 mod ids;
@@ -79,7 +80,7 @@ pub fn compile(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
         compiler.by_role(|role| (!role.restart.is_empty()).then(|| compiler.steps.restart(&role.name, &role.restart)));
     compiler.health_checks =
         compiler.by_role(|role| role.healthcheck.as_ref().map(|check| compiler.steps.health_check(&role.name, check)));
-    let phases = compiler.phases()?;
+    let phases = fuse::fuse(compiler.phases()?);
     let follow_ups = match (&release, input.command.ships_a_release()) {
         (Some(release), true) => compiler.follow_ups(release)?,
         _ => Vec::new(),
