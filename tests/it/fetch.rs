@@ -145,3 +145,32 @@ fn a_damaged_push_is_refused_and_undone() {
     let uploads = project.host_file(0, "testing/.deployer/uploads");
     assert_eq!(std::fs::read_dir(&uploads).map(Iterator::count).unwrap_or(0), 0, "host 0 kept the pushed archive");
 }
+
+#[test]
+fn hardlinked_releases_share_unchanged_files_and_roll_back_like_any_other() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(project) = project(2, "execution:\n  hardlink_releases: true\n") else { return };
+    let source = project.path().join("source");
+    std::fs::write(source.join("lib.txt"), "library\n").unwrap();
+    project.next_version("v2\n");
+    let first = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let one = project.current(0).unwrap();
+    project.next_version("v3\n");
+    let second = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let two = project.current(0).unwrap();
+    check_fleet(&project, 2, &second, &Expect::all_on(&two));
+    for host in 0..2 {
+        let inode = |release: &str, file: &str| {
+            std::fs::metadata(project.host_file(host, &format!("testing/releases/{release}/{file}"))).unwrap().ino()
+        };
+        assert_eq!(inode(&one, "lib.txt"), inode(&two, "lib.txt"), "host {host}: the unchanged file is shared");
+        assert_ne!(inode(&one, "app.txt"), inode(&two, "app.txt"));
+        assert_eq!(project.current_file(host, "app.txt").as_deref(), Some("v3\n"));
+    }
+    let back = run_and_check(&project, &["rollback", "testing"]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    check_fleet(&project, 2, &back, &Expect::all_on(&one));
+    assert_eq!(project.current_file(1, "app.txt").as_deref(), Some("v2\n"), "the old release kept its own file");
+}

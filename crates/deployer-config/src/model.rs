@@ -506,6 +506,9 @@ pub struct ExecutionSettings {
     pub fetch_concurrency: Option<u32>,
     /// How the code reaches the hosts.
     pub fetch_strategy: FetchStrategy,
+    /// Releases are hard links into a pristine checkout that git updates: a
+    /// redeploy writes only the files that changed (git strategy only).
+    pub hardlink_releases: bool,
 }
 
 /// How a release's code reaches the hosts.

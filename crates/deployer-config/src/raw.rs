@@ -132,6 +132,7 @@ pub(crate) struct RawExecution {
     pub command_timeout: Option<u32>,
     pub fetch_concurrency: Option<u32>,
     pub fetch_strategy: Option<FetchStrategy>,
+    pub hardlink_releases: Option<bool>,
 }
 
 /// A health check: a command, or a mapping with retries.

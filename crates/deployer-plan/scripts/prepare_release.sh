@@ -15,13 +15,35 @@
 # input release
 # input run: this run's id
 # input reclaim: yes in a resume
+# input hardlink: yes with execution.hardlink_releases
+# input tree
+# input tree_index
 # library claim_release
 # library mirror
 claim_release
 update_mirror
-# The archive's name derives from the release this run just claimed, so it is ours.
-archive=$releases/.$release.tar
-rm -f -- "$archive"
-git -C "$mirror" archive --format=tar --output="$archive" --end-of-options "$commit"
-tar -x -f "$archive" -C "$release_dir"
-rm -f -- "$archive"
+if [ "$hardlink" = yes ]; then
+    # A pristine checkout that only deployer writes: git rewrites only the files
+    # that changed since the last release, or that were changed in place through
+    # a hard link (its index knows their size and mtime; link counts change the
+    # ctime, so it is not trusted). A file git rewrites is removed first, so the
+    # releases linked to the old one keep it. Then the release is hard links to
+    # every file: a redeploy writes only what changed.
+    mkdir -p -- "$tree"
+    rm -f -- "$tree_index.lock"
+    GIT_INDEX_FILE=$tree_index git --git-dir="$mirror" --work-tree="$tree" -c core.trustctime=false \
+        read-tree --reset -u "$commit"
+    if ! cp -al -- "$tree/." "$release_dir/" 2>/dev/null; then
+        # releases/ on another filesystem than .deployer/: copies, then.
+        rm -rf -- "$release_dir"
+        mkdir -- "$release_dir"
+        cp -a -- "$tree/." "$release_dir/"
+    fi
+else
+    # The archive's name derives from the release this run just claimed, so it is ours.
+    archive=$releases/.$release.tar
+    rm -f -- "$archive"
+    git -C "$mirror" archive --format=tar --output="$archive" --end-of-options "$commit"
+    tar -x -f "$archive" -C "$release_dir"
+    rm -f -- "$archive"
+fi

@@ -19,6 +19,9 @@
 //!                                switch, so undoing it restores them exactly
 //! <root>/.deployer/uploads/<id>.tar.gz  the `push` strategy's archive of a release,
 //!                                until the prepare extracts it
+//! <root>/.deployer/tree/         with `execution.hardlink_releases`: a pristine
+//!                                checkout of the last release (index: tree.index);
+//!                                releases are hard links to its files
 //! ```
 //!
 //! Scripts get these paths as inputs named after them ([`Layout::named`]); no
@@ -61,6 +64,8 @@ impl Layout {
             "previous_tmp" => ".deployer/previous.tmp",
             "revert" => ".deployer/revert",
             "uploads" => ".deployer/uploads",
+            "tree" => ".deployer/tree",
+            "tree_index" => ".deployer/tree.index",
             _ => return None,
         };
         Some(self.root.join(relative))

@@ -85,7 +85,8 @@ impl StepBuilder<'_> {
     /// Fetches the pinned commit into the host's mirror and extracts it. `reclaim`
     /// (a resume): an unfinished release of this id that deployer created is
     /// replaced instead of refused.
-    pub fn prepare_release(&self, repo: &str, commit: &str, id: &str, reclaim: bool) -> Step {
+    /// `hardlink`: the release is hard links into the host's pristine checkout.
+    pub fn prepare_release(&self, repo: &str, commit: &str, id: &str, (reclaim, hardlink): (bool, bool)) -> Step {
         let script = self.fill(
             scripts::PREPARE_RELEASE,
             vec![
@@ -94,9 +95,11 @@ impl StepBuilder<'_> {
                 ("release", Value::word(id)),
                 ("run", Value::word(self.run)),
                 ("reclaim", Value::word(if reclaim { "yes" } else { "no" })),
+                ("hardlink", Value::word(if hardlink { "yes" } else { "no" })),
             ],
         );
-        self.step(StepKind::PrepareRelease, format!("fetch {} and extract it", short(commit)), script)
+        let how = if hardlink { "link unchanged files" } else { "extract it" };
+        self.step(StepKind::PrepareRelease, format!("fetch {} and {how}", short(commit)), script)
     }
 
     /// The `fetch` phase's step: the pinned commit into the host's mirror, and

@@ -648,3 +648,41 @@ fn a_repository_on_the_hosts_filesystem_is_cloned_whole_with_hardlinks() {
         object.path().display()
     );
 }
+
+#[test]
+fn hardlinked_releases_share_unchanged_files_and_a_change_in_place_never_reaches_the_next() {
+    use std::os::unix::fs::MetadataExt;
+    let mut fixture = url_fixture();
+    let text = std::fs::read_to_string(fixture.root.join("fabulaws-config.yml")).unwrap();
+    std::fs::write(fixture.root.join("fabulaws-config.yml"), format!("{text}execution:\n  hardlink_releases: true\n"))
+        .unwrap();
+    fixture.config = load_config(&fixture.root.join("fabulaws-config.yml"), &[]).unwrap();
+    std::fs::write(fixture.root.join("source/lib.txt"), "library\n").unwrap();
+    let releases = fixture.root.join("hosts/testing/releases");
+    let deploy = |command: CommandSpec, stamp: &str, content: &str| {
+        let plan = plan(&fixture, command, stamp, &commit(&fixture, content));
+        run(&plan, &fixture);
+        releases.join(plan.release_id.unwrap())
+    };
+    let inode = |path: Utf8PathBuf| std::fs::metadata(path).unwrap().ino();
+    let one = deploy(CommandSpec::CreateEnvironment, "20261123T000001Z", "one");
+    let two = deploy(CommandSpec::DeployFull, "20261123T000002Z", "two");
+    assert_eq!(inode(one.join("lib.txt")), inode(two.join("lib.txt")), "an unchanged file is one inode");
+    assert_ne!(inode(one.join("app.txt")), inode(two.join("app.txt")));
+    assert_eq!(std::fs::read_to_string(one.join("app.txt")).unwrap(), "one", "the old release keeps its file");
+    assert_eq!(std::fs::read_to_string(two.join("app.txt")).unwrap(), "two");
+    assert!(two.join("built.txt").exists() && !fixture.root.join("hosts/testing/.deployer/tree/built.txt").exists());
+    assert!(
+        !fixture.root.join("hosts/testing/.deployer/tree/config/app.conf").exists(),
+        "templates stay in the release"
+    );
+
+    // Written in place through a link (the hazard the setting's documentation
+    // names): the next release still gets the commit's content.
+    // Same size: only the mtime tells.
+    std::fs::write(two.join("lib.txt"), "LIBRARY\n").unwrap();
+    let three = deploy(CommandSpec::DeployFull, "20261123T000003Z", "three");
+    assert_eq!(std::fs::read_to_string(three.join("lib.txt")).unwrap(), "library\n");
+    assert_ne!(inode(two.join("lib.txt")), inode(three.join("lib.txt")));
+    assert_eq!(std::fs::read_to_string(two.join("lib.txt")).unwrap(), "LIBRARY\n");
+}

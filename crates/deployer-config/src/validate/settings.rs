@@ -4,6 +4,7 @@
 use super::{TopLevel, Validator, check_local_path};
 use crate::host_string::HostString;
 use crate::key_path::KeyPath;
+use crate::model::FetchStrategy;
 use crate::model::{ExecutionSettings, SshSettings};
 use crate::raw::{RawExecution, RawSsh};
 
@@ -106,7 +107,23 @@ impl Validator<'_> {
                 .fetch_concurrency
                 .map(|limit| self.in_range(&path.key("fetch_concurrency"), Some(limit), limit, 1..=MAX_HOSTS)),
             fetch_strategy: raw.fetch_strategy.unwrap_or_default(),
+            hardlink_releases: self.hardlink_releases(&path, &raw),
         }
+    }
+
+    /// `hardlink_releases`, which needs a checkout on the host: the `push`
+    /// strategy sends archives instead.
+    fn hardlink_releases(&mut self, path: &KeyPath, raw: &RawExecution) -> bool {
+        let wanted = raw.hardlink_releases.unwrap_or(false);
+        if wanted && raw.fetch_strategy == Some(FetchStrategy::Push) {
+            self.problems.value(
+                &path.key("hardlink_releases"),
+                "`hardlink_releases` needs `fetch_strategy: git` (with `push` the hosts get archives, not a checkout)"
+                    .to_owned(),
+            );
+            return false;
+        }
+        wanted
     }
 
     /// `value` (or `default`) when it lies in `range`; otherwise a problem naming
@@ -132,5 +149,25 @@ impl Validator<'_> {
             Some(value) => value,
             None => default,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn parse(execution: &str) -> Result<crate::Config, String> {
+        let text = format!(
+            "project: p\nrepo: /srv/git/p.git\nvalid_roles: [web]\nexecution:\n{execution}\n\
+             environments:\n  staging: {{branch: main}}\n"
+        );
+        crate::validate::parse_config(camino::Utf8Path::new("f.yml"), &text, &[]).map_err(|error| format!("{error:?}"))
+    }
+
+    #[test]
+    fn hardlinked_releases_are_off_unless_asked_and_need_a_checkout() {
+        assert!(!parse("  pool_size: 4").unwrap().execution.hardlink_releases);
+        assert!(parse("  hardlink_releases: true").unwrap().execution.hardlink_releases);
+        let error = parse("  hardlink_releases: true\n  fetch_strategy: push").unwrap_err();
+        assert!(error.contains("`hardlink_releases` needs `fetch_strategy: git`"), "{error}");
+        assert!(error.contains("Key(\"hardlink_releases\")") && error.contains("line: 5"), "key and line: {error}");
     }
 }

@@ -156,7 +156,12 @@ impl Compiler<'_> {
         let commit = &release.revision.commit;
         let resumed = self.already_prepared();
         let fetch = match self.config.execution.fetch_strategy {
-            FetchStrategy::Git => self.steps.prepare_release(&self.config.repo, commit, id, resumed.is_some()),
+            FetchStrategy::Git => self.steps.prepare_release(
+                &self.config.repo,
+                commit,
+                id,
+                (resumed.is_some(), self.config.execution.hardlink_releases),
+            ),
             FetchStrategy::Push => self.steps.prepare_pushed(commit, id, resumed.is_some()),
         };
         let verify = self.steps.verify_prepared(id);
