@@ -173,6 +173,9 @@ pub(crate) enum Command {
     /// Show each host's live release, previous release, lock and drift
     Status(Target),
 
+    /// Close the ssh connections `ssh.control_persist` keeps open between runs
+    Disconnect,
+
     /// Run a command on the targeted hosts: `deployer run staging -- uptime`
     Run {
         #[command(flatten)]

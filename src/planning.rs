@@ -62,6 +62,7 @@ impl PlanRequest {
             Command::Hosts(_) => return Err(CliError::NoPlan("hosts")),
             Command::Describe(_) => return Err(CliError::NoPlan("describe")),
             Command::Plan { .. } => return Err(CliError::NoPlan("plan")),
+            Command::Disconnect => return Err(CliError::NoPlan("disconnect")),
             Command::Status(target) => plain(target, CommandSpec::Status),
             Command::Lock { action: LockAction::Status(target) } => plain(target, CommandSpec::Status),
             Command::Lock { action: LockAction::Release { target, id } } => {

@@ -162,6 +162,7 @@ fn transport(global: &GlobalArgs, config: &Config, directory: &Utf8Path) -> Resu
         key_exchange: config.ssh.key_exchange,
         forced_gateway: crate::context::gateway_flag(global)?,
         forward_agent: config.ssh.forward_agent,
+        control_persist: config.ssh.control_persist,
     };
     Ok(FleetTransport::new(settings)?)
 }

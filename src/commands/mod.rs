@@ -2,6 +2,7 @@
 
 mod check;
 mod describe;
+mod disconnect;
 mod docs;
 mod execute;
 mod hosts;
@@ -37,6 +38,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         Command::Man { out_dir } => docs::man_pages(out_dir.as_deref()),
         Command::Plan { .. } => Err(CliError::NoPlan("plan")),
         Command::Status(target) => status::status(global, &target),
+        Command::Disconnect => disconnect::run(),
         Command::Lock { action: LockAction::Status(target) } => status::lock_status(global, &target),
         Command::Lock { action: LockAction::Release { target, id } } => status::lock_release(global, &target, &id),
     }

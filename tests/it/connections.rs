@@ -138,3 +138,54 @@ fn key_exchange_curve25519_offers_only_curve25519() {
         .collect();
     assert_eq!(methods, ["curve25519-sha256", "curve25519-sha256@libssh.org"], "{log}");
 }
+
+/// ssh masters serving the kept connections under `runtime`.
+fn kept_masters(runtime: &std::path::Path) -> Vec<String> {
+    let pattern = format!("{}/deployer/p/", runtime.display());
+    let listed = std::process::Command::new("pgrep").args(["-af", &pattern]).output().unwrap();
+    String::from_utf8_lossy(&listed.stdout).lines().filter(|line| line.contains("ssh")).map(str::to_owned).collect()
+}
+
+#[test]
+fn kept_masters_spare_the_next_run_its_handshakes_until_disconnect() {
+    let Some(project) = project(2, "  control_persist: 120\n") else { return };
+    // A runtime directory of the test's own, so no other test's run sees these masters.
+    let runtime = tempfile::Builder::new().prefix("dx").tempdir_in("/tmp").unwrap();
+    let deployer = |args: &[&str]| {
+        let mut command = project.deployer();
+        command.env("XDG_RUNTIME_DIR", runtime.path()).args(args);
+        crate::support::run(&mut assert_cmd::Command::from_std(command))
+    };
+    assert_eq!(deployer(&["status", "testing"]).code, 0);
+    assert_eq!(kept_masters(runtime.path()).len(), 2, "{:?}", kept_masters(runtime.path()));
+    let outcome = deployer(&["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    for host in 0..2 {
+        assert_eq!(logins(&project, host), 1, "host {host}: the deploy logged in again");
+    }
+    let closed = deployer(&["disconnect"]);
+    assert_eq!(closed.stdout, "closed 2 kept connections\n", "{}", closed.stderr);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !kept_masters(runtime.path()).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "masters left: {:?}", kept_masters(runtime.path()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!runtime.path().join("deployer/p").exists(), "the directory of kept masters is removed");
+    // Only now: a kept master's session on the host is a process of the deploy user.
+    let release = project.current(0).unwrap();
+    check_fleet(&project, 2, &outcome, &Expect::all_on(&release));
+    project.tick();
+    assert_eq!(deployer(&["deploy_full", "testing"]).code, 0);
+    assert_eq!(logins(&project, 0), 2, "after disconnect, the next run logs in again");
+    // A kept master that died (its socket left behind) is replaced, not trusted.
+    let address = project.fleet.hosts[0].address.to_string();
+    let master =
+        kept_masters(runtime.path()).into_iter().find(|line| line.ends_with(&address)).expect("host 0's master");
+    let pid = master.split_whitespace().next().unwrap().to_owned();
+    assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    project.tick();
+    let outcome = deployer(&["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!((logins(&project, 0), logins(&project, 1)), (3, 2), "only the dead master's host logs in again");
+    assert_eq!(deployer(&["disconnect"]).stdout, "closed 2 kept connections\n");
+}

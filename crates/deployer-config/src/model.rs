@@ -463,6 +463,11 @@ pub struct SshSettings {
     pub forward_agent: bool,
     pub port: Option<u16>,
     pub key_exchange: KeyExchange,
+    /// Seconds a directly reached host's master outlives the run, so the next
+    /// run (a deploy right after `status` or another deploy) reuses it without
+    /// a handshake (`None`: masters end with the run). `deployer disconnect`
+    /// closes them sooner.
+    pub control_persist: Option<u32>,
 }
 
 /// The key exchange ssh offers. Host keys are checked the same either way.

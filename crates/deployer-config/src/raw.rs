@@ -87,6 +87,7 @@ pub(crate) struct RawSsh {
     pub forward_agent: Option<bool>,
     pub port: Option<u16>,
     pub key_exchange: Option<KeyExchange>,
+    pub control_persist: Option<u32>,
 }
 
 /// The `aws:` section.

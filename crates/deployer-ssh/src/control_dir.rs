@@ -31,25 +31,8 @@ pub struct ControlDir {
 impl ControlDir {
     /// `$XDG_RUNTIME_DIR/deployer/<pid>`, else `/tmp/deployer-<uid>/<pid>`.
     pub fn create() -> Result<Self, ControlDirError> {
-        let uid = std::fs::metadata("/proc/self").map_or(0, |metadata| metadata.uid());
-        let pid = std::process::id();
-        let mut tried = Vec::new();
-        let runtime = std::env::var("XDG_RUNTIME_DIR").ok().filter(|dir| !dir.is_empty());
-        let bases = runtime
-            .map(|dir| Utf8PathBuf::from(dir).join("deployer"))
-            .into_iter()
-            .chain([Utf8PathBuf::from(format!("/tmp/deployer-{uid}"))]);
-        for base in bases {
-            let path = base.join(pid.to_string());
-            if path.as_str().len() > MAX_LENGTH {
-                tried.push(path.to_string());
-                continue;
-            }
-            private_directory(&base, uid)?;
-            private_directory(&path, uid)?;
-            return Ok(Self { path });
-        }
-        Err(ControlDirError::TooLong { tried: tried.join("`, `") })
+        let path = private_under_base(&std::process::id().to_string(), true)?;
+        Ok(Self { path })
     }
 
     pub fn path(&self) -> &Utf8Path {
@@ -73,12 +56,46 @@ impl Drop for ControlDir {
     }
 }
 
+/// `<base>/<name>` in the first base short enough for sockets, where `<base>` is
+/// `$XDG_RUNTIME_DIR/deployer`, else `/tmp/deployer-<uid>`: both private to
+/// this user (created 0700 when `create`, else only checked). Shared by the
+/// runs' directories and the persistent masters' (`persist.rs`).
+pub(crate) fn private_under_base(name: &str, create: bool) -> Result<Utf8PathBuf, ControlDirError> {
+    let uid = std::fs::metadata("/proc/self").map_or(0, |metadata| metadata.uid());
+    let mut tried = Vec::new();
+    let runtime = std::env::var("XDG_RUNTIME_DIR").ok().filter(|dir| !dir.is_empty());
+    let bases = runtime
+        .map(|dir| Utf8PathBuf::from(dir).join("deployer"))
+        .into_iter()
+        .chain([Utf8PathBuf::from(format!("/tmp/deployer-{uid}"))]);
+    for base in bases {
+        let path = base.join(name);
+        if path.as_str().len() > MAX_LENGTH {
+            tried.push(path.to_string());
+            continue;
+        }
+        if create {
+            private_directory(&base, uid)?;
+            private_directory(&path, uid)?;
+        } else {
+            checked_private(&path, uid)?;
+        }
+        return Ok(path);
+    }
+    Err(ControlDirError::TooLong { tried: tried.join("`, `") })
+}
+
 fn private_directory(path: &Utf8Path, uid: u32) -> Result<(), ControlDirError> {
     match std::fs::DirBuilder::new().mode(0o700).create(path) {
         Ok(()) => {}
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(source) => return Err(ControlDirError::Create { path: path.to_owned(), source }),
     }
+    checked_private(path, uid)
+}
+
+/// `path` is a directory owned by `uid`, mode 0700, not a symlink.
+fn checked_private(path: &Utf8Path, uid: u32) -> Result<(), ControlDirError> {
     let metadata =
         std::fs::symlink_metadata(path).map_err(|source| ControlDirError::Create { path: path.to_owned(), source })?;
     // Reads as the permission bits it checks; `trailing_zeros` would not.

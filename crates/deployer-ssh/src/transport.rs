@@ -13,6 +13,7 @@ use openssh::{ControlPersist, Session, SessionBuilder, Stdio};
 use tokio::io::AsyncWriteExt;
 
 use crate::control_dir::ControlDir;
+use crate::persist::{self, PersistDir};
 
 /// How long an idle master survives if deployer dies without closing it.
 const ORPHAN_LIFETIME_SECONDS: usize = 60;
@@ -36,6 +37,9 @@ pub struct SshSettings {
     /// `--gateway`: the bastion of every host, whatever the configuration says.
     pub forced_gateway: Option<HostString>,
     pub forward_agent: bool,
+    /// `ssh.control_persist`: seconds a directly reached host's master
+    /// outlives the run, for the next run to reuse.
+    pub control_persist: Option<u32>,
 }
 
 /// Local hosts run here; every other host through its own `ControlMaster`.
@@ -43,11 +47,21 @@ pub struct FleetTransport {
     settings: SshSettings,
     control: ControlDir,
     config_file: Utf8PathBuf,
-    sessions: Mutex<HashMap<usize, Arc<Session>>>,
+    /// What `config_file` holds: part of a kept master's key.
+    config_text: String,
+    /// Where masters that outlive the run live, with `ssh.control_persist`.
+    persist: Option<PersistDir>,
+    sessions: Mutex<HashMap<usize, HostSession>>,
     /// Per gateway (by host string): its master and the ssh configuration that
     /// reaches hosts through it, or why it could not be reached. Connected once,
     /// when the first host behind it connects.
     gateways: tokio::sync::Mutex<HashMap<String, Result<GatewayMaster, String>>>,
+}
+
+/// A host's master, and whether it is kept after the run (`ssh.control_persist`).
+struct HostSession {
+    session: Arc<Session>,
+    kept: bool,
 }
 
 /// A gateway's one authenticated connection, shared by every host behind it.
@@ -61,12 +75,16 @@ impl FleetTransport {
     pub fn new(settings: SshSettings) -> Result<Self, crate::ControlDirError> {
         let control = ControlDir::create()?;
         let config_file = control.path().join("ssh_config");
-        std::fs::write(&config_file, config_text(&settings, None))
+        let text = config_text(&settings, None);
+        std::fs::write(&config_file, &text)
             .map_err(|source| crate::ControlDirError::Create { path: config_file.clone(), source })?;
+        let persist = settings.control_persist.map(|_| PersistDir::open()).transpose()?;
         Ok(Self {
             settings,
             control,
             config_file,
+            config_text: text,
+            persist,
             sessions: Mutex::new(HashMap::new()),
             gateways: tokio::sync::Mutex::new(HashMap::new()),
         })
@@ -142,7 +160,7 @@ impl FleetTransport {
             return known.as_ref().map(|master| master.config_file.clone()).map_err(|error| gateway_error(&key, error));
         }
         let builder = self.builder(gateway.user.as_deref(), gateway.port, &self.config_file, false);
-        let master = match self.connect_with_retries(&builder, &gateway.host).await {
+        let master = match self.connect_with_retries(&builder, &gateway.host, None).await {
             Ok((session, _)) => {
                 let config_file = self.control.path().join(format!("ssh_config.gateway{}", gateways.len()));
                 let proxy = proxy_command(&self.config_file, session.control_socket(), gateway);
@@ -172,6 +190,7 @@ impl FleetTransport {
         &self,
         builder: &SessionBuilder,
         destination: &str,
+        kept: Option<&Utf8Path>,
     ) -> Result<(Session, Connected), String> {
         let attempts = self.settings.connection_attempts.max(1);
         let mut connected = Connected::default();
@@ -179,7 +198,11 @@ impl FleetTransport {
         loop {
             // No tokio timeout around this: a cancelled connect leaks the master.
             // `ConnectTimeout` and `BatchMode` make ssh give up by itself.
-            let error = match builder.connect_mux(destination).await {
+            let started = match kept {
+                Some(slot) => launch_kept(builder, destination, slot).await,
+                None => builder.connect_mux(destination).await,
+            };
+            let error = match started {
                 Ok(session) => return Ok((session, connected)),
                 Err(error) => describe(&error),
             };
@@ -212,7 +235,31 @@ impl FleetTransport {
     }
 
     fn session(&self, index: usize) -> Option<Arc<Session>> {
-        self.sessions.lock().expect("not poisoned").get(&index).cloned()
+        self.sessions.lock().expect("not poisoned").get(&index).map(|host| host.session.clone())
+    }
+
+    /// `host`'s kept master: reused when it still answers, else started (and
+    /// kept). A master that no longer answers is told to exit and forgotten.
+    async fn connect_kept(
+        &self,
+        persist: &PersistDir,
+        host: &PlanHost,
+        seconds: u32,
+    ) -> Result<(Session, Connected), TransportError> {
+        let slot = persist.slot(&self.config_text, host.user.as_deref(), &host.host, host.port);
+        let socket = slot.join("master");
+        if socket.exists() {
+            let session = Session::resume_mux(socket.into_std_path_buf().into_boxed_path(), None);
+            if session.check().await.is_ok() {
+                return Ok((session, Connected::default()));
+            }
+        }
+        let stale = slot.clone();
+        let _ = tokio::task::spawn_blocking(move || persist::exit_and_remove(&stale)).await;
+        let mut builder = self.builder(host.user.as_deref(), host.port, &self.config_file, false);
+        let idle = NonZeroUsize::new(seconds as usize).unwrap_or(NonZeroUsize::MIN);
+        builder.control_directory(persist.path()).control_persist(ControlPersist::IdleFor(idle));
+        self.connect_with_retries(&builder, &host.host, Some(&slot)).await.map_err(TransportError::Connect)
     }
 }
 
@@ -227,16 +274,26 @@ impl Transport for FleetTransport {
             Some(gateway) => self.through(gateway).await?,
             None => self.config_file.clone(),
         };
-        let builder = self.builder(host.user.as_deref(), host.port, &config_file, host.launch.is_some());
-        let (session, connected) =
-            self.connect_with_retries(&builder, &host.host).await.map_err(TransportError::Connect)?;
-        self.sessions.lock().expect("not poisoned").insert(index, Arc::new(session));
+        // Kept only when reached directly: a gateway's master ends with the run.
+        let kept = self
+            .persist
+            .as_ref()
+            .zip(self.settings.control_persist)
+            .filter(|_| gateway.is_none() && host.launch.is_none());
+        let (session, connected) = if let Some((persist, seconds)) = kept {
+            self.connect_kept(persist, host, seconds).await?
+        } else {
+            let builder = self.builder(host.user.as_deref(), host.port, &config_file, host.launch.is_some());
+            self.connect_with_retries(&builder, &host.host, None).await.map_err(TransportError::Connect)?
+        };
+        let session = HostSession { session: Arc::new(session), kept: kept.is_some() };
+        self.sessions.lock().expect("not poisoned").insert(index, session);
         Ok(connected)
     }
 
     async fn disconnect(&self, index: usize) {
         let session = self.sessions.lock().expect("not poisoned").remove(&index);
-        if let Some(session) = session {
+        if let Some(HostSession { session, kept }) = session {
             match Arc::try_unwrap(session) {
                 Ok(session) => {
                     // The master exits on its own time after a close; the budget
@@ -249,7 +306,7 @@ impl Transport for FleetTransport {
                 }
                 // Still in use (cannot happen between phases); `close` at the end of the run gets it.
                 Err(session) => {
-                    self.sessions.lock().expect("not poisoned").insert(index, session);
+                    self.sessions.lock().expect("not poisoned").insert(index, HostSession { session, kept });
                 }
             }
         }
@@ -295,8 +352,16 @@ impl Transport for FleetTransport {
     }
 
     async fn close(&self) {
-        let sessions: Vec<Arc<Session>> =
-            self.sessions.lock().expect("not poisoned").drain().map(|(_, session)| session).collect();
+        // Kept masters stay for the next run (a resumed session's drop leaves
+        // its master alone); every other is closed.
+        let sessions: Vec<Arc<Session>> = self
+            .sessions
+            .lock()
+            .expect("not poisoned")
+            .drain()
+            .filter(|(_, host)| !host.kept)
+            .map(|(_, host)| host.session)
+            .collect();
         for session in sessions {
             if let Ok(session) = Arc::try_unwrap(session) {
                 // A master that logged something makes close() report it; it is closed all the same.
@@ -381,6 +446,15 @@ fn proxy_command(config_file: &Utf8Path, socket: &std::path::Path, gateway: &Hos
             .map_err(|_| format!("`{word}` cannot be quoted for the shell"))
     };
     Ok(format!("ssh -F {} -S {} -W %h:%p -- {}", quote(config_file.as_str())?, quote(socket)?, quote(&destination)?))
+}
+
+/// Starts a master that outlives the run, and moves its directory to `slot`,
+/// where the next run finds it. Should another run have put one there first,
+/// this one stays where it started and expires on its own.
+async fn launch_kept(builder: &SessionBuilder, destination: &str, slot: &Utf8Path) -> Result<Session, openssh::Error> {
+    let started = builder.launch_master(destination).await?.keep();
+    let home = if std::fs::rename(&started, slot).is_ok() { slot.as_std_path().to_owned() } else { started };
+    Ok(Session::resume_mux(home.join("master").into_boxed_path(), Some(home.join("log").into_boxed_path())))
 }
 
 fn gateway_error(gateway: &str, error: &str) -> TransportError {

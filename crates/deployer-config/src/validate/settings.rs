@@ -87,6 +87,9 @@ impl Validator<'_> {
             forward_agent: raw.forward_agent.unwrap_or(false),
             port: raw.port,
             key_exchange: raw.key_exchange.unwrap_or_default(),
+            control_persist: raw
+                .control_persist
+                .map(|seconds| self.in_range(&path.key("control_persist"), Some(seconds), seconds, 1..=DAY)),
         }
     }
 
