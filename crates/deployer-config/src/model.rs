@@ -444,8 +444,9 @@ pub enum SshAddress {
 #[derive(Debug, Clone, Serialize)]
 pub struct SshSettings {
     pub connect_timeout: u32,
-    /// Handshakes in flight at once: sshd's `MaxStartups` (10:30:100 by default)
-    /// starts dropping unauthenticated connections past 10.
+    /// Handshakes in flight at once to one sshd (host and port): its
+    /// `MaxStartups` (10:30:100 by default) starts dropping unauthenticated
+    /// connections past 10. Distinct hosts connect in parallel (at most 64).
     pub connect_concurrency: u32,
     /// New handshakes started per second at most (`None`: as fast as
     /// `connect_concurrency` allows).

@@ -34,7 +34,8 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 context.connections.release(index);
                 (index, result)
             })
-            .buffer_unordered(self.options.connect_concurrency.max(1))
+            // The handshakes' own slots (per sshd and fleet-wide) bound them.
+            .buffer_unordered(super::connections::MAX_HANDSHAKES)
             .collect()
             .await;
         let mut fatal = false;
@@ -82,8 +83,8 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             self.transport.disconnect(idle).await;
             context.connections.closed(idle);
         }
-        let permit = context.connections.handshake().await;
         let host = context.host(self.plan, index);
+        let permit = context.connections.handshake(&destination(&host)).await;
         if host.launch.is_some() && !context.cloud.lock().expect("not poisoned").launched.contains_key(&index) {
             context.connections.failed(index);
             return Err("its server was never launched".to_owned());
@@ -107,4 +108,10 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             }
         }
     }
+}
+
+/// The sshd a host's handshake reaches: its address and port (hosts named twice,
+/// or behind one address, share it).
+fn destination(host: &deployer_plan::PlanHost) -> String {
+    format!("{}:{}", host.host, host.port.unwrap_or(22))
 }

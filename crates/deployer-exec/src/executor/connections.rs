@@ -8,16 +8,20 @@
 //! so the hosts that finished first are the ones the next phase needs first (LRU
 //! would close exactly those).
 //!
-//! Every new connection waits for one of `connect_concurrency` handshake slots,
-//! and, with `connect_rate`, for its turn in a schedule of evenly spaced starts,
-//! so no phase (reconnects included) storms sshd's `MaxStartups`.
+//! Every new connection waits for one of `connect_concurrency` handshake slots
+//! of its destination (host and port: one sshd, whose `MaxStartups` counts the
+//! unauthenticated connections it has at once), for one of
+//! [`MAX_HANDSHAKES`] across the fleet (each is an `ssh` process), and, with
+//! `connect_rate`, for its turn in a schedule of evenly spaced starts, so no
+//! phase (reconnects included) storms an sshd. Distinct hosts do not wait for
+//! each other's handshakes beyond the fleet-wide bound.
 
-use std::collections::{BTreeSet, VecDeque};
-use std::sync::Mutex;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 /// What a host must do before it works.
@@ -39,11 +43,20 @@ struct Pool {
     closing: BTreeSet<usize>,
 }
 
+/// Handshakes in flight at once across the fleet: each is an `ssh` process and
+/// most of a core for its key exchange, so more than this only queues them in
+/// the kernel instead of here.
+pub const MAX_HANDSHAKES: usize = 64;
+
 pub(crate) struct Connections {
     limit: Option<usize>,
     pool: Mutex<Pool>,
     changed: Notify,
+    /// Fleet-wide handshake slots.
     handshakes: Semaphore,
+    /// Handshake slots per destination sshd, `per_destination` each.
+    destinations: Mutex<HashMap<String, Arc<Semaphore>>>,
+    per_destination: usize,
     schedule: Option<Schedule>,
     /// Connections started during the run (reconnects included; one that then
     /// failed counts too).
@@ -58,7 +71,9 @@ impl Connections {
             limit: limit.map(|limit| limit.max(1)),
             pool: Mutex::new(Pool::default()),
             changed: Notify::new(),
-            handshakes: Semaphore::new(concurrency.max(1)),
+            handshakes: Semaphore::new(MAX_HANDSHAKES),
+            destinations: Mutex::new(HashMap::new()),
+            per_destination: concurrency.max(1),
             schedule: rate.map(Schedule::per_second),
             opened: AtomicUsize::new(0),
             dropped_handshakes: AtomicU32::new(0),
@@ -126,15 +141,23 @@ impl Connections {
         self.changed.notify_waiters();
     }
 
-    /// Waits for a handshake slot and for this connect's turn; the permit is held
-    /// for the handshake.
-    pub(super) async fn handshake(&self) -> tokio::sync::SemaphorePermit<'_> {
-        let permit = self.handshakes.acquire().await.expect("the semaphore is never closed");
+    /// Waits for a handshake slot of `destination` (`host:port`) and of the
+    /// fleet, and for this connect's turn; the permits are held for the handshake.
+    pub(super) async fn handshake(&self, destination: &str) -> Handshake<'_> {
+        let semaphore = self
+            .destinations
+            .lock()
+            .expect("not poisoned")
+            .entry(destination.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_destination)))
+            .clone();
+        let destination = semaphore.acquire_owned().await.expect("the semaphore is never closed");
+        let fleet = self.handshakes.acquire().await.expect("the semaphore is never closed");
         if let Some(schedule) = &self.schedule {
             tokio::time::sleep_until(schedule.next_start(Instant::now())).await;
         }
         self.opened.fetch_add(1, Ordering::Relaxed);
-        permit
+        Handshake { _destination: destination, _fleet: fleet }
     }
 
     /// Connections open now.
@@ -142,6 +165,12 @@ impl Connections {
     fn open_count(&self) -> usize {
         self.pool.lock().expect("not poisoned").open.len()
     }
+}
+
+/// The slots one handshake holds until it is done.
+pub(super) struct Handshake<'a> {
+    _destination: OwnedSemaphorePermit,
+    _fleet: SemaphorePermit<'a>,
 }
 
 /// Evenly spaced start times: at most `rate` per second, without bursts.
@@ -222,6 +251,23 @@ mod tests {
         let later = t0 + Duration::from_secs(10);
         assert_eq!(schedule.next_start(later), later);
         assert_eq!(schedule.next_start(later) - later, Duration::from_millis(250));
+    }
+
+    #[tokio::test]
+    async fn handshakes_wait_for_their_own_sshd_not_for_other_hosts() {
+        let connections = Connections::new(None, 2, None);
+        let first = connections.handshake("web1:22").await;
+        let _second = connections.handshake("web1:22").await;
+        // web1's sshd has two handshakes in flight: a third waits ...
+        let third = connections.handshake("web1:22");
+        tokio::pin!(third);
+        assert!(futures::poll!(third.as_mut()).is_pending());
+        // ... while another host's starts at once.
+        let other = connections.handshake("web2:22");
+        tokio::pin!(other);
+        assert!(futures::poll!(other.as_mut()).is_ready());
+        drop(first);
+        assert!(futures::poll!(third.as_mut()).is_ready());
     }
 
     #[tokio::test]

@@ -174,7 +174,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                     }
                 }
             })
-            .buffer_unordered(self.options.connect_concurrency.max(1))
+            .buffer_unordered(super::connections::MAX_HANDSHAKES)
             .collect()
             .await;
         let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();

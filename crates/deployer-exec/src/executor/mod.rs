@@ -75,8 +75,8 @@ struct PhaseRun {
     gate_failure: Option<(String, String)>,
 }
 
-/// Handshakes in flight at once by default: sshd's `MaxStartups` (10:30:100)
-/// starts dropping new connections past 10 unauthenticated ones.
+/// Handshakes in flight at once to one sshd by default: its `MaxStartups`
+/// (10:30:100) starts dropping new connections past 10 unauthenticated ones.
 pub const DEFAULT_CONNECT_CONCURRENCY: usize = 8;
 
 #[derive(Debug, Clone)]
@@ -85,7 +85,8 @@ pub struct ExecOptions {
     pub warn_only: bool,
     /// Leave unreachable hosts out instead of stopping before the first phase.
     pub skip_bad_hosts: bool,
-    /// Connections being set up at once.
+    /// Connections being set up at once to one sshd (host and port); across
+    /// the fleet at most `MAX_HANDSHAKES` (64).
     pub connect_concurrency: usize,
     /// New connections started per second at most.
     pub connect_rate: Option<u32>,
