@@ -38,12 +38,29 @@ impl CgroupRun {
 
 struct Group(PathBuf);
 
+/// Numbers each group, so a group an earlier run's processes keep alive never
+/// blocks the next one's name.
+static GROUPS: AtomicU64 = AtomicU64::new(0);
+
 impl Group {
+    /// A new group; processes left in earlier groups of this name (ssh masters
+    /// kept between runs) move into it, so what they do during this run counts.
     fn create(controller: &str, name: &str) -> Self {
-        let path = PathBuf::from(format!("/sys/fs/cgroup/{controller}/{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir(&path);
+        let base = PathBuf::from(format!("/sys/fs/cgroup/{controller}"));
+        let prefix = format!("{name}-{}-", std::process::id());
+        let path = base.join(format!("{prefix}{}", GROUPS.fetch_add(1, Ordering::Relaxed)));
         std::fs::create_dir(&path)
             .unwrap_or_else(|error| panic!("create {} (needs root and cgroup v1): {error}", path.display()));
+        for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+            let old = entry.path();
+            if old == path || !entry.file_name().to_string_lossy().starts_with(&prefix) {
+                continue;
+            }
+            for pid in std::fs::read_to_string(old.join("cgroup.procs")).unwrap_or_default().lines() {
+                let _ = std::fs::write(path.join("cgroup.procs"), pid);
+            }
+            let _ = std::fs::remove_dir(&old);
+        }
         Self(path)
     }
 

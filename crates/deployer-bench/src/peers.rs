@@ -39,7 +39,13 @@ fn shape() -> (Vec<usize>, Vec<u64>, usize) {
         rounds,
     )
 }
-const TOOLS: [&str; 3] = ["deployer", "fabric", "pyinfra"];
+/// deployer as installed; deployer with the settings a team after speed picks
+/// (`tuned`: the peers' key exchange, kept masters, hard-linked releases); the peers.
+const TOOLS: [&str; 4] = ["deployer", "tuned", "fabric", "pyinfra"];
+
+/// What `tuned` adds to the configuration.
+const TUNED_SSH: &str = "  key_exchange: curve25519\n  control_persist: 600\n";
+const TUNED_EXECUTION: &str = "  hardlink_releases: true\n";
 
 struct Setup<'a> {
     deployer: &'a Path,
@@ -60,12 +66,14 @@ pub(crate) fn run(deployer: &Path) {
     let size = crate::mirror::sizeable_repository(&source);
     git(&source, &["gc", "--quiet"]);
     let setup = Setup { deployer, venv, scripts, url: format!("file://{}", source.display()), work, fleet: &fleet };
+    // No master kept by an earlier run may serve this one.
+    disconnect(deployer, &setup.work.join("config"));
     let mut second = 0u32;
     let mut rows = Vec::new();
     for &round_trip in &round_trips {
         for &hosts in &sizes {
             let port = if round_trip == 0 { PORT } else { DELAYED_PORT };
-            let config = deployer_config(&setup, hosts, port);
+            let configs = (deployer_config(&setup, hosts, port, false), deployer_config(&setup, hosts, port, true));
             let mut cold: Vec<Vec<Measure>> = TOOLS.iter().map(|_| Vec::new()).collect();
             let mut warm: Vec<Vec<Measure>> = TOOLS.iter().map(|_| Vec::new()).collect();
             for round in 0..rounds {
@@ -79,12 +87,12 @@ pub(crate) fn run(deployer: &Path) {
                 commit(&source);
                 for &tool in &order {
                     second += 1;
-                    cold[tool].push(deploy(&setup, (TOOLS[tool], true), &config, (hosts, port), second));
+                    cold[tool].push(deploy(&setup, (TOOLS[tool], true), &configs, (hosts, port), second));
                 }
                 commit(&source);
                 for &tool in &order {
                     second += 1;
-                    warm[tool].push(deploy(&setup, (TOOLS[tool], false), &config, (hosts, port), second));
+                    warm[tool].push(deploy(&setup, (TOOLS[tool], false), &configs, (hosts, port), second));
                 }
             }
             let cold: Vec<(Duration, Duration)> = cold.iter().map(|runs| medians(runs)).collect();
@@ -93,6 +101,7 @@ pub(crate) fn run(deployer: &Path) {
             rows.push((hosts, round_trip, cold, warm));
         }
     }
+    disconnect(deployer, &setup.work.join("config"));
     print_table(&rows, size, rounds);
     let work = setup.work.clone();
     drop(setup);
@@ -102,16 +111,27 @@ pub(crate) fn run(deployer: &Path) {
 
 /// The bench's deployer configuration, with the workload's shared file,
 /// migration and five releases, fetching the repository by URL as the peers do.
-fn deployer_config(setup: &Setup<'_>, hosts: usize, port: u16) -> PathBuf {
+/// `tuned`: the `tuned` settings, deploying to the environment `tuned`.
+fn deployer_config(setup: &Setup<'_>, hosts: usize, port: u16, tuned: bool) -> PathBuf {
     let path = write_config(&setup.work, setup.fleet, hosts, port);
     let text = std::fs::read_to_string(&path).unwrap();
     let source = setup.work.join("source");
-    let text = text.replace(&format!("repo: {}\n", source.display()), &format!("repo: {}\n", setup.url)).replace(
+    let mut text = text.replace(&format!("repo: {}\n", source.display()), &format!("repo: {}\n", setup.url)).replace(
         "keep_releases: 3\n",
         "keep_releases: 5\nshared_files: [.env]\nmigrate: {role: web, command: \"true\"}\n",
     );
-    std::fs::write(&path, text).unwrap();
-    path
+    if !tuned {
+        std::fs::write(&path, text).unwrap();
+        return path;
+    }
+    for (section, added) in [("ssh:\n", TUNED_SSH), ("execution:\n", TUNED_EXECUTION)] {
+        assert!(text.contains(section), "the bench configuration has no {section}");
+        text = text.replacen(section, &format!("{section}{added}"), 1);
+    }
+    text = text.replacen("  tool: {", "  tuned: {", 1);
+    let tuned = path.with_file_name(format!("tuned-{}", path.file_name().unwrap().to_string_lossy()));
+    std::fs::write(&tuned, text).unwrap();
+    tuned
 }
 
 /// One deploy by `tool` to the first `hosts` hosts; `second` makes release ids
@@ -121,14 +141,19 @@ fn deployer_config(setup: &Setup<'_>, hosts: usize, port: u16) -> PathBuf {
 fn deploy(
     setup: &Setup<'_>,
     (tool, cold): (&str, bool),
-    config: &Path,
+    (plain, tuned): &(PathBuf, PathBuf),
     (hosts, port): (usize, u16),
     second: u32,
 ) -> Measure {
     let now = format!("2030-01-01T{:02}:{:02}:{:02}Z", second / 3600, (second / 60) % 60, second % 60);
-    if tool == "deployer" {
+    if tool == "deployer" || tool == "tuned" {
+        let (config, environment) = if tool == "tuned" { (tuned, "tuned") } else { (plain, "tool") };
+        if cold {
+            // A cold deploy has no master to reuse (`tuned` keeps them).
+            disconnect(setup.deployer, config);
+        }
         let command = if cold { "create_environment" } else { "deploy_full" };
-        let measure = run_deployer_with(setup.deployer, config, &[command, "tool"], Some(&now));
+        let measure = run_deployer_with(setup.deployer, config, &[command, environment], Some(&now));
         assert!(measure.stderr.iter().any(|(_, line)| line.starts_with("done")), "deployer failed");
         return measure;
     }
@@ -161,10 +186,21 @@ fn deploy(
     Measure::of(run, None)
 }
 
+/// `deployer disconnect`, unmeasured: no master is kept for the next run.
+fn disconnect(deployer: &Path, config: &Path) {
+    let status = Command::new(deployer)
+        .arg("disconnect")
+        .env("HOME", config.parent().unwrap())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "deployer disconnect failed");
+}
+
 /// Every tool's root on the first `hosts` hosts, moved out of the way.
 fn move_aside(fleet: &Fleet, hosts: usize, round: usize) {
     for host in &fleet.hosts[..hosts] {
-        for root in ["tool", "fabric", "pyinfra"] {
+        for root in ["tool", "tuned", "fabric", "pyinfra"] {
             let path = host.files.join(root);
             if path.exists() {
                 std::fs::rename(&path, host.files.join(format!(".aside-{root}-{round}"))).unwrap();
@@ -202,23 +238,24 @@ fn medians(runs: &[Measure]) -> (Duration, Duration) {
 type Row = (usize, u64, Vec<(Duration, Duration)>, Vec<(Duration, Duration)>);
 
 fn print_table(rows: &[Row], size: f64, rounds: usize) {
-    println!("Repository: 2,000 files, {size:.1} MB working tree, packed. Medians of {rounds} interleaved rounds.\n");
+    println!("Repository: 2,000 files, {size:.1} MB working tree, packed. Medians of {rounds} interleaved rounds.");
     println!(
-        "| N | RTT | deploy | deployer wall | Fabric wall | pyinfra wall | best peer / deployer | deployer CPU | Fabric CPU | pyinfra CPU |"
+        "`tuned`: deployer with `ssh.key_exchange: curve25519`, `ssh.control_persist: 600`, `execution.hardlink_releases: true`.\n"
     );
-    println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| N | RTT | deploy | deployer | tuned | Fabric | pyinfra | best peer / deployer | best peer / tuned | CPU deployer | CPU tuned | CPU Fabric | CPU pyinfra |"
+    );
+    println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (hosts, round_trip, cold, warm) in rows {
         for (kind, runs) in [("cold", cold), ("warm", warm)] {
-            let best_peer = runs[1].0.min(runs[2].0);
+            let best_peer = runs[2].0.min(runs[3].0).as_secs_f64();
+            let [deployer, tuned, fabric, pyinfra] = [0, 1, 2, 3].map(|tool| runs[tool].0.as_secs_f64());
+            let [cpu_deployer, cpu_tuned, cpu_fabric, cpu_pyinfra] =
+                [0, 1, 2, 3].map(|tool| runs[tool].1.as_secs_f64());
             println!(
-                "| {hosts} | {round_trip} ms | {kind} | {:.2} s | {:.2} s | {:.2} s | {:.2}x | {:.2} s | {:.2} s | {:.2} s |",
-                runs[0].0.as_secs_f64(),
-                runs[1].0.as_secs_f64(),
-                runs[2].0.as_secs_f64(),
-                best_peer.as_secs_f64() / runs[0].0.as_secs_f64(),
-                runs[0].1.as_secs_f64(),
-                runs[1].1.as_secs_f64(),
-                runs[2].1.as_secs_f64(),
+                "| {hosts} | {round_trip} ms | {kind} | {deployer:.2} s | {tuned:.2} s | {fabric:.2} s | {pyinfra:.2} s | {:.2}x | {:.2}x | {cpu_deployer:.2} s | {cpu_tuned:.2} s | {cpu_fabric:.2} s | {cpu_pyinfra:.2} s |",
+                best_peer / deployer,
+                best_peer / tuned,
             );
         }
     }
