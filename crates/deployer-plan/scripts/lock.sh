@@ -10,7 +10,7 @@
 # input lock_owner
 # input owner_record: protocol::lock_owner::LockOwner::record
 # input held_status: the exit status that means "held by another run"
-mkdir -p -- "$state"
+[ -d "$state" ] || mkdir -p -- "$state"
 if problem=$(mkdir -- "$lock" 2>&1); then
     if ! printf '%s' "$owner_record" >"$lock_owner"; then
         rm -rf -- "$lock"

@@ -29,7 +29,7 @@ if [ "$hardlink" = yes ]; then
     # ctime, so it is not trusted). A file git rewrites is removed first, so the
     # releases linked to the old one keep it. Then the release is hard links to
     # every file: a redeploy writes only what changed.
-    mkdir -p -- "$tree"
+    [ -d "$tree" ] || mkdir -p -- "$tree"
     rm -f -- "$tree_index.lock"
     GIT_INDEX_FILE=$tree_index git --git-dir="$mirror" --work-tree="$tree" -c core.trustctime=false \
         read-tree --reset -u "$commit"

@@ -19,7 +19,7 @@ if [ ! -e "$complete/$release" ]; then
     exit 1
 fi
 before=$(readlink -- "$current" 2>/dev/null || true)
-mkdir -p -- "$undo"
+[ -d "$undo" ] || mkdir -p -- "$undo"
 printf '%s' "$before" >"$undo/current.tmp"
 mv -f -- "$undo/current.tmp" "$undo/current"
 if [ -f "$previous" ]; then cp -f -- "$previous" "$undo/previous"; else rm -f -- "$undo/previous"; fi

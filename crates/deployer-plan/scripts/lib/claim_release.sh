@@ -16,7 +16,10 @@ claim_release() {
         echo "deployer: release $release already exists on this host (another deploy of this commit in the same second?); it was left alone" >&2
         exit 1
     fi
-    mkdir -p -- "$releases" "$shared" "$complete" "$created"
+    # Test first: mkdir is a process, and these exist after the first deploy.
+    if ! { [ -d "$releases" ] && [ -d "$shared" ] && [ -d "$complete" ] && [ -d "$created" ]; }; then
+        mkdir -p -- "$releases" "$shared" "$complete" "$created"
+    fi
     mkdir -- "$release_dir"
     printf '%s\n' "$run" >"$created/$release"
 }

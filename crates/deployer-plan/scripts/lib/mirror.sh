@@ -28,18 +28,23 @@ update_mirror() {
         esac
         mv -- "$mirror_partial" "$mirror"
     fi
-    if ! git -C "$mirror" cat-file -e "$commit^{commit}" 2>/dev/null; then
-        # A mirror made by a full clone stays full; a shallow one stays shallow.
-        if [ "$(git -C "$mirror" rev-parse --is-shallow-repository)" = true ]; then
-            fetched=$(git -C "$mirror" fetch --quiet --depth=1 -- "$repo" "+$commit:refs/deployer/pinned" 2>&1) || true
-        else
-            fetched=$(git -C "$mirror" fetch --quiet -- "$repo" "+$commit:refs/deployer/pinned" 2>&1) || true
-        fi
-        if ! git -C "$mirror" cat-file -e "$commit^{commit}" 2>/dev/null; then
-            git -C "$mirror" fetch --quiet --prune -- "$repo" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' ||
-                printf '%s\n' "$fetched" >&2
-        fi
+    # Every process counts on a large fleet's hosts: the common case (the
+    # commit fetched, or already there) runs git as few times as it can.
+    if git -C "$mirror" cat-file -e "$commit^{commit}" 2>/dev/null; then
+        return 0
     fi
+    # A mirror made by a full clone stays full; a shallow one (git keeps its
+    # boundary in `shallow`) stays shallow.
+    depth=
+    if [ -f "$mirror/shallow" ]; then depth=--depth=1; fi
+    # No automatic maintenance after it (one process less; gc.auto for git before 2.29).
+    fetched=$(git -C "$mirror" -c maintenance.auto=false -c gc.auto=0 fetch --quiet ${depth:+"$depth"} -- \
+        "$repo" "+$commit:refs/deployer/pinned" 2>&1) || true
+    if git -C "$mirror" cat-file -e "$commit^{commit}" 2>/dev/null; then
+        return 0
+    fi
+    git -C "$mirror" fetch --quiet --prune -- "$repo" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' ||
+        printf '%s\n' "$fetched" >&2
     git -C "$mirror" cat-file -e "$commit^{commit}" || {
         echo "deployer: commit $commit is not in $repo" >&2
         exit 1
