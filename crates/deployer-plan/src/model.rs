@@ -132,7 +132,7 @@ pub struct Phase {
     pub concurrency: Concurrency,
     /// Per host (indices into [`Plan::hosts`]), the steps it runs, in order.
     pub work: Vec<HostWork>,
-    /// What undoes this phase on a host that completed it, if a later phase fails.
+    /// What undoes this phase on a host where it started, if it or a later phase fails.
     pub undo: Vec<HostWork>,
     /// Values derived from every host's state report (the rollback target), which
     /// later steps use; the hosts must agree on them.
@@ -142,7 +142,7 @@ pub struct Phase {
     /// machine running deployer.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cloud: Vec<CloudStep>,
-    /// What undoes this phase's cloud steps if a later phase fails, in order.
+    /// What undoes this phase's cloud steps if it or a later phase fails, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cloud_undo: Vec<CloudStep>,
     /// Hosts whose servers this phase's cloud steps terminate: once it

@@ -91,7 +91,7 @@ impl Plan {
                 let _ = writeln!(out, "  then these servers are gone (with their locks): {}", names.join(", "));
             }
             if !phase.cloud_undo.is_empty() {
-                let _ = writeln!(out, "  if a later phase fails:");
+                let _ = writeln!(out, "  if this phase or a later one fails:");
                 write_cloud(out, &phase.cloud_undo, "    ");
             }
             return;
@@ -139,7 +139,7 @@ impl Plan {
         }
         self.write_groups(out, &phase.work, "  ");
         if !phase.undo.is_empty() {
-            let _ = writeln!(out, "  if a later phase fails, on each host that finished this one:");
+            let _ = writeln!(out, "  if this phase or a later one fails, on each host where this one started:");
             self.write_groups(out, &phase.undo, "    ");
         }
     }
