@@ -56,6 +56,22 @@ impl Drop for ControlDir {
     }
 }
 
+/// `ssh -O exit` for the master whose socket is `<directory>/master` (where the
+/// `openssh` crate puts it), if there is one.
+pub(crate) fn exit_master(directory: &std::path::Path) {
+    let socket = directory.join("master");
+    if socket.exists() {
+        let _ = std::process::Command::new("ssh")
+            .arg("-S")
+            .arg(&socket)
+            .args(["-O", "exit", "deployer"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
 /// `<base>/<name>` in the first base short enough for sockets, where `<base>` is
 /// `$XDG_RUNTIME_DIR/deployer`, else `/tmp/deployer-<uid>`: both private to
 /// this user (created 0700 when `create`, else only checked). Shared by the

@@ -15,7 +15,7 @@ use std::hash::{Hash, Hasher};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::control_dir::{ControlDirError, private_under_base};
+use crate::control_dir::{ControlDirError, exit_master, private_under_base};
 
 /// The directory's name under the base.
 const NAME: &str = "p";
@@ -47,17 +47,7 @@ impl PersistDir {
 
 /// `ssh -O exit` for the master in `slot`, then its directory removed.
 pub(crate) fn exit_and_remove(slot: &Utf8Path) {
-    let socket = slot.join("master");
-    if socket.exists() {
-        let _ = std::process::Command::new("ssh")
-            .arg("-S")
-            .arg(socket.as_std_path())
-            .args(["-O", "exit", "deployer"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
+    exit_master(slot.as_std_path());
     let _ = std::fs::remove_dir_all(slot);
 }
 

@@ -106,17 +106,7 @@ impl FleetTransport {
     fn exit_masters(control_directory: &Utf8Path) {
         let Ok(entries) = std::fs::read_dir(control_directory) else { return };
         for entry in entries.flatten() {
-            let socket = entry.path().join("master");
-            if socket.exists() {
-                let _ = std::process::Command::new("ssh")
-                    .arg("-S")
-                    .arg(&socket)
-                    .args(["-O", "exit", "deployer"])
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .status();
-            }
+            crate::control_dir::exit_master(&entry.path());
         }
     }
 

@@ -3,29 +3,26 @@
 
 use super::*;
 
-/// A lock phase of `hosts` hosts whose first host leads; host `index` runs
-/// its lock step `lock(index)` then `then(index)`.
-fn leading(hosts: usize, lock: impl Fn(usize) -> String, then: impl Fn(usize) -> Vec<Step>) -> Phase {
+/// A plan of one lock phase on `hosts` hosts whose first host leads; host
+/// `index` runs its lock step `lock(index)` then `then(index)`.
+fn leading(hosts: usize, lock: impl Fn(usize) -> String, then: impl Fn(usize) -> Vec<Step>) -> Plan {
     let mut phase = phase("lock+prepare", hosts, POOL, |host| {
         let mut steps = vec![step(StepKind::Lock, "lock", &lock(host))];
         steps.extend(then(host));
         steps
     });
     phase.leads = true;
-    phase
+    plan(hosts, vec![phase])
 }
 
 #[tokio::test]
 async fn a_leader_whose_lock_is_held_keeps_every_other_host_from_starting() {
     let fixture = fixture();
     let log = fixture.log.display().to_string();
-    let plan = plan(
+    let plan = leading(
         3,
-        vec![leading(
-            3,
-            |host| format!("echo 'lock {host}' >> '{log}'\n[ {host} -ne 0 ] || exit 75"),
-            logged(&fixture.log, "prepare", ""),
-        )],
+        |host| format!("echo 'lock {host}' >> '{log}'\n[ {host} -ne 0 ] || exit 75"),
+        logged(&fixture.log, "prepare", ""),
     );
     let (outcome, _) = execute(&plan, ExecOptions::default(), vec![]).await;
     assert_eq!(outcome.status, RunStatus::LockHeld);
@@ -39,22 +36,19 @@ async fn the_others_start_when_the_leaders_lock_ends_not_when_its_work_does() {
     let log = fixture.log.display().to_string();
     // The leader's second step waits for host 1's: it finishes only if host 1
     // started while the leader was still at work.
-    let plan = plan(
+    let plan = leading(
         2,
-        vec![leading(
-            2,
-            |_| "true".to_owned(),
-            |host| {
-                let script = if host == 0 {
-                    format!(
-                        "n=0\nuntil grep -qx 'prepare 1' '{log}'; do n=$((n + 1)); [ $n -lt 200 ] || exit 9; sleep 0.05; done"
-                    )
-                } else {
-                    format!("echo 'prepare {host}' >> '{log}'")
-                };
-                vec![step(StepKind::Command, "prepare", &script)]
-            },
-        )],
+        |_| "true".to_owned(),
+        |host| {
+            let script = if host == 0 {
+                format!(
+                    "n=0\nuntil grep -qx 'prepare 1' '{log}'; do n=$((n + 1)); [ $n -lt 200 ] || exit 9; sleep 0.05; done"
+                )
+            } else {
+                format!("echo 'prepare {host}' >> '{log}'")
+            };
+            vec![step(StepKind::Command, "prepare", &script)]
+        },
     );
     let (outcome, _) = execute(&plan, ExecOptions::default(), vec![]).await;
     assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
@@ -64,19 +58,16 @@ async fn the_others_start_when_the_leaders_lock_ends_not_when_its_work_does() {
 async fn the_others_never_start_before_the_leaders_lock_ended() {
     let fixture = fixture();
     let log = fixture.log.display().to_string();
-    let plan = plan(
+    let plan = leading(
         4,
-        vec![leading(
-            4,
-            |host| {
-                if host == 0 {
-                    format!("sleep 0.3\necho 'locked 0' >> '{log}'")
-                } else {
-                    format!("echo 'lock {host}' >> '{log}'")
-                }
-            },
-            |_| Vec::new(),
-        )],
+        |host| {
+            if host == 0 {
+                format!("sleep 0.3\necho 'locked 0' >> '{log}'")
+            } else {
+                format!("echo 'lock {host}' >> '{log}'")
+            }
+        },
+        |_| Vec::new(),
     );
     let (outcome, _) = execute(&plan, ExecOptions::default(), vec![]).await;
     assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
