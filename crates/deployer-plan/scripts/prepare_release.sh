@@ -20,6 +20,7 @@
 # input tree_index
 # library claim_release
 # library mirror
+# library flush
 claim_release
 update_mirror
 if [ "$hardlink" = yes ]; then
@@ -33,6 +34,10 @@ if [ "$hardlink" = yes ]; then
     rm -f -- "$tree_index.lock"
     GIT_INDEX_FILE=$tree_index git --git-dir="$mirror" --work-tree="$tree" -c core.trustctime=false \
         read-tree --reset -u "$commit"
+    # The files git just wrote are the ones only the tree links (every other file
+    # is in an earlier release too): flushed here, once, while the link count
+    # still tells them apart.
+    flush_paths "$tree" -type f -links 1
     if ! cp -al -- "$tree/." "$release_dir/" 2>/dev/null; then
         # releases/ on another filesystem than .deployer/: copies, then.
         rm -rf -- "$release_dir"

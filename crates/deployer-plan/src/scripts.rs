@@ -76,6 +76,7 @@ fn library(name: &str) -> &'static str {
     match name {
         "claim_release" => include_str!("../scripts/lib/claim_release.sh"),
         "commands" => include_str!("../scripts/lib/commands.sh"),
+        "flush" => include_str!("../scripts/lib/flush.sh"),
         "live_release" => include_str!("../scripts/lib/live_release.sh"),
         "mirror" => include_str!("../scripts/lib/mirror.sh"),
         "release_paths" => include_str!("../scripts/lib/release_paths.sh"),

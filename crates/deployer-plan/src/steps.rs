@@ -211,10 +211,16 @@ impl StepBuilder<'_> {
     }
 
     /// Flushes the release to disk, marks it complete and records it as prepared.
-    pub fn mark_complete(&self, id: &str, history_entry: String) -> Step {
+    /// `hardlink`: the release is hard links into the host's pristine checkout,
+    /// whose new files the prepare flushed.
+    pub fn mark_complete(&self, id: &str, history_entry: String, hardlink: bool) -> Step {
         let script = self.fill(
             scripts::MARK_COMPLETE,
-            vec![("release", Value::word(id)), ("history_entry", Value::Word(history_entry))],
+            vec![
+                ("release", Value::word(id)),
+                ("hardlink", Value::word(if hardlink { "yes" } else { "no" })),
+                ("history_entry", Value::Word(history_entry)),
+            ],
         );
         self.step(StepKind::MarkComplete, "mark the release complete", script)
     }

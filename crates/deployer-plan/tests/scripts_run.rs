@@ -686,3 +686,80 @@ fn hardlinked_releases_share_unchanged_files_and_a_change_in_place_never_reaches
     assert_ne!(inode(two.join("lib.txt")), inode(three.join("lib.txt")));
     assert_eq!(std::fs::read_to_string(two.join("lib.txt")).unwrap(), "LIBRARY\n");
 }
+
+/// Runs `body` with a `sync` on the steps' PATH that only records what it was
+/// given, and returns the paths it was asked to flush (relative to the host's
+/// root) and every option it was passed.
+fn recording_flushes(fixture: &Fixture, body: impl FnOnce()) -> (Vec<String>, Vec<String>) {
+    let bin = fixture.root.join("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = fixture.root.join("flushed.log");
+    std::fs::write(bin.join("sync"), "#!/bin/sh\nfor path; do printf '%s\\n' \"$path\"; done >>\"$SYNC_LOG\"\n")
+        .unwrap();
+    std::fs::set_permissions(bin.join("sync"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap());
+    with_step_env(&[("PATH", &path), ("SYNC_LOG", log.as_str())], body);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    std::fs::remove_file(&log).ok();
+    let host = format!("{}/", fixture.root.join("hosts/testing"));
+    let (options, paths): (Vec<String>, Vec<String>) =
+        text.lines().map(str::to_owned).partition(|l| l.starts_with('-'));
+    (paths.iter().map(|path| path.strip_prefix(&host).unwrap_or(path).to_owned()).collect(), options)
+}
+
+#[test]
+fn the_durability_flush_covers_the_release_and_nothing_else() {
+    let fixture = url_fixture();
+    std::fs::write(fixture.root.join("source/lib.txt"), "library\n").unwrap();
+    let stamp = "20261123T000001Z";
+    let pinned = commit(&fixture, "one");
+    let plan = plan(&fixture, CommandSpec::CreateEnvironment, stamp, &pinned);
+    let (flushed, options) = recording_flushes(&fixture, || {
+        run(&plan, &fixture);
+    });
+    let release = format!("releases/{}", plan.release_id.unwrap());
+    assert!(options.iter().all(|option| option == "--"), "never the whole filesystem: {options:?}");
+    for path in ["", "/app.txt", "/lib.txt", "/built.txt", "/config", "/config/app.conf"] {
+        assert!(flushed.contains(&format!("{release}{path}")), "{release}{path} was not flushed: {flushed:?}");
+    }
+    assert!(flushed.contains(&".deployer/complete".to_owned()), "{flushed:?}");
+    // Besides the release: complete/ (its marker) and the root (`current`'s rename).
+    let root = fixture.root.join("hosts/testing").to_string();
+    assert!(
+        flushed.iter().all(|path| path.starts_with(&release) || path == ".deployer/complete" || *path == root),
+        "{flushed:?}"
+    );
+}
+
+#[test]
+fn a_hardlinked_release_flushes_only_the_files_git_or_the_build_wrote() {
+    let mut fixture = url_fixture();
+    let text = std::fs::read_to_string(fixture.root.join("fabulaws-config.yml")).unwrap();
+    std::fs::write(fixture.root.join("fabulaws-config.yml"), format!("{text}execution:\n  hardlink_releases: true\n"))
+        .unwrap();
+    fixture.config = load_config(&fixture.root.join("fabulaws-config.yml"), &[]).unwrap();
+    std::fs::write(fixture.root.join("source/lib.txt"), "library\n").unwrap();
+    let first = commit(&fixture, "one");
+    let (flushed, _) = recording_flushes(&fixture, || {
+        run(&plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &first), &fixture);
+    });
+    for path in [".deployer/tree/app.txt", ".deployer/tree/lib.txt"] {
+        assert!(flushed.contains(&path.to_owned()), "the first deploy wrote {path}: {flushed:?}");
+    }
+
+    let second = commit(&fixture, "two");
+    let plan = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &second);
+    let (flushed, options) = recording_flushes(&fixture, || {
+        run(&plan, &fixture);
+    });
+    let release = format!("releases/{}", plan.release_id.unwrap());
+    assert!(options.iter().all(|option| option == "--"), "never the whole filesystem: {options:?}");
+    let wanted =
+        [".deployer/tree/app.txt".to_owned(), format!("{release}/built.txt"), format!("{release}/config/app.conf")];
+    for path in wanted.iter().chain([&release, &format!("{release}/config")]) {
+        assert!(flushed.contains(path), "{path} was not flushed: {flushed:?}");
+    }
+    for path in [".deployer/tree/lib.txt".to_owned(), format!("{release}/lib.txt"), format!("{release}/app.txt")] {
+        assert!(!flushed.contains(&path), "{path} was flushed again: {flushed:?}");
+    }
+}

@@ -166,7 +166,10 @@ impl Compiler<'_> {
         };
         let verify = self.steps.verify_prepared(id);
         let link = self.steps.link_shared(id, &dirs, &files);
-        let complete = self.steps.mark_complete(id, self.history_entry(EventKind::Prepared, Some(release)).to_line());
+        let hardlinked =
+            self.config.execution.hardlink_releases && self.config.execution.fetch_strategy == FetchStrategy::Git;
+        let complete =
+            self.steps.mark_complete(id, self.history_entry(EventKind::Prepared, Some(release)).to_line(), hardlinked);
         let builds = self
             .by_role(|role| (!role.build.is_empty()).then(|| self.steps.build(id, commit, &role.name, &role.build)));
         // Every undefined name in every template, for every role it renders for, in
