@@ -15,9 +15,9 @@
 # input history_entry: protocol::history::Entry::to_line
 # library flush
 if [ "$hardlink" = yes ]; then
-    flush_paths "$releases/$release" -type f -links 1
+    flush_paths "$releases/$release" -type d -o -type f -links 1
 else
-    flush_paths "$releases/$release"
+    flush_paths "$releases/$release" -type d -o -type f
 fi
 : >"$complete/$release"
 sync -- "$complete" 2>/dev/null || true

@@ -713,11 +713,11 @@ fn the_durability_flush_covers_the_release_and_nothing_else() {
     std::fs::write(fixture.root.join("source/lib.txt"), "library\n").unwrap();
     let stamp = "20261123T000001Z";
     let pinned = commit(&fixture, "one");
-    let plan = plan(&fixture, CommandSpec::CreateEnvironment, stamp, &pinned);
+    let first = plan(&fixture, CommandSpec::CreateEnvironment, stamp, &pinned);
     let (flushed, options) = recording_flushes(&fixture, || {
-        run(&plan, &fixture);
+        run(&first, &fixture);
     });
-    let release = format!("releases/{}", plan.release_id.unwrap());
+    let release = format!("releases/{}", first.release_id.unwrap());
     assert!(options.iter().all(|option| option == "--"), "never the whole filesystem: {options:?}");
     for path in ["", "/app.txt", "/lib.txt", "/built.txt", "/config", "/config/app.conf"] {
         assert!(flushed.contains(&format!("{release}{path}")), "{release}{path} was not flushed: {flushed:?}");
@@ -729,6 +729,18 @@ fn the_durability_flush_covers_the_release_and_nothing_else() {
         flushed.iter().all(|path| path.starts_with(&release) || path == ".deployer/complete" || *path == root),
         "{flushed:?}"
     );
+
+    // Many new files: one flush of the release's filesystem (one journal commit).
+    for file in 0..300 {
+        std::fs::write(fixture.root.join(format!("source/many-{file}.txt")), "many\n").unwrap();
+    }
+    let plan_many = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &commit(&fixture, "two"));
+    let (flushed, options) = recording_flushes(&fixture, || {
+        run(&plan_many, &fixture);
+    });
+    let release = format!("releases/{}", plan_many.release_id.unwrap());
+    assert!(options.contains(&"-f".to_owned()), "{options:?}");
+    assert!(flushed.contains(&release) && !flushed.contains(&format!("{release}/many-1.txt")), "{flushed:?}");
 }
 
 #[test]
@@ -759,7 +771,12 @@ fn a_hardlinked_release_flushes_only_the_files_git_or_the_build_wrote() {
     for path in wanted.iter().chain([&release, &format!("{release}/config")]) {
         assert!(flushed.contains(path), "{path} was not flushed: {flushed:?}");
     }
-    for path in [".deployer/tree/lib.txt".to_owned(), format!("{release}/lib.txt"), format!("{release}/app.txt")] {
+    for path in [
+        ".deployer/tree/lib.txt".to_owned(),
+        ".deployer/tree".to_owned(),
+        format!("{release}/lib.txt"),
+        format!("{release}/app.txt"),
+    ] {
         assert!(!flushed.contains(&path), "{path} was flushed again: {flushed:?}");
     }
 }
