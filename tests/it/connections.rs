@@ -189,3 +189,41 @@ fn kept_masters_spare_the_next_run_its_handshakes_until_disconnect() {
     assert_eq!((logins(&project, 0), logins(&project, 1)), (3, 2), "only the dead master's host logs in again");
     assert_eq!(deployer(&["disconnect"]).stdout, "closed 2 kept connections\n");
 }
+
+/// A restart that kills the other shells of its own ssh connection: the shell
+/// waiting for the next phase (`deployer-ssh`'s `standby.rs`). It waits for that
+/// shell to exist, and records that it killed one.
+const KILL_WAITING_SHELL: &str = r#"# The phase's shell is the ancestor whose parent is the connection's sshd.
+phase=$$
+while :; do
+    parent=$(ps -o ppid= -p "$phase" | tr -d ' ')
+    case $(ps -o comm= -p "$parent") in sshd*) break ;; esac
+    phase=$parent
+done
+tries=0
+until others=$(pgrep -P "$parent" | grep -vx "$phase"); do
+    tries=$((tries + 1))
+    [ "$tries" -lt 200 ] || exit 1
+    sleep 0.05
+done
+# sshd starts each session in a process group of its own.
+for other in $others; do kill -KILL -"$other"; done
+echo "$others" >/srv/deployer-fleet/killed-waiting-shell
+"#;
+
+#[test]
+fn a_waiting_shell_that_died_is_replaced_not_written_to() {
+    let roles =
+        "  web:\n    restart: \"sh /srv/deployer-fleet/kill-waiting-shell.sh\"\n    healthcheck: test -f app.txt\n";
+    let Some(project) = crate::support::project::project_with(1, roles, "") else { return };
+    std::fs::write(project.fleet.hosts[0].files.join("kill-waiting-shell.sh"), KILL_WAITING_SHELL).unwrap();
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "the phase after the restart ran in a new shell:\n{}", outcome.stderr);
+    assert!(
+        project.fleet.hosts[0].files.join("killed-waiting-shell").exists(),
+        "the restart found no waiting shell to kill: {}",
+        outcome.stderr
+    );
+    let release = project.current(0).unwrap();
+    check_fleet(&project, 1, &outcome, &Expect::all_on(&release));
+}

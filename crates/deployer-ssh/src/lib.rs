@@ -14,6 +14,7 @@
 
 mod control_dir;
 mod persist;
+mod standby;
 mod transport;
 
 pub use control_dir::{ControlDir, ControlDirError};

@@ -1,4 +1,5 @@
-//! One `ControlMaster` per host; each phase's script runs as `sh -s` over it.
+//! One `ControlMaster` per host; each phase's script runs as `sh -s` over it, in
+//! a shell opened before the phase (`standby.rs`).
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -9,14 +10,18 @@ use camino::{Utf8Path, Utf8PathBuf};
 use deployer_config::{Connection, HostString, KeyExchange, KnownHosts};
 use deployer_exec::{Connected, LocalTransport, OutputSink, Transport, TransportError, read_both};
 use deployer_plan::PlanHost;
-use openssh::{ControlPersist, Session, SessionBuilder, Stdio};
+use openssh::{ControlPersist, Session, SessionBuilder};
 use tokio::io::AsyncWriteExt;
 
 use crate::control_dir::ControlDir;
 use crate::persist::{self, PersistDir};
+use crate::standby::{Standbys, open_shell};
 
 /// How long an idle master survives if deployer dies without closing it.
 const ORPHAN_LIFETIME_SECONDS: usize = 60;
+
+/// How long a finished phase waits for the next phase's shell to open.
+const NEXT_SHELL_GRACE: Duration = Duration::from_secs(1);
 
 /// Dropped handshakes tried again per connect, beyond `connection_attempts`.
 const MAX_DROPPED_HANDSHAKE_RETRIES: u32 = 8;
@@ -52,6 +57,8 @@ pub struct FleetTransport {
     /// Where masters that outlive the run live, with `ssh.control_persist`.
     persist: Option<PersistDir>,
     sessions: Mutex<HashMap<usize, HostSession>>,
+    /// Each connected host's shell for its next phase.
+    standbys: Standbys,
     /// Per gateway (by host string): its master and the ssh configuration that
     /// reaches hosts through it, or why it could not be reached. Connected once,
     /// when the first host behind it connects.
@@ -86,6 +93,7 @@ impl FleetTransport {
             config_text: text,
             persist,
             sessions: Mutex::new(HashMap::new()),
+            standbys: Standbys::default(),
             gateways: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -276,12 +284,17 @@ impl Transport for FleetTransport {
             let builder = self.builder(host.user.as_deref(), host.port, &config_file, host.launch.is_some());
             self.connect_with_retries(&builder, &host.host, None).await.map_err(TransportError::Connect)?
         };
-        let session = HostSession { session: Arc::new(session), kept: kept.is_some() };
-        self.sessions.lock().expect("not poisoned").insert(index, session);
+        let session = Arc::new(session);
+        // The first phase's shell (see standby.rs); without one, the phase opens its own.
+        if let Ok(shell) = open_shell(&session).await {
+            self.standbys.put(index, shell);
+        }
+        self.sessions.lock().expect("not poisoned").insert(index, HostSession { session, kept: kept.is_some() });
         Ok(connected)
     }
 
     async fn disconnect(&self, index: usize) {
+        self.standbys.remove(index);
         let session = self.sessions.lock().expect("not poisoned").remove(&index);
         if let Some(HostSession { session, kept }) = session {
             match Arc::try_unwrap(session) {
@@ -315,15 +328,10 @@ impl Transport for FleetTransport {
         let session =
             self.session(index).ok_or_else(|| TransportError::Other("the host is not connected".to_owned()))?;
         // `sh -s`: the script arrives on stdin, so nothing of it is in any argv.
-        let mut child = session
-            .command("sh")
-            .arg("-s")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .await
-            .map_err(|error| TransportError::Lost(describe(&error)))?;
+        let mut child = match self.standbys.take(index).await {
+            Some(shell) => shell,
+            None => open_shell(&session).await.map_err(|error| TransportError::Lost(describe(&error)))?,
+        };
         let mut stdin = child.stdin().take().expect("piped");
         let stdout = child.stdout().take().expect("piped");
         let stderr = child.stderr().take().expect("piped");
@@ -332,8 +340,26 @@ impl Transport for FleetTransport {
             let _ = stdin.shutdown().await;
             drop(stdin);
         };
+        // The next phase's shell opens while this one runs. Failing to open it is
+        // not this phase's failure (the next phase opens its own), and it never
+        // holds this phase's end up for more than a moment.
+        let mut next = std::pin::pin!(async {
+            if let Ok(shell) = open_shell(&session).await {
+                self.standbys.put(index, shell);
+            }
+        });
         // Read both streams to the end before waiting (openssh-rust/openssh#103).
-        let ((), read) = tokio::join!(write, read_both(stdout, stderr, sink));
+        let mut io = std::pin::pin!(async { tokio::join!(write, read_both(stdout, stderr, sink)).1 });
+        let mut next_opened = false;
+        let read = loop {
+            tokio::select! {
+                read = &mut io => break read,
+                () = &mut next, if !next_opened => next_opened = true,
+            }
+        };
+        if !next_opened {
+            let _ = tokio::time::timeout(NEXT_SHELL_GRACE, next).await;
+        }
         read.map_err(|error| TransportError::Lost(error.to_string()))?;
         match child.wait().await {
             Ok(status) => Ok(status.code().unwrap_or(255)),
@@ -342,6 +368,8 @@ impl Transport for FleetTransport {
     }
 
     async fn close(&self) {
+        // The waiting shells hold their masters.
+        self.standbys.clear();
         // Kept masters stay for the next run (a resumed session's drop leaves
         // its master alone); every other is closed.
         let sessions: Vec<Arc<Session>> = self
