@@ -572,50 +572,6 @@ fn a_release_that_exists_is_refused_and_left_alone() {
     assert_eq!(current(&fixture), id);
 }
 
-#[test]
-fn a_first_deploy_fetches_only_the_pinned_commit_and_the_next_only_what_is_new() {
-    let fixture = url_fixture();
-    let mirror = fixture.root.join("hosts/testing/repo");
-    let first = commit(&fixture, "version 1");
-    run(&plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &first), &fixture);
-    assert_eq!(git(&mirror, &["rev-parse", "--is-shallow-repository"]), "true", "no history on the host");
-    assert_eq!(git(&mirror, &["rev-list", "--count", "--all"]), "1");
-    let objects = |mirror: &Utf8Path| git(mirror, &["count-objects", "-v"]);
-    let before = objects(&mirror);
-    let second = commit(&fixture, "version 2");
-    run(&plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &second), &fixture);
-    assert_eq!(git(&mirror, &["rev-parse", "--is-shallow-repository"]), "true");
-    assert_eq!(git(&mirror, &["rev-parse", "refs/deployer/pinned"]), second);
-    // The new commit, its tree and the one changed file: nothing fetched twice.
-    let loose =
-        |text: &str| text.lines().find_map(|line| line.strip_prefix("count: ")).unwrap().parse::<u32>().unwrap();
-    assert!(loose(&objects(&mirror)) - loose(&before) <= 3, "{before}\n{}", objects(&mirror));
-    assert_eq!(
-        current(&fixture),
-        plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &second).release_id.unwrap()
-    );
-}
-
-#[test]
-fn a_server_that_refuses_unadvertised_commits_gets_a_whole_mirror() {
-    let fixture = url_fixture();
-    let pinned = commit(&fixture, "version 1");
-    commit(&fixture, "version 2");
-    // Protocol v0 refuses a commit that is not a branch tip (as old git servers do).
-    let old_protocol =
-        [("GIT_CONFIG_COUNT", "1"), ("GIT_CONFIG_KEY_0", "protocol.version"), ("GIT_CONFIG_VALUE_0", "0")];
-    with_step_env(&old_protocol, || {
-        run(&plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &pinned), &fixture);
-    });
-    let mirror = fixture.root.join("hosts/testing/repo");
-    assert_eq!(git(&mirror, &["rev-parse", "--is-shallow-repository"]), "false", "the old way: a full mirror");
-    assert_eq!(git(&mirror, &["rev-list", "--count", "--all"]), "2");
-    let release = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &pinned).release_id.unwrap();
-    assert_eq!(current(&fixture), release);
-    let app = std::fs::read_to_string(fixture.root.join("hosts/testing/current/app.txt")).unwrap();
-    assert_eq!(app, "version 1", "the pinned commit, not the branch tip");
-}
-
 /// A fixture whose repository is a `file://` URL: fetched like a remote one (a
 /// plain path is cloned, with hardlinks).
 fn url_fixture() -> Fixture {
@@ -628,155 +584,16 @@ fn url_fixture() -> Fixture {
     fixture
 }
 
-#[test]
-fn a_repository_on_the_hosts_filesystem_is_cloned_whole_with_hardlinks() {
-    let fixture = fixture();
-    let pinned = commit(&fixture, "version 1");
-    run(&plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &pinned), &fixture);
-    let mirror = fixture.root.join("hosts/testing/repo");
-    assert_eq!(git(&mirror, &["rev-parse", "--is-shallow-repository"]), "false");
-    let object = std::fs::read_dir(mirror.join("objects"))
-        .unwrap()
-        .flatten()
-        .filter(|entry| entry.file_name().len() == 2)
-        .flat_map(|entry| std::fs::read_dir(entry.path()).unwrap().flatten())
-        .next()
-        .expect("a loose object");
-    assert!(
-        std::os::unix::fs::MetadataExt::nlink(&object.metadata().unwrap()) >= 2,
-        "{} is a copy, not a hardlink",
-        object.path().display()
-    );
-}
-
-#[test]
-fn hardlinked_releases_share_unchanged_files_and_a_change_in_place_never_reaches_the_next() {
-    use std::os::unix::fs::MetadataExt;
+/// [`url_fixture`] with `execution.hardlink_releases`, and a file that no commit changes.
+fn hardlink_fixture() -> Fixture {
     let mut fixture = url_fixture();
     let text = std::fs::read_to_string(fixture.root.join("fabulaws-config.yml")).unwrap();
     std::fs::write(fixture.root.join("fabulaws-config.yml"), format!("{text}execution:\n  hardlink_releases: true\n"))
         .unwrap();
     fixture.config = load_config(&fixture.root.join("fabulaws-config.yml"), &[]).unwrap();
     std::fs::write(fixture.root.join("source/lib.txt"), "library\n").unwrap();
-    let releases = fixture.root.join("hosts/testing/releases");
-    let deploy = |command: CommandSpec, stamp: &str, content: &str| {
-        let plan = plan(&fixture, command, stamp, &commit(&fixture, content));
-        run(&plan, &fixture);
-        releases.join(plan.release_id.unwrap())
-    };
-    let inode = |path: Utf8PathBuf| std::fs::metadata(path).unwrap().ino();
-    let one = deploy(CommandSpec::CreateEnvironment, "20261123T000001Z", "one");
-    let two = deploy(CommandSpec::DeployFull, "20261123T000002Z", "two");
-    assert_eq!(inode(one.join("lib.txt")), inode(two.join("lib.txt")), "an unchanged file is one inode");
-    assert_ne!(inode(one.join("app.txt")), inode(two.join("app.txt")));
-    assert_eq!(std::fs::read_to_string(one.join("app.txt")).unwrap(), "one", "the old release keeps its file");
-    assert_eq!(std::fs::read_to_string(two.join("app.txt")).unwrap(), "two");
-    assert!(two.join("built.txt").exists() && !fixture.root.join("hosts/testing/.deployer/tree/built.txt").exists());
-    assert!(
-        !fixture.root.join("hosts/testing/.deployer/tree/config/app.conf").exists(),
-        "templates stay in the release"
-    );
-
-    // Written in place through a link (the hazard the setting's documentation
-    // names): the next release still gets the commit's content.
-    // Same size: only the mtime tells.
-    std::fs::write(two.join("lib.txt"), "LIBRARY\n").unwrap();
-    let three = deploy(CommandSpec::DeployFull, "20261123T000003Z", "three");
-    assert_eq!(std::fs::read_to_string(three.join("lib.txt")).unwrap(), "library\n");
-    assert_ne!(inode(two.join("lib.txt")), inode(three.join("lib.txt")));
-    assert_eq!(std::fs::read_to_string(two.join("lib.txt")).unwrap(), "LIBRARY\n");
+    fixture
 }
 
-/// Runs `body` with a `sync` on the steps' PATH that only records what it was
-/// given, and returns the paths it was asked to flush (relative to the host's
-/// root) and every option it was passed.
-fn recording_flushes(fixture: &Fixture, body: impl FnOnce()) -> (Vec<String>, Vec<String>) {
-    let bin = fixture.root.join("fake-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let log = fixture.root.join("flushed.log");
-    std::fs::write(bin.join("sync"), "#!/bin/sh\nfor path; do printf '%s\\n' \"$path\"; done >>\"$SYNC_LOG\"\n")
-        .unwrap();
-    std::fs::set_permissions(bin.join("sync"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{bin}:{}", std::env::var("PATH").unwrap());
-    with_step_env(&[("PATH", &path), ("SYNC_LOG", log.as_str())], body);
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    std::fs::remove_file(&log).ok();
-    let host = format!("{}/", fixture.root.join("hosts/testing"));
-    let (options, paths): (Vec<String>, Vec<String>) =
-        text.lines().map(str::to_owned).partition(|l| l.starts_with('-'));
-    (paths.iter().map(|path| path.strip_prefix(&host).unwrap_or(path).to_owned()).collect(), options)
-}
-
-#[test]
-fn the_durability_flush_covers_the_release_and_nothing_else() {
-    let fixture = url_fixture();
-    std::fs::write(fixture.root.join("source/lib.txt"), "library\n").unwrap();
-    let stamp = "20261123T000001Z";
-    let pinned = commit(&fixture, "one");
-    let first = plan(&fixture, CommandSpec::CreateEnvironment, stamp, &pinned);
-    let (flushed, options) = recording_flushes(&fixture, || {
-        run(&first, &fixture);
-    });
-    let release = format!("releases/{}", first.release_id.unwrap());
-    assert!(options.iter().all(|option| option == "--"), "never the whole filesystem: {options:?}");
-    for path in ["", "/app.txt", "/lib.txt", "/built.txt", "/config", "/config/app.conf"] {
-        assert!(flushed.contains(&format!("{release}{path}")), "{release}{path} was not flushed: {flushed:?}");
-    }
-    assert!(flushed.contains(&".deployer/complete".to_owned()), "{flushed:?}");
-    // Besides the release: complete/ (its marker) and the root (`current`'s rename).
-    let root = fixture.root.join("hosts/testing").to_string();
-    assert!(
-        flushed.iter().all(|path| path.starts_with(&release) || path == ".deployer/complete" || *path == root),
-        "{flushed:?}"
-    );
-
-    // Many new files: one flush of the release's filesystem (one journal commit).
-    for file in 0..300 {
-        std::fs::write(fixture.root.join(format!("source/many-{file}.txt")), "many\n").unwrap();
-    }
-    let plan_many = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &commit(&fixture, "two"));
-    let (flushed, options) = recording_flushes(&fixture, || {
-        run(&plan_many, &fixture);
-    });
-    let release = format!("releases/{}", plan_many.release_id.unwrap());
-    assert!(options.contains(&"-f".to_owned()), "{options:?}");
-    assert!(flushed.contains(&release) && !flushed.contains(&format!("{release}/many-1.txt")), "{flushed:?}");
-}
-
-#[test]
-fn a_hardlinked_release_flushes_only_the_files_git_or_the_build_wrote() {
-    let mut fixture = url_fixture();
-    let text = std::fs::read_to_string(fixture.root.join("fabulaws-config.yml")).unwrap();
-    std::fs::write(fixture.root.join("fabulaws-config.yml"), format!("{text}execution:\n  hardlink_releases: true\n"))
-        .unwrap();
-    fixture.config = load_config(&fixture.root.join("fabulaws-config.yml"), &[]).unwrap();
-    std::fs::write(fixture.root.join("source/lib.txt"), "library\n").unwrap();
-    let first = commit(&fixture, "one");
-    let (flushed, _) = recording_flushes(&fixture, || {
-        run(&plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &first), &fixture);
-    });
-    for path in [".deployer/tree/app.txt", ".deployer/tree/lib.txt"] {
-        assert!(flushed.contains(&path.to_owned()), "the first deploy wrote {path}: {flushed:?}");
-    }
-
-    let second = commit(&fixture, "two");
-    let plan = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &second);
-    let (flushed, options) = recording_flushes(&fixture, || {
-        run(&plan, &fixture);
-    });
-    let release = format!("releases/{}", plan.release_id.unwrap());
-    assert!(options.iter().all(|option| option == "--"), "never the whole filesystem: {options:?}");
-    let wanted =
-        [".deployer/tree/app.txt".to_owned(), format!("{release}/built.txt"), format!("{release}/config/app.conf")];
-    for path in wanted.iter().chain([&release, &format!("{release}/config")]) {
-        assert!(flushed.contains(path), "{path} was not flushed: {flushed:?}");
-    }
-    for path in [
-        ".deployer/tree/lib.txt".to_owned(),
-        ".deployer/tree".to_owned(),
-        format!("{release}/lib.txt"),
-        format!("{release}/app.txt"),
-    ] {
-        assert!(!flushed.contains(&path), "{path} was flushed again: {flushed:?}");
-    }
-}
+mod fetching;
+mod flush;

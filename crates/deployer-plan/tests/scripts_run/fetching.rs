@@ -1,0 +1,105 @@
+//! The host's mirror and the release's files: what a first deploy and the next
+//! fetch, and releases hard-linked into a pristine tree.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use deployer_plan::CommandSpec;
+
+use super::{commit, current, fixture, git, hardlink_fixture, plan, run, url_fixture, with_step_env};
+
+#[test]
+fn a_first_deploy_fetches_only_the_pinned_commit_and_the_next_only_what_is_new() {
+    let fixture = url_fixture();
+    let mirror = fixture.root.join("hosts/testing/repo");
+    let first = commit(&fixture, "version 1");
+    run(&plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &first), &fixture);
+    assert_eq!(git(&mirror, &["rev-parse", "--is-shallow-repository"]), "true", "no history on the host");
+    assert_eq!(git(&mirror, &["rev-list", "--count", "--all"]), "1");
+    let objects = |mirror: &Utf8Path| git(mirror, &["count-objects", "-v"]);
+    let before = objects(&mirror);
+    let second = commit(&fixture, "version 2");
+    run(&plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &second), &fixture);
+    assert_eq!(git(&mirror, &["rev-parse", "--is-shallow-repository"]), "true");
+    assert_eq!(git(&mirror, &["rev-parse", "refs/deployer/pinned"]), second);
+    // The new commit, its tree and the one changed file: nothing fetched twice.
+    let loose =
+        |text: &str| text.lines().find_map(|line| line.strip_prefix("count: ")).unwrap().parse::<u32>().unwrap();
+    assert!(loose(&objects(&mirror)) - loose(&before) <= 3, "{before}\n{}", objects(&mirror));
+    assert_eq!(
+        current(&fixture),
+        plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &second).release_id.unwrap()
+    );
+}
+
+#[test]
+fn a_server_that_refuses_unadvertised_commits_gets_a_whole_mirror() {
+    let fixture = url_fixture();
+    let pinned = commit(&fixture, "version 1");
+    commit(&fixture, "version 2");
+    // Protocol v0 refuses a commit that is not a branch tip (as old git servers do).
+    let old_protocol =
+        [("GIT_CONFIG_COUNT", "1"), ("GIT_CONFIG_KEY_0", "protocol.version"), ("GIT_CONFIG_VALUE_0", "0")];
+    with_step_env(&old_protocol, || {
+        run(&plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &pinned), &fixture);
+    });
+    let mirror = fixture.root.join("hosts/testing/repo");
+    assert_eq!(git(&mirror, &["rev-parse", "--is-shallow-repository"]), "false", "the old way: a full mirror");
+    assert_eq!(git(&mirror, &["rev-list", "--count", "--all"]), "2");
+    let release = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &pinned).release_id.unwrap();
+    assert_eq!(current(&fixture), release);
+    let app = std::fs::read_to_string(fixture.root.join("hosts/testing/current/app.txt")).unwrap();
+    assert_eq!(app, "version 1", "the pinned commit, not the branch tip");
+}
+
+#[test]
+fn a_repository_on_the_hosts_filesystem_is_cloned_whole_with_hardlinks() {
+    let fixture = fixture();
+    let pinned = commit(&fixture, "version 1");
+    run(&plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &pinned), &fixture);
+    let mirror = fixture.root.join("hosts/testing/repo");
+    assert_eq!(git(&mirror, &["rev-parse", "--is-shallow-repository"]), "false");
+    let object = std::fs::read_dir(mirror.join("objects"))
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name().len() == 2)
+        .flat_map(|entry| std::fs::read_dir(entry.path()).unwrap().flatten())
+        .next()
+        .expect("a loose object");
+    assert!(
+        std::os::unix::fs::MetadataExt::nlink(&object.metadata().unwrap()) >= 2,
+        "{} is a copy, not a hardlink",
+        object.path().display()
+    );
+}
+
+#[test]
+fn hardlinked_releases_share_unchanged_files_and_a_change_in_place_never_reaches_the_next() {
+    use std::os::unix::fs::MetadataExt;
+    let fixture = hardlink_fixture();
+    let releases = fixture.root.join("hosts/testing/releases");
+    let deploy = |command: CommandSpec, stamp: &str, content: &str| {
+        let plan = plan(&fixture, command, stamp, &commit(&fixture, content));
+        run(&plan, &fixture);
+        releases.join(plan.release_id.unwrap())
+    };
+    let inode = |path: Utf8PathBuf| std::fs::metadata(path).unwrap().ino();
+    let one = deploy(CommandSpec::CreateEnvironment, "20261123T000001Z", "one");
+    let two = deploy(CommandSpec::DeployFull, "20261123T000002Z", "two");
+    assert_eq!(inode(one.join("lib.txt")), inode(two.join("lib.txt")), "an unchanged file is one inode");
+    assert_ne!(inode(one.join("app.txt")), inode(two.join("app.txt")));
+    assert_eq!(std::fs::read_to_string(one.join("app.txt")).unwrap(), "one", "the old release keeps its file");
+    assert_eq!(std::fs::read_to_string(two.join("app.txt")).unwrap(), "two");
+    assert!(two.join("built.txt").exists() && !fixture.root.join("hosts/testing/.deployer/tree/built.txt").exists());
+    assert!(
+        !fixture.root.join("hosts/testing/.deployer/tree/config/app.conf").exists(),
+        "templates stay in the release"
+    );
+
+    // Written in place through a link (the hazard the setting's documentation
+    // names): the next release still gets the commit's content.
+    // Same size: only the mtime tells.
+    std::fs::write(two.join("lib.txt"), "LIBRARY\n").unwrap();
+    let three = deploy(CommandSpec::DeployFull, "20261123T000003Z", "three");
+    assert_eq!(std::fs::read_to_string(three.join("lib.txt")).unwrap(), "library\n");
+    assert_ne!(inode(two.join("lib.txt")), inode(three.join("lib.txt")));
+    assert_eq!(std::fs::read_to_string(two.join("lib.txt")).unwrap(), "LIBRARY\n");
+}
