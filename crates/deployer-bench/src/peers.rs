@@ -146,7 +146,7 @@ fn deploy(
     second: u32,
 ) -> Measure {
     let now = format!("2030-01-01T{:02}:{:02}:{:02}Z", second / 3600, (second / 60) % 60, second % 60);
-    settle();
+    settle(setup.fleet);
     if tool == "deployer" || tool == "tuned" {
         let (config, environment) = if tool == "tuned" { (tuned, "tuned") } else { (plain, "tool") };
         if cold {
@@ -187,11 +187,23 @@ fn deploy(
     Measure::of(run, None)
 }
 
-/// Writes out every file the previous runs left unwritten, unmeasured. The hosts
-/// share one disk here (on a fleet each has its own): without this a deploy
-/// that flushes what it writes would wait for the other tools' clones, and one
-/// that does not would run beside their writeback.
-fn settle() {
+/// Waits for deployer's background deletes of pruned releases (a deploy does
+/// not wait for them; the next run, whichever tool's, should not pay for them
+/// either), then writes out every file the previous runs left unwritten,
+/// unmeasured. The hosts share one disk here (on a fleet each has its own):
+/// without this a deploy that flushes what it writes would wait for the other
+/// tools' clones, and one that does not would run beside their writeback.
+fn settle(fleet: &Fleet) {
+    let started = std::time::Instant::now();
+    for host in &fleet.hosts {
+        for root in ["tool", "tuned"] {
+            let pruned = host.files.join(root).join("releases/.deployer-pruned");
+            while std::fs::read_dir(&pruned).is_ok_and(|mut entries| entries.next().is_some()) {
+                assert!(started.elapsed() < Duration::from_mins(5), "{} is not emptied", pruned.display());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
     assert!(Command::new("sync").status().unwrap().success(), "sync failed");
 }
 

@@ -22,6 +22,9 @@
 //! <root>/.deployer/tree/         with `execution.hardlink_releases`: a pristine
 //!                                checkout of the last release (index: tree.index);
 //!                                releases are hard links to its files
+//! <root>/releases/.deployer-pruned/<run>/  releases a prune took out of
+//!                                releases/ (under the lock, by rename), deleted
+//!                                in the background after it; nothing else goes here
 //! ```
 //!
 //! Scripts get these paths as inputs named after them ([`Layout::named`]); no
@@ -66,6 +69,9 @@ impl Layout {
             "uploads" => ".deployer/uploads",
             "tree" => ".deployer/tree",
             "tree_index" => ".deployer/tree.index",
+            // In releases/, so taking a release out is a rename on any layout
+            // (releases/ may be on another filesystem than .deployer/).
+            "pruned" => "releases/.deployer-pruned",
             _ => return None,
         };
         Some(self.root.join(relative))

@@ -385,8 +385,12 @@ impl StepBuilder<'_> {
     }
 
     /// Keeps `keep` complete releases, never `current`, the previous one or `id`.
+    /// The others leave releases/ at once and are deleted in the background.
     pub fn prune(&self, keep: u32, id: &str) -> Step {
-        let script = self.fill(scripts::PRUNE, vec![("keep", Value::word(&keep)), ("keep_also", Value::word(id))]);
+        let script = self.fill(
+            scripts::PRUNE,
+            vec![("run", Value::word(self.run)), ("keep", Value::word(&keep)), ("keep_also", Value::word(id))],
+        );
         self.step(StepKind::Prune, format!("keep the newest {keep} complete releases"), script)
     }
 

@@ -188,9 +188,17 @@ fn is_complete(project: &Project, host: usize, release: &str) -> bool {
         && project.host_file(host, &format!("testing/.deployer/complete/{release}")).exists()
 }
 
+/// The releases in `host`'s releases/: not deployer's hidden entries there (the
+/// prune's `.deployer-pruned/`, a push's `.<release>.tar`).
 fn releases(project: &Project, host: usize) -> Vec<String> {
     std::fs::read_dir(project.host_file(host, "testing/releases"))
-        .map(|entries| entries.flatten().map(|entry| entry.file_name().to_string_lossy().into_owned()).collect())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|name| !name.starts_with('.'))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -95,3 +95,20 @@ fn a_hardlinked_release_flushes_only_the_files_git_or_the_build_wrote() {
         assert!(!flushed.contains(&path), "{path} was flushed again: {flushed:?}");
     }
 }
+
+#[test]
+fn a_name_with_a_newline_flushes_the_whole_filesystem_never_its_halves() {
+    let fixture = url_fixture();
+    // Its halves name files that exist, so flushing them would succeed and
+    // leave the real file unflushed.
+    std::fs::write(fixture.root.join("source/half"), "a\n").unwrap();
+    std::fs::write(fixture.root.join("source/half\nlib.txt"), "b\n").unwrap();
+    std::fs::write(fixture.root.join("source/lib.txt"), "c\n").unwrap();
+    let first = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &commit(&fixture, "one"));
+    let (flushed, options) = recording_flushes(&fixture, || {
+        run(&first, &fixture);
+    });
+    let release = format!("releases/{}", first.release_id.unwrap());
+    assert!(options.contains(&"-f".to_owned()), "{options:?}");
+    assert!(!flushed.contains(&format!("{release}/half")), "{flushed:?}");
+}

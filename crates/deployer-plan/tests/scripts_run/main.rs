@@ -225,6 +225,31 @@ fn current(fixture: &Fixture) -> String {
     link.file_name().unwrap().to_string_lossy().into_owned()
 }
 
+/// The releases left in `root`'s releases/, sorted, once the background delete
+/// of what the prune took out (releases/.deployer-pruned/<run>/) has finished:
+/// the prune itself must already have moved them out of the list.
+fn releases_left(root: &Utf8Path) -> Vec<String> {
+    let mut left: Vec<String> = std::fs::read_dir(root.join("releases"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != ".deployer-pruned")
+        .collect();
+    left.sort();
+    wait_for_pruned_deleted(root);
+    left
+}
+
+/// Waits (at most a minute) until the prune's background delete has emptied
+/// releases/.deployer-pruned/.
+fn wait_for_pruned_deleted(root: &Utf8Path) {
+    let pruned = root.join("releases/.deployer-pruned");
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(&pruned).is_ok_and(|mut entries| entries.next().is_some()) {
+        assert!(started.elapsed() < std::time::Duration::from_mins(1), "the pruned releases were not deleted");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 fn no_marker_anywhere(path: &Path) {
     for entry in std::fs::read_dir(path).unwrap() {
         let entry = entry.unwrap();
@@ -304,11 +329,7 @@ fn create_deploy_rollback_and_prune_through_sh() {
         run(&deploy, &fixture);
         releases.push(deploy.release_id.unwrap());
     }
-    let mut left: Vec<String> = std::fs::read_dir(root.join("releases"))
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    left.sort();
+    let left = releases_left(&root);
     assert_eq!(left, releases[3..], "the two newest complete releases are kept");
     let migrations = std::fs::read_to_string(fixture.root.join("migrations.log")).unwrap();
     assert_eq!(migrations.lines().count(), 5, "migrate ran once per deploy");
@@ -387,11 +408,7 @@ fn keep_releases_holds_over_eight_deploys() {
         let deploy = plan(&fixture, command, &format!("20261123T0000{number:02}Z"), &commit);
         run(&deploy, &fixture);
         deployed.push(deploy.release_id.unwrap());
-        let mut left: Vec<String> = std::fs::read_dir(root.join("releases"))
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
+        let left = releases_left(&root);
         let keep = deployed.len().min(2);
         assert_eq!(left, deployed[deployed.len() - keep..], "after deploy {number}");
         assert_eq!(current(&fixture), deployed[number], "current after deploy {number}");
@@ -433,10 +450,7 @@ fn pruning_5000_old_releases_keeps_the_right_ones() {
     let deploy = plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &second);
     let started = std::time::Instant::now();
     run(&deploy, &fixture);
-    let left: std::collections::BTreeSet<String> = std::fs::read_dir(root.join("releases"))
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let left: std::collections::BTreeSet<String> = releases_left(&root).into_iter().collect();
     let mut expected: std::collections::BTreeSet<String> =
         [create.release_id.unwrap(), deploy.release_id.unwrap()].into();
     expected.extend(foreign.map(str::to_owned));
@@ -597,3 +611,4 @@ fn hardlink_fixture() -> Fixture {
 
 mod fetching;
 mod flush;
+mod prune;
