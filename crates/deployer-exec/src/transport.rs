@@ -58,6 +58,12 @@ pub trait Transport: Sync {
         sink: &mut dyn OutputSink,
     ) -> impl Future<Output = Result<i32, TransportError>> + Send;
 
+    /// Says that the next script run on `index` is its last of the run unless
+    /// something fails: a transport that prepares for a host's next script (SSH
+    /// opens its shell while the one before runs) need not. A script run after
+    /// all (an undo) works as without preparation.
+    fn last_script_next(&self, _index: usize) {}
+
     /// Closes every connection. Called on every way out.
     fn close(&self) -> impl Future<Output = ()> + Send;
 }

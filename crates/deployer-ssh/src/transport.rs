@@ -59,6 +59,8 @@ pub struct FleetTransport {
     sessions: Mutex<HashMap<usize, HostSession>>,
     /// Each connected host's shell for its next phase.
     standbys: Standbys,
+    /// Hosts whose next script is their last: no shell is opened after it.
+    last_scripts: Mutex<std::collections::HashSet<usize>>,
     /// Per gateway (by host string): its master and the ssh configuration that
     /// reaches hosts through it, or why it could not be reached. Connected once,
     /// when the first host behind it connects.
@@ -94,6 +96,7 @@ impl FleetTransport {
             persist,
             sessions: Mutex::new(HashMap::new()),
             standbys: Standbys::default(),
+            last_scripts: Mutex::new(std::collections::HashSet::new()),
             gateways: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -350,7 +353,8 @@ impl Transport for FleetTransport {
         });
         // Read both streams to the end before waiting (openssh-rust/openssh#103).
         let mut io = std::pin::pin!(async { tokio::join!(write, read_both(stdout, stderr, sink)).1 });
-        let mut next_opened = false;
+        // After the host's last script, a shell would only wait, then close.
+        let mut next_opened = self.last_scripts.lock().expect("not poisoned").remove(&index);
         let read = loop {
             tokio::select! {
                 read = &mut io => break read,
@@ -365,6 +369,10 @@ impl Transport for FleetTransport {
             Ok(status) => Ok(status.code().unwrap_or(255)),
             Err(error) => Err(TransportError::Lost(describe(&error))),
         }
+    }
+
+    fn last_script_next(&self, index: usize) {
+        self.last_scripts.lock().expect("not poisoned").insert(index);
     }
 
     async fn close(&self) {

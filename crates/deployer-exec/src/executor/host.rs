@@ -63,6 +63,14 @@ impl WorkResult {
 }
 
 impl<T: Transport, C: Cloud> Executor<'_, T, C> {
+    /// Whether `phase` is one of the plan's phases and no later one has work on
+    /// `host` (an undo phase is not one of them: false).
+    fn is_last_phase_of(&self, phase: &Phase, host: usize) -> bool {
+        self.plan.phases.iter().position(|planned| std::ptr::eq(planned, phase)).is_some_and(|index| {
+            self.plan.phases[index + 1..].iter().all(|later| later.work.iter().all(|work| work.host != host))
+        })
+    }
+
     pub(super) async fn run_work(
         &self,
         context: &RunContext,
@@ -102,6 +110,9 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         let deadline =
             work.steps.iter().map(|step| u64::from(step.timeout) + u64::from(KILL_GRACE_SECONDS)).sum::<u64>()
                 + ANSWER_GRACE_SECONDS;
+        if self.is_last_phase_of(phase, work.host) {
+            self.transport.last_script_next(work.host);
+        }
         let status = match tokio::time::timeout(
             Duration::from_secs(deadline),
             self.transport.run(work.host, &context.host(self.plan, work.host), script, &mut sink),

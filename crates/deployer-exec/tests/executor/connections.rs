@@ -78,3 +78,55 @@ async fn without_a_budget_each_host_connects_once() {
     assert_eq!(transport.connects.load(std::sync::atomic::Ordering::SeqCst), 6);
     assert_eq!(transport.peak.load(std::sync::atomic::Ordering::SeqCst), 6);
 }
+
+/// The local transport, recording for each script whether it was announced as
+/// its host's last.
+#[derive(Default)]
+struct LastScripts {
+    announced: Mutex<std::collections::BTreeSet<usize>>,
+    /// (host, the phase's name from the script, announced as last)
+    runs: Mutex<Vec<(usize, String, bool)>>,
+}
+
+impl Transport for LastScripts {
+    async fn connect(&self, _index: usize, _host: &PlanHost) -> Result<Connected, TransportError> {
+        Ok(Connected::default())
+    }
+    async fn disconnect(&self, _index: usize) {}
+    fn last_script_next(&self, index: usize) {
+        self.announced.lock().unwrap().insert(index);
+    }
+    async fn run(
+        &self,
+        index: usize,
+        host: &PlanHost,
+        script: String,
+        sink: &mut dyn OutputSink,
+    ) -> Result<i32, TransportError> {
+        let name = ["one", "two"].into_iter().find(|name| script.contains(&format!("echo '{name} "))).unwrap();
+        let last = self.announced.lock().unwrap().remove(&index);
+        self.runs.lock().unwrap().push((index, name.to_owned(), last));
+        LocalTransport.run(index, host, script, sink).await
+    }
+    async fn close(&self) {}
+}
+
+#[tokio::test]
+async fn only_a_hosts_last_phase_is_announced_as_its_last() {
+    let fixture = fixture();
+    // Phase two works on host 0 only: phase one is the last of hosts 1 and 2.
+    let plan = plan(
+        3,
+        vec![
+            phase("one", 3, POOL, logged(&fixture.log, "one", "")),
+            phase("two", 1, POOL, logged(&fixture.log, "two", "")),
+        ],
+    );
+    let transport = LastScripts::default();
+    let outcome = execute_on(&plan, &transport, ExecOptions::default()).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
+    let mut runs = transport.runs.lock().unwrap().clone();
+    runs.sort();
+    let expected = [(0, "one", false), (0, "two", true), (1, "one", true), (2, "one", true)];
+    assert_eq!(runs, expected.map(|(host, name, last)| (host, name.to_owned(), last)));
+}

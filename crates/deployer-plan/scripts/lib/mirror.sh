@@ -38,9 +38,9 @@ update_mirror() {
     depth=
     if [ -f "$mirror/shallow" ]; then depth=--depth=1; fi
     # No automatic maintenance after it (one process less; gc.auto for git before 2.29).
-    fetched=$(git -C "$mirror" -c maintenance.auto=false -c gc.auto=0 fetch --quiet ${depth:+"$depth"} -- \
-        "$repo" "+$commit:refs/deployer/pinned" 2>&1) || true
-    if git -C "$mirror" cat-file -e "$commit^{commit}" 2>/dev/null; then
+    # A fetch that succeeds has the commit: refs/deployer/pinned names it.
+    if fetched=$(git -C "$mirror" -c maintenance.auto=false -c gc.auto=0 fetch --quiet ${depth:+"$depth"} -- \
+        "$repo" "+$commit:refs/deployer/pinned" 2>&1); then
         return 0
     fi
     git -C "$mirror" fetch --quiet --prune -- "$repo" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' ||
