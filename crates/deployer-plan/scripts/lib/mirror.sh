@@ -41,6 +41,7 @@ update_mirror() {
     # A fetch that succeeds has the commit: refs/deployer/pinned names it.
     if fetched=$(git -C "$mirror" -c maintenance.auto=false -c gc.auto=0 fetch --quiet ${depth:+"$depth"} -- \
         "$repo" "+$commit:refs/deployer/pinned" 2>&1); then
+        maintain_mirror
         return 0
     fi
     git -C "$mirror" fetch --quiet --prune -- "$repo" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' ||
@@ -49,4 +50,25 @@ update_mirror() {
         echo "deployer: commit $commit is not in $repo" >&2
         exit 1
     }
+    maintain_mirror
+}
+
+# The fetches above turn git's automatic maintenance off (a process or more per
+# deploy), yet each leaves a pack or loose objects behind, and a mirror with
+# thousands of them slows every later fetch and checkout. When git's own
+# thresholds are passed (gc.autoPackLimit, 50 packs; gc.auto, about 6,700 loose
+# objects, which git estimates from objects/17/ as done here), `git gc --auto`
+# runs detached, at low priority, after the step (git keeps the objects a
+# concurrent fetch or checkout reads). Counted by globs: no process at all
+# while there is nothing to do.
+maintain_mirror() {
+    set -- "$mirror"/objects/pack/*.pack
+    maintain_packs=$#
+    set -- "$mirror"/objects/17/*
+    if [ "$maintain_packs" -le 50 ] && [ "$#" -le 27 ]; then
+        return 0
+    fi
+    if command -v setsid >/dev/null 2>&1 && command -v nice >/dev/null 2>&1; then
+        setsid nice -n 10 git -C "$mirror" gc --auto --quiet </dev/null >/dev/null 2>&1 &
+    fi
 }

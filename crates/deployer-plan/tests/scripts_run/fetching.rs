@@ -31,6 +31,46 @@ fn a_first_deploy_fetches_only_the_pinned_commit_and_the_next_only_what_is_new()
 }
 
 #[test]
+fn a_mirror_past_gits_pack_limit_is_repacked_after_the_fetch() {
+    let fixture = url_fixture();
+    let mirror = fixture.root.join("hosts/testing/repo");
+    run(&plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &commit(&fixture, "1")), &fixture);
+    // What 51 deploys' fetches would leave: a pack each.
+    let packs = |mirror: &Utf8Path| {
+        std::fs::read_dir(mirror.join("objects/pack"))
+            .unwrap()
+            .filter(|entry| entry.as_ref().unwrap().file_name().to_string_lossy().ends_with(".pack"))
+            .count()
+    };
+    for number in 0..51 {
+        let mut hash = std::process::Command::new("git")
+            .args(["-C", mirror.as_str(), "hash-object", "-w", "--stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut hash.stdin.take().unwrap(), format!("blob {number}\n").as_bytes()).unwrap();
+        let oid = hash.wait_with_output().unwrap().stdout;
+        let mut pack = std::process::Command::new("git")
+            .args(["-C", mirror.as_str(), "pack-objects", "--quiet", "objects/pack/pack"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut pack.stdin.take().unwrap(), &oid).unwrap();
+        assert!(pack.wait().unwrap().success());
+    }
+    assert!(packs(&mirror) > 50);
+    run(&plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &commit(&fixture, "2")), &fixture);
+    let started = std::time::Instant::now();
+    while packs(&mirror) > 50 {
+        assert!(started.elapsed() < std::time::Duration::from_mins(1), "still {} packs", packs(&mirror));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(git(&mirror, &["rev-parse", "refs/deployer/pinned^{commit}"]).len(), 40, "the pinned commit is kept");
+}
+
+#[test]
 fn a_server_that_refuses_unadvertised_commits_gets_a_whole_mirror() {
     let fixture = url_fixture();
     let pinned = commit(&fixture, "version 1");
