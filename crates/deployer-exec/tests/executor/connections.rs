@@ -2,13 +2,17 @@
 
 use super::*;
 
-/// The local transport, counting open connections and refusing to run a script
-/// on a host that is not connected.
+/// The local transport, counting open connections, refusing to run a script on
+/// a host that is not connected, and recording for each script whether it was
+/// announced as its host's last.
 #[derive(Default)]
 struct Counting {
     open: Mutex<std::collections::BTreeSet<usize>>,
     peak: std::sync::atomic::AtomicUsize,
     connects: std::sync::atomic::AtomicUsize,
+    announced: Mutex<std::collections::BTreeSet<usize>>,
+    /// (host, the phase's name from the script's `logged` line, announced as last)
+    runs: Mutex<Vec<(usize, String, bool)>>,
 }
 
 impl Transport for Counting {
@@ -22,6 +26,9 @@ impl Transport for Counting {
     async fn disconnect(&self, index: usize) {
         assert!(self.open.lock().unwrap().remove(&index), "host {index} closed while not connected");
     }
+    fn last_script_next(&self, index: usize) {
+        self.announced.lock().unwrap().insert(index);
+    }
     async fn run(
         &self,
         index: usize,
@@ -32,6 +39,9 @@ impl Transport for Counting {
         if !self.open.lock().unwrap().contains(&index) {
             return Err(TransportError::Other(format!("host {index} is not connected")));
         }
+        let name = script.split("echo '").nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or_default();
+        let last = self.announced.lock().unwrap().remove(&index);
+        self.runs.lock().unwrap().push((index, name.to_owned(), last));
         LocalTransport.run(index, host, script, sink).await
     }
     async fn close(&self) {
@@ -79,38 +89,6 @@ async fn without_a_budget_each_host_connects_once() {
     assert_eq!(transport.peak.load(std::sync::atomic::Ordering::SeqCst), 6);
 }
 
-/// The local transport, recording for each script whether it was announced as
-/// its host's last.
-#[derive(Default)]
-struct LastScripts {
-    announced: Mutex<std::collections::BTreeSet<usize>>,
-    /// (host, the phase's name from the script, announced as last)
-    runs: Mutex<Vec<(usize, String, bool)>>,
-}
-
-impl Transport for LastScripts {
-    async fn connect(&self, _index: usize, _host: &PlanHost) -> Result<Connected, TransportError> {
-        Ok(Connected::default())
-    }
-    async fn disconnect(&self, _index: usize) {}
-    fn last_script_next(&self, index: usize) {
-        self.announced.lock().unwrap().insert(index);
-    }
-    async fn run(
-        &self,
-        index: usize,
-        host: &PlanHost,
-        script: String,
-        sink: &mut dyn OutputSink,
-    ) -> Result<i32, TransportError> {
-        let name = ["one", "two"].into_iter().find(|name| script.contains(&format!("echo '{name} "))).unwrap();
-        let last = self.announced.lock().unwrap().remove(&index);
-        self.runs.lock().unwrap().push((index, name.to_owned(), last));
-        LocalTransport.run(index, host, script, sink).await
-    }
-    async fn close(&self) {}
-}
-
 #[tokio::test]
 async fn only_a_hosts_last_phase_is_announced_as_its_last() {
     let fixture = fixture();
@@ -122,7 +100,7 @@ async fn only_a_hosts_last_phase_is_announced_as_its_last() {
             phase("two", 1, POOL, logged(&fixture.log, "two", "")),
         ],
     );
-    let transport = LastScripts::default();
+    let transport = Counting::default();
     let outcome = execute_on(&plan, &transport, ExecOptions::default()).await;
     assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
     let mut runs = transport.runs.lock().unwrap().clone();

@@ -225,29 +225,43 @@ fn current(fixture: &Fixture) -> String {
     link.file_name().unwrap().to_string_lossy().into_owned()
 }
 
-/// The releases left in `root`'s releases/, sorted, once the background delete
-/// of what the prune took out (releases/.deployer-pruned/<run>/) has finished:
-/// the prune itself must already have moved them out of the list.
-fn releases_left(root: &Utf8Path) -> Vec<String> {
-    let mut left: Vec<String> = std::fs::read_dir(root.join("releases"))
+/// The releases in `root`'s releases/, sorted: not deployer's hidden entries
+/// there (the prune's `.deployer-pruned/`).
+fn release_names(root: &Utf8Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join("releases"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name != ".deployer-pruned")
+        .filter(|name| !name.starts_with('.'))
         .collect();
-    left.sort();
+    names.sort();
+    names
+}
+
+/// The releases left in `root`'s releases/ once the background delete of what
+/// the prune took out (releases/.deployer-pruned/<run>/) has finished: the
+/// prune itself must already have moved them out of the list.
+fn releases_left(root: &Utf8Path) -> Vec<String> {
+    let left = release_names(root);
     wait_for_pruned_deleted(root);
     left
 }
 
-/// Waits (at most a minute) until the prune's background delete has emptied
-/// releases/.deployer-pruned/.
-fn wait_for_pruned_deleted(root: &Utf8Path) {
-    let pruned = root.join("releases/.deployer-pruned");
+/// Waits (at most a minute) until `done`, for work a step left running in the
+/// background; `what` names it when it never is.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
     let started = std::time::Instant::now();
-    while std::fs::read_dir(&pruned).is_ok_and(|mut entries| entries.next().is_some()) {
-        assert!(started.elapsed() < std::time::Duration::from_mins(1), "the pruned releases were not deleted");
+    while !done() {
+        assert!(started.elapsed() < std::time::Duration::from_mins(1), "{what}");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// Waits until the prune's background delete has emptied releases/.deployer-pruned/.
+fn wait_for_pruned_deleted(root: &Utf8Path) {
+    let pruned = root.join("releases/.deployer-pruned");
+    wait_until("the pruned releases were not deleted", || {
+        std::fs::read_dir(&pruned).map_or(true, |mut entries| entries.next().is_none())
+    });
 }
 
 fn no_marker_anywhere(path: &Path) {

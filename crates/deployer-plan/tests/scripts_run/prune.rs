@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use deployer_plan::CommandSpec;
 
-use super::{commit, fixture, plan, releases_left, run, wait_for_pruned_deleted, with_step_env};
+use super::{commit, fixture, plan, release_names, releases_left, run, wait_for_pruned_deleted, with_step_env};
 
 #[test]
 fn a_pruned_release_leaves_at_once_and_is_deleted_after_the_deploy() {
@@ -42,11 +42,7 @@ fn a_pruned_release_leaves_at_once_and_is_deleted_after_the_deploy() {
 
     // The deploy ended with the delete still held: the oldest release is out of
     // releases/ (and its marker gone), waiting in this run's pruned/ directory.
-    let listed: Vec<String> = std::fs::read_dir(root.join("releases"))
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| !name.starts_with('.'))
-        .collect();
+    let listed = release_names(&root);
     assert!(!listed.contains(&deployed[0]), "{listed:?}");
     assert!(!root.join(".deployer/complete").join(&deployed[0]).exists());
     let waiting: Vec<_> = std::fs::read_dir(root.join("releases/.deployer-pruned"))
