@@ -21,6 +21,32 @@
 # library claim_release
 # library mirror
 # library flush
+# git trusts an index entry's size and mtime only for a file older than the
+# index file itself, counted in whole seconds as most git builds count them: a
+# file from the index's own second might have changed unseen just after it was
+# written ("racy git"), so git reads and hashes it again, every time, until an
+# index is written in a later second. A fresh tree's files all share its
+# index's second, so the next deploy hashed the whole tree (20 MB, about 0.2 s
+# of a host's CPU) to update one file. Nothing but this step has written a
+# fresh tree's files since git wrote its index (no release linked them before
+# this one, and the flush and the links change no file's content or mtime), so
+# once that second has passed, the index's mtime moves to now: the index git
+# would have written a second later. At most a second of waiting, once per
+# host, when the step took less; without GNU date's %N, or on any failure, the
+# index stays as git wrote it (correct, only slower once).
+settle_fresh_index() {
+    settle_now=$(date +%s.%N 2>/dev/null) || return 0
+    settle_fraction=${settle_now#*.}
+    case ${settle_now%.*}$settle_fraction in
+        '' | *[!0-9]*) return 0 ;;
+    esac
+    if [ "${settle_now%.*}" -le "$1" ]; then
+        # Just past the next second: file times lag the clock by up to a tick.
+        sleep "$((1010000000 - (1$settle_fraction - 1000000000)))e-9" 2>/dev/null || return 0
+    fi
+    touch -c -- "$tree_index" 2>/dev/null || true
+}
+
 claim_release
 update_mirror
 if [ "$hardlink" = yes ]; then
@@ -30,10 +56,15 @@ if [ "$hardlink" = yes ]; then
     # ctime, so it is not trusted). A file git rewrites is removed first, so the
     # releases linked to the old one keep it. Then the release is hard links to
     # every file: a redeploy writes only what changed.
-    [ -d "$tree" ] || mkdir -p -- "$tree"
-    rm -f -- "$tree_index.lock"
+    fresh_tree=no
+    if [ ! -d "$tree" ]; then
+        mkdir -p -- "$tree"
+        fresh_tree=yes
+    fi
+    if [ -e "$tree_index.lock" ]; then rm -f -- "$tree_index.lock"; fi
     GIT_INDEX_FILE=$tree_index git --git-dir="$mirror" --work-tree="$tree" -c core.trustctime=false \
         read-tree --reset -u "$commit"
+    if [ "$fresh_tree" = yes ]; then checked_out=$(date +%s 2>/dev/null) || checked_out=0; fi
     # The files git just wrote are the ones only the tree links (every other file
     # is in an earlier release too): flushed here, once, while the link count
     # still tells them apart.
@@ -44,6 +75,7 @@ if [ "$hardlink" = yes ]; then
         mkdir -- "$release_dir"
         cp -a -- "$tree/." "$release_dir/"
     fi
+    if [ "$fresh_tree" = yes ]; then settle_fresh_index "$checked_out"; fi
 else
     # The archive's name derives from the release this run just claimed, so it is ours.
     archive=$releases/.$release.tar

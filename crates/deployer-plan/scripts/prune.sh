@@ -29,7 +29,9 @@ take_out() {
 }
 live=$(readlink -- "$current" 2>/dev/null || true)
 live=${live##*/}
-before=$(cat -- "$previous" 2>/dev/null || true)
+# One line, a validated release name (read by the shell: no process).
+before=
+if [ -f "$previous" ]; then IFS= read -r before 2>/dev/null <"$previous" || true; fi
 cd -- "$releases" || exit
 set --
 for release in *; do
@@ -41,25 +43,30 @@ if [ "$#" -gt 0 ]; then
     take_out "$@"
     (cd -- "$created" && rm -f -- "$@")
 fi
-# ls -t: newest completion first; release names are validated, one per line.
-# shellcheck disable=SC2012
-ls -1t -- "$complete" | {
-    count=0
-    set --
-    while IFS= read -r release; do
-        [ -d "$release" ] || continue
-        count=$((count + 1))
-        [ "$count" -gt "$keep" ] || continue
-        case $release in "$live" | "$before" | "$keep_also") continue ;; esac
-        set -- "$@" "$release"
-    done
-    # One mv for all (not one process per release): thousands prune fast.
-    if [ "$#" -gt 0 ]; then
-        take_out "$@"
-        (cd -- "$complete" && rm -f -- "$@")
-        if [ -d "$created" ]; then (cd -- "$created" && rm -f -- "$@"); fi
-    fi
-}
+# Only more complete releases than are kept can leave (counted by a glob: no
+# process while a host has fewer).
+set -- "$complete"/*
+if [ "$#" -gt "$keep" ]; then
+    # ls -t: newest completion first; release names are validated, one per line.
+    # shellcheck disable=SC2012
+    ls -1t -- "$complete" | {
+        count=0
+        set --
+        while IFS= read -r release; do
+            [ -d "$release" ] || continue
+            count=$((count + 1))
+            [ "$count" -gt "$keep" ] || continue
+            case $release in "$live" | "$before" | "$keep_also") continue ;; esac
+            set -- "$@" "$release"
+        done
+        # One mv for all (not one process per release): thousands prune fast.
+        if [ "$#" -gt 0 ]; then
+            take_out "$@"
+            (cd -- "$complete" && rm -f -- "$@")
+            if [ -d "$created" ]; then (cd -- "$created" && rm -f -- "$@"); fi
+        fi
+    }
+fi
 # Deletes what is in pruned/: this run's releases, and what earlier prunes
 # moved there and did not finish deleting (a delete still running finishes
 # those too: rm -rf of one tree twice is harmless; no later run's directory can

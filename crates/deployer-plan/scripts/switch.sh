@@ -25,7 +25,7 @@ mv -f -- "$undo/current.tmp" "$undo/current"
 if [ -f "$previous" ]; then cp -f -- "$previous" "$undo/previous"; else rm -f -- "$undo/previous"; fi
 printf '%s\n' "${before##*/}" >"$previous_tmp"
 mv -f -- "$previous_tmp" "$previous"
-rm -f -- "$current_tmp"
+if [ -e "$current_tmp" ] || [ -L "$current_tmp" ]; then rm -f -- "$current_tmp"; fi
 ln -s -- "$releases/$release" "$current_tmp"
 mv -T -- "$current_tmp" "$current"
 sync -- "$root" 2>/dev/null || true

@@ -96,6 +96,48 @@ fn a_repository_on_the_hosts_filesystem_is_cloned_whole_with_hardlinks() {
     );
 }
 
+/// git hashes again, on every later read, each file whose mtime falls in its
+/// index's own second ("racy git"): a first deploy that left its fresh tree's
+/// index in its files' second made the next deploy hash the whole tree.
+#[test]
+fn a_fresh_trees_index_is_dated_after_the_second_its_files_were_written() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let fixture = hardlink_fixture();
+    let first = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &commit(&fixture, "one"));
+    // Started just after a second begins, the whole first deploy here takes
+    // well under a second: its files and a plain index share that second.
+    let into_second = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    std::thread::sleep(Duration::from_nanos(u64::from(1_000_000_000 - into_second) + 5_000_000));
+    run(&first, &fixture);
+    let seconds = |path: &Utf8Path| {
+        std::fs::symlink_metadata(path).unwrap().modified().unwrap().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    };
+    let state = fixture.root.join("hosts/testing/.deployer");
+    let index = seconds(&state.join("tree.index"));
+    let mut files = 0;
+    for entry in walkdir(&state.join("tree")) {
+        files += 1;
+        assert!(seconds(&entry) < index, "{entry} is from the index's second: git would hash it at every deploy");
+    }
+    assert!(files >= 2, "the tree has the commit's files");
+    // The settled index is one git reads as it is: the next deploy works.
+    run(&plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &commit(&fixture, "two")), &fixture);
+    assert_eq!(std::fs::read_to_string(fixture.root.join("hosts/testing/current/app.txt")).unwrap(), "two");
+}
+
+/// Every file under `root` (not directories).
+fn walkdir(root: &Utf8Path) -> Vec<Utf8PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(directory) = pending.pop() {
+        for entry in std::fs::read_dir(&directory).unwrap() {
+            let path = Utf8PathBuf::from_path_buf(entry.unwrap().path()).unwrap();
+            if path.is_dir() { pending.push(path) } else { files.push(path) }
+        }
+    }
+    files
+}
+
 #[test]
 fn hardlinked_releases_share_unchanged_files_and_a_change_in_place_never_reaches_the_next() {
     use std::os::unix::fs::MetadataExt;
