@@ -77,10 +77,29 @@ if [ "$hardlink" = yes ]; then
     fi
     if [ "$fresh_tree" = yes ]; then settle_fresh_index "$checked_out"; fi
 else
-    # The archive's name derives from the release this run just claimed, so it is ours.
-    archive=$releases/.$release.tar
-    rm -f -- "$archive"
-    git -C "$mirror" archive --format=tar --output="$archive" --end-of-options "$commit"
-    tar -x -f "$archive" -C "$release_dir"
-    rm -f -- "$archive"
+    # Streamed from git to tar: no archive file the size of the release to
+    # write and delete (on a shared disk, another host's flush would write it
+    # out first). Both exit statuses count: git's, when it fails, comes back on
+    # descriptor 3 (not `echo $?` after it: under set -e a failure ends that
+    # side of the pipe first).
+    if archive_status=$(
+        { { git -C "$mirror" archive --format=tar --end-of-options "$commit" 3>&- || echo "$?" >&3; } |
+            tar -x -f - -C "$release_dir" 3>&- 1>&2; } 3>&1
+    ); then
+        tar_status=0
+    else
+        tar_status=$?
+    fi
+    # 141 is SIGPIPE: tar stopped reading, which only matters if tar failed.
+    case $archive_status in
+        '' | 141) ;;
+        *)
+            echo "deployer: git archive of $commit failed (status $archive_status)" >&2
+            exit 1
+            ;;
+    esac
+    if [ "$tar_status" != 0 ]; then
+        echo "deployer: tar could not extract $commit into the release (status $tar_status)" >&2
+        exit 1
+    fi
 fi

@@ -2,9 +2,12 @@
 //! fetch, and releases hard-linked into a pristine tree.
 
 use camino::{Utf8Path, Utf8PathBuf};
-use deployer_plan::CommandSpec;
+use deployer_plan::{CommandSpec, StepKind};
 
-use super::{commit, current, fixture, git, hardlink_fixture, plan, run, url_fixture, wait_until, with_step_env};
+use super::{
+    commit, current, fixture, git, hardlink_fixture, only, phase_with, plan, run, try_work, url_fixture, wait_until,
+    with_step_env,
+};
 
 #[test]
 fn a_first_deploy_fetches_only_the_pinned_commit_and_the_next_only_what_is_new() {
@@ -169,4 +172,41 @@ fn hardlinked_releases_share_unchanged_files_and_a_change_in_place_never_reaches
     assert_eq!(std::fs::read_to_string(three.join("lib.txt")).unwrap(), "library\n");
     assert_ne!(inode(two.join("lib.txt")), inode(three.join("lib.txt")));
     assert_eq!(std::fs::read_to_string(two.join("lib.txt")).unwrap(), "LIBRARY\n");
+}
+
+/// The release is streamed from `git archive` to `tar`: a failure on either
+/// side fails the step, named, and a failed `git` is not taken for a `tar`
+/// that stopped reading.
+#[test]
+fn a_failed_extraction_says_whether_git_or_tar_failed() {
+    use std::os::unix::fs::PermissionsExt;
+    let fixture = fixture();
+    let real_git =
+        String::from_utf8(std::process::Command::new("sh").args(["-c", "command -v git"]).output().unwrap().stdout)
+            .unwrap();
+    let bin = fixture.root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fakes = [
+        // tar that gives up at once: git, writing into a closed pipe, gets SIGPIPE.
+        ("tar", "#!/bin/sh\nexit 2\n".to_owned(), "tar could not extract"),
+        (
+            "git",
+            format!(
+                "#!/bin/sh\nfor arg; do [ \"$arg\" = archive ] && exit 128; done\nexec {} \"$@\"\n",
+                real_git.trim()
+            ),
+            "git archive of",
+        ),
+    ];
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap());
+    for (number, (tool, script, says)) in fakes.into_iter().enumerate() {
+        std::fs::write(bin.join(tool), script).unwrap();
+        std::fs::set_permissions(bin.join(tool), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let deploy =
+            plan(&fixture, CommandSpec::DeployFull, &format!("20261123T00000{number}Z"), &commit(&fixture, tool));
+        let prepare = only(&phase_with(&deploy, StepKind::PrepareRelease).work, StepKind::PrepareRelease);
+        let error = with_step_env(&[("PATH", &path)], || try_work(&prepare, &fixture.root)).unwrap_err();
+        assert!(error.contains(says), "{tool}: {error}");
+        std::fs::remove_file(bin.join(tool)).unwrap();
+    }
 }
