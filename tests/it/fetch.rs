@@ -85,15 +85,27 @@ fn fetch_concurrency_bounds_the_hosts_the_git_server_serves_at_once() {
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert!(storm > 2, "{storm} hosts served at once without a limit: the counter cannot see overlaps");
     project.append_config("execution:\n  fetch_concurrency: 2\n");
-    commit_heavy(&project, "blob2");
-    project.tick();
-    let (outcome, peak) = deploy_counting(&project, &["deploy_full", "testing"]);
-    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
-    assert!((1..=2).contains(&peak), "{peak} hosts fetched at once with fetch_concurrency 2");
-    let release = project.current(0).unwrap();
-    check_fleet(&project, 6, &outcome, &Expect::all_on(&release));
-    assert_eq!(project.current_file(0, "app.txt").as_deref(), Some("v1\n"));
-    assert!(project.host_file(0, &format!("testing/releases/{release}/blob2")).exists());
+    // An incremental fetch is short: on a loaded machine the sampler can miss
+    // every one (a peak of 0 says nothing), so up to three deploys, each
+    // checked, until one was seen.
+    let mut seen = 0;
+    for attempt in 2..=4 {
+        let blob = format!("blob{attempt}");
+        commit_heavy(&project, &blob);
+        project.tick();
+        let (outcome, peak) = deploy_counting(&project, &["deploy_full", "testing"]);
+        assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+        assert!(peak <= 2, "{peak} hosts fetched at once with fetch_concurrency 2");
+        let release = project.current(0).unwrap();
+        check_fleet(&project, 6, &outcome, &Expect::all_on(&release));
+        assert_eq!(project.current_file(0, "app.txt").as_deref(), Some("v1\n"));
+        assert!(project.host_file(0, &format!("testing/releases/{release}/{blob}")).exists());
+        seen = peak;
+        if seen > 0 {
+            break;
+        }
+    }
+    assert!(seen > 0, "no fetch was seen in three deploys: the counter cannot see fetches");
 }
 
 #[test]
