@@ -38,11 +38,11 @@ def client(endpoint, service="ec2"):
     )
 
 
-def network(ec2, cidr):
-    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
-    first, _ = cidr.split("/")
-    octets = first.split(".")
-    subnet_cidr = f"{octets[0]}.{octets[1]}.1.0/24"
+def network(ec2, subnet_cidr):
+    """A VPC (the /16 around `subnet_cidr`, a /24) with that one subnet."""
+    octets = subnet_cidr.split("/")[0].split(".")
+    vpc_cidr = f"{octets[0]}.{octets[1]}.0.0/16"
+    vpc = ec2.create_vpc(CidrBlock=vpc_cidr)["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=subnet_cidr)["Subnet"]["SubnetId"]
     return {"vpc": vpc, "subnet": subnet}
 

@@ -133,10 +133,8 @@ impl Fleet {
             return Err(format!("a fleet of this kind has 1 to {most} hosts"));
         }
         let mut fleet = Self::prepare(directory, options, count)?;
-        // A random /24 of 127/8 per loopback fleet, so fleets of parallel tests do not
-        // collide (namespaced fleets each have their own network).
-        let seed = std::process::id() ^ (Instant::now().elapsed().subsec_nanos() | nanos());
-        let network = [127, 1 + (seed % 250) as u8, ((seed >> 8) % 246) as u8];
+        // Namespaced fleets each have their own network; loopback ones share 127/8.
+        let network = loopback_network();
         for index in 0..count {
             let address = match fleet.namespaces {
                 Some(_) => namespaces::host_address(index),
@@ -439,6 +437,27 @@ impl Drop for Fleet {
     }
 }
 
+/// Blocks of four /24s in 127/8: second octet 1-250, third octet a multiple of 4.
+const LOOPBACK_BLOCKS: u32 = 250 * 61;
+
+/// The first three octets of a block of four /24s of 127/8 (room for
+/// [`MAX_LOOPBACK_HOSTS`] hosts) that no other call in this process returned,
+/// for a loopback fleet or a cloud emulator's subnet (`127.A.B.0/24`, inside
+/// `127.A.0.0/16`). Parallel tests share one network namespace: two of them on
+/// one address would have one sshd fail to bind while the other's answered.
+/// The start is random so separate processes rarely meet either.
+pub fn loopback_network() -> [u8; 3] {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let seed = std::process::id() ^ nanos();
+    let _ = NEXT.compare_exchange(u32::MAX, seed % LOOPBACK_BLOCKS, Ordering::Relaxed, Ordering::Relaxed);
+    let block = NEXT.fetch_add(1, Ordering::Relaxed) % LOOPBACK_BLOCKS;
+    // Below 250 and 244: the casts cannot truncate.
+    #[allow(clippy::cast_possible_truncation)]
+    let (second, third) = ((1 + block % 250) as u8, (block / 250 * 4) as u8);
+    [127, second, third]
+}
+
 fn nanos() -> u32 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |time| time.subsec_nanos())
 }
@@ -484,17 +503,28 @@ fn wait_until_listening(host: &mut FleetHost) -> Result<(), String> {
 
 /// Whether process `pid` listens on `address`:[`PORT`], read from the socket table
 /// of its own network namespace, so it works from outside a namespaced host
-/// without sending a packet.
+/// without sending a packet. The listening socket must be one of `pid`'s own
+/// open files: another process on the address (a parallel test's host) would
+/// otherwise pass for this one, which failed to bind.
 fn listening(pid: u32, address: Ipv4Addr) -> bool {
     // The kernel prints the address as the in-memory (network order) u32, in hex.
     let wanted = format!("{:08X}:{PORT:04X}", u32::from_ne_bytes(address.octets()));
-    std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).is_ok_and(|table| {
-        table.lines().skip(1).any(|line| {
+    let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")) else { return false };
+    let sockets: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            // State 0A is LISTEN.
-            fields.get(1) == Some(&wanted.as_str()) && fields.get(3) == Some(&"0A")
+            // State 0A is LISTEN; field 9 is the socket's inode.
+            (fields.get(1) == Some(&wanted.as_str()) && fields.get(3) == Some(&"0A"))
+                .then(|| fields.get(9).map(|inode| format!("socket:[{inode}]")))
+                .flatten()
         })
-    })
+        .collect();
+    !sockets.is_empty()
+        && std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|target| sockets.iter().any(|socket| target == Path::new(socket)))
+        })
 }
 
 /// Copies the contents of `from` into `to`, keeping owners, modes and links.
@@ -507,4 +537,34 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
         .status()
         .map_err(|error| error.to_string())?;
     if status.success() { Ok(()) } else { Err(format!("cannot copy {} to {}", from.display(), to.display())) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_networks_handed_out_in_one_process_never_repeat() {
+        let networks: Vec<[u8; 3]> = (0..LOOPBACK_BLOCKS).map(|_| loopback_network()).collect();
+        let distinct: std::collections::BTreeSet<[u8; 3]> = networks.iter().copied().collect();
+        assert_eq!(distinct.len(), networks.len());
+        // Each leaves room for four /24s (1,000 hosts) after it.
+        assert!(networks.iter().all(|[first, second, third]| *first == 127 && *second >= 1 && *third <= 240));
+    }
+
+    #[test]
+    fn a_listener_of_another_process_on_the_address_is_not_the_hosts() {
+        let [first, second, third] = loopback_network();
+        let address = Ipv4Addr::new(first, second, third, 77);
+        let Ok(listener) = std::net::TcpListener::bind((address, PORT)) else {
+            return; // Taken by something else on this machine: nothing to compare.
+        };
+        assert!(listening(std::process::id(), address), "this process holds the socket");
+        let mut other = Command::new("sleep").arg("30").spawn().unwrap();
+        let seen = listening(other.id(), address);
+        let _ = other.kill();
+        let _ = other.wait();
+        drop(listener);
+        assert!(!seen, "a process that holds no socket on the address does not listen there");
+    }
 }

@@ -79,12 +79,12 @@ impl Moto {
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
-    /// A VPC with one subnet in a random `127.N.1.0/24`; the subnet's id.
+    /// A VPC with one subnet, a `127.A.B.0/24` no other test of this process
+    /// uses (each test's moto numbers its instances alike, and all the fleets
+    /// share one network namespace); the subnet's id.
     pub fn loopback_subnet(&self) -> String {
-        let seed = std::process::id()
-            ^ Instant::now().elapsed().subsec_nanos()
-            ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let network = self.ctl(&["network", &format!("127.{}.0.0/16", 100 + seed % 150)]);
+        let [first, second, third] = deployer_fleet::loopback_network();
+        let network = self.ctl(&["network", &format!("{first}.{second}.{third}.0/24")]);
         network["subnet"].as_str().unwrap().to_owned()
     }
 
