@@ -111,27 +111,36 @@ pub(crate) fn run(deployer: &Path) {
 
 /// The bench's deployer configuration, with the workload's shared file,
 /// migration and five releases, fetching the repository by URL as the peers do.
-/// `tuned`: the `tuned` settings, deploying to the environment `tuned`.
+/// `tuned`: the `tuned` settings, deploying to the environment `tuned`. Each
+/// variant has a file of its own (until 2026-11-29 the plain one was written
+/// over by the base configuration the tuned one starts from, so the `deployer`
+/// column ran without the shared file and the migration and cloned a local
+/// path; it is checked here now).
 fn deployer_config(setup: &Setup<'_>, hosts: usize, port: u16, tuned: bool) -> PathBuf {
-    let path = write_config(&setup.work, setup.fleet, hosts, port);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let source = setup.work.join("source");
-    let mut text = text.replace(&format!("repo: {}\n", source.display()), &format!("repo: {}\n", setup.url)).replace(
+    let base = write_config(&setup.work, setup.fleet, hosts, port);
+    let text = workload_config(&std::fs::read_to_string(&base).unwrap(), &setup.work.join("source"), &setup.url, tuned);
+    let variant = if tuned { "tuned" } else { "deployer" };
+    let path = base.with_file_name(format!("peers-{variant}-{}", base.file_name().unwrap().to_string_lossy()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `base` (the bench's configuration) with the peer workload, and the `tuned`
+/// settings when asked for.
+fn workload_config(base: &str, source: &Path, url: &str, tuned: bool) -> String {
+    let mut text = base.replace(&format!("repo: {}\n", source.display()), &format!("repo: {url}\n")).replace(
         "keep_releases: 3\n",
         "keep_releases: 5\nshared_files: [.env]\nmigrate: {role: web, command: \"true\"}\n",
     );
-    if !tuned {
-        std::fs::write(&path, text).unwrap();
-        return path;
+    assert!(text.contains(&format!("repo: {url}\n")) && text.contains("migrate:"), "the workload is not in:\n{text}");
+    if tuned {
+        for (section, added) in [("ssh:\n", TUNED_SSH), ("execution:\n", TUNED_EXECUTION)] {
+            assert!(text.contains(section), "the bench configuration has no {section}");
+            text = text.replacen(section, &format!("{section}{added}"), 1);
+        }
+        text = text.replacen("  tool: {", "  tuned: {", 1);
     }
-    for (section, added) in [("ssh:\n", TUNED_SSH), ("execution:\n", TUNED_EXECUTION)] {
-        assert!(text.contains(section), "the bench configuration has no {section}");
-        text = text.replacen(section, &format!("{section}{added}"), 1);
-    }
-    text = text.replacen("  tool: {", "  tuned: {", 1);
-    let tuned = path.with_file_name(format!("tuned-{}", path.file_name().unwrap().to_string_lossy()));
-    std::fs::write(&tuned, text).unwrap();
-    tuned
+    text
 }
 
 /// One deploy by `tool` to the first `hosts` hosts; `second` makes release ids
@@ -278,6 +287,24 @@ fn print_table(rows: &[Row], size: f64, rounds: usize) {
                 best_peer / deployer,
                 best_peer / tuned,
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployer_and_tuned_run_the_same_workload_as_the_peers() {
+        let base = "project: bench\nrepo: /w/source\nkeep_releases: 3\nssh:\n  identity_file: k\nexecution:\n  pool_size: 100\nenvironments:\n  tool: {branch: main}\n";
+        for tuned in [false, true] {
+            let text = workload_config(base, Path::new("/w/source"), "file:///w/source", tuned);
+            assert!(text.contains("repo: file:///w/source\n"), "{text}");
+            assert!(text.contains("shared_files: [.env]\nmigrate: {role: web, command: \"true\"}\n"), "{text}");
+            assert!(text.contains("keep_releases: 5\n"), "{text}");
+            assert_eq!(text.contains("hardlink_releases: true"), tuned, "{text}");
+            assert_eq!(text.contains("  tuned: {"), tuned, "{text}");
         }
     }
 }
