@@ -18,6 +18,7 @@
 # input hardlink: yes with execution.hardlink_releases
 # input tree
 # input tree_index
+# input tree_unsettled: a fresh tree's index is not settled yet
 # library claim_release
 # library mirror
 # library flush
@@ -27,24 +28,19 @@
 # written ("racy git"), so git reads and hashes it again, every time, until an
 # index is written in a later second. A fresh tree's files all share its
 # index's second, so the next deploy hashed the whole tree (20 MB, about 0.2 s
-# of a host's CPU) to update one file. Nothing but this step has written a
-# fresh tree's files since git wrote its index (no release linked them before
-# this one, and the flush and the links change no file's content or mtime), so
-# once that second has passed, the index's mtime moves to now: the index git
-# would have written a second later. At most a second of waiting, once per
-# host, when the step took less; without GNU date's %N, or on any failure, the
-# index stays as git wrote it (correct, only slower once).
+# of a host's CPU) to update one file. So a fresh tree leaves a mark, and the
+# next deploy, before git reads the index, looks for any path in the tree
+# modified after the index was written (GNU find compares nanoseconds): with
+# none, every file is as git recorded it, and the index's mtime moves to now,
+# the index git would write now. With one, or without GNU find's -newermm, or
+# on any failure, the index stays as it is (correct, only slower once). Not
+# done by waiting for the second to pass after the checkout: that cost a
+# first deploy up to a second.
 settle_fresh_index() {
-    settle_now=$(date +%s.%N 2>/dev/null) || return 0
-    settle_fraction=${settle_now#*.}
-    case ${settle_now%.*}$settle_fraction in
-        '' | *[!0-9]*) return 0 ;;
-    esac
-    if [ "${settle_now%.*}" -le "$1" ]; then
-        # Just past the next second: file times lag the clock by up to a tick.
-        sleep "$((1010000000 - (1$settle_fraction - 1000000000)))e-9" 2>/dev/null || return 0
+    if settle_newer=$(find "$tree" -newermm "$tree_index" -print -quit 2>/dev/null) && [ -z "$settle_newer" ]; then
+        touch -c -- "$tree_index" 2>/dev/null || true
     fi
-    touch -c -- "$tree_index" 2>/dev/null || true
+    rm -f -- "$tree_unsettled"
 }
 
 claim_release
@@ -56,15 +52,17 @@ if [ "$hardlink" = yes ]; then
     # ctime, so it is not trusted). A file git rewrites is removed first, so the
     # releases linked to the old one keep it. Then the release is hard links to
     # every file: a redeploy writes only what changed.
-    fresh_tree=no
-    if [ ! -d "$tree" ]; then
-        mkdir -p -- "$tree"
-        fresh_tree=yes
+    if [ ! -d "$tree" ]; then mkdir -p -- "$tree"; fi
+    # Without an index git writes every file: the tree is fresh.
+    fresh_tree=yes
+    if [ -e "$tree_index" ]; then
+        fresh_tree=no
+        if [ -e "$tree_unsettled" ]; then settle_fresh_index; fi
     fi
     if [ -e "$tree_index.lock" ]; then rm -f -- "$tree_index.lock"; fi
     GIT_INDEX_FILE=$tree_index git --git-dir="$mirror" --work-tree="$tree" -c core.trustctime=false \
         read-tree --reset -u "$commit"
-    if [ "$fresh_tree" = yes ]; then checked_out=$(date +%s 2>/dev/null) || checked_out=0; fi
+    if [ "$fresh_tree" = yes ]; then : >"$tree_unsettled"; fi
     # The files git just wrote are the ones only the tree links (every other file
     # is in an earlier release too): flushed here, once, while the link count
     # still tells them apart.
@@ -75,7 +73,6 @@ if [ "$hardlink" = yes ]; then
         mkdir -- "$release_dir"
         cp -a -- "$tree/." "$release_dir/"
     fi
-    if [ "$fresh_tree" = yes ]; then settle_fresh_index "$checked_out"; fi
 else
     # Streamed from git to tar: no archive file the size of the release to
     # write and delete (on a shared disk, another host's flush would write it

@@ -21,7 +21,9 @@
 //!                                until the prepare extracts it
 //! <root>/.deployer/tree/         with `execution.hardlink_releases`: a pristine
 //!                                checkout of the last release (index: tree.index);
-//!                                releases are hard links to its files
+//!                                releases are hard links to its files;
+//!                                tree.unsettled: its index is from its files'
+//!                                second (see prepare_release.sh)
 //! <root>/releases/.deployer-pruned/<run>/  releases a prune took out of
 //!                                releases/ (under the lock, by rename), deleted
 //!                                in the background after it; nothing else goes here
@@ -69,6 +71,7 @@ impl Layout {
             "uploads" => ".deployer/uploads",
             "tree" => ".deployer/tree",
             "tree_index" => ".deployer/tree.index",
+            "tree_unsettled" => ".deployer/tree.unsettled",
             // In releases/, so taking a release out is a rename on any layout
             // (releases/ may be on another filesystem than .deployer/).
             "pruned" => "releases/.deployer-pruned",

@@ -100,32 +100,60 @@ fn a_repository_on_the_hosts_filesystem_is_cloned_whole_with_hardlinks() {
 }
 
 /// git hashes again, on every later read, each file whose mtime falls in its
-/// index's own second ("racy git"): a first deploy that left its fresh tree's
-/// index in its files' second made the next deploy hash the whole tree.
-#[test]
-fn a_fresh_trees_index_is_dated_after_the_second_its_files_were_written() {
+/// index's own second ("racy git"): a first deploy leaves its fresh tree's
+/// index in its files' second, and the next deploy hashed the whole tree. It
+/// now trusts that index (moves its mtime on) when no path in the tree changed
+/// after it. `changed_after_the_index`: a file is rewritten in place, same
+/// size, after the first deploy; otherwise it is too, but its mtime is put
+/// back, a change only hashing would see: whether it survives the next deploy
+/// tells whether git hashed the tree again.
+fn redeploy_after_a_fresh_tree(changed_after_the_index: bool) -> String {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
     let fixture = hardlink_fixture();
     let first = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &commit(&fixture, "one"));
-    // Started just after a second begins, the whole first deploy here takes
-    // well under a second: its files and a plain index share that second.
-    let into_second = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
-    std::thread::sleep(Duration::from_nanos(u64::from(1_000_000_000 - into_second) + 5_000_000));
-    run(&first, &fixture);
-    let seconds = |path: &Utf8Path| {
-        std::fs::symlink_metadata(path).unwrap().modified().unwrap().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    let until_next_second = || {
+        let into_second = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+        Duration::from_nanos(u64::from(1_000_000_000 - into_second) + 5_000_000)
     };
+    // Started just after a second begins, the whole first deploy here takes
+    // well under a second: its files and its index share that second.
+    std::thread::sleep(until_next_second());
+    run(&first, &fixture);
     let state = fixture.root.join("hosts/testing/.deployer");
-    let index = seconds(&state.join("tree.index"));
-    let mut files = 0;
-    for entry in walkdir(&state.join("tree")) {
-        files += 1;
-        assert!(seconds(&entry) < index, "{entry} is from the index's second: git would hash it at every deploy");
+    let modified = |path: &Utf8Path| std::fs::symlink_metadata(path).unwrap().modified().unwrap();
+    let seconds = |time: SystemTime| time.duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let index = modified(&state.join("tree.index"));
+    let files = walkdir(&state.join("tree"));
+    assert!(files.len() >= 2, "the tree has the commit's files");
+    assert!(
+        files.iter().any(|file| seconds(modified(file)) == seconds(index)),
+        "the first deploy took its files and its index into separate seconds: nothing to tell here"
+    );
+    assert!(state.join("tree.unsettled").exists(), "a fresh tree is marked");
+    // The tree's file, through the release's hard link to it.
+    let library = fixture.root.join("hosts/testing/current/lib.txt");
+    let was = modified(&library);
+    std::fs::write(&library, "LIBRARY\n").unwrap();
+    if !changed_after_the_index {
+        std::fs::File::options().write(true).open(&library).unwrap().set_modified(was).unwrap();
     }
-    assert!(files >= 2, "the tree has the commit's files");
-    // The settled index is one git reads as it is: the next deploy works.
+    // The index git would write now is from a later second than its files.
+    std::thread::sleep(until_next_second());
     run(&plan(&fixture, CommandSpec::DeployFull, "20261123T000002Z", &commit(&fixture, "two")), &fixture);
+    assert!(!state.join("tree.unsettled").exists(), "settled once");
     assert_eq!(std::fs::read_to_string(fixture.root.join("hosts/testing/current/app.txt")).unwrap(), "two");
+    std::fs::read_to_string(fixture.root.join("hosts/testing/current/lib.txt")).unwrap()
+}
+
+#[test]
+fn the_deploy_after_a_fresh_tree_trusts_its_index_and_reads_no_unchanged_file() {
+    // Unchanged as far as size and mtime tell: git read nothing to see otherwise.
+    assert_eq!(redeploy_after_a_fresh_tree(false), "LIBRARY\n");
+}
+
+#[test]
+fn the_deploy_after_a_fresh_tree_still_hashes_it_when_a_file_changed_after_its_index() {
+    assert_eq!(redeploy_after_a_fresh_tree(true), "library\n", "the commit's content, not the one written in place");
 }
 
 /// Every file under `root` (not directories).
