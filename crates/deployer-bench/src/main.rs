@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use deployer_fleet::{DEPLOY_PATH, Fleet, PORT};
+use deployer_fleet::{DEPLOY_PATH, Fleet, Options, PORT};
 
 /// Delayed hosts listen on this port, on the same address as the real ones.
 const DELAYED_PORT: u16 = 2223;
@@ -103,7 +103,7 @@ fn main() {
     let deployer = std::env::args().nth(1).map_or_else(|| PathBuf::from("target/release/deployer"), PathBuf::from);
     let deployer =
         std::fs::canonicalize(&deployer).unwrap_or_else(|_| panic!("build deployer first: {}", deployer.display()));
-    let (work, fleet) = start_delayed_fleet(SIZES[3], ROUND_TRIPS[1]);
+    let (work, fleet) = start_delayed_fleet(SIZES[3], ROUND_TRIPS[1], Options::default());
     let source = work.join("source");
     init_repository(&source);
 
@@ -155,8 +155,8 @@ fn main() {
 /// [`start_fleet`], each host also reachable at [`DELAYED_PORT`] through a proxy
 /// that adds `round_trip` ms (its keys in `known_hosts` under both ports). The
 /// proxies run as long as the process.
-pub(crate) fn start_delayed_fleet(hosts: usize, round_trip: u64) -> (PathBuf, Fleet) {
-    let (work, fleet) = start_fleet(hosts);
+pub(crate) fn start_delayed_fleet(hosts: usize, round_trip: u64, options: Options) -> (PathBuf, Fleet) {
+    let (work, fleet) = start_fleet_with(hosts, options);
     let runtime = Box::leak(Box::new(
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap(),
     ));
@@ -176,9 +176,14 @@ pub(crate) fn start_delayed_fleet(hosts: usize, round_trip: u64) -> (PathBuf, Fl
 
 /// A work directory with `hosts` sshd hosts and their `known_hosts` beside it.
 pub(crate) fn start_fleet(hosts: usize) -> (PathBuf, Fleet) {
+    start_fleet_with(hosts, Options::default())
+}
+
+/// [`start_fleet`] with fleet options (each host's files on a tmpfs of its own).
+pub(crate) fn start_fleet_with(hosts: usize, options: Options) -> (PathBuf, Fleet) {
     let work = tempfile_dir();
     eprintln!("starting {hosts} sshd hosts in {}", work.display());
-    let fleet = Fleet::start(hosts, &work.join("fleet")).expect("the fleet starts");
+    let fleet = Fleet::start_with(hosts, &work.join("fleet"), options).expect("the fleet starts");
     std::fs::copy(fleet.known_hosts(), work.join("known_hosts")).unwrap();
     (work, fleet)
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use deployer_fleet::{DEPLOY_PATH, Fleet, PORT};
+use deployer_fleet::{DEPLOY_PATH, Fleet, Options, PORT};
 
 use crate::{DELAYED_PORT, Measure, cgroup, commit, git, run_deployer_with, start_delayed_fleet, write_config};
 
@@ -61,7 +61,10 @@ pub(crate) fn run(deployer: &Path) {
     let scripts = std::fs::canonicalize("crates/deployer-bench/peers").unwrap();
     let (sizes, round_trips, rounds) = shape();
     let largest = sizes.iter().copied().max().unwrap_or(1);
-    let (work, fleet) = start_delayed_fleet(largest, ROUND_TRIPS[1]);
+    let own_disks = std::env::var("BENCH_PEERS_DISK").is_ok_and(|disk| disk == "tmpfs");
+    // Limits, not allocations: what each host's run keeps (below 100 MB a tool).
+    let options = Options { small_disk: own_disks.then_some((4096, 1_000_000)), ..Options::default() };
+    let (work, fleet) = start_delayed_fleet(largest, ROUND_TRIPS[1], options);
     let source = work.join("source");
     let size = crate::mirror::sizeable_repository(&source);
     git(&source, &["gc", "--quiet"]);
@@ -82,8 +85,13 @@ pub(crate) fn run(deployer: &Path) {
                 // The previous round's trees go now (then a pause, so the runs do
                 // not pay for the delete), before this round's are moved aside: at
                 // most two rounds of trees on the disk (about 9 GB each at 50 hosts).
-                clear_aside(&fleet);
+                clear_aside(&fleet, !own_disks);
                 move_aside(&fleet, hosts, round);
+                if own_disks {
+                    // Memory, not disk: no round's trees are kept, and a tmpfs
+                    // creates files no slower after a delete.
+                    clear_aside(&fleet, false);
+                }
                 commit(&source);
                 for &tool in &order {
                     second += 1;
@@ -102,7 +110,7 @@ pub(crate) fn run(deployer: &Path) {
         }
     }
     disconnect(deployer, &setup.work.join("config"));
-    print_table(&rows, size, rounds);
+    print_table(&rows, size, rounds, own_disks);
     let work = setup.work.clone();
     drop(setup);
     drop(fleet);
@@ -239,9 +247,9 @@ fn move_aside(fleet: &Fleet, hosts: usize, round: usize) {
     }
 }
 
-/// The roots moved aside, removed (then a pause, so the next runs do not pay for
-/// the delete).
-fn clear_aside(fleet: &Fleet) {
+/// The roots moved aside, removed (then, with `pause`, a pause, so the next
+/// runs do not pay for the delete).
+fn clear_aside(fleet: &Fleet, pause: bool) {
     let mut removed = false;
     for host in &fleet.hosts {
         for entry in std::fs::read_dir(&host.files).into_iter().flatten().flatten() {
@@ -251,7 +259,7 @@ fn clear_aside(fleet: &Fleet) {
             }
         }
     }
-    if removed {
+    if removed && pause {
         std::thread::sleep(Duration::from_secs(20));
     }
 }
@@ -267,8 +275,13 @@ fn medians(runs: &[Measure]) -> (Duration, Duration) {
 
 type Row = (usize, u64, Vec<(Duration, Duration)>, Vec<(Duration, Duration)>);
 
-fn print_table(rows: &[Row], size: f64, rounds: usize) {
+fn print_table(rows: &[Row], size: f64, rounds: usize, own_disks: bool) {
     println!("Repository: 2,000 files, {size:.1} MB working tree, packed. Medians of {rounds} interleaved rounds.");
+    if own_disks {
+        println!(
+            "Each host's files on a tmpfs of its own (BENCH_PEERS_DISK=tmpfs): no host waits for another's writes."
+        );
+    }
     println!(
         "`tuned`: deployer with `ssh.key_exchange: curve25519`, `ssh.control_persist: 600`, `execution.hardlink_releases: true`.\n"
     );
