@@ -23,8 +23,11 @@ pub fn skip(reason: &str) {
 }
 
 pub struct Project {
-    pub directory: tempfile::TempDir,
+    /// Dropped first (fields drop in order): the hosts stop and their tmpfs
+    /// disks are unmounted before the directory holding them is removed, which
+    /// a mounted disk would stop halfway (EBUSY), leaving the project behind.
     pub fleet: Fleet,
+    pub directory: tempfile::TempDir,
     /// Seconds after [`CLOCK_START`] that deployer takes as now (`DEPLOYER_NOW`):
     /// the project's injectable clock, advanced by [`Project::tick`].
     clock: AtomicU64,
