@@ -85,12 +85,14 @@ pub(crate) fn run(deployer: &Path) {
                 // The previous round's trees go now (then a pause, so the runs do
                 // not pay for the delete), before this round's are moved aside: at
                 // most two rounds of trees on the disk (about 9 GB each at 50 hosts).
-                clear_aside(&fleet, !own_disks);
-                move_aside(&fleet, hosts, round);
                 if own_disks {
                     // Memory, not disk: no round's trees are kept, and a tmpfs
                     // creates files no slower after a delete.
+                    move_aside(&fleet, hosts, round);
                     clear_aside(&fleet, false);
+                } else {
+                    clear_aside(&fleet, true);
+                    move_aside(&fleet, hosts, round);
                 }
                 commit(&source);
                 for &tool in &order {
