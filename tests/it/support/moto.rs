@@ -97,7 +97,16 @@ impl Moto {
     /// and an instance launched from it starts with a copy of them, so it serves
     /// what the instance imaged served.
     pub fn reconcile(&self, fleet: &mut Fleet, hosts: &mut std::collections::BTreeMap<String, usize>) {
-        let state = self.ctl(&["state"]);
+        self.apply(&self.ctl(&["state"]), fleet, hosts);
+    }
+
+    /// [`Moto::reconcile`] to a `state` read before.
+    fn apply(
+        &self,
+        state: &serde_json::Value,
+        fleet: &mut Fleet,
+        hosts: &mut std::collections::BTreeMap<String, usize>,
+    ) {
         for image in state["images"].as_array().unwrap() {
             let id = image["id"].as_str().unwrap().to_owned();
             let mut saved = self.saved.lock().unwrap();
@@ -159,20 +168,23 @@ impl Moto {
     }
 
     /// Runs `deployer ARGS` like [`Moto::run_reconciling`], and SIGKILLs it once
-    /// `when` says so (asked between two reconciliations); then cleans up after
-    /// the kill. Returns whether it was killed (it may have finished first).
+    /// `when` says so; then cleans up after the kill. `when` is asked after each
+    /// read of the cloud and before the hosts of instances that read found are
+    /// started, so a deploy that waits for new instances' ssh cannot get past
+    /// the moment `when` describes unseen. Returns the run's stderr when it
+    /// was not killed (it ended first).
     pub fn kill_reconciling(
         &self,
         project: &mut crate::support::project::Project,
         hosts: &mut std::collections::BTreeMap<String, usize>,
         args: &[&str],
         when: impl Fn(&Self) -> bool,
-    ) -> bool {
+    ) -> Result<(), String> {
         let mut child = project.spawn(args);
         let pid = child.id();
         let stderr = crate::support::project::StderrLines::follow(&mut child);
         let killed = loop {
-            self.reconcile(&mut project.fleet, hosts);
+            let state = self.ctl(&["state"]);
             if child.try_wait().unwrap().is_some() {
                 break false;
             }
@@ -181,11 +193,12 @@ impl Moto {
                 let _ = child.wait();
                 break true;
             }
+            self.apply(&state, &mut project.fleet, hosts);
         };
-        drop(stderr.all());
+        let stderr = stderr.all();
         crate::support::project::clean_up_killed(pid);
         self.reconcile(&mut project.fleet, hosts);
-        killed
+        if killed { Ok(()) } else { Err(stderr) }
     }
 
     /// The AWS invariants every AWS test ends with, after a success and after an
