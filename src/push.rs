@@ -8,11 +8,10 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
+use std::sync::Arc;
 
-use base64::Engine;
 use camino::{Utf8Path, Utf8PathBuf};
-use deployer_plan::{ARCHIVE_DIGEST_PAYLOAD, ARCHIVE_PAYLOAD, Plan};
-use sha2::{Digest, Sha256};
+use deployer_plan::{ARCHIVE_PAYLOAD, ARCHIVE_SIZE_PAYLOAD, Plan};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PushError {
@@ -24,20 +23,27 @@ pub(crate) enum PushError {
     Directory { path: Utf8PathBuf, source: std::io::Error },
 }
 
+/// What the controller makes for a run: script inputs (the archive's size)
+/// and uploads (the archive itself, sent as raw bytes; see
+/// [`deployer_plan::Upload`]).
+#[derive(Debug, Default)]
+pub(crate) struct Payloads {
+    pub(crate) inputs: BTreeMap<String, String>,
+    pub(crate) uploads: BTreeMap<String, Arc<[u8]>>,
+}
+
 /// The payloads `plan` needs, made from `repo` (resolved from `directory`, the
 /// configuration's): none for a plan that pushes nothing.
-pub(crate) fn payloads(plan: &Plan, repo: &str, directory: &Utf8Path) -> Result<BTreeMap<String, String>, PushError> {
-    let needed = plan.payload_names();
+pub(crate) fn payloads(plan: &Plan, repo: &str, directory: &Utf8Path) -> Result<Payloads, PushError> {
     let commit = match plan.revision.as_ref() {
-        Some(revision) if needed.contains(ARCHIVE_PAYLOAD) => revision.commit.clone(),
-        _ => return Ok(BTreeMap::new()),
+        Some(revision) if plan.upload_names().contains(ARCHIVE_PAYLOAD) => revision.commit.clone(),
+        _ => return Ok(Payloads::default()),
     };
     let archive = archive(repo, &commit, directory)?;
-    let digest: String = Sha256::digest(&archive).iter().map(|byte| format!("{byte:02x}")).collect();
-    Ok(BTreeMap::from([
-        (ARCHIVE_PAYLOAD.to_owned(), base64::engine::general_purpose::STANDARD.encode(&archive)),
-        (ARCHIVE_DIGEST_PAYLOAD.to_owned(), digest),
-    ]))
+    Ok(Payloads {
+        inputs: BTreeMap::from([(ARCHIVE_SIZE_PAYLOAD.to_owned(), archive.len().to_string())]),
+        uploads: BTreeMap::from([(ARCHIVE_PAYLOAD.to_owned(), Arc::from(archive))]),
+    })
 }
 
 /// A gzipped tar of `commit`, from the project's private mirror of `repo`.
@@ -62,7 +68,10 @@ fn archive(repo: &str, commit: &str, directory: &Utf8Path) -> Result<Vec<u8>, Pu
             repo,
         )?;
     }
-    git(&mirror, &["archive", "--format=tar.gz", "--end-of-options", commit], "archive the commit", repo)
+    // Compressed once per deploy, whatever the fleet's size: level 1 keeps most
+    // of gzip's saving for a fraction of its default level's CPU (about a second
+    // less for 20 MB of source).
+    git(&mirror, &["archive", "--format=tar.gz", "-1", "--end-of-options", commit], "archive the commit", repo)
 }
 
 /// `git ARGS` in `directory`; its standard output, or why it failed.

@@ -171,7 +171,7 @@ fn executor<'a>(
     global: &GlobalArgs,
     config: &Config,
     plan: &'a Plan,
-    (secrets, payloads): (&'a BTreeMap<String, String>, BTreeMap<String, String>),
+    (secrets, payloads): (&'a BTreeMap<String, String>, crate::push::Payloads),
     (transport, cloud): (&'a FleetTransport, &'a RunCloud),
     reporter: &'a dyn deployer_exec::Reporter,
     cancel: CancellationToken,
@@ -191,7 +191,8 @@ fn executor<'a>(
             connect_concurrency: config.ssh.connect_concurrency as usize,
             connect_rate: config.ssh.connect_rate,
             max_connections: config.ssh.max_connections.map(|limit| limit as usize),
-            payloads: std::sync::Arc::new(payloads),
+            payloads: std::sync::Arc::new(payloads.inputs),
+            uploads: std::sync::Arc::new(payloads.uploads),
         },
         cancel,
     }

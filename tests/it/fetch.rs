@@ -159,6 +159,26 @@ fn a_damaged_push_is_refused_and_undone() {
 }
 
 #[test]
+fn a_push_stopped_by_another_runs_lock_leaves_no_archive_behind() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(project) = project(1, "execution:\n  fetch_strategy: push\n") else { return };
+    // The archive reaches the host ahead of the phase's script, so before its
+    // lock step: when that step finds another run's lock, the session removes it.
+    let state = project.host_file(0, "testing/.deployer");
+    std::fs::create_dir_all(state.join("lock")).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::write(state.join("lock/owner"), "id=20261129T000000Z-0123\nuser=someone\n").unwrap();
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_ne!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("locked by another run"), "{}", outcome.stderr);
+    let uploads = state.join("uploads");
+    assert!(uploads.is_dir(), "the archive never reached the host: this test sees nothing");
+    let left: Vec<_> = std::fs::read_dir(&uploads).unwrap().flatten().map(|entry| entry.file_name()).collect();
+    assert!(left.is_empty(), "left on the host: {left:?}");
+    std::fs::remove_dir_all(state.join("lock")).unwrap();
+}
+
+#[test]
 fn hardlinked_releases_share_unchanged_files_and_roll_back_like_any_other() {
     use std::os::unix::fs::MetadataExt;
     let Some(project) = project(2, "execution:\n  hardlink_releases: true\n") else { return };

@@ -9,6 +9,7 @@ use tokio::process::Command;
 
 use crate::lines::read_both;
 use crate::transport::{Connected, OutputSink, Transport, TransportError};
+use crate::upload::Attachment;
 
 #[derive(Debug, Default)]
 pub struct LocalTransport;
@@ -30,6 +31,18 @@ impl Transport for LocalTransport {
         run_sh(Command::new("sh").arg("-s"), script, sink).await
     }
 
+    async fn run_receiving(
+        &self,
+        _index: usize,
+        _host: &PlanHost,
+        upload: Attachment,
+        script: String,
+        sink: &mut dyn OutputSink,
+    ) -> Result<i32, TransportError> {
+        let words = upload.command();
+        run_sh_with(Command::new(&words[0]).args(&words[1..]), Some(&upload.bytes), script, sink).await
+    }
+
     async fn close(&self) {}
 }
 
@@ -39,6 +52,19 @@ impl Transport for LocalTransport {
 /// # Panics
 /// If `command` does not pipe what it was told to (never: this function sets it).
 pub async fn run_sh(command: &mut Command, script: String, sink: &mut dyn OutputSink) -> Result<i32, TransportError> {
+    run_sh_with(command, None, script, sink).await
+}
+
+/// [`run_sh`] with `data` written ahead of the script (see [`Attachment`]).
+///
+/// # Panics
+/// As [`run_sh`].
+pub async fn run_sh_with(
+    command: &mut Command,
+    data: Option<&[u8]>,
+    script: String,
+    sink: &mut dyn OutputSink,
+) -> Result<i32, TransportError> {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -51,6 +77,11 @@ pub async fn run_sh(command: &mut Command, script: String, sink: &mut dyn Output
     let stderr = child.stderr.take().expect("piped");
     let write = async move {
         // A script that exits early closes its stdin; that is not an error here.
+        if let Some(data) = data
+            && stdin.write_all(data).await.is_err()
+        {
+            return;
+        }
         let _ = stdin.write_all(script.as_bytes()).await;
         drop(stdin);
     };

@@ -87,6 +87,7 @@ mod tests {
                     timeout: 1,
                     effect: *effect,
                     script: Script::new(),
+                    upload: None,
                 })
                 .collect(),
         }

@@ -4,6 +4,8 @@ use std::future::Future;
 
 use deployer_plan::PlanHost;
 
+use crate::upload::Attachment;
+
 /// Which output stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -57,6 +59,20 @@ pub trait Transport: Sync {
         script: String,
         sink: &mut dyn OutputSink,
     ) -> impl Future<Output = Result<i32, TransportError>> + Send;
+
+    /// [`Transport::run`] with `upload` sent ahead of the script on the same
+    /// session, written to its path before the script starts (see
+    /// [`Attachment`]). A transport that cannot send bytes refuses.
+    fn run_receiving(
+        &self,
+        _index: usize,
+        _host: &PlanHost,
+        _upload: Attachment,
+        _script: String,
+        _sink: &mut dyn OutputSink,
+    ) -> impl Future<Output = Result<i32, TransportError>> + Send {
+        async { Err(TransportError::Other("this transport cannot send data to hosts".to_owned())) }
+    }
 
     /// Says that the next script run on `index` is its last of the run unless
     /// something fails: a transport that prepares for a host's next script (SSH

@@ -169,6 +169,7 @@ mod tests {
             timeout,
             effect: deployer_plan::Effect::None,
             script: Script::new(),
+            upload: None,
         }
     }
 

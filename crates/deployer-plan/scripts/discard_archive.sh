@@ -4,6 +4,7 @@
 # Undo of receive_archive.sh: the archive this run pushed for its release.
 # input uploads
 # input release
+# (.partial: where earlier versions decoded it, base64, inside the script.)
 if [ -d "$uploads" ]; then
-    rm -f -- "$uploads/.$release.partial" "$uploads/$release.tar.gz"
+    rm -f -- "$uploads/.$release.incoming" "$uploads/.$release.partial" "$uploads/$release.tar.gz"
 fi

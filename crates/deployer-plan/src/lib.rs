@@ -34,8 +34,8 @@ pub use error::{PlanError, TemplateProblem};
 pub use input::{CommandSpec, DeployMark, GroupMember, GroupSnapshot, Invocation, PlanInput, Sources, TemplateVersion};
 pub use model::{
     Concurrency, Effect, FollowUp, HostWork, Phase, Plan, PlanHost, Revision, Scope, Shipping, Step, StepKind, Traffic,
-    WaveGate, When,
+    Upload, WaveGate, When,
 };
 pub use script::{Part, Script};
-pub use steps::{ARCHIVE_DIGEST_PAYLOAD, ARCHIVE_PAYLOAD, LOCK_HELD_STATUS};
+pub use steps::{ARCHIVE_PAYLOAD, ARCHIVE_SIZE_PAYLOAD, LOCK_HELD_STATUS};
 pub use text::hosts as count_hosts;

@@ -228,6 +228,11 @@ impl Plan {
         self.steps().flat_map(|step| step.script.payload_names()).collect()
     }
 
+    /// The names of the uploads (see [`Upload`]) the plan sends.
+    pub fn upload_names(&self) -> BTreeSet<&str> {
+        self.steps().filter_map(|step| step.upload.as_ref()).map(|upload| upload.payload.as_str()).collect()
+    }
+
     /// Whether the plan takes the environment lock.
     pub fn takes_lock(&self) -> bool {
         self.steps().any(|step| step.effect == Effect::TakesLock)
@@ -320,6 +325,22 @@ pub struct Step {
     #[serde(skip_serializing_if = "Effect::is_none")]
     pub effect: Effect,
     pub script: Script,
+    /// Data the controller sends ahead of the step's phase script, outside it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<Upload>,
+}
+
+/// Bytes the controller makes for the run (the `push` strategy's archive) that
+/// reach a host as raw bytes on the phase's own session, ahead of its script,
+/// instead of as a script input: nothing to quote or encode, and nothing held
+/// per host. The transport writes them to `path` before the phase's script
+/// runs; the step checks and takes them from there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Upload {
+    /// Names the bytes among the run's uploads.
+    pub payload: String,
+    /// Where the host keeps them until the step takes them (absolute).
+    pub path: String,
 }
 
 /// What a step changes that matters beyond its own success: the executor decides

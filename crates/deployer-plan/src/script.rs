@@ -28,9 +28,10 @@ pub enum Part {
     Variable {
         name: Captured,
     },
-    /// Data the controller makes for the run (the `push` strategy's archive, as
-    /// base64, and its digest), inserted shell-quoted. Kept out of the plan: a
-    /// plan stays small and printable whatever the repository's size.
+    /// A value the controller makes for the run (the digest of the `push`
+    /// strategy's archive), inserted shell-quoted. Kept out of the plan: it is
+    /// known only once the run starts. (The archive itself travels as an
+    /// [`Upload`](crate::Upload), never inside a script.)
     Payload {
         name: String,
     },

@@ -16,12 +16,12 @@ use crate::scripts::{self, ShellFile, Value};
 /// Exit status of a lock step that found the lock held (`EX_TEMPFAIL`).
 pub const LOCK_HELD_STATUS: i32 = 75;
 
-/// The payload (see [`Part::Payload`](crate::Part::Payload)) holding the `push`
-/// strategy's archive of the release: a gzipped tar, base64.
+/// The upload (see [`Upload`](crate::Upload)) holding the `push` strategy's
+/// archive of the release: a gzipped tar.
 pub const ARCHIVE_PAYLOAD: &str = "archive";
 
-/// The payload holding that archive's SHA-256, as lower-case hex.
-pub const ARCHIVE_DIGEST_PAYLOAD: &str = "archive_sha256";
+/// The payload holding that archive's size in bytes, in decimal.
+pub const ARCHIVE_SIZE_PAYLOAD: &str = "archive_size";
 
 pub(crate) struct StepBuilder<'a> {
     pub layout: &'a Layout,
@@ -37,7 +37,7 @@ fn commands(commands: &[String]) -> Vec<Value> {
 
 impl StepBuilder<'_> {
     fn step(&self, kind: StepKind, title: impl Into<String>, script: Script) -> Step {
-        Step { kind, title: title.into(), timeout: self.timeout, effect: Effect::None, script }
+        Step { kind, title: title.into(), timeout: self.timeout, effect: Effect::None, script, upload: None }
     }
 
     fn fill(&self, file: ShellFile, inputs: Vec<(&str, Value)>) -> Script {
@@ -109,22 +109,26 @@ impl StepBuilder<'_> {
         self.step(StepKind::Fetch, format!("fetch {} into the host's mirror", short(commit)), script)
     }
 
-    /// The `push` strategy's transfer: the controller's archive of the release,
-    /// checked against its digest and kept until the prepare extracts it.
+    /// The `push` strategy's transfer: the controller's archive of the release
+    /// arrives ahead of the phase's script (an [`Upload`](crate::Upload)), is
+    /// checked for its size and kept until the prepare extracts it.
     pub fn receive_archive(&self, commit: &str, id: &str) -> Step {
+        let incoming = self.layout.named("uploads").expect("a layout path").join(format!(".{id}.incoming"));
         let script = self.fill(
             scripts::RECEIVE_ARCHIVE,
             vec![
                 ("release", Value::word(id)),
-                ("archive", Value::Payload(ARCHIVE_PAYLOAD)),
-                ("archive_sha256", Value::Payload(ARCHIVE_DIGEST_PAYLOAD)),
+                ("incoming", Value::word(incoming.as_str())),
+                ("archive_size", Value::Payload(ARCHIVE_SIZE_PAYLOAD)),
             ],
         );
-        self.step(
+        let mut step = self.step(
             StepKind::ReceiveArchive,
             format!("receive the archive of {} from this machine", short(commit)),
             script,
-        )
+        );
+        step.upload = Some(crate::Upload { payload: ARCHIVE_PAYLOAD.to_owned(), path: incoming.into_string() });
+        step
     }
 
     /// Undo of [`StepBuilder::receive_archive`].

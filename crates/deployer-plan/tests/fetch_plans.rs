@@ -45,15 +45,20 @@ fn fetch_concurrency_makes_a_fetch_phase_of_that_pool_size_before_the_prepare() 
 }
 
 #[test]
-fn push_sends_the_archive_as_a_payload_and_the_plan_never_holds_it() {
+fn push_sends_the_archive_as_an_upload_and_the_plan_never_holds_it() {
     let plan = plan("execution: {fetch_strategy: push}\n");
     // The archive goes in the same script as the lock and the prepare.
     let fetch = plan.phases.iter().find(|phase| phase.name == "lock+fetch+prepare").expect("a fetch phase");
     assert!(fetch.description.contains("then send this machine's archive of the release to every host"));
     assert_eq!(fetch.undo.len(), 3, "the pushed archive is removed on undo");
-    assert_eq!(plan.payload_names().into_iter().collect::<Vec<_>>(), ["archive", "archive_sha256"]);
+    assert_eq!(plan.payload_names().into_iter().collect::<Vec<_>>(), ["archive_size"]);
+    assert_eq!(plan.upload_names().into_iter().collect::<Vec<_>>(), ["archive"]);
     let json = serde_json::to_string(&plan).unwrap();
-    assert!(json.contains("[payload:archive]"), "the slot is shown");
+    assert!(json.contains("[payload:archive_size]"), "the slot is shown");
+    assert!(
+        json.contains(r#""upload":{"payload":"archive","path":"/srv/myproject/production/.deployer/uploads/.20261123T010203Z-3f78685.incoming"}"#),
+        "where the archive lands is in the plan: {json}"
+    );
     // Hosts never contact the repository.
     assert!(!json.contains("git.example.com"), "the repository reaches a host script");
     let text = plan.to_text();

@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use deployer_config::{Connection, HostString, KeyExchange, KnownHosts};
-use deployer_exec::{Connected, LocalTransport, OutputSink, Transport, TransportError, read_both};
+use deployer_exec::{Attachment, Connected, LocalTransport, OutputSink, Transport, TransportError, read_both};
 use deployer_plan::PlanHost;
-use openssh::{ControlPersist, Session, SessionBuilder};
+use openssh::{ControlPersist, Session, SessionBuilder, Stdio};
 use tokio::io::AsyncWriteExt;
 
 use crate::control_dir::ControlDir;
 use crate::persist::{self, PersistDir};
-use crate::standby::{Standbys, open_shell};
+use crate::standby::{RemoteShell, Standbys, open_shell};
 
 /// How long an idle master survives if deployer dies without closing it.
 const ORPHAN_LIFETIME_SECONDS: usize = 60;
@@ -334,44 +334,38 @@ impl Transport for FleetTransport {
         let session =
             self.session(index).ok_or_else(|| TransportError::Other("the host is not connected".to_owned()))?;
         // `sh -s`: the script arrives on stdin, so nothing of it is in any argv.
-        let mut child = match self.standbys.take(index).await {
+        let child = match self.standbys.take(index).await {
             Some(shell) => shell,
             None => open_shell(&session).await.map_err(|error| TransportError::Lost(describe(&error)))?,
         };
-        let mut stdin = child.stdin().take().expect("piped");
-        let stdout = child.stdout().take().expect("piped");
-        let stderr = child.stderr().take().expect("piped");
-        let write = async move {
-            let _ = stdin.write_all(script.as_bytes()).await;
-            let _ = stdin.shutdown().await;
-            drop(stdin);
-        };
-        // The next phase's shell opens while this one runs. Failing to open it is
-        // not this phase's failure (the next phase opens its own), and it never
-        // holds this phase's end up for more than a moment.
-        let mut next = std::pin::pin!(async {
-            if let Ok(shell) = open_shell(&session).await {
-                self.standbys.put(index, shell);
-            }
-        });
-        // Read both streams to the end before waiting (openssh-rust/openssh#103).
-        let mut io = std::pin::pin!(async { tokio::join!(write, read_both(stdout, stderr, sink)).1 });
-        // After the host's last script, a shell would only wait, then close.
-        let mut next_opened = self.last_scripts.lock().expect("not poisoned").remove(&index);
-        let read = loop {
-            tokio::select! {
-                read = &mut io => break read,
-                () = &mut next, if !next_opened => next_opened = true,
-            }
-        };
-        if !next_opened {
-            let _ = tokio::time::timeout(NEXT_SHELL_GRACE, next).await;
+        self.converse(index, &session, child, (None, script), sink).await
+    }
+
+    async fn run_receiving(
+        &self,
+        index: usize,
+        host: &PlanHost,
+        upload: Attachment,
+        script: String,
+        sink: &mut dyn OutputSink,
+    ) -> Result<i32, TransportError> {
+        if host.connection == Connection::Local {
+            return LocalTransport.run_receiving(index, host, upload, script, sink).await;
         }
-        read.map_err(|error| TransportError::Lost(error.to_string()))?;
-        match child.wait().await {
-            Ok(status) => Ok(status.code().unwrap_or(255)),
-            Err(error) => Err(TransportError::Lost(describe(&error))),
-        }
+        let session =
+            self.session(index).ok_or_else(|| TransportError::Other("the host is not connected".to_owned()))?;
+        // Not the waiting `sh -s`: this session starts with the upload's copy
+        // (deployer-exec's upload.sh), its words quoted by the one quoting
+        // function. The waiting shell, if any, stays for the next phase.
+        let line = upload.command_line().map_err(|error| TransportError::Other(error.to_string()))?;
+        let child = Session::arc_raw_command(Arc::clone(&session), line)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .await
+            .map_err(|error| TransportError::Lost(describe(&error)))?;
+        self.converse(index, &session, child, (Some(upload.bytes), script), sink).await
     }
 
     fn last_script_next(&self, index: usize) {
@@ -548,6 +542,61 @@ fn dropped_handshake(error: &str) -> bool {
 fn retry_pause(retry: u32) -> Duration {
     let ceiling = 100u64 << retry.saturating_sub(1).min(5);
     Duration::from_millis(ceiling / 2 + fastrand::u64(0..=ceiling / 2))
+}
+
+impl FleetTransport {
+    /// Sends `data` (if any) then `script` to a started remote shell, streams
+    /// its output to `sink` while the next phase's shell opens, and returns its
+    /// exit status.
+    async fn converse(
+        &self,
+        index: usize,
+        session: &Arc<Session>,
+        mut child: RemoteShell,
+        (data, script): (Option<Arc<[u8]>>, String),
+        sink: &mut dyn OutputSink,
+    ) -> Result<i32, TransportError> {
+        let mut stdin = child.stdin().take().expect("piped");
+        let stdout = child.stdout().take().expect("piped");
+        let stderr = child.stderr().take().expect("piped");
+        let write = async move {
+            // A shell that ends early closes its input; that is not an error here.
+            if let Some(data) = data
+                && stdin.write_all(&data).await.is_err()
+            {
+                return;
+            }
+            let _ = stdin.write_all(script.as_bytes()).await;
+            let _ = stdin.shutdown().await;
+            drop(stdin);
+        };
+        // The next phase's shell opens while this one runs. Failing to open it is
+        // not this phase's failure (the next phase opens its own), and it never
+        // holds this phase's end up for more than a moment.
+        let mut next = std::pin::pin!(async {
+            if let Ok(shell) = open_shell(session).await {
+                self.standbys.put(index, shell);
+            }
+        });
+        // Read both streams to the end before waiting (openssh-rust/openssh#103).
+        let mut io = std::pin::pin!(async { tokio::join!(write, read_both(stdout, stderr, sink)).1 });
+        // After the host's last script, a shell would only wait, then close.
+        let mut next_opened = self.last_scripts.lock().expect("not poisoned").remove(&index);
+        let read = loop {
+            tokio::select! {
+                read = &mut io => break read,
+                () = &mut next, if !next_opened => next_opened = true,
+            }
+        };
+        if !next_opened {
+            let _ = tokio::time::timeout(NEXT_SHELL_GRACE, next).await;
+        }
+        read.map_err(|error| TransportError::Lost(error.to_string()))?;
+        match child.wait().await {
+            Ok(status) => Ok(status.code().unwrap_or(255)),
+            Err(error) => Err(TransportError::Lost(describe(&error))),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::cloud::Cloud;
 use crate::events::{Event, Reporter};
 use crate::mask::Masker;
 use crate::transport::{OutputSink, Stream, Transport, TransportError};
+use crate::upload::Attachment;
 use crate::wire::{KILL_GRACE_SECONDS, Marker, TIMED_OUT_STATUS, Wire};
 
 /// Lines of a host's output kept for error messages.
@@ -80,13 +81,12 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
     ) -> WorkResult {
         let started = Instant::now();
         let host = &self.plan.hosts[work.host];
-        let scripts = match self.expose(context, work, captured) {
-            Ok(scripts) => scripts,
+        let (script, upload) = match self.expose(context, work, captured) {
+            Ok(prepared) => prepared,
             Err((title, error)) => {
                 return WorkResult { error: Some((Some(title), error)), ..WorkResult::not_started(work.host) };
             }
         };
-        let script = context.wire.phase_script(&work.steps, &scripts);
         // With `max_connections`, the host may have to connect again (and wait for
         // a free slot) before it can work.
         if let Err(error) = self.open(context, work.host).await {
@@ -113,10 +113,13 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         if self.is_last_phase_of(phase, work.host) {
             self.transport.last_script_next(work.host);
         }
-        let status = match tokio::time::timeout(
-            Duration::from_secs(deadline),
-            self.transport.run(work.host, &context.host(self.plan, work.host), script, &mut sink),
-        )
+        let status = match tokio::time::timeout(Duration::from_secs(deadline), async {
+            let plan_host = context.host(self.plan, work.host);
+            match upload {
+                Some(upload) => self.transport.run_receiving(work.host, &plan_host, upload, script, &mut sink).await,
+                None => self.transport.run(work.host, &plan_host, script, &mut sink).await,
+            }
+        })
         .await
         {
             Ok(status) => status,
@@ -182,13 +185,28 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
 }
 
 impl<T: Transport, C: Cloud> Executor<'_, T, C> {
-    /// Each step's script with its slots filled, or the failing step's title and why.
+    /// The bytes a step of `work` receives ahead of the phase's script, if one
+    /// does (at most one per phase: a second is refused as a plan error).
+    fn attachment(&self, work: &HostWork) -> Result<Option<Attachment>, (String, String)> {
+        let mut uploads = work.steps.iter().filter_map(|step| step.upload.as_ref().map(|upload| (step, upload)));
+        let Some((step, upload)) = uploads.next() else { return Ok(None) };
+        if let Some((second, _)) = uploads.next() {
+            return Err((second.title.clone(), "a phase can receive one upload, and this is a second".to_owned()));
+        }
+        let bytes = self.options.uploads.get(&upload.payload).ok_or_else(|| {
+            (step.title.clone(), format!("the upload `{}` was not made on this machine", upload.payload))
+        })?;
+        Ok(Some(Attachment { path: upload.path.clone(), bytes: std::sync::Arc::clone(bytes) }))
+    }
+
+    /// The host's phase script, every step's slots filled, and the upload it
+    /// receives; or the failing step's title and why.
     fn expose(
         &self,
         context: &RunContext,
         work: &HostWork,
         captured: &BTreeMap<Captured, String>,
-    ) -> Result<Vec<String>, (String, String)> {
+    ) -> Result<(String, Option<Attachment>), (String, String)> {
         let mut scripts = Vec::with_capacity(work.steps.len());
         for step in &work.steps {
             let exposed = step.script.expose_with_payloads(
@@ -203,7 +221,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 .map_err(|error| (step.title.clone(), error))?;
             scripts.push(script);
         }
-        Ok(scripts)
+        Ok((context.wire.phase_script(&work.steps, &scripts), self.attachment(work)?))
     }
 }
 

@@ -103,6 +103,9 @@ pub struct ExecOptions {
     /// Data the controller made for the run, by payload name (the `push`
     /// strategy's archive); shared, never copied per host until it is sent.
     pub payloads: std::sync::Arc<BTreeMap<String, String>>,
+    /// Bytes the controller made for the run, by upload name (see
+    /// [`deployer_plan::Upload`]); each host's session reads the one copy.
+    pub uploads: std::sync::Arc<BTreeMap<String, std::sync::Arc<[u8]>>>,
 }
 
 impl Default for ExecOptions {
@@ -117,6 +120,7 @@ impl Default for ExecOptions {
             halt_on_failure: false,
             controller_directory: None,
             payloads: std::sync::Arc::default(),
+            uploads: std::sync::Arc::default(),
         }
     }
 }
@@ -175,6 +179,11 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         for name in self.plan.payload_names() {
             if !self.options.payloads.contains_key(name) {
                 return Err(format!("the plan needs the payload `{name}`, which this machine did not make"));
+            }
+        }
+        for name in self.plan.upload_names() {
+            if !self.options.uploads.contains_key(name) {
+                return Err(format!("the plan sends the upload `{name}`, which this machine did not make"));
             }
         }
         Ok(())

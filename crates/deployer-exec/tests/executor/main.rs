@@ -39,7 +39,7 @@ fn step(kind: StepKind, title: &str, script: &str) -> Step {
         StepKind::SwitchBack => Effect::RestoresCurrent,
         _ => Effect::None,
     };
-    Step { kind, title: title.to_owned(), timeout: 30, effect, script: Script::text(script) }
+    Step { kind, title: title.to_owned(), timeout: 30, effect, script: Script::text(script), upload: None }
 }
 
 /// A step that appends `<phase> <host>` to the shared log, then runs `extra`.
@@ -396,6 +396,7 @@ async fn a_missing_secret_stops_the_run_before_any_host() {
                 timeout: 5,
                 effect: Effect::None,
                 script: script.clone(),
+                upload: None,
             }]
         })],
     );

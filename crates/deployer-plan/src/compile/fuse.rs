@@ -82,7 +82,14 @@ mod tests {
     use crate::script::Script;
 
     fn step(kind: StepKind, title: &str) -> Step {
-        Step { kind, title: title.to_owned(), timeout: 60, effect: Effect::None, script: Script::text(String::new()) }
+        Step {
+            kind,
+            title: title.to_owned(),
+            timeout: 60,
+            effect: Effect::None,
+            script: Script::text(String::new()),
+            upload: None,
+        }
     }
 
     fn phase(name: &str, hosts: &[usize], kind: StepKind) -> Phase {
