@@ -118,7 +118,7 @@ pub(crate) fn run_plan(
 ) -> Result<deployer_exec::Outcome, CliError> {
     preflight(global, config, plan)?;
     let directory = config.directory().to_owned();
-    let payloads = crate::push::payloads(plan, &config.repo, &directory)?;
+    let payloads = crate::push::payloads(plan, (&config.repo, config.execution.push_compression), &directory)?;
     let runtime = runtime()?;
     runtime.block_on(async {
         let transport = transport(global, config, &directory)?;
@@ -209,7 +209,9 @@ async fn execute(
 ) -> Result<Exit, CliError> {
     let started = (std::time::Instant::now(), crate::invocation::current());
     // The push strategy's archive is made before anything is announced or touched.
-    let payloads = tokio::task::block_in_place(|| crate::push::payloads(plan, &config.repo, directory))?;
+    let payloads = tokio::task::block_in_place(|| {
+        crate::push::payloads(plan, (&config.repo, config.execution.push_compression), directory)
+    })?;
     let transport = transport(global, config, directory)?;
     let logs = HostLogs::create(directory, &plan.deploy_id);
     let log_directory = logs.directory().to_owned();

@@ -142,6 +142,23 @@ fn push_deploys_to_hosts_that_cannot_reach_the_repository() {
 }
 
 #[test]
+fn a_zstd_push_deploys_and_redeploys_and_keeps_no_archive() {
+    let Some(project) = project(2, "execution:\n  fetch_strategy: push\n  push_compression: zstd\n") else { return };
+    for version in ["v2\n", "v3\n"] {
+        project.next_version(version);
+        let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+        assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+        let release = project.current(0).unwrap();
+        check_fleet(&project, 2, &outcome, &Expect::all_on(&release));
+        for host in 0..2 {
+            assert_eq!(project.current_file(host, "app.txt").as_deref(), Some(version), "host {host}");
+            let uploads = project.host_file(host, "testing/.deployer/uploads");
+            assert_eq!(std::fs::read_dir(&uploads).map(Iterator::count).unwrap_or(0), 0, "host {host} kept an archive");
+        }
+    }
+}
+
+#[test]
 fn a_damaged_push_is_refused_and_undone() {
     let Some(project) = project(2, "execution:\n  fetch_strategy: push\n") else { return };
     // Host 1 cannot write its uploads: its receive fails, and host 0's archive

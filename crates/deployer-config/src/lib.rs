@@ -38,8 +38,8 @@ pub use loader::{DEFAULT_FILE_NAME, LoadError, find_config, load_config};
 pub use model::{
     AutoScalingGroups, AwsSettings, ByDeployment, Config, Connection, Environment, ExecutionSettings, FetchStrategy,
     GroupReplacement, HealthCheck, Hook, HookPoint, HookStep, KeyExchange, KeyReport, KnownHosts, Migrate, Notify,
-    Role, RoleHosts, SecretsSpec, SshAddress, SshSettings, StaticHtml, TargetGroups, TemplateSpec, Vars, Warning,
-    WebhookTarget,
+    PushCompression, Role, RoleHosts, SecretsSpec, SshAddress, SshSettings, StaticHtml, TargetGroups, TemplateSpec,
+    Vars, Warning, WebhookTarget,
 };
 pub use names::{check_absolute_path, check_branch, check_name, check_relative_path, check_user};
 pub use overrides::Override;

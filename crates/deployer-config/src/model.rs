@@ -515,6 +515,21 @@ pub struct ExecutionSettings {
     /// Releases are hard links into a pristine checkout that git updates: a
     /// redeploy writes only the files that changed (git strategy only).
     pub hardlink_releases: bool,
+    /// How the `push` strategy's archive is compressed.
+    pub push_compression: PushCompression,
+}
+
+/// How the `push` strategy compresses its archive: made once per deploy, then
+/// read by every host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushCompression {
+    /// gzip (level 1): every host can read it.
+    #[default]
+    Gzip,
+    /// zstd (level 1): about half the host's CPU of gzip to extract, and less
+    /// of this machine's to make; hosts need the `zstd` program.
+    Zstd,
 }
 
 /// How a release's code reaches the hosts.

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::model::{Connection, FetchStrategy, KeyExchange, KnownHosts, Vars};
+use crate::model::{Connection, FetchStrategy, KeyExchange, KnownHosts, PushCompression, Vars};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,6 +134,7 @@ pub(crate) struct RawExecution {
     pub fetch_concurrency: Option<u32>,
     pub fetch_strategy: Option<FetchStrategy>,
     pub hardlink_releases: Option<bool>,
+    pub push_compression: Option<PushCompression>,
 }
 
 /// A health check: a command, or a mapping with retries.

@@ -6,5 +6,6 @@
 # input release
 # (.partial: where earlier versions decoded it, base64, inside the script.)
 if [ -d "$uploads" ]; then
-    rm -f -- "$uploads/.$release.incoming" "$uploads/.$release.partial" "$uploads/$release.tar.gz"
+    rm -f -- "$uploads/.$release.incoming" "$uploads/.$release.partial" "$uploads/$release.tar.gz" \
+        "$uploads/$release.tar.zst"
 fi

@@ -17,8 +17,9 @@
 //! <root>/.deployer/previous      what `current` pointed at before the last switch
 //! <root>/.deployer/undo/         what `current` and `previous` held before the last
 //!                                switch, so undoing it restores them exactly
-//! <root>/.deployer/uploads/<id>.tar.gz  the `push` strategy's archive of a release,
-//!                                until the prepare extracts it
+//! <root>/.deployer/uploads/<id>.tar.gz  the `push` strategy's archive of a release
+//!                                (.tar.zst with zstd), until the prepare extracts
+//!                                it; .<id>.incoming while it arrives
 //! <root>/.deployer/tree/         with `execution.hardlink_releases`: a pristine
 //!                                checkout of the last release (index: tree.index);
 //!                                releases are hard links to its files;

@@ -79,6 +79,7 @@ fn library(name: &str) -> &'static str {
         "flush" => include_str!("../scripts/lib/flush.sh"),
         "live_release" => include_str!("../scripts/lib/live_release.sh"),
         "mirror" => include_str!("../scripts/lib/mirror.sh"),
+        "pushed_archive" => include_str!("../scripts/lib/pushed_archive.sh"),
         "release_paths" => include_str!("../scripts/lib/release_paths.sh"),
         "report" => include_str!("../scripts/lib/report.sh"),
         "write_file" => include_str!("../scripts/lib/write_file.sh"),

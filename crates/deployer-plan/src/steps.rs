@@ -3,7 +3,7 @@
 //! reach the scripts only as quoted inputs; user commands from the configuration
 //! are passed as arguments the scripts `eval`, with standard input closed.
 
-use deployer_config::{HealthCheck, StaticHtml};
+use deployer_config::{HealthCheck, PushCompression, StaticHtml};
 
 use crate::error::PlanError;
 use crate::layout::Layout;
@@ -29,6 +29,14 @@ pub(crate) struct StepBuilder<'a> {
     pub environment: &'a str,
     /// This run's id: recorded with what the run creates, so undo removes only that.
     pub run: &'a str,
+}
+
+/// The scripts' name for how the pushed archive is compressed.
+fn archive_type(compression: PushCompression) -> Value {
+    Value::word(match compression {
+        PushCompression::Gzip => "gzip",
+        PushCompression::Zstd => "zstd",
+    })
 }
 
 fn commands(commands: &[String]) -> Vec<Value> {
@@ -112,7 +120,7 @@ impl StepBuilder<'_> {
     /// The `push` strategy's transfer: the controller's archive of the release
     /// arrives ahead of the phase's script (an [`Upload`](crate::Upload)), is
     /// checked for its size and kept until the prepare extracts it.
-    pub fn receive_archive(&self, commit: &str, id: &str) -> Step {
+    pub fn receive_archive(&self, commit: &str, id: &str, compression: PushCompression) -> Step {
         let incoming = self.layout.named("uploads").expect("a layout path").join(format!(".{id}.incoming"));
         let script = self.fill(
             scripts::RECEIVE_ARCHIVE,
@@ -120,6 +128,7 @@ impl StepBuilder<'_> {
                 ("release", Value::word(id)),
                 ("incoming", Value::word(incoming.as_str())),
                 ("archive_size", Value::Payload(ARCHIVE_SIZE_PAYLOAD)),
+                ("archive_type", archive_type(compression)),
             ],
         );
         let mut step = self.step(
@@ -138,13 +147,14 @@ impl StepBuilder<'_> {
     }
 
     /// The `push` strategy's prepare: the release extracted from the pushed archive.
-    pub fn prepare_pushed(&self, commit: &str, id: &str, reclaim: bool) -> Step {
+    pub fn prepare_pushed(&self, commit: &str, id: &str, reclaim: bool, compression: PushCompression) -> Step {
         let script = self.fill(
             scripts::PREPARE_PUSHED,
             vec![
                 ("release", Value::word(id)),
                 ("run", Value::word(self.run)),
                 ("reclaim", Value::word(if reclaim { "yes" } else { "no" })),
+                ("archive_type", archive_type(compression)),
             ],
         );
         self.step(StepKind::PrepareRelease, format!("extract the pushed archive of {}", short(commit)), script)

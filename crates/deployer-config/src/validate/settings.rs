@@ -4,8 +4,8 @@
 use super::{TopLevel, Validator, check_local_path};
 use crate::host_string::HostString;
 use crate::key_path::KeyPath;
-use crate::model::FetchStrategy;
 use crate::model::{ExecutionSettings, SshSettings};
+use crate::model::{FetchStrategy, PushCompression};
 use crate::raw::{RawExecution, RawSsh};
 
 const DEFAULT_POOL_SIZE: u32 = 64;
@@ -111,7 +111,22 @@ impl Validator<'_> {
                 .map(|limit| self.in_range(&path.key("fetch_concurrency"), Some(limit), limit, 1..=MAX_HOSTS)),
             fetch_strategy: raw.fetch_strategy.unwrap_or_default(),
             hardlink_releases: self.hardlink_releases(&path, &raw),
+            push_compression: self.push_compression(&path, &raw),
         }
+    }
+
+    /// `push_compression`, which only the `push` strategy has a use for: set
+    /// with `git`, it would silently do nothing.
+    fn push_compression(&mut self, path: &KeyPath, raw: &RawExecution) -> PushCompression {
+        let Some(compression) = raw.push_compression else { return PushCompression::default() };
+        if raw.fetch_strategy != Some(FetchStrategy::Push) {
+            self.problems.value(
+                &path.key("push_compression"),
+                "`push_compression` needs `fetch_strategy: push` (with `git` the hosts fetch from the repository)"
+                    .to_owned(),
+            );
+        }
+        compression
     }
 
     /// `hardlink_releases`, which needs a checkout on the host: the `push`
@@ -172,5 +187,18 @@ mod tests {
         let error = parse("  hardlink_releases: true\n  fetch_strategy: push").unwrap_err();
         assert!(error.contains("`hardlink_releases` needs `fetch_strategy: git`"), "{error}");
         assert!(error.contains("Key(\"hardlink_releases\")") && error.contains("line: 5"), "key and line: {error}");
+    }
+
+    #[test]
+    fn push_compression_is_gzip_unless_asked_and_only_for_the_push_strategy() {
+        use crate::PushCompression;
+        let push = |extra: &str| parse(&format!("  fetch_strategy: push{extra}"));
+        assert_eq!(push("").unwrap().execution.push_compression, PushCompression::Gzip);
+        assert_eq!(push("\n  push_compression: zstd").unwrap().execution.push_compression, PushCompression::Zstd);
+        let error = parse("  push_compression: zstd").unwrap_err();
+        assert!(error.contains("`push_compression` needs `fetch_strategy: push`"), "{error}");
+        assert!(error.contains("Key(\"push_compression\")") && error.contains("line: 5"), "key and line: {error}");
+        let error = push("\n  push_compression: xz").unwrap_err();
+        assert!(error.contains("zstd"), "the choices are named: {error}");
     }
 }

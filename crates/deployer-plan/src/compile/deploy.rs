@@ -120,7 +120,10 @@ impl Compiler<'_> {
         }
         let (id, commit) = (&release.id, &release.revision.commit);
         let (step, description) = if push {
-            (self.steps.receive_archive(commit, id), "send this machine's archive of the release to every host")
+            (
+                self.steps.receive_archive(commit, id, self.config.execution.push_compression),
+                "send this machine's archive of the release to every host",
+            )
         } else {
             (self.steps.fetch(&self.config.repo, commit), "fetch the commit into each host's mirror")
         };
@@ -162,7 +165,9 @@ impl Compiler<'_> {
                 id,
                 (resumed.is_some(), self.config.execution.hardlink_releases),
             ),
-            FetchStrategy::Push => self.steps.prepare_pushed(commit, id, resumed.is_some()),
+            FetchStrategy::Push => {
+                self.steps.prepare_pushed(commit, id, resumed.is_some(), self.config.execution.push_compression)
+            }
         };
         let verify = self.steps.verify_prepared(id);
         let link = self.steps.link_shared(id, &dirs, &files);

@@ -238,3 +238,31 @@ fn a_failed_extraction_says_whether_git_or_tar_failed() {
         std::fs::remove_file(bin.join(tool)).unwrap();
     }
 }
+
+#[test]
+fn a_zstd_push_to_a_host_without_zstd_says_so_before_it_keeps_anything() {
+    let mut fixture = fixture();
+    let path = fixture.root.join("fabulaws-config.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}execution:\n  fetch_strategy: push\n  push_compression: zstd\n")).unwrap();
+    fixture.config = deployer_config::load_config(&path, &[]).unwrap();
+    let first = commit(&fixture, "v1\n");
+    let plan = plan(&fixture, CommandSpec::CreateEnvironment, "20261123T000001Z", &first);
+    let receive = plan.phases.iter().flat_map(|phase| &phase.work).flat_map(|work| &work.steps);
+    let receive = receive.clone().find(|step| step.kind == StepKind::ReceiveArchive).expect("a receive step");
+    // A host whose PATH has a shell and nothing else: no zstd.
+    let bin = fixture.root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink("/bin/sh", bin.join("sh")).unwrap();
+    let incoming = receive.upload.as_ref().unwrap().path.clone();
+    std::fs::create_dir_all(Utf8Path::new(&incoming).parent().unwrap()).unwrap();
+    std::fs::write(&incoming, "an archive").unwrap();
+    let output = with_step_env(&[("PATH", bin.as_str())], || {
+        super::run_step(receive, &std::collections::BTreeMap::new(), &fixture.root)
+    });
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("this host has no zstd program"), "{stderr}");
+    let kept: Vec<_> = std::fs::read_dir(Utf8Path::new(&incoming).parent().unwrap()).unwrap().flatten().collect();
+    assert_eq!(kept.len(), 1, "only the incoming file, which the transport removes: {kept:?}");
+}
