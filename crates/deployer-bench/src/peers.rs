@@ -39,13 +39,37 @@ fn shape() -> (Vec<usize>, Vec<u64>, usize) {
         rounds,
     )
 }
-/// deployer as installed; deployer with the settings a team after speed picks
-/// (`tuned`: the peers' key exchange, kept masters, hard-linked releases); the peers.
-const TOOLS: [&str; 4] = ["deployer", "tuned", "fabric", "pyinfra"];
+/// One way deployer is configured in the comparison.
+struct Variant {
+    /// The tool's name in the table.
+    name: &'static str,
+    /// The environment it deploys (and its root on the hosts).
+    environment: &'static str,
+    /// What it adds to the `ssh:` and `execution:` sections.
+    ssh: &'static str,
+    execution: &'static str,
+}
 
-/// What `tuned` adds to the configuration.
+/// The settings a team after speed picks for its connections: the peers' key
+/// exchange, masters kept between runs.
 const TUNED_SSH: &str = "  key_exchange: curve25519\n  control_persist: 600\n";
-const TUNED_EXECUTION: &str = "  hardlink_releases: true\n";
+
+/// deployer as installed; `tuned` (fast connections, hard-linked releases);
+/// `pushed` (fast connections, the `push` strategy with zstd archives).
+const VARIANTS: [Variant; 3] = [
+    Variant { name: "deployer", environment: "tool", ssh: "", execution: "" },
+    Variant { name: "tuned", environment: "tuned", ssh: TUNED_SSH, execution: "  hardlink_releases: true\n" },
+    Variant {
+        name: "pushed",
+        environment: "pushed",
+        ssh: TUNED_SSH,
+        execution: "  fetch_strategy: push\n  push_compression: zstd\n",
+    },
+];
+
+/// deployer's variants, then the peers.
+const TOOLS: [&str; 5] = ["deployer", "tuned", "pushed", "fabric", "pyinfra"];
+const FIRST_PEER: usize = VARIANTS.len();
 
 struct Setup<'a> {
     deployer: &'a Path,
@@ -76,7 +100,8 @@ pub(crate) fn run(deployer: &Path) {
     for &round_trip in &round_trips {
         for &hosts in &sizes {
             let port = if round_trip == 0 { PORT } else { DELAYED_PORT };
-            let configs = (deployer_config(&setup, hosts, port, false), deployer_config(&setup, hosts, port, true));
+            let configs: Vec<PathBuf> =
+                VARIANTS.iter().map(|variant| deployer_config(&setup, hosts, port, variant)).collect();
             let mut cold: Vec<Vec<Measure>> = TOOLS.iter().map(|_| Vec::new()).collect();
             let mut warm: Vec<Vec<Measure>> = TOOLS.iter().map(|_| Vec::new()).collect();
             for round in 0..rounds {
@@ -120,37 +145,34 @@ pub(crate) fn run(deployer: &Path) {
 }
 
 /// The bench's deployer configuration, with the workload's shared file,
-/// migration and five releases, fetching the repository by URL as the peers do.
-/// `tuned`: the `tuned` settings, deploying to the environment `tuned`. Each
-/// variant has a file of its own (until 2026-11-29 the plain one was written
-/// over by the base configuration the tuned one starts from, so the `deployer`
-/// column ran without the shared file and the migration and cloned a local
-/// path; it is checked here now).
-fn deployer_config(setup: &Setup<'_>, hosts: usize, port: u16, tuned: bool) -> PathBuf {
+/// migration and five releases, fetching the repository by URL as the peers do,
+/// and `variant`'s settings, deploying to its environment. Each variant has a
+/// file of its own (until 2026-11-29 the plain one was written over by the base
+/// configuration the tuned one starts from, so the `deployer` column ran
+/// without the shared file and the migration and cloned a local path; it is
+/// checked here now).
+fn deployer_config(setup: &Setup<'_>, hosts: usize, port: u16, variant: &Variant) -> PathBuf {
     let base = write_config(&setup.work, setup.fleet, hosts, port);
-    let text = workload_config(&std::fs::read_to_string(&base).unwrap(), &setup.work.join("source"), &setup.url, tuned);
-    let variant = if tuned { "tuned" } else { "deployer" };
-    let path = base.with_file_name(format!("peers-{variant}-{}", base.file_name().unwrap().to_string_lossy()));
+    let text =
+        workload_config(&std::fs::read_to_string(&base).unwrap(), &setup.work.join("source"), &setup.url, variant);
+    let path = base.with_file_name(format!("peers-{}-{}", variant.name, base.file_name().unwrap().to_string_lossy()));
     std::fs::write(&path, text).unwrap();
     path
 }
 
-/// `base` (the bench's configuration) with the peer workload, and the `tuned`
-/// settings when asked for.
-fn workload_config(base: &str, source: &Path, url: &str, tuned: bool) -> String {
+/// `base` (the bench's configuration) with the peer workload, and `variant`'s
+/// settings and environment.
+fn workload_config(base: &str, source: &Path, url: &str, variant: &Variant) -> String {
     let mut text = base.replace(&format!("repo: {}\n", source.display()), &format!("repo: {url}\n")).replace(
         "keep_releases: 3\n",
         "keep_releases: 5\nshared_files: [.env]\nmigrate: {role: web, command: \"true\"}\n",
     );
     assert!(text.contains(&format!("repo: {url}\n")) && text.contains("migrate:"), "the workload is not in:\n{text}");
-    if tuned {
-        for (section, added) in [("ssh:\n", TUNED_SSH), ("execution:\n", TUNED_EXECUTION)] {
-            assert!(text.contains(section), "the bench configuration has no {section}");
-            text = text.replacen(section, &format!("{section}{added}"), 1);
-        }
-        text = text.replacen("  tool: {", "  tuned: {", 1);
+    for (section, added) in [("ssh:\n", variant.ssh), ("execution:\n", variant.execution)] {
+        assert!(text.contains(section), "the bench configuration has no {section}");
+        text = text.replacen(section, &format!("{section}{added}"), 1);
     }
-    text
+    text.replacen("  tool: {", &format!("  {}: {{", variant.environment), 1)
 }
 
 /// One deploy by `tool` to the first `hosts` hosts; `second` makes release ids
@@ -160,16 +182,16 @@ fn workload_config(base: &str, source: &Path, url: &str, tuned: bool) -> String 
 fn deploy(
     setup: &Setup<'_>,
     (tool, cold): (&str, bool),
-    (plain, tuned): &(PathBuf, PathBuf),
+    configs: &[PathBuf],
     (hosts, port): (usize, u16),
     second: u32,
 ) -> Measure {
     let now = format!("2030-01-01T{:02}:{:02}:{:02}Z", second / 3600, (second / 60) % 60, second % 60);
     settle(setup.fleet);
-    if tool == "deployer" || tool == "tuned" {
-        let (config, environment) = if tool == "tuned" { (tuned, "tuned") } else { (plain, "tool") };
+    if let Some(index) = VARIANTS.iter().position(|variant| variant.name == tool) {
+        let (config, environment) = (&configs[index], VARIANTS[index].environment);
         if cold {
-            // A cold deploy has no master to reuse (`tuned` keeps them).
+            // A cold deploy has no master to reuse (`tuned` and `pushed` keep them).
             disconnect(setup.deployer, config);
         }
         let command = if cold { "create_environment" } else { "deploy_full" };
@@ -215,7 +237,7 @@ fn deploy(
 fn settle(fleet: &Fleet) {
     let started = std::time::Instant::now();
     for host in &fleet.hosts {
-        for root in ["tool", "tuned"] {
+        for root in VARIANTS.map(|variant| variant.environment) {
             let pruned = host.files.join(root).join("releases/.deployer-pruned");
             while std::fs::read_dir(&pruned).is_ok_and(|mut entries| entries.next().is_some()) {
                 assert!(started.elapsed() < Duration::from_mins(5), "{} is not emptied", pruned.display());
@@ -240,7 +262,7 @@ fn disconnect(deployer: &Path, config: &Path) {
 /// Every tool's root on the first `hosts` hosts, moved out of the way.
 fn move_aside(fleet: &Fleet, hosts: usize, round: usize) {
     for host in &fleet.hosts[..hosts] {
-        for root in ["tool", "tuned", "fabric", "pyinfra"] {
+        for root in VARIANTS.map(|variant| variant.environment).into_iter().chain(["fabric", "pyinfra"]) {
             let path = host.files.join(root);
             if path.exists() {
                 std::fs::rename(&path, host.files.join(format!(".aside-{root}-{round}"))).unwrap();
@@ -284,26 +306,37 @@ fn print_table(rows: &[Row], size: f64, rounds: usize, own_disks: bool) {
             "Each host's files on a tmpfs of its own (BENCH_PEERS_DISK=tmpfs): no host waits for another's writes."
         );
     }
-    println!(
-        "`tuned`: deployer with `ssh.key_exchange: curve25519`, `ssh.control_persist: 600`, `execution.hardlink_releases: true`.\n"
-    );
-    println!(
-        "| N | RTT | deploy | deployer | tuned | Fabric | pyinfra | best peer / deployer | best peer / tuned | CPU deployer | CPU tuned | CPU Fabric | CPU pyinfra |"
-    );
-    println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for variant in &VARIANTS[1..] {
+        println!(
+            "`{}`: deployer with{}{}",
+            variant.name,
+            settings(variant.ssh, "ssh"),
+            settings(variant.execution, "execution")
+        );
+    }
+    let names = ["deployer", "tuned", "pushed", "Fabric", "pyinfra"];
+    let ratios: Vec<String> = names[..FIRST_PEER].iter().map(|name| format!("best peer / {name}")).collect();
+    let cpus: Vec<String> = names.iter().map(|name| format!("CPU {name}")).collect();
+    println!("\n| N | RTT | deploy | {} | {} | {} |", names.join(" | "), ratios.join(" | "), cpus.join(" | "));
+    println!("|---:|---:|---|{}", "---:|".repeat(names.len() * 2 + FIRST_PEER));
     for (hosts, round_trip, cold, warm) in rows {
         for (kind, runs) in [("cold", cold), ("warm", warm)] {
-            let best_peer = runs[2].0.min(runs[3].0).as_secs_f64();
-            let [deployer, tuned, fabric, pyinfra] = [0, 1, 2, 3].map(|tool| runs[tool].0.as_secs_f64());
-            let [cpu_deployer, cpu_tuned, cpu_fabric, cpu_pyinfra] =
-                [0, 1, 2, 3].map(|tool| runs[tool].1.as_secs_f64());
-            println!(
-                "| {hosts} | {round_trip} ms | {kind} | {deployer:.2} s | {tuned:.2} s | {fabric:.2} s | {pyinfra:.2} s | {:.2}x | {:.2}x | {cpu_deployer:.2} s | {cpu_tuned:.2} s | {cpu_fabric:.2} s | {cpu_pyinfra:.2} s |",
-                best_peer / deployer,
-                best_peer / tuned,
-            );
+            let wall: Vec<f64> = runs.iter().map(|run| run.0.as_secs_f64()).collect();
+            let best_peer = wall[FIRST_PEER..].iter().copied().fold(f64::INFINITY, f64::min);
+            let cells: Vec<String> = wall
+                .iter()
+                .map(|seconds| format!("{seconds:.2} s"))
+                .chain(wall[..FIRST_PEER].iter().map(|seconds| format!("{:.2}x", best_peer / seconds)))
+                .chain(runs.iter().map(|run| format!("{:.2} s", run.1.as_secs_f64())))
+                .collect();
+            println!("| {hosts} | {round_trip} ms | {kind} | {} |", cells.join(" | "));
         }
     }
+}
+
+/// ` `key: value`, ...` for each line a variant adds to `section`.
+fn settings(added: &str, section: &str) -> String {
+    added.lines().map(|line| format!(" `{section}.{}`", line.trim())).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]
@@ -311,15 +344,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deployer_and_tuned_run_the_same_workload_as_the_peers() {
+    fn every_deployer_variant_runs_the_same_workload_as_the_peers() {
         let base = "project: bench\nrepo: /w/source\nkeep_releases: 3\nssh:\n  identity_file: k\nexecution:\n  pool_size: 100\nenvironments:\n  tool: {branch: main}\n";
-        for tuned in [false, true] {
-            let text = workload_config(base, Path::new("/w/source"), "file:///w/source", tuned);
+        for variant in &VARIANTS {
+            let text = workload_config(base, Path::new("/w/source"), "file:///w/source", variant);
             assert!(text.contains("repo: file:///w/source\n"), "{text}");
             assert!(text.contains("shared_files: [.env]\nmigrate: {role: web, command: \"true\"}\n"), "{text}");
             assert!(text.contains("keep_releases: 5\n"), "{text}");
-            assert_eq!(text.contains("hardlink_releases: true"), tuned, "{text}");
-            assert_eq!(text.contains("  tuned: {"), tuned, "{text}");
+            assert_eq!(text.contains("hardlink_releases: true"), variant.name == "tuned", "{text}");
+            assert_eq!(text.contains("fetch_strategy: push"), variant.name == "pushed", "{text}");
+            assert!(text.contains(&format!("  {}: {{branch: main}}", variant.environment)), "{text}");
+            assert_eq!(text.contains("key_exchange: curve25519"), variant.name != "deployer", "{text}");
         }
     }
 }
