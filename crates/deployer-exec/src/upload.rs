@@ -114,6 +114,35 @@ mod tests {
     }
 
     #[test]
+    fn a_head_that_may_read_ahead_is_refused_before_anything_is_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let directory = tempfile::tempdir().unwrap();
+        // A PATH whose head is not GNU's (it says what BusyBox says), beside the real tools.
+        let bin = directory.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let head = bin.join("head");
+        std::fs::write(&head, "#!/bin/sh\necho 'BusyBox v1.36.1 multi-call binary.'\n").unwrap();
+        std::fs::set_permissions(&head, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let up = attachment(directory.path(), b"data");
+        let marker = directory.path().join("ran");
+        let words = up.command();
+        let mut child = Command::new(&words[0])
+            .args(&words[1..])
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(format!("datatouch '{}'\n", marker.display()).as_bytes());
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&output.stderr).contains("needs GNU head"), "{output:?}");
+        assert!(!marker.exists(), "nothing of the input ran");
+        assert!(!std::path::Path::new(&up.path).exists(), "nothing was written");
+    }
+
+    #[test]
     fn a_short_upload_leaves_the_script_nothing_to_run() {
         let directory = tempfile::tempdir().unwrap();
         let up = attachment(directory.path(), b"0123456789");
