@@ -356,7 +356,8 @@ impl Transport for FleetTransport {
             self.session(index).ok_or_else(|| TransportError::Other("the host is not connected".to_owned()))?;
         // Not the waiting `sh -s`: this session starts with the upload's copy
         // (deployer-exec's upload.sh), its words quoted by the one quoting
-        // function. The waiting shell, if any, stays for the next phase.
+        // function. The waiting shell, if any, is left alone; the shell opened
+        // for the next phase while this one runs replaces it (it then ends).
         let line = upload.command_line().map_err(|error| TransportError::Other(error.to_string()))?;
         let child = Session::arc_raw_command(Arc::clone(&session), line)
             .stdin(Stdio::piped())
