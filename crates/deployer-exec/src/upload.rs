@@ -48,22 +48,26 @@ mod tests {
 
     use super::*;
 
+    /// Runs the upload command here (with `path` as its PATH, if given), with
+    /// exactly `input` on stdin.
+    fn feed(attachment: &Attachment, input: &[u8], path: Option<String>) -> std::process::Output {
+        let words = attachment.command();
+        let mut command = Command::new(&words[0]);
+        command.args(&words[1..]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        if let Some(path) = path {
+            command.env("PATH", path);
+        }
+        let mut child = command.spawn().unwrap();
+        // The command may exit before reading it all (a refused head).
+        let _ = child.stdin.take().unwrap().write_all(input);
+        child.wait_with_output().unwrap()
+    }
+
     /// Runs the upload command here, with `data` then `script` on stdin.
     fn run(attachment: &Attachment, script: &str) -> (std::process::Output, Option<Vec<u8>>) {
-        let words = attachment.command();
-        let mut child = Command::new(&words[0])
-            .args(&words[1..])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
         let mut input = attachment.bytes.to_vec();
         input.extend_from_slice(script.as_bytes());
-        let _ = stdin.write_all(&input);
-        drop(stdin);
-        let output = child.wait_with_output().unwrap();
+        let output = feed(attachment, &input, None);
         let left = std::fs::read(&attachment.path).ok();
         (output, left)
     }
@@ -125,17 +129,8 @@ mod tests {
         std::fs::set_permissions(&head, std::fs::Permissions::from_mode(0o755)).unwrap();
         let up = attachment(directory.path(), b"data");
         let marker = directory.path().join("ran");
-        let words = up.command();
-        let mut child = Command::new(&words[0])
-            .args(&words[1..])
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _ = child.stdin.take().unwrap().write_all(format!("datatouch '{}'\n", marker.display()).as_bytes());
-        let output = child.wait_with_output().unwrap();
+        let input = format!("datatouch '{}'\n", marker.display());
+        let output = feed(&up, input.as_bytes(), Some(format!("{}:/usr/bin:/bin", bin.display())));
         assert_eq!(output.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&output.stderr).contains("needs GNU head"), "{output:?}");
         assert!(!marker.exists(), "nothing of the input ran");
@@ -147,16 +142,7 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let up = attachment(directory.path(), b"0123456789");
         // Only 4 of the 10 bytes arrive, then the input ends (the controller went away).
-        let words = up.command();
-        let mut child = Command::new(&words[0])
-            .args(&words[1..])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(b"0123").unwrap();
-        let output = child.wait_with_output().unwrap();
+        let output = feed(&up, b"0123", None);
         assert_eq!(output.status.code(), Some(0), "an empty script");
         assert!(output.stdout.is_empty());
         assert!(!std::path::Path::new(&up.path).exists(), "the short copy is removed");
