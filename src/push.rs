@@ -1,18 +1,30 @@
-//! The `push` strategy's controller side: one archive of the pinned commit, made
-//! here from a private mirror of the repository and sent to every host over the
-//! deploy's own connections, so hosts need no access to the git server (and no
-//! deploy keys).
+//! The `push` strategy's controller side: archives of the pinned commit, made
+//! here from a private mirror of the repository and sent to the hosts that ask
+//! over the deploy's own connections, so hosts need no access to the git server
+//! (and no deploy keys).
+//!
+//! A host asks with what it has (deployer_exec's upload module): nothing, or,
+//! with `hardlink_releases`, the commit of its pristine tree. Nothing gets the
+//! whole archive; a commit gets a delta (what changed since, and what to
+//! remove; deployer_plan::protocol::pushed) when one can be made, and the whole
+//! archive when not. Each distinct answer is made once, when the first host
+//! asks: a fleet at one commit costs one small delta, and no whole archive.
 //!
 //! The mirror lives in the project's `.deployer/mirror.git` (0700), cloned the
-//! first time and fetched only when the commit is missing, like the hosts' own.
+//! first time and fetched only when the commit is missing, like the hosts' own;
+//! that happens before any host is contacted.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::io::Write;
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use deployer_config::PushCompression;
-use deployer_plan::{ARCHIVE_PAYLOAD, ARCHIVE_SIZE_PAYLOAD, Plan};
+use deployer_exec::{Base, FixedUploads, UploadFuture, UploadSource};
+use deployer_plan::protocol::pushed;
+use deployer_plan::{ARCHIVE_PAYLOAD, Plan};
+use tokio::sync::OnceCell;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PushError {
@@ -24,35 +36,76 @@ pub(crate) enum PushError {
     Directory { path: Utf8PathBuf, source: std::io::Error },
 }
 
-/// What the controller makes for a run: script inputs (the archive's size)
-/// and uploads (the archive itself, sent as raw bytes; see
-/// [`deployer_plan::Upload`]).
-#[derive(Debug, Default)]
-pub(crate) struct Payloads {
-    pub(crate) inputs: BTreeMap<String, String>,
-    pub(crate) uploads: BTreeMap<String, Arc<[u8]>>,
-}
+/// A delta listing more paths than this (or more bytes of them than
+/// [`DELTA_PATH_BYTES`]) is not worth making: the whole archive goes instead.
+const DELTA_PATHS: usize = 10_000;
+const DELTA_PATH_BYTES: usize = 512 * 1024;
 
-/// The payloads `plan` needs, made from `repo` (resolved from `directory`, the
-/// configuration's): none for a plan that pushes nothing.
-pub(crate) fn payloads(
+/// The uploads a run's plan asks for: none, or the archive of its commit.
+///
+/// # Errors
+/// When the mirror cannot be made or does not get the commit: before any host
+/// is contacted.
+pub(crate) fn uploads(
     plan: &Plan,
     (repo, compression): (&str, PushCompression),
     directory: &Utf8Path,
-) -> Result<Payloads, PushError> {
+) -> Result<Arc<dyn UploadSource>, PushError> {
     let commit = match plan.revision.as_ref() {
         Some(revision) if plan.upload_names().contains(ARCHIVE_PAYLOAD) => revision.commit.clone(),
-        _ => return Ok(Payloads::default()),
+        _ => return Ok(Arc::new(FixedUploads::default())),
     };
-    let archive = archive(repo, &commit, directory, compression)?;
-    Ok(Payloads {
-        inputs: BTreeMap::from([(ARCHIVE_SIZE_PAYLOAD.to_owned(), archive.len().to_string())]),
-        uploads: BTreeMap::from([(ARCHIVE_PAYLOAD.to_owned(), Arc::from(archive))]),
-    })
+    let mirror = mirror_with(repo, &commit, directory)?;
+    Ok(Arc::new(Archives { repo: repo.to_owned(), commit, compression, mirror, made: Mutex::default() }))
 }
 
-/// A compressed tar of `commit`, from the project's private mirror of `repo`.
-fn archive(repo: &str, commit: &str, directory: &Utf8Path, compression: PushCompression) -> Result<Vec<u8>, PushError> {
+/// Archives of one commit, made on demand, each kept for the run.
+#[derive(Debug)]
+struct Archives {
+    repo: String,
+    commit: String,
+    compression: PushCompression,
+    mirror: Utf8PathBuf,
+    /// By what the asking host had (`None`: nothing).
+    made: Mutex<HashMap<Option<String>, Arc<Made>>>,
+}
+
+/// One archive: made by the first host's request; the others wait for it.
+type Made = OnceCell<Result<Arc<[u8]>, String>>;
+
+impl UploadSource for Archives {
+    fn makes(&self, name: &str) -> bool {
+        name == ARCHIVE_PAYLOAD
+    }
+
+    fn upload<'a>(&'a self, name: &'a str, base: Base<'a>) -> UploadFuture<'a> {
+        Box::pin(async move {
+            if name != ARCHIVE_PAYLOAD {
+                return Err(format!("the upload `{name}` was not made"));
+            }
+            let cell = Arc::clone(self.made.lock().expect("not poisoned").entry(base.map(str::to_owned)).or_default());
+            cell.get_or_init(|| async {
+                let job = (self.repo.clone(), self.commit.clone(), self.compression, self.mirror.clone());
+                let base = base.map(str::to_owned);
+                tokio::task::spawn_blocking(move || {
+                    let (repo, commit, compression, mirror) = job;
+                    let made = match base {
+                        Some(base) => delta_or_full(&mirror, (&repo, &commit), &base, compression),
+                        None => full(&mirror, (&repo, &commit), compression),
+                    };
+                    made.map(Arc::from).map_err(|error| error.to_string())
+                })
+                .await
+                .unwrap_or_else(|error| Err(format!("making the archive stopped: {error}")))
+            })
+            .await
+            .clone()
+        })
+    }
+}
+
+/// The project's private mirror of `repo`, holding `commit`.
+fn mirror_with(repo: &str, commit: &str, directory: &Utf8Path) -> Result<Utf8PathBuf, PushError> {
     let state = directory.join(".deployer");
     let mirror = state.join("mirror.git");
     if !mirror.is_dir() {
@@ -62,10 +115,7 @@ fn archive(repo: &str, commit: &str, directory: &Utf8Path, compression: PushComp
         git(directory, &["clone", "--mirror", "--quiet", "--", repo, partial.as_str()], "clone the repository", repo)?;
         std::fs::rename(&partial, &mirror).map_err(|source| PushError::Directory { path: mirror.clone(), source })?;
     }
-    let has_commit = |mirror: &Utf8Path| {
-        git(mirror, &["cat-file", "-e", &format!("{commit}^{{commit}}")], "find the commit", repo).is_ok()
-    };
-    if !has_commit(&mirror) {
+    if !has_commit(&mirror, commit) {
         git(
             &mirror,
             &["fetch", "--quiet", "--prune", "--", repo, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
@@ -73,21 +123,133 @@ fn archive(repo: &str, commit: &str, directory: &Utf8Path, compression: PushComp
             repo,
         )?;
     }
-    // Compressed once per deploy, whatever the fleet's size, at level 1: it
-    // keeps most of the saving for a fraction of the default level's CPU (gzip:
-    // about a second less for 20 MB of source).
+    Ok(mirror)
+}
+
+fn has_commit(mirror: &Utf8Path, commit: &str) -> bool {
+    git(mirror, &["cat-file", "-e", &format!("{commit}^{{commit}}")], "find the commit", "").is_ok()
+}
+
+/// The whole commit: its head line, then the compressed tar. Compressed at
+/// level 1: it keeps most of the saving for a fraction of the default level's
+/// CPU (gzip: about a second less for 20 MB of source).
+fn full(mirror: &Utf8Path, (repo, commit): (&str, &str), compression: PushCompression) -> Result<Vec<u8>, PushError> {
+    let mut out = pushed::full_head();
     match compression {
-        PushCompression::Gzip => {
-            git(&mirror, &["archive", "--format=tar.gz", "-1", "--end-of-options", commit], "archive the commit", repo)
-        }
+        PushCompression::Gzip => out.extend(git(
+            mirror,
+            &["archive", "--format=tar.gz", "-1", "--end-of-options", commit],
+            "archive the commit",
+            repo,
+        )?),
         PushCompression::Zstd => {
             let tar =
-                git(&mirror, &["archive", "--format=tar", "--end-of-options", commit], "archive the commit", repo)?;
-            zstd::encode_all(tar.as_slice(), 1).map_err(|error| PushError::Failed {
-                what: "compress the archive",
-                repo: repo.to_owned(),
-                detail: error.to_string(),
-            })
+                git(mirror, &["archive", "--format=tar", "--end-of-options", commit], "archive the commit", repo)?;
+            out.extend(compress(&tar, compression, repo)?);
+        }
+    }
+    Ok(out)
+}
+
+/// What changed from `base` to the commit, or the whole commit when no delta
+/// can be made or would be worth it: `base` unknown here, a change of
+/// `.gitattributes` or an `export-subst` anywhere (git archive's output then
+/// depends on more than the files that changed), a path with a newline, or too
+/// many paths.
+fn delta_or_full(
+    mirror: &Utf8Path,
+    (repo, commit): (&str, &str),
+    base: &str,
+    compression: PushCompression,
+) -> Result<Vec<u8>, PushError> {
+    if !has_commit(mirror, base) {
+        return full(mirror, (repo, commit), compression);
+    }
+    let listed = git(
+        mirror,
+        &["diff-tree", "-r", "-z", "--no-renames", "--name-status", "--end-of-options", base, commit],
+        "compare the host's commit with the release's",
+        repo,
+    )?;
+    let Some(changes) = Changes::read(&listed) else { return full(mirror, (repo, commit), compression) };
+    let subst = git(
+        mirror,
+        &["grep", "-q", "-F", "-e", "export-subst", "--end-of-options", commit, "--", "*.gitattributes"],
+        "look for export-subst",
+        repo,
+    );
+    if subst.is_ok() || changes.too_many() || changes.all().any(|path| path.ends_with(".gitattributes")) {
+        return full(mirror, (repo, commit), compression);
+    }
+    let Ok(mut out) = pushed::delta_head(base, &changes.removed) else {
+        return full(mirror, (repo, commit), compression);
+    };
+    let tar = if changes.written.is_empty() {
+        // Only removals: an empty tar (two zero blocks, padded to a record).
+        vec![0u8; 10240]
+    } else {
+        // Literal pathspecs: a path is only ever itself, whatever it holds.
+        // (No `--`: after --end-of-options, archive would take it for a path.)
+        let mut args = vec!["--literal-pathspecs", "archive", "--format=tar", "--end-of-options", commit];
+        args.extend(changes.written.iter().copied());
+        git(mirror, &args, "archive what changed", repo)?
+    };
+    out.extend(compress(&tar, compression, repo)?);
+    Ok(out)
+}
+
+/// Paths that changed between two commits (`git diff-tree -z --name-status`).
+struct Changes<'a> {
+    /// Gone, or no longer of the same type: removed from the tree first.
+    removed: Vec<&'a str>,
+    /// Added, changed or of a new type: in the delta's tar.
+    written: Vec<&'a str>,
+}
+
+impl<'a> Changes<'a> {
+    /// `None` for anything but plain UTF-8 paths with the statuses asked for.
+    fn read(listed: &'a [u8]) -> Option<Self> {
+        let text = std::str::from_utf8(listed).ok()?;
+        let mut fields = text.split_terminator('\0');
+        let mut changes = Self { removed: Vec::new(), written: Vec::new() };
+        while let Some(status) = fields.next() {
+            let path = fields.next()?;
+            match status {
+                "D" => changes.removed.push(path),
+                "T" => {
+                    changes.removed.push(path);
+                    changes.written.push(path);
+                }
+                "A" | "M" => changes.written.push(path),
+                _ => return None,
+            }
+        }
+        Some(changes)
+    }
+
+    fn all(&self) -> impl Iterator<Item = &&'a str> {
+        self.removed.iter().chain(&self.written)
+    }
+
+    fn too_many(&self) -> bool {
+        self.removed.len() + self.written.len() > DELTA_PATHS
+            || self.all().map(|path| path.len() + 1).sum::<usize>() > DELTA_PATH_BYTES
+    }
+}
+
+/// `tar` compressed as the configuration says, at level 1.
+fn compress(tar: &[u8], compression: PushCompression, repo: &str) -> Result<Vec<u8>, PushError> {
+    let failed = |error: std::io::Error| PushError::Failed {
+        what: "compress the archive",
+        repo: repo.to_owned(),
+        detail: error.to_string(),
+    };
+    match compression {
+        PushCompression::Zstd => zstd::encode_all(tar, 1).map_err(failed),
+        PushCompression::Gzip => {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(tar).map_err(failed)?;
+            encoder.finish().map_err(failed)
         }
     }
 }
@@ -114,4 +276,20 @@ fn private_directory(path: &Utf8Path) -> Result<(), PushError> {
     use std::os::unix::fs::DirBuilderExt;
     let result = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path);
     result.map_err(|source| PushError::Directory { path: path.to_owned(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_split_into_what_goes_and_what_comes() {
+        let listed = b"A\0new\0D\0gone/x\0M\0changed\0T\0link\0";
+        let changes = Changes::read(listed).unwrap();
+        assert_eq!(changes.removed, ["gone/x", "link"]);
+        assert_eq!(changes.written, ["new", "changed", "link"]);
+        assert!(!changes.too_many());
+        assert!(Changes::read(b"R100\0a\0b\0").is_none(), "a rename is not asked for");
+        assert!(Changes::read(b"A\0").is_none());
+    }
 }

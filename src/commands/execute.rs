@@ -118,7 +118,7 @@ pub(crate) fn run_plan(
 ) -> Result<deployer_exec::Outcome, CliError> {
     preflight(global, config, plan)?;
     let directory = config.directory().to_owned();
-    let payloads = crate::push::payloads(plan, (&config.repo, config.execution.push_compression), &directory)?;
+    let uploads = crate::push::uploads(plan, (&config.repo, config.execution.push_compression), &directory)?;
     let runtime = runtime()?;
     runtime.block_on(async {
         let transport = transport(global, config, &directory)?;
@@ -129,7 +129,7 @@ pub(crate) fn run_plan(
             tokio::spawn(watch_interrupts(cancel.clone(), control_directory, left_behind(plan), running.clone()));
         let cloud = RunCloud::for_plan(config, plan).await;
         let outcome =
-            executor(global, config, plan, (secrets, payloads), (&transport, &cloud), reporter, cancel).run().await;
+            executor(global, config, plan, (secrets, uploads), (&transport, &cloud), reporter, cancel).run().await;
         signals.abort();
         Ok(outcome)
     })
@@ -171,7 +171,7 @@ fn executor<'a>(
     global: &GlobalArgs,
     config: &Config,
     plan: &'a Plan,
-    (secrets, payloads): (&'a BTreeMap<String, String>, crate::push::Payloads),
+    (secrets, uploads): (&'a BTreeMap<String, String>, std::sync::Arc<dyn deployer_exec::UploadSource>),
     (transport, cloud): (&'a FleetTransport, &'a RunCloud),
     reporter: &'a dyn deployer_exec::Reporter,
     cancel: CancellationToken,
@@ -191,8 +191,7 @@ fn executor<'a>(
             connect_concurrency: config.ssh.connect_concurrency as usize,
             connect_rate: config.ssh.connect_rate,
             max_connections: config.ssh.max_connections.map(|limit| limit as usize),
-            payloads: std::sync::Arc::new(payloads.inputs),
-            uploads: std::sync::Arc::new(payloads.uploads),
+            uploads,
         },
         cancel,
     }
@@ -208,9 +207,10 @@ async fn execute(
     notifier: Option<&Notifier>,
 ) -> Result<Exit, CliError> {
     let started = (std::time::Instant::now(), crate::invocation::current());
-    // The push strategy's archive is made before anything is announced or touched.
-    let payloads = tokio::task::block_in_place(|| {
-        crate::push::payloads(plan, (&config.repo, config.execution.push_compression), directory)
+    // The push strategy's mirror gets the commit before anything is announced
+    // or touched (its archives are made as hosts ask for them).
+    let uploads = tokio::task::block_in_place(|| {
+        crate::push::uploads(plan, (&config.repo, config.execution.push_compression), directory)
     })?;
     let transport = transport(global, config, directory)?;
     let logs = HostLogs::create(directory, &plan.deploy_id);
@@ -252,7 +252,7 @@ async fn execute(
         tokio::spawn(watch_interrupts(cancel.clone(), control_directory, left_behind(plan), reporter.running_steps()));
     let cloud = RunCloud::for_plan(config, plan).await;
     let outcome =
-        executor(global, config, plan, (secrets, payloads), (&transport, &cloud), &reporter, cancel).run().await;
+        executor(global, config, plan, (secrets, uploads), (&transport, &cloud), &reporter, cancel).run().await;
     signals.abort();
     reporter.finish(&outcome);
     drop(transport);

@@ -179,8 +179,8 @@ fn a_damaged_push_is_refused_and_undone() {
 fn a_push_stopped_by_another_runs_lock_leaves_no_archive_behind() {
     use std::os::unix::fs::PermissionsExt;
     let Some(project) = project(1, "execution:\n  fetch_strategy: push\n") else { return };
-    // The archive reaches the host ahead of the phase's script, so before its
-    // lock step: when that step finds another run's lock, the session removes it.
+    // The host asks for the archive after its lock step: when that step finds
+    // another run's lock, nothing is sent at all.
     let state = project.host_file(0, "testing/.deployer");
     std::fs::create_dir_all(state.join("lock")).unwrap();
     std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -188,11 +188,147 @@ fn a_push_stopped_by_another_runs_lock_leaves_no_archive_behind() {
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     assert_ne!(outcome.code, 0, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("locked by another run"), "{}", outcome.stderr);
-    let uploads = state.join("uploads");
-    assert!(uploads.is_dir(), "the archive never reached the host: this test sees nothing");
-    let left: Vec<_> = std::fs::read_dir(&uploads).unwrap().flatten().map(|entry| entry.file_name()).collect();
-    assert!(left.is_empty(), "left on the host: {left:?}");
+    assert!(!state.join("uploads").exists(), "the host made a place for an archive it should never ask for");
     std::fs::remove_dir_all(state.join("lock")).unwrap();
+}
+
+/// Every file of `release` on `host`, with its content, against the commit's own
+/// (`git archive` of the source's HEAD): the release is exactly the commit,
+/// with the shared `.env` link deployer adds.
+fn assert_release_is_the_commit(project: &Project, host: usize, release: &str) {
+    let expected = tempfile::tempdir().unwrap();
+    let source = project.path().join("source");
+    let archive = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("git -C \"$1\" archive HEAD | tar -x -C \"$2\"")
+        .args(["sh", source.to_str().unwrap(), expected.path().to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(archive.success());
+    let listing = |root: &std::path::Path| {
+        let mut files = std::collections::BTreeMap::new();
+        let mut stack = vec![root.to_owned()];
+        while let Some(directory) = stack.pop() {
+            for entry in std::fs::read_dir(&directory).unwrap().flatten() {
+                let path = entry.path();
+                let name = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                let kind = entry.file_type().unwrap();
+                if kind.is_dir() {
+                    files.insert(format!("{name}/"), String::new());
+                    stack.push(path);
+                } else if kind.is_symlink() {
+                    files.insert(name, format!("-> {}", std::fs::read_link(&path).unwrap().display()));
+                } else {
+                    files.insert(name, std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        files
+    };
+    let mut on_host = listing(&project.host_file(host, &format!("testing/releases/{release}")));
+    on_host.retain(|name, _| !name.starts_with(".env"));
+    assert_eq!(on_host, listing(expected.path()), "host {host}: release {release} is not the commit");
+}
+
+#[test]
+fn a_hardlinked_push_sends_only_what_changed_and_every_release_is_its_commit() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(project) =
+        project(2, "execution:\n  fetch_strategy: push\n  hardlink_releases: true\n  push_compression: zstd\n")
+    else {
+        return;
+    };
+    let source = project.path().join("source");
+    std::fs::write(source.join("lib.txt"), "library\n").unwrap();
+    std::fs::create_dir_all(source.join("old/deep")).unwrap();
+    std::fs::write(source.join("old/deep/gone.txt"), "gone\n").unwrap();
+    std::fs::write(source.join("becomes-dir"), "a file\n").unwrap();
+    std::fs::write(source.join("odd name $(x) 'q'"), "odd\n").unwrap();
+    project.next_version("v2\n");
+    let first = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let one = project.current(0).unwrap();
+    for host in 0..2 {
+        assert_release_is_the_commit(&project, host, &one);
+    }
+    // A change of every kind: changed, added, removed (with its directories),
+    // a file that becomes a directory, a link.
+    std::fs::remove_dir_all(source.join("old")).unwrap();
+    std::fs::remove_file(source.join("becomes-dir")).unwrap();
+    std::fs::create_dir_all(source.join("becomes-dir")).unwrap();
+    std::fs::write(source.join("becomes-dir/inside.txt"), "inside\n").unwrap();
+    std::fs::write(source.join("new.txt"), "new\n").unwrap();
+    std::os::unix::fs::symlink("lib.txt", source.join("link")).unwrap();
+    project.next_version("v3\n");
+    let second = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let two = project.current(0).unwrap();
+    check_fleet(&project, 2, &second, &Expect::all_on(&two));
+    let head = git(&source, &["rev-parse", "HEAD"]);
+    for host in 0..2 {
+        assert_release_is_the_commit(&project, host, &two);
+        assert_release_is_the_commit_before(&project, host, &one);
+        let inode = |release: &str, file: &str| {
+            std::fs::metadata(project.host_file(host, &format!("testing/releases/{release}/{file}"))).unwrap().ino()
+        };
+        // Shared: only a delta leaves the tree's unchanged files as they were.
+        assert_eq!(inode(&one, "lib.txt"), inode(&two, "lib.txt"), "host {host}: the whole archive came");
+        assert_ne!(inode(&one, "app.txt"), inode(&two, "app.txt"));
+        let mark = std::fs::read_to_string(project.host_file(host, "testing/.deployer/pushed-tree.commit")).unwrap();
+        assert_eq!(mark.trim(), head.trim(), "host {host}");
+        let uploads = project.host_file(host, "testing/.deployer/uploads");
+        assert_eq!(std::fs::read_dir(&uploads).map(Iterator::count).unwrap_or(0), 0, "host {host} kept an archive");
+    }
+    let back = run_and_check(&project, &["rollback", "testing"]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert_eq!(project.current_file(1, "app.txt").as_deref(), Some("v2\n"), "the old release kept its own file");
+}
+
+/// The release before, as its commit had it (`HEAD~1`): a delta never changes
+/// an earlier release through its links.
+fn assert_release_is_the_commit_before(project: &Project, host: usize, release: &str) {
+    let dir = project.host_file(host, &format!("testing/releases/{release}"));
+    assert_eq!(std::fs::read_to_string(dir.join("app.txt")).unwrap(), "v2\n", "host {host}");
+    assert_eq!(std::fs::read_to_string(dir.join("old/deep/gone.txt")).unwrap(), "gone\n", "host {host}");
+    assert_eq!(std::fs::read_to_string(dir.join("becomes-dir")).unwrap(), "a file\n", "host {host}");
+    assert!(!dir.join("new.txt").exists(), "host {host}");
+}
+
+#[test]
+fn a_pristine_tree_changed_through_a_release_is_not_built_on() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(project) = project(1, "execution:\n  fetch_strategy: push\n  hardlink_releases: true\n") else { return };
+    let source = project.path().join("source");
+    std::fs::write(source.join("lib.txt"), "library\n").unwrap();
+    project.next_version("v2\n");
+    let first = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let one = project.current(0).unwrap();
+    // Someone edits a file of the live release in place: through its link, the
+    // pristine tree's copy changed too.
+    let edited = project.host_file(0, &format!("testing/releases/{one}/lib.txt"));
+    std::io::Write::write_all(
+        &mut std::fs::OpenOptions::new().append(true).open(&edited).unwrap(),
+        b"edited in place\n",
+    )
+    .unwrap();
+    project.next_version("v3\n");
+    let second = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let two = project.current(0).unwrap();
+    assert_release_is_the_commit(&project, 0, &two);
+    let inode = |release: &str| {
+        std::fs::metadata(project.host_file(0, &format!("testing/releases/{release}/lib.txt"))).unwrap().ino()
+    };
+    assert_ne!(inode(&one), inode(&two), "the edited file was linked into the new release");
+    // A tree left half-changed (its mark gone, as a failed prepare leaves it)
+    // gets the whole archive too.
+    std::fs::remove_file(project.host_file(0, "testing/.deployer/pushed-tree.commit")).unwrap();
+    std::fs::write(project.host_file(0, "testing/.deployer/pushed-tree/stray.txt"), "stray\n").unwrap();
+    project.next_version("v4\n");
+    let third = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    assert_release_is_the_commit(&project, 0, &project.current(0).unwrap());
 }
 
 #[test]

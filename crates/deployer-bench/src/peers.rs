@@ -55,7 +55,8 @@ struct Variant {
 const TUNED_SSH: &str = "  key_exchange: curve25519\n  control_persist: 600\n";
 
 /// deployer as installed; `tuned` (fast connections, hard-linked releases);
-/// `pushed` (fast connections, the `push` strategy with zstd archives).
+/// `pushed` (fast connections, the `push` strategy with zstd archives and
+/// hard-linked releases: a redeploy receives only what changed).
 const VARIANTS: [Variant; 3] = [
     Variant { name: "deployer", environment: "tool", ssh: "", execution: "" },
     Variant { name: "tuned", environment: "tuned", ssh: TUNED_SSH, execution: "  hardlink_releases: true\n" },
@@ -63,7 +64,7 @@ const VARIANTS: [Variant; 3] = [
         name: "pushed",
         environment: "pushed",
         ssh: TUNED_SSH,
-        execution: "  fetch_strategy: push\n  push_compression: zstd\n",
+        execution: "  fetch_strategy: push\n  push_compression: zstd\n  hardlink_releases: true\n",
     },
 ];
 
@@ -351,7 +352,7 @@ mod tests {
             assert!(text.contains("repo: file:///w/source\n"), "{text}");
             assert!(text.contains("shared_files: [.env]\nmigrate: {role: web, command: \"true\"}\n"), "{text}");
             assert!(text.contains("keep_releases: 5\n"), "{text}");
-            assert_eq!(text.contains("hardlink_releases: true"), variant.name == "tuned", "{text}");
+            assert_eq!(text.contains("hardlink_releases: true"), variant.name != "deployer", "{text}");
             assert_eq!(text.contains("fetch_strategy: push"), variant.name == "pushed", "{text}");
             assert!(text.contains(&format!("  {}: {{branch: main}}", variant.environment)), "{text}");
             assert_eq!(text.contains("key_exchange: curve25519"), variant.name != "deployer", "{text}");

@@ -512,8 +512,9 @@ pub struct ExecutionSettings {
     pub fetch_concurrency: Option<u32>,
     /// How the code reaches the hosts.
     pub fetch_strategy: FetchStrategy,
-    /// Releases are hard links into a pristine checkout that git updates: a
-    /// redeploy writes only the files that changed (git strategy only).
+    /// Releases are hard links into a pristine tree on the host (a checkout git
+    /// updates, or with `push` the unpacked archives, updated by deltas): a
+    /// redeploy writes, and with `push` receives, only the files that changed.
     pub hardlink_releases: bool,
     /// How the `push` strategy's archive is compressed.
     pub push_compression: PushCompression,

@@ -4,12 +4,10 @@
 use std::process::Stdio;
 
 use deployer_plan::PlanHost;
-use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use crate::lines::read_both;
-use crate::transport::{Connected, OutputSink, Transport, TransportError};
-use crate::upload::Attachment;
+use crate::transport::{Connected, OutputSink, Replies, Transport, TransportError};
 
 #[derive(Debug, Default)]
 pub struct LocalTransport;
@@ -31,16 +29,15 @@ impl Transport for LocalTransport {
         run_sh(Command::new("sh").arg("-s"), script, sink).await
     }
 
-    async fn run_receiving(
+    async fn run_conversing(
         &self,
         _index: usize,
         _host: &PlanHost,
-        upload: Attachment,
         script: String,
+        replies: Replies,
         sink: &mut dyn OutputSink,
     ) -> Result<i32, TransportError> {
-        let words = upload.command();
-        run_sh_with(Command::new(&words[0]).args(&words[1..]), Some(&upload.bytes), script, sink).await
+        run_sh_with(Command::new("sh").arg("-s"), script, Some(replies), sink).await
     }
 
     async fn close(&self) {}
@@ -52,17 +49,18 @@ impl Transport for LocalTransport {
 /// # Panics
 /// If `command` does not pipe what it was told to (never: this function sets it).
 pub async fn run_sh(command: &mut Command, script: String, sink: &mut dyn OutputSink) -> Result<i32, TransportError> {
-    run_sh_with(command, None, script, sink).await
+    run_sh_with(command, script, None, sink).await
 }
 
-/// [`run_sh`] with `data` written ahead of the script (see [`Attachment`]).
+/// [`run_sh`] with the input kept open after the script for `replies` (see
+/// [`Transport::run_conversing`]).
 ///
 /// # Panics
 /// As [`run_sh`].
 pub async fn run_sh_with(
     command: &mut Command,
-    data: Option<&[u8]>,
     script: String,
+    replies: Option<Replies>,
     sink: &mut dyn OutputSink,
 ) -> Result<i32, TransportError> {
     let mut child = command
@@ -72,20 +70,11 @@ pub async fn run_sh_with(
         .kill_on_drop(true)
         .spawn()
         .map_err(|error| TransportError::Other(format!("cannot start `sh`: {error}")))?;
-    let mut stdin = child.stdin.take().expect("piped");
+    let stdin = child.stdin.take().expect("piped");
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
-    let write = async move {
-        // A script that exits early closes its stdin; that is not an error here.
-        if let Some(data) = data
-            && stdin.write_all(data).await.is_err()
-        {
-            return;
-        }
-        let _ = stdin.write_all(script.as_bytes()).await;
-        drop(stdin);
-    };
-    let ((), read) = tokio::join!(write, read_both(stdout, stderr, sink));
+    let write = crate::transport::write_input(stdin, script, replies);
+    let read = crate::transport::until_read(write, read_both(stdout, stderr, sink)).await;
     read.map_err(|error| TransportError::Lost(error.to_string()))?;
     let status = child.wait().await.map_err(|error| TransportError::Lost(error.to_string()))?;
     Ok(status.code().unwrap_or(128 + 9))

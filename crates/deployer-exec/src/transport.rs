@@ -4,7 +4,9 @@ use std::future::Future;
 
 use deployer_plan::PlanHost;
 
-use crate::upload::Attachment;
+/// What the executor sends a session after its script (see
+/// [`Transport::run_conversing`]).
+pub type Replies = tokio::sync::mpsc::Receiver<std::sync::Arc<[u8]>>;
 
 /// Which output stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -60,15 +62,16 @@ pub trait Transport: Sync {
         sink: &mut dyn OutputSink,
     ) -> impl Future<Output = Result<i32, TransportError>> + Send;
 
-    /// [`Transport::run`] with `upload` sent ahead of the script on the same
-    /// session, written to its path before the script starts (see
-    /// [`Attachment`]). A transport that cannot send bytes refuses.
-    fn run_receiving(
+    /// [`Transport::run`], the session's input left open after the script for
+    /// what `replies` brings (each written as it comes, in order), and closed
+    /// when `replies` closes. The run ends when the script does, whatever is
+    /// still to be sent. A transport that cannot send bytes refuses.
+    fn run_conversing(
         &self,
         _index: usize,
         _host: &PlanHost,
-        _upload: Attachment,
         _script: String,
+        _replies: Replies,
         _sink: &mut dyn OutputSink,
     ) -> impl Future<Output = Result<i32, TransportError>> + Send {
         async { Err(TransportError::Other("this transport cannot send data to hosts".to_owned())) }
@@ -82,4 +85,39 @@ pub trait Transport: Sync {
 
     /// Closes every connection. Called on every way out.
     fn close(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// Writes a session's input: `script`, then whatever `replies` brings until it
+/// closes, then the end of the input. A shell that ends early closes its input;
+/// that is not an error here.
+pub async fn write_input(mut stdin: impl tokio::io::AsyncWrite + Unpin, script: String, replies: Option<Replies>) {
+    use tokio::io::AsyncWriteExt;
+    if stdin.write_all(script.as_bytes()).await.is_err() {
+        return;
+    }
+    if let Some(mut replies) = replies {
+        // Written as it comes: the host is waiting for it.
+        let _ = stdin.flush().await;
+        while let Some(bytes) = replies.recv().await {
+            if stdin.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+    }
+    let _ = stdin.shutdown().await;
+}
+
+/// Runs `write` beside `read` and returns when `read` is done: the session's
+/// output ended, so its script did, and nothing more of its input would be read
+/// (a reply still to come is dropped).
+pub async fn until_read<R>(write: impl Future<Output = ()>, read: impl Future<Output = R>) -> R {
+    let mut write = std::pin::pin!(write);
+    let mut read = std::pin::pin!(read);
+    let mut written = false;
+    loop {
+        tokio::select! {
+            result = &mut read => return result,
+            () = &mut write, if !written => written = true,
+        }
+    }
 }

@@ -27,7 +27,7 @@ pub const STEP_FAILED_EXIT: i32 = 3;
 const WATCHDOG: &str = include_str!("../scripts/watchdog.sh");
 
 /// A marker line a host prints around each step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Marker {
     Start {
         step: usize,
@@ -38,7 +38,16 @@ pub enum Marker {
     },
     /// The phase watchdog's heartbeat: proof someone still reads.
     Alive,
+    /// A step asks for its upload (see [`crate::upload`]), saying what it has
+    /// to build on: a commit (hex), or nothing.
+    Want {
+        step: usize,
+        base: Option<String>,
+    },
 }
+
+/// The longest commit id a request may name (SHA-256).
+const MAX_BASE: usize = 64;
 
 /// Builds and parses the per-run wire format.
 #[derive(Debug, Clone)]
@@ -101,9 +110,21 @@ impl Wire {
 
     /// The script for one host's steps in one phase. `scripts` are the steps'
     /// scripts with every slot already filled.
+    ///
+    /// A step with an upload asks for it while it runs and reads the reply on its
+    /// descriptor 3, the session's input. So that input then holds nothing but
+    /// the reply, the whole phase is one function, called on the script's last
+    /// line: a shell reads a function's whole body before it runs any of it,
+    /// whether it reads ahead (dash) or byte by byte (bash).
     pub fn phase_script(&self, steps: &[Step], scripts: &[String]) -> String {
         let (marker, delimiter) = (&self.marker, &self.delimiter);
-        let mut out = String::with_capacity(scripts.iter().map(String::len).sum::<usize>() + 256 * steps.len());
+        let requests = steps.iter().any(|step| step.upload.is_some());
+        let mut out = String::with_capacity(
+            scripts.iter().map(String::len).sum::<usize>() + 256 * steps.len() + if requests { 2048 } else { 0 },
+        );
+        if requests {
+            out.push_str("deployer_phase() {\n");
+        }
         // The host's shell settings (a BASH_ENV that sets -x or -v) must not make
         // a script echo itself, secrets and all, into the output.
         out.push_str("set +vx\n");
@@ -114,10 +135,17 @@ impl Wire {
         }
         out.push_str(&format!("deployer_watch '{marker} ALIVE' {} &\nguard=$!\n", self.heartbeat_seconds));
         for (index, (step, script)) in steps.iter().zip(scripts).enumerate() {
+            // A requesting step: descriptor 3 is the session's input, and the
+            // request functions come first, with this step's marker.
+            let (input, prelude) = match step.upload {
+                Some(_) => ("3<&0 ", self.request_prelude(index)),
+                None => ("", String::new()),
+            };
             out.push_str(&format!(
                 "printf '%s\\n' '{marker} START {index}'\n\
-                 timeout -k {KILL_GRACE_SECONDS} {limit} sh -s <<'{delimiter}'\n\
+                 timeout -k {KILL_GRACE_SECONDS} {limit} sh -s {input}<<'{delimiter}'\n\
                  set +vx -eu\n\
+                 {prelude}\
                  {script}{newline}\
                  {delimiter}\n\
                  status=$?\n\
@@ -128,7 +156,21 @@ impl Wire {
             ));
         }
         out.push_str("kill \"$guard\" 2>/dev/null\nexit 0\n");
+        if requests {
+            out.push_str("}\ndeployer_phase; exit \"$?\"\n");
+        }
         out
+    }
+
+    /// What a requesting step's script starts with: its marker, and
+    /// `scripts/request.sh` without its comments.
+    fn request_prelude(&self, step: usize) -> String {
+        let mut prelude = format!("deployer_want='{} WANT {step}'\n", self.marker);
+        for line in crate::upload::REQUEST_SCRIPT.lines().filter(|line| !line.trim_start().starts_with('#')) {
+            prelude.push_str(line);
+            prelude.push('\n');
+        }
+        prelude
     }
 
     /// `line` without heartbeats that landed inside it (a step that writes part
@@ -151,6 +193,15 @@ impl Wire {
         match (words.next()?, words.next()?.parse().ok()?, words.next()) {
             ("START", step, None) => Some(Marker::Start { step }),
             ("END", step, Some(status)) => Some(Marker::End { step, status: status.parse().ok()? }),
+            // Only `none` or a commit id (hex): the word reaches git on this
+            // machine, and whatever a host says is checked before use.
+            ("WANT", step, Some(base)) if words.next().is_none() => match base {
+                "none" => Some(Marker::Want { step, base: None }),
+                _ if base.len() >= 7 && base.len() <= MAX_BASE && base.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    Some(Marker::Want { step, base: Some(base.to_ascii_lowercase()) })
+                }
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -258,6 +309,73 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
         let left = std::process::Command::new("pgrep").args(["-f", "sleep 31.7"]).output().unwrap();
         assert!(left.stdout.is_empty(), "the step still runs: {}", String::from_utf8_lossy(&left.stdout));
+    }
+
+    /// A step asks for data mid-phase and gets exactly the reply, under a shell
+    /// that reads its script ahead (dash) and one that reads it byte by byte
+    /// (bash): the rest of the script is never taken for the reply, nor the
+    /// reply for script.
+    #[test]
+    fn a_requesting_step_reads_only_the_reply_whatever_the_shell() {
+        use std::io::{BufRead, Write};
+        for shell in ["dash", "bash"] {
+            let directory = tempfile::tempdir().unwrap();
+            let file = directory.path().join("got");
+            let wire = Wire::new("n0nce");
+            let mut steps = [step(5), step(5), step(5)];
+            steps[1].upload = Some(deployer_plan::Upload { payload: "archive".to_owned() });
+            let scripts = [
+                "echo first\n".to_owned(),
+                format!("deployer_request abc1234\ndeployer_receive '{}'\necho received\n", file.display()),
+                "echo third; cat\n".to_owned(),
+            ];
+            let mut child = std::process::Command::new(shell)
+                .arg("-s")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(wire.phase_script(&steps, &scripts).as_bytes()).unwrap();
+            stdin.flush().unwrap();
+            let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+            let mut seen = Vec::new();
+            let want = loop {
+                let mut line = String::new();
+                assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "{shell}: no request came: {seen:?}");
+                match wire.parse(line.trim_end()) {
+                    Some(Marker::Want { step, base }) => break (step, base),
+                    _ => seen.push(line),
+                }
+            };
+            assert_eq!(want, (1, Some("abc1234".to_owned())), "{shell}");
+            let data = b"echo this is data, never run\n".repeat(3000);
+            for part in crate::upload::reply(std::sync::Arc::from(&data[..])) {
+                stdin.write_all(&part).unwrap();
+            }
+            drop(stdin);
+            let mut rest = String::new();
+            std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+            assert!(child.wait().unwrap().success(), "{shell}: {rest}");
+            assert_eq!(std::fs::read(&file).unwrap(), data, "{shell}");
+            let output: Vec<&str> = rest.lines().filter(|line| wire.parse(line).is_none()).collect();
+            assert_eq!(output, ["received", "third"], "{shell}: {rest}");
+            let ends = rest.lines().filter(|line| matches!(wire.parse(line), Some(Marker::End { status: 0, .. })));
+            assert_eq!(ends.count(), 2, "{shell}: {rest}");
+        }
+    }
+
+    #[test]
+    fn requests_name_only_a_commit_or_nothing() {
+        let wire = Wire::new("abc");
+        assert_eq!(wire.parse("DEPLOYER-abc WANT 1 none"), Some(Marker::Want { step: 1, base: None }));
+        assert_eq!(
+            wire.parse("DEPLOYER-abc WANT 0 ABCDEF1"),
+            Some(Marker::Want { step: 0, base: Some("abcdef1".to_owned()) })
+        );
+        for bad in ["x", "-abcdef1", "abc", "abcdef1 more", "abc def1", "../../etc", &"a".repeat(65)] {
+            assert_eq!(wire.parse(&format!("DEPLOYER-abc WANT 0 {bad}")), None, "{bad}");
+        }
     }
 
     #[test]

@@ -25,6 +25,10 @@
 //!                                releases are hard links to its files;
 //!                                tree.unsettled: its index is from its files'
 //!                                second (see prepare_release.sh)
+//! <root>/.deployer/pushed-tree/  the same for the `push` strategy: the files of
+//!                                the last pushed commit, unpacked; a redeploy
+//!                                receives only what changed since
+//!                                (pushed-tree.commit, written last, names it)
 //! <root>/releases/.deployer-pruned/<run>/  releases a prune took out of
 //!                                releases/ (under the lock, by rename), deleted
 //!                                in the background after it; nothing else goes here
@@ -73,6 +77,8 @@ impl Layout {
             "tree" => ".deployer/tree",
             "tree_index" => ".deployer/tree.index",
             "tree_unsettled" => ".deployer/tree.unsettled",
+            "pushed_tree" => ".deployer/pushed-tree",
+            "pushed_tree_commit" => ".deployer/pushed-tree.commit",
             // In releases/, so taking a release out is a rename on any layout
             // (releases/ may be on another filesystem than .deployer/).
             "pruned" => "releases/.deployer-pruned",

@@ -37,5 +37,5 @@ pub use model::{
     Upload, WaveGate, When,
 };
 pub use script::{Part, Script};
-pub use steps::{ARCHIVE_PAYLOAD, ARCHIVE_SIZE_PAYLOAD, LOCK_HELD_STATUS};
+pub use steps::{ARCHIVE_PAYLOAD, LOCK_HELD_STATUS};
 pub use text::hosts as count_hosts;

@@ -224,10 +224,6 @@ impl Plan {
     }
 
     /// The payloads (data the controller makes for the run) the plan needs.
-    pub fn payload_names(&self) -> BTreeSet<&str> {
-        self.steps().flat_map(|step| step.script.payload_names()).collect()
-    }
-
     /// The names of the uploads (see [`Upload`]) the plan sends.
     pub fn upload_names(&self) -> BTreeSet<&str> {
         self.steps().filter_map(|step| step.upload.as_ref()).map(|upload| upload.payload.as_str()).collect()
@@ -325,22 +321,19 @@ pub struct Step {
     #[serde(skip_serializing_if = "Effect::is_none")]
     pub effect: Effect,
     pub script: Script,
-    /// Data the controller sends ahead of the step's phase script, outside it.
+    /// Data the step asks the controller for while it runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upload: Option<Upload>,
 }
 
 /// Bytes the controller makes for the run (the `push` strategy's archive) that
-/// reach a host as raw bytes on the phase's own session, ahead of its script,
-/// instead of as a script input: nothing to quote or encode, and nothing held
-/// per host. The transport writes them to `path` before the phase's script
-/// runs; the step checks and takes them from there.
+/// a step asks for while it runs, saying what it already has, and receives as
+/// raw bytes on the phase's own session (`deployer_exec`'s upload module):
+/// nothing to quote or encode, made once per distinct answer, not per host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Upload {
     /// Names the bytes among the run's uploads.
     pub payload: String,
-    /// Where the host keeps them until the step takes them (absolute).
-    pub path: String,
 }
 
 /// What a step changes that matters beyond its own success: the executor decides

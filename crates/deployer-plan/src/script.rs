@@ -28,13 +28,6 @@ pub enum Part {
     Variable {
         name: Captured,
     },
-    /// A value the controller makes for the run (the digest of the `push`
-    /// strategy's archive), inserted shell-quoted. Kept out of the plan: it is
-    /// known only once the run starts. (The archive itself travels as an
-    /// [`Upload`](crate::Upload), never inside a script.)
-    Payload {
-        name: String,
-    },
 }
 
 /// A POSIX `sh` script with secret slots.
@@ -84,21 +77,6 @@ impl Script {
         self.parts.push(Part::Variable { name });
     }
 
-    pub fn push_payload(&mut self, name: impl Into<String>) {
-        self.parts.push(Part::Payload { name: name.into() });
-    }
-
-    /// The names of the payloads this script needs.
-    pub fn payload_names(&self) -> Vec<&str> {
-        self.parts
-            .iter()
-            .filter_map(|part| match part {
-                Part::Payload { name } => Some(name.as_str()),
-                _ => None,
-            })
-            .collect()
-    }
-
     pub fn extend(&mut self, other: Script) {
         for part in other.parts {
             match part {
@@ -130,19 +108,8 @@ impl Script {
     /// writes the script to a host's standard input.
     pub fn expose<E>(
         &self,
-        secret: impl FnMut(&str) -> Result<String, E>,
-        variable: impl FnMut(Captured) -> Result<String, E>,
-    ) -> Result<String, E> {
-        self.expose_with_payloads(secret, variable, |_| None)
-    }
-
-    /// [`Script::expose`], with payloads given by `payload`; a payload it does
-    /// not have is an empty word (the step's own checks then fail visibly).
-    pub fn expose_with_payloads<'p, E>(
-        &self,
         mut secret: impl FnMut(&str) -> Result<String, E>,
         mut variable: impl FnMut(Captured) -> Result<String, E>,
-        mut payload: impl FnMut(&str) -> Option<&'p str>,
     ) -> Result<String, E> {
         let mut text = String::new();
         for part in &self.parts {
@@ -156,7 +123,6 @@ impl Script {
                     text.push_str(&value);
                 }
                 Part::Variable { name } => text.push_str(&quote_or_empty(&variable(*name)?)),
-                Part::Payload { name } => text.push_str(&quote_or_empty(payload(name).unwrap_or_default())),
             }
         }
         Ok(text)
@@ -176,7 +142,6 @@ impl fmt::Display for Script {
                 Part::Text(text) => f.write_str(text)?,
                 Part::Secret { name, .. } => write!(f, "[secret:{name}]")?,
                 Part::Variable { name } => write!(f, "[captured:{}]", name.as_str())?,
-                Part::Payload { name } => write!(f, "[payload:{name}]")?,
             }
         }
         Ok(())

@@ -77,6 +77,7 @@ fn library(name: &str) -> &'static str {
         "claim_release" => include_str!("../scripts/lib/claim_release.sh"),
         "commands" => include_str!("../scripts/lib/commands.sh"),
         "flush" => include_str!("../scripts/lib/flush.sh"),
+        "unpack_pushed" => include_str!("../scripts/lib/unpack_pushed.sh"),
         "live_release" => include_str!("../scripts/lib/live_release.sh"),
         "mirror" => include_str!("../scripts/lib/mirror.sh"),
         "pushed_archive" => include_str!("../scripts/lib/pushed_archive.sh"),
@@ -98,8 +99,6 @@ pub(crate) enum Value {
     Content(Script),
     /// A value captured from the hosts earlier in the run.
     Captured(Captured),
-    /// Data the controller makes for the run, by name.
-    Payload(&'static str),
 }
 
 impl Value {
@@ -112,7 +111,6 @@ impl Value {
             Self::Word(word) => script.push_text(q(&word)),
             Self::Lines(lines) => script.push_text(q(&lines.join("\n"))),
             Self::Captured(captured) => script.push_variable(captured),
-            Self::Payload(name) => script.push_payload(name),
             Self::Content(content) if content.parts().is_empty() => script.push_text("''"),
             Self::Content(content) => {
                 for part in content.parts() {
@@ -121,7 +119,6 @@ impl Value {
                         // The text becomes one quoted word: one more level of quoting.
                         Part::Secret { name, quotes } => script.push_secret_quoted(name.clone(), quotes + 1),
                         Part::Variable { name } => script.push_variable(*name),
-                        Part::Payload { name } => script.push_payload(name.clone()),
                     }
                 }
             }

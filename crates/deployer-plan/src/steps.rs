@@ -17,11 +17,8 @@ use crate::scripts::{self, ShellFile, Value};
 pub const LOCK_HELD_STATUS: i32 = 75;
 
 /// The upload (see [`Upload`](crate::Upload)) holding the `push` strategy's
-/// archive of the release: a gzipped tar.
+/// archive of the release (see [`crate::protocol::pushed`]).
 pub const ARCHIVE_PAYLOAD: &str = "archive";
-
-/// The payload holding that archive's size in bytes, in decimal.
-pub const ARCHIVE_SIZE_PAYLOAD: &str = "archive_size";
 
 pub(crate) struct StepBuilder<'a> {
     pub layout: &'a Layout,
@@ -117,26 +114,25 @@ impl StepBuilder<'_> {
         self.step(StepKind::Fetch, format!("fetch {} into the host's mirror", short(commit)), script)
     }
 
-    /// The `push` strategy's transfer: the controller's archive of the release
-    /// arrives ahead of the phase's script (an [`Upload`](crate::Upload)), is
-    /// checked for its size and kept until the prepare extracts it.
-    pub fn receive_archive(&self, commit: &str, id: &str, compression: PushCompression) -> Step {
+    /// The `push` strategy's transfer: the host asks for the controller's
+    /// archive of the release (an [`Upload`](crate::Upload)), with `hardlink`
+    /// only what changed since its pristine tree's commit, and keeps it until
+    /// the prepare unpacks it.
+    pub fn receive_archive(&self, commit: &str, id: &str, (compression, hardlink): (PushCompression, bool)) -> Step {
         let incoming = self.layout.named("uploads").expect("a layout path").join(format!(".{id}.incoming"));
         let script = self.fill(
             scripts::RECEIVE_ARCHIVE,
             vec![
                 ("release", Value::word(id)),
                 ("incoming", Value::word(incoming.as_str())),
-                ("archive_size", Value::Payload(ARCHIVE_SIZE_PAYLOAD)),
                 ("archive_type", archive_type(compression)),
+                ("hardlink", Value::word(if hardlink { "yes" } else { "no" })),
             ],
         );
-        let mut step = self.step(
-            StepKind::ReceiveArchive,
-            format!("receive the archive of {} from this machine", short(commit)),
-            script,
-        );
-        step.upload = Some(crate::Upload { payload: ARCHIVE_PAYLOAD.to_owned(), path: incoming.into_string() });
+        let what = if hardlink { "what changed in" } else { "the archive of" };
+        let mut step =
+            self.step(StepKind::ReceiveArchive, format!("receive {what} {} from this machine", short(commit)), script);
+        step.upload = Some(crate::Upload { payload: ARCHIVE_PAYLOAD.to_owned() });
         step
     }
 
@@ -146,18 +142,29 @@ impl StepBuilder<'_> {
         self.step(StepKind::DiscardArchive, "remove the archive this run pushed", script)
     }
 
-    /// The `push` strategy's prepare: the release extracted from the pushed archive.
-    pub fn prepare_pushed(&self, commit: &str, id: &str, reclaim: bool, compression: PushCompression) -> Step {
+    /// The `push` strategy's prepare: the release extracted from the pushed
+    /// archive; with `hardlink`, the archive updates the pristine tree and the
+    /// release is hard links to its files.
+    pub fn prepare_pushed(
+        &self,
+        commit: &str,
+        id: &str,
+        (reclaim, hardlink): (bool, bool),
+        compression: PushCompression,
+    ) -> Step {
         let script = self.fill(
             scripts::PREPARE_PUSHED,
             vec![
+                ("commit", Value::word(commit)),
                 ("release", Value::word(id)),
                 ("run", Value::word(self.run)),
                 ("reclaim", Value::word(if reclaim { "yes" } else { "no" })),
                 ("archive_type", archive_type(compression)),
+                ("hardlink", Value::word(if hardlink { "yes" } else { "no" })),
             ],
         );
-        self.step(StepKind::PrepareRelease, format!("extract the pushed archive of {}", short(commit)), script)
+        let how = if hardlink { "link unchanged files" } else { "extract it" };
+        self.step(StepKind::PrepareRelease, format!("unpack the pushed archive of {} and {how}", short(commit)), script)
     }
 
     /// A resume's prepare on a host where the release is already complete.

@@ -27,7 +27,7 @@ fn phase_names(plan: &Plan) -> Vec<&str> {
 fn by_default_the_prepare_fetches_and_there_is_no_fetch_phase() {
     let plan = plan("");
     assert!(!phase_names(&plan).contains(&"fetch"), "{:?}", phase_names(&plan));
-    assert!(plan.payload_names().is_empty());
+    assert!(plan.upload_names().is_empty());
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn fetch_concurrency_makes_a_fetch_phase_of_that_pool_size_before_the_prepare() 
     assert!(matches!(phase.concurrency, Concurrency::Pool { size: 2 }));
     assert_eq!(phase.work.len(), 3);
     assert!(phase.undo.is_empty(), "a fetch into the mirror needs no undo");
-    assert!(plan.payload_names().is_empty());
+    assert!(plan.upload_names().is_empty());
 }
 
 #[test]
@@ -51,17 +51,23 @@ fn push_sends_the_archive_as_an_upload_and_the_plan_never_holds_it() {
     let fetch = plan.phases.iter().find(|phase| phase.name == "lock+fetch+prepare").expect("a fetch phase");
     assert!(fetch.description.contains("then send this machine's archive of the release to every host"));
     assert_eq!(fetch.undo.len(), 3, "the pushed archive is removed on undo");
-    assert_eq!(plan.payload_names().into_iter().collect::<Vec<_>>(), ["archive_size"]);
     assert_eq!(plan.upload_names().into_iter().collect::<Vec<_>>(), ["archive"]);
     let json = serde_json::to_string(&plan).unwrap();
-    assert!(json.contains("[payload:archive_size]"), "the slot is shown");
-    assert!(
-        json.contains(r#""upload":{"payload":"archive","path":"/srv/myproject/production/.deployer/uploads/.20261123T010203Z-3f78685.incoming"}"#),
-        "where the archive lands is in the plan: {json}"
-    );
+    assert!(json.contains(r#""upload":{"payload":"archive"}"#), "the step that asks for the archive is shown: {json}");
     // Hosts never contact the repository.
     assert!(!json.contains("git.example.com"), "the repository reaches a host script");
     let text = plan.to_text();
     assert!(text.contains("receive the archive of"), "{text}");
-    assert!(text.contains("extract the pushed archive of"), "{text}");
+    assert!(text.contains("unpack the pushed archive of") && text.contains("and extract it"), "{text}");
+    assert!(text.contains("hardlink=no"), "{text}");
+}
+
+#[test]
+fn push_with_hard_linked_releases_asks_for_what_changed_and_links_the_rest() {
+    let plan = plan("execution: {fetch_strategy: push, hardlink_releases: true}\n");
+    let text = plan.to_text();
+    assert!(text.contains("receive what changed in"), "{text}");
+    assert!(text.contains("and link unchanged files"), "{text}");
+    assert!(text.contains("pushed_tree_commit=/srv/myproject/production/.deployer/pushed-tree.commit"), "{text}");
+    assert!(!text.contains("hardlink=no"), "{text}");
 }

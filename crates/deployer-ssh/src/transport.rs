@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use deployer_config::{Connection, HostString, KeyExchange, KnownHosts};
-use deployer_exec::{Attachment, Connected, LocalTransport, OutputSink, Transport, TransportError, read_both};
+use deployer_exec::{
+    Connected, LocalTransport, OutputSink, Replies, Transport, TransportError, read_both, until_read, write_input,
+};
 use deployer_plan::PlanHost;
-use openssh::{ControlPersist, Session, SessionBuilder, Stdio};
-use tokio::io::AsyncWriteExt;
+use openssh::{ControlPersist, Session, SessionBuilder};
 
 use crate::control_dir::ControlDir;
 use crate::persist::{self, PersistDir};
@@ -338,35 +339,29 @@ impl Transport for FleetTransport {
             Some(shell) => shell,
             None => open_shell(&session).await.map_err(|error| TransportError::Lost(describe(&error)))?,
         };
-        self.converse(index, &session, child, (None, script), sink).await
+        self.converse(index, &session, child, (script, None), sink).await
     }
 
-    async fn run_receiving(
+    async fn run_conversing(
         &self,
         index: usize,
         host: &PlanHost,
-        upload: Attachment,
         script: String,
+        replies: Replies,
         sink: &mut dyn OutputSink,
     ) -> Result<i32, TransportError> {
         if host.connection == Connection::Local {
-            return LocalTransport.run_receiving(index, host, upload, script, sink).await;
+            return LocalTransport.run_conversing(index, host, script, replies, sink).await;
         }
         let session =
             self.session(index).ok_or_else(|| TransportError::Other("the host is not connected".to_owned()))?;
-        // Not the waiting `sh -s`: this session starts with the upload's copy
-        // (deployer-exec's upload.sh), its words quoted by the one quoting
-        // function. The waiting shell, if any, is left alone; the shell opened
-        // for the next phase while this one runs replaces it (it then ends).
-        let line = upload.command_line().map_err(|error| TransportError::Other(error.to_string()))?;
-        let child = Session::arc_raw_command(Arc::clone(&session), line)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .await
-            .map_err(|error| TransportError::Lost(describe(&error)))?;
-        self.converse(index, &session, child, (Some(upload.bytes), script), sink).await
+        // The waiting `sh -s`, as for any script: what the host asks for comes
+        // on the same input after it.
+        let child = match self.standbys.take(index).await {
+            Some(shell) => shell,
+            None => open_shell(&session).await.map_err(|error| TransportError::Lost(describe(&error)))?,
+        };
+        self.converse(index, &session, child, (script, Some(replies)), sink).await
     }
 
     fn last_script_next(&self, index: usize) {
@@ -546,31 +541,21 @@ fn retry_pause(retry: u32) -> Duration {
 }
 
 impl FleetTransport {
-    /// Sends `data` (if any) then `script` to a started remote shell, streams
-    /// its output to `sink` while the next phase's shell opens, and returns its
-    /// exit status.
+    /// Sends `script` (then what `replies` brings, if given) to a started remote
+    /// shell, streams its output to `sink` while the next phase's shell opens,
+    /// and returns its exit status.
     async fn converse(
         &self,
         index: usize,
         session: &Arc<Session>,
         mut child: RemoteShell,
-        (data, script): (Option<Arc<[u8]>>, String),
+        (script, replies): (String, Option<Replies>),
         sink: &mut dyn OutputSink,
     ) -> Result<i32, TransportError> {
-        let mut stdin = child.stdin().take().expect("piped");
+        let stdin = child.stdin().take().expect("piped");
         let stdout = child.stdout().take().expect("piped");
         let stderr = child.stderr().take().expect("piped");
-        let write = async move {
-            // A shell that ends early closes its input; that is not an error here.
-            if let Some(data) = data
-                && stdin.write_all(&data).await.is_err()
-            {
-                return;
-            }
-            let _ = stdin.write_all(script.as_bytes()).await;
-            let _ = stdin.shutdown().await;
-            drop(stdin);
-        };
+        let write = write_input(stdin, script, replies);
         // The next phase's shell opens while this one runs. Failing to open it is
         // not this phase's failure (the next phase opens its own), and it never
         // holds this phase's end up for more than a moment.
@@ -580,7 +565,7 @@ impl FleetTransport {
             }
         });
         // Read both streams to the end before waiting (openssh-rust/openssh#103).
-        let mut io = std::pin::pin!(async { tokio::join!(write, read_both(stdout, stderr, sink)).1 });
+        let mut io = std::pin::pin!(until_read(write, read_both(stdout, stderr, sink)));
         // After the host's last script, a shell would only wait, then close.
         let mut next_opened = self.last_scripts.lock().expect("not poisoned").remove(&index);
         let read = loop {

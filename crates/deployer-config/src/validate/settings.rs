@@ -110,7 +110,7 @@ impl Validator<'_> {
                 .fetch_concurrency
                 .map(|limit| self.in_range(&path.key("fetch_concurrency"), Some(limit), limit, 1..=MAX_HOSTS)),
             fetch_strategy: raw.fetch_strategy.unwrap_or_default(),
-            hardlink_releases: self.hardlink_releases(&path, &raw),
+            hardlink_releases: raw.hardlink_releases.unwrap_or(false),
             push_compression: self.push_compression(&path, &raw),
         }
     }
@@ -127,21 +127,6 @@ impl Validator<'_> {
             );
         }
         compression
-    }
-
-    /// `hardlink_releases`, which needs a checkout on the host: the `push`
-    /// strategy sends archives instead.
-    fn hardlink_releases(&mut self, path: &KeyPath, raw: &RawExecution) -> bool {
-        let wanted = raw.hardlink_releases.unwrap_or(false);
-        if wanted && raw.fetch_strategy == Some(FetchStrategy::Push) {
-            self.problems.value(
-                &path.key("hardlink_releases"),
-                "`hardlink_releases` needs `fetch_strategy: git` (with `push` the hosts get archives, not a checkout)"
-                    .to_owned(),
-            );
-            return false;
-        }
-        wanted
     }
 
     /// `value` (or `default`) when it lies in `range`; otherwise a problem naming
@@ -181,12 +166,11 @@ mod tests {
     }
 
     #[test]
-    fn hardlinked_releases_are_off_unless_asked_and_need_a_checkout() {
+    fn hardlinked_releases_are_off_unless_asked_with_either_strategy() {
         assert!(!parse("  pool_size: 4").unwrap().execution.hardlink_releases);
         assert!(parse("  hardlink_releases: true").unwrap().execution.hardlink_releases);
-        let error = parse("  hardlink_releases: true\n  fetch_strategy: push").unwrap_err();
-        assert!(error.contains("`hardlink_releases` needs `fetch_strategy: git`"), "{error}");
-        assert!(error.contains("Key(\"hardlink_releases\")") && error.contains("line: 5"), "key and line: {error}");
+        // With push: a pristine tree of unpacked archives, updated by deltas.
+        assert!(parse("  hardlink_releases: true\n  fetch_strategy: push").unwrap().execution.hardlink_releases);
     }
 
     #[test]

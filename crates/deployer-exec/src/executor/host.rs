@@ -14,7 +14,6 @@ use crate::cloud::Cloud;
 use crate::events::{Event, Reporter};
 use crate::mask::Masker;
 use crate::transport::{OutputSink, Stream, Transport, TransportError};
-use crate::upload::Attachment;
 use crate::wire::{KILL_GRACE_SECONDS, Marker, TIMED_OUT_STATUS, Wire};
 
 /// Lines of a host's output kept for error messages.
@@ -81,7 +80,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
     ) -> WorkResult {
         let started = Instant::now();
         let host = &self.plan.hosts[work.host];
-        let (script, upload) = match self.expose(context, work, captured) {
+        let (script, requesting) = match self.expose(context, work, captured) {
             Ok(prepared) => prepared,
             Err((title, error)) => {
                 return WorkResult { error: Some((Some(title), error)), ..WorkResult::not_started(work.host) };
@@ -104,27 +103,17 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             tail: VecDeque::new(),
             report: phase.derives.as_ref().map(|_| HostReport::default()),
             lead,
+            want: None,
         };
-        // The host enforces each step's limit itself; this deadline covers a host that
-        // stops answering altogether (frozen, or its packets silently dropped).
-        let deadline =
-            work.steps.iter().map(|step| u64::from(step.timeout) + u64::from(KILL_GRACE_SECONDS)).sum::<u64>()
-                + ANSWER_GRACE_SECONDS;
         if self.is_last_phase_of(phase, work.host) {
             self.transport.last_script_next(work.host);
         }
-        let status = match tokio::time::timeout(Duration::from_secs(deadline), async {
-            let plan_host = context.host(self.plan, work.host);
-            match upload {
-                Some(upload) => self.transport.run_receiving(work.host, &plan_host, upload, script, &mut sink).await,
-                None => self.transport.run(work.host, &plan_host, script, &mut sink).await,
-            }
-        })
-        .await
-        {
-            Ok(status) => status,
-            Err(_) => Err(TransportError::Lost(format!("the host stopped answering (no reply within {deadline}s)"))),
-        };
+        let deadline = answer_deadline(work);
+        let sent = tokio::time::timeout(deadline, self.send(context, work, (script, requesting), &mut sink)).await;
+        let (status, upload_error) = sent.unwrap_or_else(|_| {
+            let waited = deadline.as_secs();
+            (Err(TransportError::Lost(format!("the host stopped answering (no reply within {waited}s)"))), None)
+        });
         context.connections.release(work.host);
         let mut result = WorkResult {
             started: true,
@@ -167,6 +156,10 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 ))
             }
         };
+        // The step failed because its data never came: say why it did not.
+        if let (Some(_), Some((title, error))) = (&result.error, upload_error) {
+            result.error = Some((Some(title), format!("could not make the data the host asked for: {error}")));
+        }
         if let Some((_, error)) = &result.error {
             self.reporter.report(Event::HostFailed {
                 host: host.name.clone(),
@@ -184,35 +177,104 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
     }
 }
 
+/// Seconds a host's phase may take: the host enforces each step's limit itself;
+/// this covers a host that stops answering altogether (frozen, or its packets
+/// silently dropped).
+fn answer_deadline(work: &HostWork) -> Duration {
+    Duration::from_secs(
+        work.steps.iter().map(|step| u64::from(step.timeout) + u64::from(KILL_GRACE_SECONDS)).sum::<u64>()
+            + ANSWER_GRACE_SECONDS,
+    )
+}
+
+/// A step's request for its upload: the step, and what the host has.
+type Want = (usize, Option<String>);
+
+/// The step of a phase that asks for an upload, and the upload's name.
+type Requesting<'w> = Option<(usize, &'w str)>;
+
 impl<T: Transport, C: Cloud> Executor<'_, T, C> {
-    /// The bytes a step of `work` receives ahead of the phase's script, if one
-    /// does (at most one per phase: a second is refused as a plan error).
-    fn attachment(&self, work: &HostWork) -> Result<Option<Attachment>, (String, String)> {
-        let mut uploads = work.steps.iter().filter_map(|step| step.upload.as_ref().map(|upload| (step, upload)));
-        let Some((step, upload)) = uploads.next() else { return Ok(None) };
+    /// The step of `work` that asks for an upload, if one does, and the upload's
+    /// name (at most one per phase: a second is refused as a plan error).
+    fn requesting(work: &HostWork) -> Result<Requesting<'_>, (String, String)> {
+        let mut uploads = work
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(index, step)| step.upload.as_ref().map(|upload| (index, upload.payload.as_str())));
+        let first = uploads.next();
         if let Some((second, _)) = uploads.next() {
-            return Err((second.title.clone(), "a phase can receive one upload, and this is a second".to_owned()));
+            let title = work.steps[second].title.clone();
+            return Err((title, "a phase can receive one upload, and this is a second".to_owned()));
         }
-        let bytes = self.options.uploads.get(&upload.payload).ok_or_else(|| {
-            (step.title.clone(), format!("the upload `{}` was not made on this machine", upload.payload))
-        })?;
-        Ok(Some(Attachment { path: upload.path.clone(), bytes: std::sync::Arc::clone(bytes) }))
+        Ok(first)
     }
 
-    /// The host's phase script, every step's slots filled, and the upload it
-    /// receives; or the failing step's title and why.
-    fn expose(
+    /// Runs the host's phase script, answering the request of the step that
+    /// asks for an upload, if one does. Returns the script's status, and the
+    /// asking step's title and why its upload could not be made, if it could not.
+    async fn send(
         &self,
         context: &RunContext,
         work: &HostWork,
+        (script, requesting): (String, Requesting<'_>),
+        sink: &mut HostSink<'_>,
+    ) -> (Result<i32, TransportError>, Option<(String, String)>) {
+        let plan_host = context.host(self.plan, work.host);
+        let Some((step, payload)) = requesting else {
+            return (self.transport.run(work.host, &plan_host, script, sink).await, None);
+        };
+        let (want, wanted) = tokio::sync::mpsc::unbounded_channel();
+        let (reply, replies) = tokio::sync::mpsc::channel(2);
+        sink.want = Some((step, want));
+        let run = async {
+            let status = self.transport.run_conversing(work.host, &plan_host, script, replies, sink).await;
+            // No request can come any more: the responder stops waiting.
+            sink.want = None;
+            status
+        };
+        let (status, error) = tokio::join!(run, self.respond(payload, wanted, reply));
+        (status, error.map(|error| (work.steps[step].title.clone(), error)))
+    }
+
+    /// Answers the host's request, if it makes one: the upload `payload` made for
+    /// what the host has, then the end of the session's input. Returns why the
+    /// upload could not be made, if it could not (the host is sent nothing, and
+    /// its step fails).
+    async fn respond(
+        &self,
+        payload: &str,
+        mut wanted: tokio::sync::mpsc::UnboundedReceiver<Want>,
+        reply: tokio::sync::mpsc::Sender<std::sync::Arc<[u8]>>,
+    ) -> Option<String> {
+        let (_, base) = wanted.recv().await?;
+        match self.options.uploads.upload(payload, base.as_deref()).await {
+            Ok(bytes) => {
+                for part in crate::upload::reply(bytes) {
+                    if reply.send(part).await.is_err() {
+                        break;
+                    }
+                }
+                None
+            }
+            Err(error) => Some(error),
+        }
+    }
+
+    /// The host's phase script, every step's slots filled, and the step that
+    /// asks for an upload with the upload's name; or the failing step's title
+    /// and why.
+    fn expose<'w>(
+        &self,
+        context: &RunContext,
+        work: &'w HostWork,
         captured: &BTreeMap<Captured, String>,
-    ) -> Result<(String, Option<Attachment>), (String, String)> {
+    ) -> Result<(String, Requesting<'w>), (String, String)> {
         let mut scripts = Vec::with_capacity(work.steps.len());
         for step in &work.steps {
-            let exposed = step.script.expose_with_payloads(
+            let exposed = step.script.expose(
                 |name| self.secrets.get(name).cloned().ok_or_else(|| format!("secret `{name}` is missing")),
                 |name| captured.get(&name).cloned().ok_or_else(|| format!("no host reported the {}", name.describe())),
-                |name| self.options.payloads.get(name).map(String::as_str),
             );
             // Checked as it goes on the wire, not value by value: no combination
             // of values may end the step's here-document early.
@@ -221,7 +283,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 .map_err(|error| (step.title.clone(), error))?;
             scripts.push(script);
         }
-        Ok((context.wire.phase_script(&work.steps, &scripts), self.attachment(work)?))
+        Ok((context.wire.phase_script(&work.steps, &scripts), Self::requesting(work)?))
     }
 }
 
@@ -239,6 +301,9 @@ struct HostSink<'a> {
     report: Option<HostReport>,
     /// When this host leads its phase: told when its lock step ends.
     lead: Option<&'a Lead>,
+    /// The step that may ask for an upload, and where its request goes; taken
+    /// by the first request.
+    want: Option<(usize, tokio::sync::mpsc::UnboundedSender<Want>)>,
 }
 
 impl HostSink<'_> {
@@ -272,6 +337,15 @@ impl HostSink<'_> {
                     status,
                     duration_ms,
                 });
+            }
+            Marker::Want { step, base } => {
+                // Only the requesting step, once, while it runs.
+                if self.want.as_ref().is_some_and(|(asking, _)| *asking == step)
+                    && self.current_step() == Some(step)
+                    && let Some((_, want)) = self.want.take()
+                {
+                    let _ = want.send((step, base));
+                }
             }
             _ => {}
         }

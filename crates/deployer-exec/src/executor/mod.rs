@@ -100,12 +100,9 @@ pub struct ExecOptions {
     /// Where commands run on this machine (rollout gates) start: the
     /// configuration's directory.
     pub controller_directory: Option<std::path::PathBuf>,
-    /// Data the controller made for the run, by payload name (the `push`
-    /// strategy's archive); shared, never copied per host until it is sent.
-    pub payloads: std::sync::Arc<BTreeMap<String, String>>,
-    /// Bytes the controller made for the run, by upload name (see
-    /// [`deployer_plan::Upload`]); each host's session reads the one copy.
-    pub uploads: std::sync::Arc<BTreeMap<String, std::sync::Arc<[u8]>>>,
+    /// Makes the bytes hosts ask for (see [`deployer_plan::Upload`]); each
+    /// host's session reads the one copy made for what it has.
+    pub uploads: std::sync::Arc<dyn crate::upload::UploadSource>,
 }
 
 impl Default for ExecOptions {
@@ -119,8 +116,7 @@ impl Default for ExecOptions {
             pool_size: None,
             halt_on_failure: false,
             controller_directory: None,
-            payloads: std::sync::Arc::default(),
-            uploads: std::sync::Arc::default(),
+            uploads: std::sync::Arc::new(crate::upload::FixedUploads::default()),
         }
     }
 }
@@ -176,13 +172,8 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             let value = self.secrets.get(name).ok_or_else(|| format!("secret `{name}` is not in the secrets file"))?;
             wire.check_content(value).map_err(|error| format!("secret `{name}`: {error}"))?;
         }
-        for name in self.plan.payload_names() {
-            if !self.options.payloads.contains_key(name) {
-                return Err(format!("the plan needs the payload `{name}`, which this machine did not make"));
-            }
-        }
         for name in self.plan.upload_names() {
-            if !self.options.uploads.contains_key(name) {
+            if !self.options.uploads.makes(name) {
                 return Err(format!("the plan sends the upload `{name}`, which this machine did not make"));
             }
         }

@@ -121,7 +121,11 @@ impl Compiler<'_> {
         let (id, commit) = (&release.id, &release.revision.commit);
         let (step, description) = if push {
             (
-                self.steps.receive_archive(commit, id, self.config.execution.push_compression),
+                self.steps.receive_archive(
+                    commit,
+                    id,
+                    (self.config.execution.push_compression, self.config.execution.hardlink_releases),
+                ),
                 "send this machine's archive of the release to every host",
             )
         } else {
@@ -165,16 +169,20 @@ impl Compiler<'_> {
                 id,
                 (resumed.is_some(), self.config.execution.hardlink_releases),
             ),
-            FetchStrategy::Push => {
-                self.steps.prepare_pushed(commit, id, resumed.is_some(), self.config.execution.push_compression)
-            }
+            FetchStrategy::Push => self.steps.prepare_pushed(
+                commit,
+                id,
+                (resumed.is_some(), self.config.execution.hardlink_releases),
+                self.config.execution.push_compression,
+            ),
         };
         let verify = self.steps.verify_prepared(id);
         let link = self.steps.link_shared(id, &dirs, &files);
-        let hardlinked =
-            self.config.execution.hardlink_releases && self.config.execution.fetch_strategy == FetchStrategy::Git;
-        let complete =
-            self.steps.mark_complete(id, self.history_entry(EventKind::Prepared, Some(release)).to_line(), hardlinked);
+        let complete = self.steps.mark_complete(
+            id,
+            self.history_entry(EventKind::Prepared, Some(release)).to_line(),
+            self.config.execution.hardlink_releases,
+        );
         let builds = self
             .by_role(|role| (!role.build.is_empty()).then(|| self.steps.build(id, commit, &role.name, &role.build)));
         // Every undefined name in every template, for every role it renders for, in

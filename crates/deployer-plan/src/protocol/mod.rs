@@ -8,6 +8,9 @@
 //! - [`report`]: what a host prints about its state (`DEPLOYER-STATE`,
 //!   `DEPLOYER-HISTORY`, `DEPLOYER-LOCK` lines, written by `scripts/lib/report.sh`),
 //!   parsed into one [`report::HostReport`].
+//! - [`pushed`]: the `push` strategy's archive as a host receives it (whole, or a
+//!   delta against the host's pristine tree), made by the binary and unpacked
+//!   by `scripts/prepare_pushed.sh`.
 //! - [`captured`]: the values a run derives from every host's report (the rollback
 //!   target) and how hosts must agree on them.
 //!
@@ -20,6 +23,7 @@
 pub mod captured;
 pub mod history;
 pub mod lock_owner;
+pub mod pushed;
 pub mod report;
 
 /// Whether `name` can be a release directory name deployer works with: what
