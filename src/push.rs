@@ -9,6 +9,9 @@
 //! remove; deployer_plan::protocol::pushed) when one can be made, and the whole
 //! archive when not. Each distinct answer is made once, when the first host
 //! asks: a fleet at one commit costs one small delta, and no whole archive.
+//! When every host will want the whole archive (without `hardlink_releases`,
+//! or in `create_environment`, whose hosts are new), it is made at once,
+//! while the hosts connect and lock.
 //!
 //! The mirror lives in the project's `.deployer/mirror.git` (0700), cloned the
 //! first time and fetched only when the commit is missing, like the hosts' own;
@@ -17,14 +20,13 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use deployer_config::PushCompression;
 use deployer_exec::{Base, FixedUploads, UploadFuture, UploadSource};
 use deployer_plan::protocol::pushed;
 use deployer_plan::{ARCHIVE_PAYLOAD, Plan};
-use tokio::sync::OnceCell;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PushError {
@@ -48,7 +50,7 @@ const DELTA_PATH_BYTES: usize = 512 * 1024;
 /// is contacted.
 pub(crate) fn uploads(
     plan: &Plan,
-    (repo, compression): (&str, PushCompression),
+    (repo, compression, hardlink): (&str, PushCompression, bool),
     directory: &Utf8Path,
 ) -> Result<Arc<dyn UploadSource>, PushError> {
     let commit = match plan.revision.as_ref() {
@@ -56,22 +58,54 @@ pub(crate) fn uploads(
         _ => return Ok(Arc::new(FixedUploads::default())),
     };
     let mirror = mirror_with(repo, &commit, directory)?;
-    Ok(Arc::new(Archives { repo: repo.to_owned(), commit, compression, mirror, made: Mutex::default() }))
+    let archives = Archives {
+        commit: Arc::new(Commit { repo: repo.to_owned(), commit, compression, mirror }),
+        made: Mutex::default(),
+    };
+    if !hardlink || plan.command == "create_environment" {
+        let (cell, commit) = (archives.cell(None), Arc::clone(&archives.commit));
+        std::thread::spawn(move || cell.get_or_init(|| commit.make(None)).is_ok());
+    }
+    Ok(Arc::new(archives))
 }
 
-/// Archives of one commit, made on demand, each kept for the run.
+/// The commit the run pushes, and where its archives are made from.
 #[derive(Debug)]
-struct Archives {
+struct Commit {
     repo: String,
     commit: String,
     compression: PushCompression,
     mirror: Utf8PathBuf,
+}
+
+impl Commit {
+    /// The archive for a host that has `base`: a delta, or the whole commit.
+    fn make(&self, base: Option<&str>) -> Result<Arc<[u8]>, String> {
+        let made = match base {
+            Some(base) => delta_or_full(&self.mirror, (&self.repo, &self.commit), base, self.compression),
+            None => full(&self.mirror, (&self.repo, &self.commit), self.compression),
+        };
+        made.map(Arc::from).map_err(|error| error.to_string())
+    }
+}
+
+/// Archives of one commit, each made once and kept for the run.
+#[derive(Debug)]
+struct Archives {
+    commit: Arc<Commit>,
     /// By what the asking host had (`None`: nothing).
     made: Mutex<HashMap<Option<String>, Arc<Made>>>,
 }
 
-/// One archive: made by the first host's request; the others wait for it.
-type Made = OnceCell<Result<Arc<[u8]>, String>>;
+/// One archive: made by the first request for it (or at once, when every host
+/// will want it); the others wait for it.
+type Made = OnceLock<Result<Arc<[u8]>, String>>;
+
+impl Archives {
+    fn cell(&self, base: Option<&str>) -> Arc<Made> {
+        Arc::clone(self.made.lock().expect("not poisoned").entry(base.map(str::to_owned)).or_default())
+    }
+}
 
 impl UploadSource for Archives {
     fn makes(&self, name: &str) -> bool {
@@ -83,23 +117,13 @@ impl UploadSource for Archives {
             if name != ARCHIVE_PAYLOAD {
                 return Err(format!("the upload `{name}` was not made"));
             }
-            let cell = Arc::clone(self.made.lock().expect("not poisoned").entry(base.map(str::to_owned)).or_default());
-            cell.get_or_init(|| async {
-                let job = (self.repo.clone(), self.commit.clone(), self.compression, self.mirror.clone());
-                let base = base.map(str::to_owned);
-                tokio::task::spawn_blocking(move || {
-                    let (repo, commit, compression, mirror) = job;
-                    let made = match base {
-                        Some(base) => delta_or_full(&mirror, (&repo, &commit), &base, compression),
-                        None => full(&mirror, (&repo, &commit), compression),
-                    };
-                    made.map(Arc::from).map_err(|error| error.to_string())
-                })
+            let (cell, commit) = (self.cell(base), Arc::clone(&self.commit));
+            let base = base.map(str::to_owned);
+            // Made, or waited for, off the runtime's threads: git and the
+            // compressor block.
+            tokio::task::spawn_blocking(move || cell.get_or_init(|| commit.make(base.as_deref())).clone())
                 .await
                 .unwrap_or_else(|error| Err(format!("making the archive stopped: {error}")))
-            })
-            .await
-            .clone()
         })
     }
 }

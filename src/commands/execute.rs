@@ -118,7 +118,7 @@ pub(crate) fn run_plan(
 ) -> Result<deployer_exec::Outcome, CliError> {
     preflight(global, config, plan)?;
     let directory = config.directory().to_owned();
-    let uploads = crate::push::uploads(plan, (&config.repo, config.execution.push_compression), &directory)?;
+    let uploads = crate::push::uploads(plan, push_settings(config), &directory)?;
     let runtime = runtime()?;
     runtime.block_on(async {
         let transport = transport(global, config, &directory)?;
@@ -209,9 +209,7 @@ async fn execute(
     let started = (std::time::Instant::now(), crate::invocation::current());
     // The push strategy's mirror gets the commit before anything is announced
     // or touched (its archives are made as hosts ask for them).
-    let uploads = tokio::task::block_in_place(|| {
-        crate::push::uploads(plan, (&config.repo, config.execution.push_compression), directory)
-    })?;
+    let uploads = tokio::task::block_in_place(|| crate::push::uploads(plan, push_settings(config), directory))?;
     let transport = transport(global, config, directory)?;
     let logs = HostLogs::create(directory, &plan.deploy_id);
     let log_directory = logs.directory().to_owned();
@@ -399,4 +397,9 @@ fn expand_home(path: &str, directory: &Utf8Path) -> camino::Utf8PathBuf {
         Some(rest) => camino::Utf8PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(rest),
         None => directory.join(path),
     }
+}
+
+/// What the push strategy's archives are made from and how.
+fn push_settings(config: &Config) -> (&str, deployer_config::PushCompression, bool) {
+    (&config.repo, config.execution.push_compression, config.execution.hardlink_releases)
 }
