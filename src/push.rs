@@ -118,6 +118,10 @@ impl UploadSource for Archives {
                 return Err(format!("the upload `{name}` was not made"));
             }
             let (cell, commit) = (self.cell(base), Arc::clone(&self.commit));
+            // Made already: no thread to wait on it.
+            if let Some(made) = cell.get() {
+                return made.clone();
+            }
             let base = base.map(str::to_owned);
             // Made, or waited for, off the runtime's threads: git and the
             // compressor block.
@@ -196,13 +200,12 @@ fn delta_or_full(
         repo,
     )?;
     let Some(changes) = Changes::read(&listed) else { return full(mirror, (repo, commit), compression) };
-    let subst = git(
+    let subst = git_finds(
         mirror,
         &["grep", "-q", "-F", "-e", "export-subst", "--end-of-options", commit, "--", "*.gitattributes"],
-        "look for export-subst",
         repo,
-    );
-    if subst.is_ok() || changes.too_many() || changes.all().any(|path| path.ends_with(".gitattributes")) {
+    )?;
+    if subst || changes.too_many() || changes.all().any(|path| path.ends_with(".gitattributes")) {
         return full(mirror, (repo, commit), compression);
     }
     let Ok(mut out) = pushed::delta_head(base, &changes.removed) else {
@@ -278,6 +281,28 @@ fn compress(tar: &[u8], compression: PushCompression, repo: &str) -> Result<Vec<
     }
 }
 
+/// Whether `git grep ARGS` in `directory` found something (status 0) or not
+/// (status 1); any other status is a failure, not an answer.
+fn git_finds(directory: &Utf8Path, args: &[&str], repo: &str) -> Result<bool, PushError> {
+    let status = Command::new("git")
+        .args(args)
+        .current_dir(directory)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(PushError::Git)?;
+    match status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => Err(PushError::Failed {
+            what: "look for export-subst",
+            repo: repo.to_owned(),
+            detail: format!("git grep ended with {status}"),
+        }),
+    }
+}
+
 /// `git ARGS` in `directory`; its standard output, or why it failed.
 fn git(directory: &Utf8Path, args: &[&str], what: &'static str, repo: &str) -> Result<Vec<u8>, PushError> {
     let output = Command::new("git")
@@ -305,6 +330,68 @@ fn private_directory(path: &Utf8Path) -> Result<(), PushError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn git_in(directory: &Utf8Path, args: &[&str]) -> String {
+        let mut all = vec!["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"];
+        all.extend_from_slice(args);
+        String::from_utf8(git(directory, &all, "test", "test").unwrap()).unwrap().trim().to_owned()
+    }
+
+    fn commit_all(directory: &Utf8Path) -> String {
+        git_in(directory, &["add", "-A"]);
+        git_in(directory, &["commit", "-q", "-m", "c"]);
+        git_in(directory, &["rev-parse", "HEAD"])
+    }
+
+    /// The paths in an archive's tar.
+    fn listed(archive: &[u8]) -> Vec<String> {
+        let (_, start) = pushed::Pushed::parse(archive).unwrap();
+        let tar = zstd::decode_all(&archive[start..]).unwrap();
+        let mut child = Command::new("tar")
+            .args(["-t", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&tar).unwrap();
+        let output = child.wait_with_output().unwrap();
+        String::from_utf8(output.stdout).unwrap().lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn a_delta_holds_what_changed_and_the_whole_archive_comes_when_it_cannot() {
+        let directory = tempfile::tempdir().unwrap();
+        let repo = Utf8Path::from_path(directory.path()).unwrap();
+        git_in(repo, &["init", "-q"]);
+        std::fs::write(repo.join("kept.txt"), "kept\n").unwrap();
+        std::fs::write(repo.join("changed.txt"), "one\n").unwrap();
+        std::fs::write(repo.join("gone.txt"), "gone\n").unwrap();
+        let first = commit_all(repo);
+        std::fs::write(repo.join("changed.txt"), "two\n").unwrap();
+        std::fs::remove_file(repo.join("gone.txt")).unwrap();
+        let second = commit_all(repo);
+        let zstd = PushCompression::Zstd;
+        let delta = delta_or_full(repo, ("r", &second), &first, zstd).unwrap();
+        let (head, _) = pushed::Pushed::parse(&delta).unwrap();
+        assert_eq!(head, pushed::Pushed::Delta { base: &first, removed: vec!["gone.txt"] });
+        assert_eq!(listed(&delta), ["changed.txt"]);
+        // Only a removal: an empty tar.
+        std::fs::remove_file(repo.join("kept.txt")).unwrap();
+        let third = commit_all(repo);
+        let delta = delta_or_full(repo, ("r", &third), &second, zstd).unwrap();
+        assert!(listed(&delta).is_empty());
+        // A commit this mirror does not have, or an export-subst anywhere: whole.
+        let unknown = "0".repeat(40);
+        let whole = delta_or_full(repo, ("r", &third), &unknown, zstd).unwrap();
+        assert_eq!(pushed::Pushed::parse(&whole).unwrap().0, pushed::Pushed::Full);
+        assert_eq!(listed(&whole), ["changed.txt"]);
+        std::fs::write(repo.join(".gitattributes"), "*.txt export-subst\n").unwrap();
+        let fourth = commit_all(repo);
+        std::fs::write(repo.join("changed.txt"), "three\n").unwrap();
+        let fifth = commit_all(repo);
+        let whole = delta_or_full(repo, ("r", &fifth), &fourth, zstd).unwrap();
+        assert_eq!(pushed::Pushed::parse(&whole).unwrap().0, pushed::Pushed::Full, "export-subst");
+    }
 
     #[test]
     fn changes_split_into_what_goes_and_what_comes() {

@@ -24,9 +24,10 @@ pushed_archive
 base=none
 if [ "$hardlink" = yes ] && [ -d "$pushed_tree" ] && [ -f "$pushed_tree_commit" ]; then
     tree_commit=$(cat -- "$pushed_tree_commit")
-    case $tree_commit in
-        '' | *[!0-9a-f]*) ;;
-        *)
+    # A commit id (SHA-1 or SHA-256), or the mark is not deployer's: nothing then.
+    case ${#tree_commit}:$tree_commit in
+        *:*[!0-9a-f]*) ;;
+        40:* | 64:*)
             # The tree's files are hard links in every release: one changed in
             # place there (not replaced) changed here too, and is newer than the
             # mark the prepare left. Then the tree is not the commit's any more,

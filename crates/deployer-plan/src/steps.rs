@@ -129,7 +129,7 @@ impl StepBuilder<'_> {
                 ("hardlink", Value::word(if hardlink { "yes" } else { "no" })),
             ],
         );
-        let what = if hardlink { "what changed in" } else { "the archive of" };
+        let what = if hardlink { "what the host lacks of" } else { "the archive of" };
         let mut step =
             self.step(StepKind::ReceiveArchive, format!("receive {what} {} from this machine", short(commit)), script);
         step.upload = Some(crate::Upload { payload: ARCHIVE_PAYLOAD.to_owned() });

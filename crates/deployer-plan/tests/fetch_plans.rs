@@ -66,7 +66,7 @@ fn push_sends_the_archive_as_an_upload_and_the_plan_never_holds_it() {
 fn push_with_hard_linked_releases_asks_for_what_changed_and_links_the_rest() {
     let plan = plan("execution: {fetch_strategy: push, hardlink_releases: true}\n");
     let text = plan.to_text();
-    assert!(text.contains("receive what changed in"), "{text}");
+    assert!(text.contains("receive what the host lacks of"), "{text}");
     assert!(text.contains("and link unchanged files"), "{text}");
     assert!(text.contains("pushed_tree_commit=/srv/myproject/production/.deployer/pushed-tree.commit"), "{text}");
     assert!(!text.contains("hardlink=no"), "{text}");
