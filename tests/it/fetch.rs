@@ -7,9 +7,35 @@ use std::time::Duration;
 use crate::support::invariants::{Expect, check_fleet};
 use crate::support::project::{Project, git, project, run_and_check};
 
-/// The `git upload-pack` processes serving `repo`, by pid: the git server's side
-/// of every clone and fetch from it.
+/// The hosts' git processes being served by `repo`: for each `git upload-pack`
+/// serving it (the git server's side of a clone or fetch), the `git fetch` or
+/// `git clone` it serves, by pid. Counted by fetcher, not by upload-pack: one
+/// fetch may open a second connection while its first is still up (to fetch
+/// the tags it lacks), which is still one host served.
 fn serving(repo: &str) -> std::collections::BTreeSet<String> {
+    upload_packs(repo).into_iter().map(|pid| fetcher(&pid).unwrap_or(pid)).collect()
+}
+
+/// The nearest ancestor of `pid` that is a `git fetch` or `git clone`.
+fn fetcher(pid: &str) -> Option<String> {
+    let mut current = pid.to_owned();
+    for _ in 0..6 {
+        let stat = std::fs::read_to_string(format!("/proc/{current}/stat")).ok()?;
+        // The parent is the second field after the command's closing parenthesis.
+        let parent = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.to_owned();
+        let cmdline = std::fs::read(format!("/proc/{parent}/cmdline")).ok()?;
+        let text = String::from_utf8_lossy(&cmdline);
+        let argv: Vec<&str> = text.split('\0').collect();
+        if argv[0].rsplit('/').next() == Some("git") && argv.iter().any(|arg| *arg == "fetch" || *arg == "clone") {
+            return Some(parent);
+        }
+        current = parent;
+    }
+    None
+}
+
+/// The `git upload-pack` processes serving `repo`, by pid.
+fn upload_packs(repo: &str) -> std::collections::BTreeSet<String> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return std::collections::BTreeSet::new() };
     entries
         .flatten()
