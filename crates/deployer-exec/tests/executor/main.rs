@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 mod cloud;
 mod connections;
 mod leads;
+mod uploads;
 
 struct Fixture {
     _directory: tempfile::TempDir,
