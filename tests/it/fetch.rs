@@ -256,9 +256,22 @@ fn assert_release_is_the_commit(project: &Project, host: usize, release: &str) {
     assert_eq!(on_host, listing(expected.path()), "host {host}: release {release} is not the commit");
 }
 
+/// `deploy_full testing`, which must succeed; the release it made live on host 0.
+fn deploy_ok(project: &Project) -> String {
+    let outcome = run_and_check(project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    project.current(0).unwrap()
+}
+
+/// The inode of `file` in `release` on `host`: shared by releases only through
+/// hard links.
+fn release_inode(project: &Project, host: usize, release: &str, file: &str) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(project.host_file(host, &format!("testing/releases/{release}/{file}"))).unwrap().ino()
+}
+
 #[test]
 fn a_hardlinked_push_sends_only_what_changed_and_every_release_is_its_commit() {
-    use std::os::unix::fs::MetadataExt;
     let Some(project) =
         project(2, "execution:\n  fetch_strategy: push\n  hardlink_releases: true\n  push_compression: zstd\n")
     else {
@@ -271,9 +284,7 @@ fn a_hardlinked_push_sends_only_what_changed_and_every_release_is_its_commit() {
     std::fs::write(source.join("becomes-dir"), "a file\n").unwrap();
     std::fs::write(source.join("odd name $(x) 'q'"), "odd\n").unwrap();
     project.next_version("v2\n");
-    let first = run_and_check(&project, &["deploy_full", "testing"]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    let one = project.current(0).unwrap();
+    let one = deploy_ok(&project);
     for host in 0..2 {
         assert_release_is_the_commit(&project, host, &one);
     }
@@ -294,9 +305,7 @@ fn a_hardlinked_push_sends_only_what_changed_and_every_release_is_its_commit() {
     for host in 0..2 {
         assert_release_is_the_commit(&project, host, &two);
         assert_release_is_the_commit_before(&project, host, &one);
-        let inode = |release: &str, file: &str| {
-            std::fs::metadata(project.host_file(host, &format!("testing/releases/{release}/{file}"))).unwrap().ino()
-        };
+        let inode = |release: &str, file: &str| release_inode(&project, host, release, file);
         // Shared: only a delta leaves the tree's unchanged files as they were.
         assert_eq!(inode(&one, "lib.txt"), inode(&two, "lib.txt"), "host {host}: the whole archive came");
         assert_ne!(inode(&one, "app.txt"), inode(&two, "app.txt"));
@@ -322,14 +331,11 @@ fn assert_release_is_the_commit_before(project: &Project, host: usize, release: 
 
 #[test]
 fn a_pristine_tree_changed_through_a_release_is_not_built_on() {
-    use std::os::unix::fs::MetadataExt;
     let Some(project) = project(1, "execution:\n  fetch_strategy: push\n  hardlink_releases: true\n") else { return };
     let source = project.path().join("source");
     std::fs::write(source.join("lib.txt"), "library\n").unwrap();
     project.next_version("v2\n");
-    let first = run_and_check(&project, &["deploy_full", "testing"]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    let one = project.current(0).unwrap();
+    let one = deploy_ok(&project);
     // Someone edits a file of the live release in place: through its link, the
     // pristine tree's copy changed too.
     let edited = project.host_file(0, &format!("testing/releases/{one}/lib.txt"));
@@ -339,43 +345,36 @@ fn a_pristine_tree_changed_through_a_release_is_not_built_on() {
     )
     .unwrap();
     project.next_version("v3\n");
-    let second = run_and_check(&project, &["deploy_full", "testing"]);
-    assert_eq!(second.code, 0, "{}", second.stderr);
-    let two = project.current(0).unwrap();
+    let two = deploy_ok(&project);
     assert_release_is_the_commit(&project, 0, &two);
-    let inode = |release: &str| {
-        std::fs::metadata(project.host_file(0, &format!("testing/releases/{release}/lib.txt"))).unwrap().ino()
-    };
-    assert_ne!(inode(&one), inode(&two), "the edited file was linked into the new release");
+    assert_ne!(
+        release_inode(&project, 0, &one, "lib.txt"),
+        release_inode(&project, 0, &two, "lib.txt"),
+        "the edited file was linked into the new release"
+    );
     // A tree left half-changed (its mark gone, as a failed prepare leaves it)
     // gets the whole archive too.
     std::fs::remove_file(project.host_file(0, "testing/.deployer/pushed-tree.commit")).unwrap();
     std::fs::write(project.host_file(0, "testing/.deployer/pushed-tree/stray.txt"), "stray\n").unwrap();
     project.next_version("v4\n");
-    let third = run_and_check(&project, &["deploy_full", "testing"]);
-    assert_eq!(third.code, 0, "{}", third.stderr);
-    assert_release_is_the_commit(&project, 0, &project.current(0).unwrap());
+    let three = deploy_ok(&project);
+    assert_release_is_the_commit(&project, 0, &three);
 }
 
 #[test]
 fn hardlinked_releases_share_unchanged_files_and_roll_back_like_any_other() {
-    use std::os::unix::fs::MetadataExt;
     let Some(project) = project(2, "execution:\n  hardlink_releases: true\n") else { return };
     let source = project.path().join("source");
     std::fs::write(source.join("lib.txt"), "library\n").unwrap();
     project.next_version("v2\n");
-    let first = run_and_check(&project, &["deploy_full", "testing"]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    let one = project.current(0).unwrap();
+    let one = deploy_ok(&project);
     project.next_version("v3\n");
     let second = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(second.code, 0, "{}", second.stderr);
     let two = project.current(0).unwrap();
     check_fleet(&project, 2, &second, &Expect::all_on(&two));
     for host in 0..2 {
-        let inode = |release: &str, file: &str| {
-            std::fs::metadata(project.host_file(host, &format!("testing/releases/{release}/{file}"))).unwrap().ino()
-        };
+        let inode = |release: &str, file: &str| release_inode(&project, host, release, file);
         assert_eq!(inode(&one, "lib.txt"), inode(&two, "lib.txt"), "host {host}: the unchanged file is shared");
         assert_ne!(inode(&one, "app.txt"), inode(&two, "app.txt"));
         assert_eq!(project.current_file(host, "app.txt").as_deref(), Some("v3\n"));

@@ -26,6 +26,15 @@ pub const STEP_FAILED_EXIT: i32 = 3;
 /// session has gone is stopped on the host within seconds.
 const WATCHDOG: &str = include_str!("../scripts/watchdog.sh");
 
+/// Appends the code of one of this crate's shell files to `out`, without its
+/// comment lines: they stay in the file, and are not sent to every host.
+fn push_code(out: &mut String, file: &str) {
+    for line in file.lines().filter(|line| !line.trim_start().starts_with('#')) {
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
 /// A marker line a host prints around each step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Marker {
@@ -128,11 +137,7 @@ impl Wire {
         // The host's shell settings (a BASH_ENV that sets -x or -v) must not make
         // a script echo itself, secrets and all, into the output.
         out.push_str("set +vx\n");
-        // The watchdog's code without its comments: they stay in the file.
-        for line in WATCHDOG.lines().filter(|line| !line.trim_start().starts_with('#')) {
-            out.push_str(line);
-            out.push('\n');
-        }
+        push_code(&mut out, WATCHDOG);
         out.push_str(&format!("deployer_watch '{marker} ALIVE' {} &\nguard=$!\n", self.heartbeat_seconds));
         for (index, (step, script)) in steps.iter().zip(scripts).enumerate() {
             // A requesting step: descriptor 3 is the session's input, and the
@@ -166,10 +171,7 @@ impl Wire {
     /// `scripts/request.sh` without its comments.
     fn request_prelude(&self, step: usize) -> String {
         let mut prelude = format!("deployer_want='{} WANT {step}'\n", self.marker);
-        for line in crate::upload::REQUEST_SCRIPT.lines().filter(|line| !line.trim_start().starts_with('#')) {
-            prelude.push_str(line);
-            prelude.push('\n');
-        }
+        push_code(&mut prelude, crate::upload::REQUEST_SCRIPT);
         prelude
     }
 
