@@ -34,6 +34,6 @@ pub use mask::Masker;
 pub use nonce::random_hex;
 pub use outcome::{Failure, HostReport, HostResult, Outcome, RunStatus};
 pub use secrets::{SecretsError, parse_secrets};
-pub use transport::{Connected, OutputSink, Replies, Stream, Transport, TransportError, until_read, write_input};
+pub use transport::{Connected, OutputSink, Pace, Replies, Stream, Transport, TransportError, until_read, write_input};
 pub use upload::{Base, FixedUploads, UploadFuture, UploadSource};
 pub use wire::{KILL_GRACE_SECONDS, Marker, TIMED_OUT_STATUS, Wire};

@@ -87,10 +87,36 @@ pub trait Transport: Sync {
     fn close(&self) -> impl Future<Output = ()> + Send;
 }
 
+/// How fast a session's replies are written: at most `chunk` bytes per `every`.
+///
+/// Why an SSH session needs it: sshd takes in as much as its channel window
+/// allows (2 MB) however slowly the host's step reads it, and grows the buffer
+/// that holds it by copying it whole, each new size a fresh, zeroed mapping.
+/// Written at once, a 5.3 MB archive cost the receiving sshd 0.05-0.20 s of CPU
+/// and took longer to arrive; at a pipe's worth (64 KiB, what sshd hands the
+/// step per turn) per millisecond, 0.01-0.02 s (loopback, OpenSSH 9.2; see
+/// docs/benchmarks.md). A link slower than the pace paces itself, so only a
+/// faster one ever waits for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    pub chunk: usize,
+    pub every: std::time::Duration,
+}
+
+impl Pace {
+    /// 64 KiB every millisecond: 64 MiB/s, about half a 1 Gbit/s link.
+    pub const SSH: Pace = Pace { chunk: 64 * 1024, every: std::time::Duration::from_millis(1) };
+}
+
 /// Writes a session's input: `script`, then whatever `replies` brings until it
-/// closes, then the end of the input. A shell that ends early closes its input;
-/// that is not an error here.
-pub async fn write_input(mut stdin: impl tokio::io::AsyncWrite + Unpin, script: String, replies: Option<Replies>) {
+/// closes (each at `pace`, if given), then the end of the input. A shell that
+/// ends early closes its input; that is not an error here.
+pub async fn write_input(
+    mut stdin: impl tokio::io::AsyncWrite + Unpin,
+    script: String,
+    replies: Option<Replies>,
+    pace: Option<Pace>,
+) {
     use tokio::io::AsyncWriteExt;
     if stdin.write_all(script.as_bytes()).await.is_err() {
         return;
@@ -98,13 +124,57 @@ pub async fn write_input(mut stdin: impl tokio::io::AsyncWrite + Unpin, script: 
     if let Some(mut replies) = replies {
         // Written as it comes: the host is waiting for it.
         let _ = stdin.flush().await;
+        let mut pacer = pace.map(Pacer::new);
         while let Some(bytes) = replies.recv().await {
-            if stdin.write_all(&bytes).await.is_err() {
+            let written = match &mut pacer {
+                Some(pacer) => pacer.write(&mut stdin, &bytes).await,
+                None => stdin.write_all(&bytes).await,
+            };
+            if written.is_err() {
                 return;
             }
         }
     }
     let _ = stdin.shutdown().await;
+}
+
+/// Writes at a [`Pace`]: each tick allows `chunk` more bytes, the first
+/// `chunk` at once.
+struct Pacer {
+    ticks: tokio::time::Interval,
+    chunk: usize,
+    /// What the current tick still allows.
+    left: usize,
+}
+
+impl Pacer {
+    fn new(pace: Pace) -> Self {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + pace.every, pace.every);
+        // Behind schedule (the host read slowly) is no reason for a burst.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let chunk = pace.chunk.max(1);
+        Self { ticks, chunk, left: chunk }
+    }
+
+    async fn write(
+        &mut self,
+        stdin: &mut (impl tokio::io::AsyncWrite + Unpin),
+        mut bytes: &[u8],
+    ) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        while !bytes.is_empty() {
+            if self.left == 0 {
+                self.ticks.tick().await;
+                self.left = self.chunk;
+            }
+            let (now, rest) = bytes.split_at(bytes.len().min(self.left));
+            stdin.write_all(now).await?;
+            stdin.flush().await?;
+            self.left -= now.len();
+            bytes = rest;
+        }
+        Ok(())
+    }
 }
 
 /// Runs `write` beside `read` and returns when `read` is done: the session's
@@ -119,5 +189,61 @@ pub async fn until_read<R>(write: impl Future<Output = ()>, read: impl Future<Ou
             result = &mut read => return result,
             () = &mut write, if !written => written = true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Records when each write came (on tokio's paused clock) and how long it was.
+    #[derive(Default)]
+    struct Recorder {
+        start: Option<tokio::time::Instant>,
+        writes: Vec<(Duration, usize)>,
+    }
+
+    impl tokio::io::AsyncWrite for Recorder {
+        fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, bytes: &[u8]) -> Poll<std::io::Result<usize>> {
+            let start = *self.start.get_or_insert_with(tokio::time::Instant::now);
+            self.writes.push((start.elapsed(), bytes.len()));
+            Poll::Ready(Ok(bytes.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// The writes of a script and a reply of a 3-byte size line and `reply` bytes.
+    async fn written(pace: Option<Pace>, reply: usize) -> Vec<(Duration, usize)> {
+        let (send, receive) = tokio::sync::mpsc::channel(2);
+        send.send(Arc::from(&b"99\n"[..])).await.unwrap();
+        send.send(Arc::from(vec![7u8; reply])).await.unwrap();
+        drop(send);
+        let mut recorder = Recorder::default();
+        write_input(&mut recorder, "script\n".to_owned(), Some(receive), pace).await;
+        recorder.writes
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_reply_goes_a_chunk_per_tick() {
+        let pace = Pace { chunk: 100, every: Duration::from_millis(2) };
+        let writes = written(Some(pace), 250).await;
+        let ms = |ms| Duration::from_millis(ms);
+        assert_eq!(writes, [(ms(0), 7), (ms(0), 3), (ms(0), 97), (ms(2), 100), (ms(4), 53)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unpaced_reply_goes_at_once() {
+        let writes = written(None, 250).await;
+        assert_eq!(writes, [(Duration::ZERO, 7), (Duration::ZERO, 3), (Duration::ZERO, 250)]);
     }
 }

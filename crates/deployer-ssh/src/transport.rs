@@ -9,7 +9,7 @@ use std::time::Duration;
 use camino::{Utf8Path, Utf8PathBuf};
 use deployer_config::{Connection, HostString, KeyExchange, KnownHosts};
 use deployer_exec::{
-    Connected, LocalTransport, OutputSink, Replies, Transport, TransportError, read_both, until_read, write_input,
+    Connected, LocalTransport, OutputSink, Pace, Replies, Transport, TransportError, read_both, until_read, write_input,
 };
 use deployer_plan::PlanHost;
 use openssh::{ControlPersist, Session, SessionBuilder};
@@ -555,7 +555,7 @@ impl FleetTransport {
         let stdin = child.stdin().take().expect("piped");
         let stdout = child.stdout().take().expect("piped");
         let stderr = child.stderr().take().expect("piped");
-        let write = write_input(stdin, script, replies);
+        let write = write_input(stdin, script, replies, Some(Pace::SSH));
         // The next phase's shell opens while this one runs. Failing to open it is
         // not this phase's failure (the next phase opens its own), and it never
         // holds this phase's end up for more than a moment.
