@@ -17,7 +17,7 @@
 //! first time and fetched only when the commit is missing, like the hosts' own;
 //! that happens before any host is contacted.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -58,15 +58,65 @@ pub(crate) fn uploads(
         _ => return Ok(Arc::new(FixedUploads::default())),
     };
     let mirror = mirror_with(repo, &commit, directory)?;
+    // Only a hard-linked host keeps a tree a delta builds on; new hosts have none.
+    let guesses = match hardlink && plan.command != "create_environment" {
+        true => guesses(plan, directory, &mirror),
+        false => HashMap::new(),
+    };
     let archives = Archives {
         commit: Arc::new(Commit { repo: repo.to_owned(), commit, compression, mirror }),
         made: Mutex::default(),
+        guesses,
     };
     if !hardlink || plan.command == "create_environment" {
-        let (cell, commit) = (archives.cell(None), Arc::clone(&archives.commit));
-        std::thread::spawn(move || cell.get_or_init(|| commit.make(None)).is_ok());
+        archives.make_at_once(None);
+    }
+    let guessed: BTreeSet<&String> = archives.guesses.values().collect();
+    for guess in guessed {
+        archives.make_at_once(Some(guess));
     }
     Ok(Arc::new(archives))
+}
+
+/// The commit each of the plan's hosts most likely has as its pristine tree:
+/// the commit of the newest run from this machine that shipped to it (the
+/// audit log), if the mirror has it. A host deployed to since from elsewhere
+/// guesses wrong, and asks.
+fn guesses(plan: &Plan, directory: &Utf8Path, mirror: &Utf8Path) -> HashMap<String, String> {
+    let hosts: BTreeSet<&str> = plan.hosts.iter().map(|host| host.name.as_str()).collect();
+    let entries = crate::audit::read(directory);
+    guesses_from(entries, (&plan.deployment, &plan.environment), &hosts, |commit| has_commit(mirror, commit))
+}
+
+/// [`guesses`] from the audit log's `entries` (oldest first), for `hosts` of
+/// the environment; `known` says whether the mirror has a commit.
+fn guesses_from(
+    entries: Vec<crate::audit::Entry>,
+    (deployment, environment): (&str, &str),
+    hosts: &BTreeSet<&str>,
+    mut known: impl FnMut(&str) -> bool,
+) -> HashMap<String, String> {
+    let mut guesses = HashMap::new();
+    let mut checked: HashMap<String, bool> = HashMap::new();
+    let shipped = entries
+        .into_iter()
+        .rev()
+        .filter(|entry| entry.shipped() && entry.deployment == deployment && entry.environment == environment);
+    for entry in shipped {
+        let Some(commit) = entry.commit.filter(|commit| deployer_plan::protocol::is_commit(commit)) else { continue };
+        if !*checked.entry(commit.clone()).or_insert_with(|| known(&commit)) {
+            continue;
+        }
+        for host in entry.hosts {
+            if hosts.contains(host.as_str()) {
+                guesses.entry(host).or_insert_with(|| commit.clone());
+            }
+        }
+        if guesses.len() == hosts.len() {
+            break;
+        }
+    }
+    guesses
 }
 
 /// The commit the run pushes, and where its archives are made from.
@@ -95,6 +145,8 @@ struct Archives {
     commit: Arc<Commit>,
     /// By what the asking host had (`None`: nothing).
     made: Mutex<HashMap<Option<String>, Arc<Made>>>,
+    /// By host: the commit it most likely has (see [`guesses`]).
+    guesses: HashMap<String, String>,
 }
 
 /// One archive: made by the first request for it (or at once, when every host
@@ -104,6 +156,12 @@ type Made = OnceLock<Result<Arc<[u8]>, String>>;
 impl Archives {
     fn cell(&self, base: Option<&str>) -> Arc<Made> {
         Arc::clone(self.made.lock().expect("not poisoned").entry(base.map(str::to_owned)).or_default())
+    }
+
+    /// Starts making the archive for `base` on a thread of its own, now.
+    fn make_at_once(&self, base: Option<&str>) {
+        let (cell, commit, base) = (self.cell(base), Arc::clone(&self.commit), base.map(str::to_owned));
+        std::thread::spawn(move || cell.get_or_init(|| commit.make(base.as_deref())).is_ok());
     }
 }
 
@@ -129,6 +187,10 @@ impl UploadSource for Archives {
                 .await
                 .unwrap_or_else(|error| Err(format!("making the archive stopped: {error}")))
         })
+    }
+
+    fn guess(&self, name: &str, host: &str) -> Option<String> {
+        (name == ARCHIVE_PAYLOAD).then(|| self.guesses.get(host).cloned()).flatten()
     }
 }
 
@@ -391,6 +453,46 @@ mod tests {
         let fifth = commit_all(repo);
         let whole = delta_or_full(repo, ("r", &fifth), &fourth, zstd).unwrap();
         assert_eq!(pushed::Pushed::parse(&whole).unwrap().0, pushed::Pushed::Full, "export-subst");
+    }
+
+    #[test]
+    fn each_host_is_guessed_the_newest_commit_shipped_to_it_that_the_mirror_has() {
+        let entry = |environment: &str, commit: &str, result: &str, hosts: &[&str]| crate::audit::Entry {
+            v: crate::audit::VERSION,
+            at: String::new(),
+            deploy_id: String::new(),
+            user: String::new(),
+            controller: String::new(),
+            command: "deploy_full".to_owned(),
+            deployment: "app".to_owned(),
+            environment: environment.to_owned(),
+            commit: Some(commit.to_owned()),
+            release: None,
+            result: result.to_owned(),
+            exit_code: 0,
+            duration_ms: 0,
+            hosts: hosts.iter().map(|host| (*host).to_owned()).collect(),
+        };
+        let (a, b, c, gone) = ("a".repeat(40), "b".repeat(40), "c".repeat(40), "d".repeat(40));
+        let entries = vec![
+            entry("testing", &a, "success", &["h1", "h2", "h3"]),
+            entry("testing", &b, "success", &["h1", "h2"]),
+            entry("testing", &gone, "success", &["h2"]),
+            entry("testing", &c, "failed", &["h1"]),
+            entry("staging", &c, "success", &["h1"]),
+            entry("testing", "$(reboot)", "success", &["h3"]),
+        ];
+        let hosts = BTreeSet::from(["h1", "h2", "h3", "h4"]);
+        let mut asked = Vec::new();
+        let guesses = guesses_from(entries, ("app", "testing"), &hosts, |commit| {
+            asked.push(commit.to_owned());
+            commit != gone
+        });
+        let expected =
+            HashMap::from([("h1".to_owned(), b.clone()), ("h2".to_owned(), b.clone()), ("h3".to_owned(), a.clone())]);
+        assert_eq!(guesses, expected);
+        // Each commit looked up once, the refused one never.
+        assert_eq!(asked, [gone, b, a]);
     }
 
     #[test]

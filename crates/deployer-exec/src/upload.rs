@@ -31,7 +31,18 @@ pub trait UploadSource: Send + Sync + std::fmt::Debug {
 
     /// Upload `name` for a host that has `base`.
     fn upload<'a>(&'a self, name: &'a str, base: Base<'a>) -> UploadFuture<'a>;
+
+    /// What `host` most likely has to build on for upload `name` (a commit), if
+    /// this source can tell without asking it: the upload for that is then held
+    /// in the requesting step's script, and a host that has it never asks.
+    fn guess(&self, _name: &str, _host: &str) -> Option<String> {
+        None
+    }
 }
+
+/// The largest upload a step's script holds ahead of the host's request (more
+/// is worth a round trip: it would travel to hosts that guess wrong, too).
+pub const MAX_AHEAD: usize = 256 * 1024;
 
 /// A source with fixed bytes per name, whatever the host has.
 #[derive(Debug, Default, Clone)]

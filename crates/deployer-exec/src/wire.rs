@@ -58,6 +58,20 @@ pub enum Marker {
 /// The longest commit id a request may name (SHA-256).
 const MAX_BASE: usize = 64;
 
+/// Whether `word` can be a commit id (abbreviated to 7 or more hex digits).
+fn is_commit(word: &str) -> bool {
+    (7..=MAX_BASE).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A reply a requesting step's script holds, for what the controller guessed
+/// its host has (see `scripts/request.sh`).
+#[derive(Debug, Clone, Copy)]
+pub struct Ahead<'a> {
+    /// A commit id.
+    pub guess: &'a str,
+    pub reply: &'a [u8],
+}
+
 /// Builds and parses the per-run wire format.
 #[derive(Debug, Clone)]
 pub struct Wire {
@@ -126,10 +140,21 @@ impl Wire {
     /// line: a shell reads a function's whole body before it runs any of it,
     /// whether it reads ahead (dash) or byte by byte (bash).
     pub fn phase_script(&self, steps: &[Step], scripts: &[String]) -> String {
+        self.phase_script_guessing(steps, scripts, None)
+    }
+
+    /// [`Wire::phase_script`], the requesting step holding its reply for what
+    /// the controller guessed the host has (`scripts/request.sh`). A guess that
+    /// is not a commit id is no guess.
+    pub fn phase_script_guessing(&self, steps: &[Step], scripts: &[String], ahead: Option<Ahead<'_>>) -> String {
+        let ahead = ahead.filter(|ahead| is_commit(ahead.guess));
         let (marker, delimiter) = (&self.marker, &self.delimiter);
         let requests = steps.iter().any(|step| step.upload.is_some());
         let mut out = String::with_capacity(
-            scripts.iter().map(String::len).sum::<usize>() + 256 * steps.len() + if requests { 2048 } else { 0 },
+            scripts.iter().map(String::len).sum::<usize>()
+                + 256 * steps.len()
+                + if requests { 2048 } else { 0 }
+                + ahead.map_or(0, |ahead| ahead.reply.len() * 4 / 3 + ahead.reply.len() / 57 + 64),
         );
         if requests {
             out.push_str("deployer_phase() {\n");
@@ -143,7 +168,7 @@ impl Wire {
             // A requesting step: descriptor 3 is the session's input, and the
             // request functions come first, with this step's marker.
             let (input, prelude) = match step.upload {
-                Some(_) => ("3<&0 ", self.request_prelude(index)),
+                Some(_) => ("3<&0 ", self.request_prelude(index, ahead)),
                 None => ("", String::new()),
             };
             out.push_str(&format!(
@@ -167,10 +192,29 @@ impl Wire {
         out
     }
 
-    /// What a requesting step's script starts with: its marker, and
-    /// `scripts/request.sh` without its comments.
-    fn request_prelude(&self, step: usize) -> String {
+    /// What a requesting step's script starts with: its marker, the reply
+    /// held ahead (its guess: a commit id, nothing to quote; its size; its
+    /// bytes in base64, which no line of the step's here-document can end),
+    /// and `scripts/request.sh` without its comments.
+    fn request_prelude(&self, step: usize, ahead: Option<Ahead<'_>>) -> String {
+        use base64::Engine;
         let mut prelude = format!("deployer_want='{} WANT {step}'\n", self.marker);
+        match ahead {
+            Some(Ahead { guess, reply }) => {
+                prelude.push_str(&format!(
+                    "deployer_guess='{guess}'\ndeployer_ahead_size={}\n\
+                     deployer_ahead_decode() {{\nbase64 -d <<'DEPLOYER_AHEAD'\n",
+                    reply.len()
+                ));
+                // 57 bytes: a 76-character line, as base64(1) writes them.
+                for line in reply.chunks(57) {
+                    base64::engine::general_purpose::STANDARD.encode_string(line, &mut prelude);
+                    prelude.push('\n');
+                }
+                prelude.push_str("DEPLOYER_AHEAD\n}\n");
+            }
+            None => prelude.push_str("deployer_guess=\n"),
+        }
         push_code(&mut prelude, crate::upload::REQUEST_SCRIPT);
         prelude
     }
@@ -199,9 +243,7 @@ impl Wire {
             // machine, and whatever a host says is checked before use.
             ("WANT", step, Some(base)) if words.next().is_none() => match base {
                 "none" => Some(Marker::Want { step, base: None }),
-                _ if base.len() >= 7 && base.len() <= MAX_BASE && base.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                    Some(Marker::Want { step, base: Some(base.to_ascii_lowercase()) })
-                }
+                _ if is_commit(base) => Some(Marker::Want { step, base: Some(base.to_ascii_lowercase()) }),
                 _ => None,
             },
             _ => None,
@@ -367,6 +409,67 @@ mod tests {
         }
     }
 
+    /// With a guess, the step's script holds the reply for it: a host that has
+    /// what was guessed takes it without asking; one that has something else
+    /// asks, and gets its own. Under dash and bash.
+    #[test]
+    fn a_reply_held_ahead_is_taken_when_it_fits_and_asked_past_when_not() {
+        use std::io::{BufRead, Write};
+        // Every byte value, and more than a pipe holds.
+        let ahead: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+        let asked = b"asked for\n".repeat(3000);
+        for shell in ["dash", "bash"] {
+            for base in ["abc1234", "def5678"] {
+                let directory = tempfile::tempdir().unwrap();
+                let file = directory.path().join("got");
+                let wire = Wire::new("n0nce");
+                let mut steps = [step(5), step(5), step(5)];
+                steps[1].upload = Some(deployer_plan::Upload { payload: "archive".to_owned() });
+                let scripts = [
+                    "echo first\n".to_owned(),
+                    format!("deployer_request {base}\ndeployer_receive '{}'\necho received\n", file.display()),
+                    "echo third; cat\n".to_owned(),
+                ];
+                let mut child = std::process::Command::new(shell)
+                    .arg("-s")
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let mut stdin = child.stdin.take().unwrap();
+                let held = Ahead { guess: "abc1234", reply: &ahead };
+                stdin.write_all(wire.phase_script_guessing(&steps, &scripts, Some(held)).as_bytes()).unwrap();
+                stdin.flush().unwrap();
+                // Open until a reply ends it, as the executor keeps it.
+                let mut stdin = Some(stdin);
+                let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+                let mut lines = Vec::new();
+                loop {
+                    let mut line = String::new();
+                    if stdout.read_line(&mut line).unwrap() == 0 {
+                        break;
+                    }
+                    if let Some(Marker::Want { step, base: Some(asked_with) }) = wire.parse(line.trim_end()) {
+                        assert_eq!((step, asked_with.as_str()), (1, base), "{shell}");
+                        let mut stdin = stdin.take().unwrap();
+                        for part in crate::upload::reply(std::sync::Arc::from(&asked[..])) {
+                            stdin.write_all(&part).unwrap();
+                        }
+                    }
+                    lines.push(line);
+                }
+                assert!(child.wait().unwrap().success(), "{shell} {base}: {lines:?}");
+                let wants = lines.iter().filter(|line| line.contains(" WANT ")).count();
+                let (expected, wanted) = if base == "abc1234" { (&ahead, 0) } else { (&asked, 1) };
+                assert_eq!(wants, wanted, "{shell} {base}: {lines:?}");
+                assert!(std::fs::read(&file).unwrap() == *expected, "{shell} {base}: not what was sent");
+                let output: Vec<&str> =
+                    lines.iter().map(|line| line.trim_end()).filter(|line| wire.parse(line).is_none()).collect();
+                assert_eq!(output, ["first", "received", "third"], "{shell} {base}");
+            }
+        }
+    }
+
     #[test]
     fn requests_name_only_a_commit_or_nothing() {
         let wire = Wire::new("abc");
@@ -377,6 +480,12 @@ mod tests {
         );
         for bad in ["x", "-abcdef1", "abc", "abcdef1 more", "abc def1", "../../etc", &"a".repeat(65)] {
             assert_eq!(wire.parse(&format!("DEPLOYER-abc WANT 0 {bad}")), None, "{bad}");
+            // Nor is anything else ever sent as a guess.
+            let mut steps = [step(5)];
+            steps[0].upload = Some(deployer_plan::Upload { payload: "archive".to_owned() });
+            let script =
+                wire.phase_script_guessing(&steps, &["true".to_owned()], Some(Ahead { guess: bad, reply: b"x" }));
+            assert!(script.contains("deployer_guess=\n") && !script.contains("DEPLOYER_AHEAD"), "{bad}");
         }
     }
 

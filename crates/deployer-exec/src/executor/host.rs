@@ -14,7 +14,8 @@ use crate::cloud::Cloud;
 use crate::events::{Event, Reporter};
 use crate::mask::Masker;
 use crate::transport::{OutputSink, Stream, Transport, TransportError};
-use crate::wire::{KILL_GRACE_SECONDS, Marker, TIMED_OUT_STATUS, Wire};
+use crate::upload::MAX_AHEAD;
+use crate::wire::{Ahead, KILL_GRACE_SECONDS, Marker, TIMED_OUT_STATUS, Wire};
 
 /// Lines of a host's output kept for error messages.
 const TAIL_LINES: usize = 20;
@@ -80,7 +81,12 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
     ) -> WorkResult {
         let started = Instant::now();
         let host = &self.plan.hosts[work.host];
-        let (script, requesting) = match self.expose(context, work, captured) {
+        let ahead = match Self::requesting(work) {
+            Ok(Some((_, payload))) => self.ahead(payload, &host.name).await,
+            _ => None,
+        };
+        let ahead = ahead.as_ref().map(|(guess, reply)| Ahead { guess, reply });
+        let (script, requesting) = match self.expose(context, work, captured, ahead) {
             Ok(prepared) => prepared,
             Err((title, error)) => {
                 return WorkResult { error: Some((Some(title), error)), ..WorkResult::not_started(work.host) };
@@ -261,14 +267,26 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
         }
     }
 
-    /// The host's phase script, every step's slots filled, and the step that
-    /// asks for an upload with the upload's name; or the failing step's title
-    /// and why.
+    /// The upload `payload` for what the source guesses `host` has, when it
+    /// guesses and the upload is small enough to hold in the script. Not made
+    /// is no guess: the host asks, and hears why then.
+    async fn ahead(&self, payload: &str, host: &str) -> Option<(String, std::sync::Arc<[u8]>)> {
+        let guess = self.options.uploads.guess(payload, host)?;
+        match self.options.uploads.upload(payload, Some(&guess)).await {
+            Ok(reply) if reply.len() <= MAX_AHEAD => Some((guess, reply)),
+            _ => None,
+        }
+    }
+
+    /// The host's phase script, every step's slots filled (the requesting step
+    /// holding the reply `ahead`, if given), and the step that asks for an
+    /// upload with the upload's name; or the failing step's title and why.
     fn expose<'w>(
         &self,
         context: &RunContext,
         work: &'w HostWork,
         captured: &BTreeMap<Captured, String>,
+        ahead: Option<Ahead<'_>>,
     ) -> Result<(String, Requesting<'w>), (String, String)> {
         let mut scripts = Vec::with_capacity(work.steps.len());
         for step in &work.steps {
@@ -283,7 +301,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
                 .map_err(|error| (step.title.clone(), error))?;
             scripts.push(script);
         }
-        Ok((context.wire.phase_script(&work.steps, &scripts), Self::requesting(work)?))
+        Ok((context.wire.phase_script_guessing(&work.steps, &scripts, ahead), Self::requesting(work)?))
     }
 }
 

@@ -5,15 +5,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use deployer_exec::{Base, ExecOptions, LocalTransport, RunStatus, UploadFuture, UploadSource};
+use deployer_exec::{Base, ExecOptions, LocalTransport, MAX_AHEAD, RunStatus, UploadFuture, UploadSource};
 use deployer_plan::{StepKind, Upload};
 
 use super::{POOL, fixture, log_lines, phase, plan, step};
 
-/// Answers `archive` with `for <base>`, and records every request; fails for a
-/// host that says `dead`.
+/// Answers `archive` with `for <base>` (too large to hold ahead for
+/// `b16b16b`), and records every request; fails for a host that says
+/// `deadbeef`. Guesses its second field for every host.
 #[derive(Debug, Default)]
-struct Recording(Mutex<Vec<Option<String>>>);
+struct Recording(Mutex<Vec<Option<String>>>, Option<&'static str>);
 
 impl UploadSource for Recording {
     fn makes(&self, name: &str) -> bool {
@@ -24,9 +25,14 @@ impl UploadSource for Recording {
         self.0.lock().unwrap().push(base.map(str::to_owned));
         let answer = match base {
             Some("deadbeef") => Err("the mirror is gone".to_owned()),
+            Some("b16b16b") => Ok(Arc::from(vec![b'x'; MAX_AHEAD + 1])),
             other => Ok(Arc::from(format!("for {}", other.unwrap_or("none")).into_bytes())),
         };
         Box::pin(async move { answer })
+    }
+
+    fn guess(&self, _name: &str, _host: &str) -> Option<String> {
+        self.1.map(str::to_owned)
     }
 }
 
@@ -120,4 +126,36 @@ async fn a_phase_whose_step_never_asks_ends_without_waiting_for_a_reply() {
     assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
     assert_eq!(log_lines(&fixture), ["did not ask", "after"]);
     assert!(source.0.lock().unwrap().is_empty());
+}
+
+/// A host that has what the source guessed takes the reply its script holds,
+/// and never asks; hosts that have something else ask as without a guess.
+#[tokio::test]
+async fn a_host_that_has_what_was_guessed_takes_the_reply_held_ahead_without_asking() {
+    let fixture = fixture();
+    let source = Arc::new(Recording(Mutex::default(), Some("abc1234")));
+    let plan = plan(3, vec![phase("fetch", 3, POOL, asking(&fixture.log, &["abc1234", "def5678", "none"]))]);
+    let options = ExecOptions { uploads: source.clone(), ..ExecOptions::default() };
+    let outcome = super::execute_on(&plan, &LocalTransport, options).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
+    let mut got: Vec<String> = log_lines(&fixture).into_iter().filter(|line| line.contains(" got ")).collect();
+    got.sort();
+    assert_eq!(got, ["host 0 got for abc1234", "host 1 got for def5678", "host 2 got for none"]);
+    // Made ahead for each host's script; asked for only by the two that guessed wrong.
+    let mut asked = source.0.lock().unwrap().clone();
+    asked.sort();
+    let abc = Some("abc1234".to_owned());
+    assert_eq!(asked, [None, abc.clone(), abc.clone(), abc, Some("def5678".to_owned())]);
+}
+
+/// A reply too large to hold ahead is not: the host asks for it.
+#[tokio::test]
+async fn a_guessed_reply_too_large_to_hold_ahead_is_asked_for() {
+    let fixture = fixture();
+    let source = Arc::new(Recording(Mutex::default(), Some("b16b16b")));
+    let plan = plan(1, vec![phase("fetch", 1, POOL, asking(&fixture.log, &["b16b16b"]))]);
+    let options = ExecOptions { uploads: source.clone(), ..ExecOptions::default() };
+    let outcome = super::execute_on(&plan, &LocalTransport, options).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
+    assert_eq!(*source.0.lock().unwrap(), [Some("b16b16b".to_owned()), Some("b16b16b".to_owned())]);
 }
