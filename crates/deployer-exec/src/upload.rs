@@ -6,6 +6,11 @@
 //! size, the bytes, then the end of the input (`deployer_receive`). Raw bytes:
 //! nothing to encode or quote, one copy in memory however many hosts take it,
 //! and no more round trips than the phase's own.
+//!
+//! When the source can guess what a host has ([`UploadSource::guess`]), a
+//! small upload for the guess travels in the step's script instead (base64,
+//! see the wire): a host that has what was guessed takes it and never asks, so
+//! the phase costs no round trip more than one without an upload.
 
 use std::collections::BTreeMap;
 use std::future::Future;
