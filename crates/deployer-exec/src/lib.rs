@@ -34,6 +34,8 @@ pub use mask::Masker;
 pub use nonce::random_hex;
 pub use outcome::{Failure, HostReport, HostResult, Outcome, RunStatus};
 pub use secrets::{SecretsError, parse_secrets};
-pub use transport::{Connected, OutputSink, Pace, Replies, Stream, Transport, TransportError, until_read, write_input};
+pub use transport::{
+    Connected, OutputSink, Pace, Replies, SharedRate, Stream, Transport, TransportError, until_read, write_input,
+};
 pub use upload::{Base, FixedUploads, MAX_AHEAD, UploadFuture, UploadSource};
 pub use wire::{Ahead, KILL_GRACE_SECONDS, Marker, TIMED_OUT_STATUS, Wire};

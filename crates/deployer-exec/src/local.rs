@@ -73,7 +73,7 @@ pub async fn run_sh_with(
     let stdin = child.stdin.take().expect("piped");
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
-    let write = crate::transport::write_input(stdin, script, replies, None);
+    let write = crate::transport::write_input(stdin, script, replies, (None, None));
     let read = crate::transport::until_read(write, read_both(stdout, stderr, sink)).await;
     read.map_err(|error| TransportError::Lost(error.to_string()))?;
     let status = child.wait().await.map_err(|error| TransportError::Lost(error.to_string()))?;

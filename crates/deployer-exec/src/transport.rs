@@ -108,14 +108,45 @@ impl Pace {
     pub const SSH: Pace = Pace { chunk: 64 * 1024, every: std::time::Duration::from_millis(1) };
 }
 
+/// A send rate every session of a run shares: each chunk a paced session writes
+/// takes its turn, so many hosts receiving at once share the rate. Over SSH the
+/// same reason as [`Pace`]'s, for the fleet: ten hosts each at 64 MiB/s outran
+/// their readers on a shared machine, and their sshds buffered (docs/benchmarks.md).
+#[derive(Debug)]
+pub struct SharedRate {
+    /// When the next byte may go.
+    next: std::sync::Mutex<Option<tokio::time::Instant>>,
+    bytes_per_second: u64,
+}
+
+impl SharedRate {
+    /// 128 MiB/s: a 1 Gbit/s link, which is what most machines deploy from.
+    pub const SSH_BYTES_PER_SECOND: u64 = 128 * 1024 * 1024;
+
+    pub fn new(bytes_per_second: u64) -> Self {
+        Self { next: std::sync::Mutex::new(None), bytes_per_second: bytes_per_second.max(1) }
+    }
+
+    /// When `bytes` may go: at once, or after what others reserved before.
+    fn reserve(&self, bytes: usize) -> tokio::time::Instant {
+        let now = tokio::time::Instant::now();
+        let mut next = self.next.lock().expect("not poisoned");
+        let at = next.map_or(now, |next| next.max(now));
+        let nanos = u128::try_from(bytes).unwrap_or(u128::MAX) * 1_000_000_000 / u128::from(self.bytes_per_second);
+        *next = Some(at + std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)));
+        at
+    }
+}
+
 /// Writes a session's input: `script`, then whatever `replies` brings until it
-/// closes (each at `pace`, if given), then the end of the input. A shell that
-/// ends early closes its input; that is not an error here.
+/// closes (each at `pace`, if given, and within `shared`, if given), then the
+/// end of the input. A shell that ends early closes its input; that is not an
+/// error here.
 pub async fn write_input(
     mut stdin: impl tokio::io::AsyncWrite + Unpin,
     script: String,
     replies: Option<Replies>,
-    pace: Option<Pace>,
+    (pace, shared): (Option<Pace>, Option<&SharedRate>),
 ) {
     use tokio::io::AsyncWriteExt;
     if stdin.write_all(script.as_bytes()).await.is_err() {
@@ -125,7 +156,7 @@ pub async fn write_input(
         // Written as it comes: the host is waiting for it.
         let _ = stdin.flush().await;
         // A zero interval is no pace (and tokio's intervals refuse one).
-        let mut pacer = pace.filter(|pace| !pace.every.is_zero()).map(Pacer::new);
+        let mut pacer = pace.filter(|pace| !pace.every.is_zero()).map(|pace| Pacer::new(pace, shared));
         while let Some(bytes) = replies.recv().await {
             let written = match &mut pacer {
                 Some(pacer) => pacer.write(&mut stdin, &bytes).await,
@@ -141,20 +172,21 @@ pub async fn write_input(
 
 /// Writes at a [`Pace`]: each tick allows `chunk` more bytes, the first
 /// `chunk` at once.
-struct Pacer {
+struct Pacer<'a> {
     ticks: tokio::time::Interval,
     chunk: usize,
     /// What the current tick still allows.
     left: usize,
+    shared: Option<&'a SharedRate>,
 }
 
-impl Pacer {
-    fn new(pace: Pace) -> Self {
+impl<'a> Pacer<'a> {
+    fn new(pace: Pace, shared: Option<&'a SharedRate>) -> Self {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + pace.every, pace.every);
         // Behind schedule (the host read slowly) is no reason for a burst.
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let chunk = pace.chunk.max(1);
-        Self { ticks, chunk, left: chunk }
+        Self { ticks, chunk, left: chunk, shared }
     }
 
     async fn write(
@@ -169,6 +201,9 @@ impl Pacer {
                 self.left = self.chunk;
             }
             let (now, rest) = bytes.split_at(bytes.len().min(self.left));
+            if let Some(shared) = self.shared {
+                tokio::time::sleep_until(shared.reserve(now.len())).await;
+            }
             stdin.write_all(now).await?;
             stdin.flush().await?;
             self.left -= now.len();
@@ -230,7 +265,7 @@ mod tests {
         send.send(Arc::from(vec![7u8; reply])).await.unwrap();
         drop(send);
         let mut recorder = Recorder::default();
-        write_input(&mut recorder, "script\n".to_owned(), Some(receive), pace).await;
+        write_input(&mut recorder, "script\n".to_owned(), Some(receive), (pace, None)).await;
         recorder.writes
     }
 
@@ -240,6 +275,26 @@ mod tests {
         let writes = written(Some(pace), 250).await;
         let ms = |ms| Duration::from_millis(ms);
         assert_eq!(writes, [(ms(0), 7), (ms(0), 3), (ms(0), 97), (ms(2), 100), (ms(4), 53)]);
+    }
+
+    /// Two sessions sharing a rate of 100 bytes per millisecond, each paced at
+    /// 100 bytes per millisecond on its own, take turns.
+    #[tokio::test(start_paused = true)]
+    async fn sessions_sharing_a_rate_take_turns() {
+        let shared = SharedRate::new(100_000);
+        let pace = Some(Pace { chunk: 100, every: Duration::from_millis(1) });
+        let session = || async {
+            let (send, receive) = tokio::sync::mpsc::channel(1);
+            send.send(Arc::from(vec![7u8; 300])).await.unwrap();
+            drop(send);
+            let mut recorder = Recorder::default();
+            write_input(&mut recorder, String::new(), Some(receive), (pace, Some(&shared))).await;
+            recorder.start.unwrap() + recorder.writes.last().unwrap().0
+        };
+        let start = tokio::time::Instant::now();
+        let (first, second) = tokio::join!(session(), session());
+        // 600 bytes at 100 a millisecond: the last goes out at 5 ms, not 2 ms.
+        assert_eq!(first.max(second) - start, Duration::from_millis(5));
     }
 
     #[tokio::test(start_paused = true)]

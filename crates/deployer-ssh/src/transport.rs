@@ -9,7 +9,8 @@ use std::time::Duration;
 use camino::{Utf8Path, Utf8PathBuf};
 use deployer_config::{Connection, HostString, KeyExchange, KnownHosts};
 use deployer_exec::{
-    Connected, LocalTransport, OutputSink, Pace, Replies, Transport, TransportError, read_both, until_read, write_input,
+    Connected, LocalTransport, OutputSink, Pace, Replies, SharedRate, Transport, TransportError, read_both, until_read,
+    write_input,
 };
 use deployer_plan::PlanHost;
 use openssh::{ControlPersist, Session, SessionBuilder};
@@ -69,6 +70,8 @@ pub struct FleetTransport {
     /// reaches hosts through it, or why it could not be reached. Connected once,
     /// when the first host behind it connects.
     gateways: tokio::sync::Mutex<HashMap<String, Result<GatewayMaster, String>>>,
+    /// The rate every host's replies share.
+    sending: SharedRate,
 }
 
 /// A host's master, and whether it is kept after the run (`ssh.control_persist`).
@@ -102,6 +105,7 @@ impl FleetTransport {
             standbys: Standbys::default(),
             last_scripts: Mutex::new(std::collections::HashSet::new()),
             gateways: tokio::sync::Mutex::new(HashMap::new()),
+            sending: SharedRate::new(SharedRate::SSH_BYTES_PER_SECOND),
         })
     }
 
@@ -555,7 +559,7 @@ impl FleetTransport {
         let stdin = child.stdin().take().expect("piped");
         let stdout = child.stdout().take().expect("piped");
         let stderr = child.stderr().take().expect("piped");
-        let write = write_input(stdin, script, replies, Some(Pace::SSH));
+        let write = write_input(stdin, script, replies, (Some(Pace::SSH), Some(&self.sending)));
         // The next phase's shell opens while this one runs. Failing to open it is
         // not this phase's failure (the next phase opens its own), and it never
         // holds this phase's end up for more than a moment.
