@@ -355,14 +355,20 @@ mod tests {
         assert!(left.stdout.is_empty(), "the step still runs: {}", String::from_utf8_lossy(&left.stdout));
     }
 
-    /// A step asks for data mid-phase and gets exactly the reply, under a shell
-    /// that reads its script ahead (dash) and one that reads it byte by byte
-    /// (bash): the rest of the script is never taken for the reply, nor the
-    /// reply for script.
-    #[test]
-    fn a_requesting_step_reads_only_the_reply_whatever_the_shell() {
-        use std::io::{BufRead, Write};
-        for shell in ["dash", "bash"] {
+    /// Three steps under `shell`, the middle one asking for a reply on top of
+    /// `base` and writing it to `got` in `directory`; the script is sent and
+    /// stdin is left open for the reply.
+    struct RequestingPhase {
+        wire: Wire,
+        directory: tempfile::TempDir,
+        child: std::process::Child,
+        stdin: std::process::ChildStdin,
+        stdout: std::io::BufReader<std::process::ChildStdout>,
+    }
+
+    impl RequestingPhase {
+        fn start(shell: &str, base: &str, ahead: Option<Ahead<'_>>) -> Self {
+            use std::io::Write;
             let directory = tempfile::tempdir().unwrap();
             let file = directory.path().join("got");
             let wire = Wire::new("n0nce");
@@ -370,7 +376,7 @@ mod tests {
             steps[1].upload = Some(deployer_plan::Upload { payload: "archive".to_owned() });
             let scripts = [
                 "echo first\n".to_owned(),
-                format!("deployer_request abc1234\ndeployer_receive '{}'\necho received\n", file.display()),
+                format!("deployer_request {base}\ndeployer_receive '{}'\necho received\n", file.display()),
                 "echo third; cat\n".to_owned(),
             ];
             let mut child = std::process::Command::new(shell)
@@ -380,9 +386,24 @@ mod tests {
                 .spawn()
                 .unwrap();
             let mut stdin = child.stdin.take().unwrap();
-            stdin.write_all(wire.phase_script(&steps, &scripts).as_bytes()).unwrap();
+            stdin.write_all(wire.phase_script_guessing(&steps, &scripts, ahead).as_bytes()).unwrap();
             stdin.flush().unwrap();
-            let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+            let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+            Self { wire, directory, child, stdin, stdout }
+        }
+    }
+
+    /// A step asks for data mid-phase and gets exactly the reply, under a shell
+    /// that reads its script ahead (dash) and one that reads it byte by byte
+    /// (bash): the rest of the script is never taken for the reply, nor the
+    /// reply for script.
+    #[test]
+    fn a_requesting_step_reads_only_the_reply_whatever_the_shell() {
+        use std::io::{BufRead, Write};
+        for shell in ["dash", "bash"] {
+            let RequestingPhase { wire, directory, mut child, mut stdin, mut stdout } =
+                RequestingPhase::start(shell, "abc1234", None);
+            let file = directory.path().join("got");
             let mut seen = Vec::new();
             let want = loop {
                 let mut line = String::new();
@@ -420,29 +441,12 @@ mod tests {
         let asked = b"asked for\n".repeat(3000);
         for shell in ["dash", "bash"] {
             for base in ["abc1234", "def5678"] {
-                let directory = tempfile::tempdir().unwrap();
-                let file = directory.path().join("got");
-                let wire = Wire::new("n0nce");
-                let mut steps = [step(5), step(5), step(5)];
-                steps[1].upload = Some(deployer_plan::Upload { payload: "archive".to_owned() });
-                let scripts = [
-                    "echo first\n".to_owned(),
-                    format!("deployer_request {base}\ndeployer_receive '{}'\necho received\n", file.display()),
-                    "echo third; cat\n".to_owned(),
-                ];
-                let mut child = std::process::Command::new(shell)
-                    .arg("-s")
-                    .stdin(std::process::Stdio::piped())
-                    .stdout(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                let mut stdin = child.stdin.take().unwrap();
                 let held = Ahead { guess: "abc1234", reply: &ahead };
-                stdin.write_all(wire.phase_script_guessing(&steps, &scripts, Some(held)).as_bytes()).unwrap();
-                stdin.flush().unwrap();
+                let RequestingPhase { wire, directory, mut child, stdin, mut stdout } =
+                    RequestingPhase::start(shell, base, Some(held));
+                let file = directory.path().join("got");
                 // Open until a reply ends it, as the executor keeps it.
                 let mut stdin = Some(stdin);
-                let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
                 let mut lines = Vec::new();
                 loop {
                     let mut line = String::new();
