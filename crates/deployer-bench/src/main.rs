@@ -60,6 +60,23 @@ impl Measure {
         }
     }
 
+    /// The median wall and CPU time of `runs` (each taken on its own), and the
+    /// highest of their peaks.
+    pub(crate) fn median(mut runs: Vec<Self>) -> Self {
+        let wall = median(runs.iter().map(|run| run.wall).collect());
+        let cpu = median(runs.iter().map(|run| run.cpu).collect());
+        let peak_kb = runs.iter().filter_map(|run| run.peak_kb).max();
+        let peak_ssh = runs.iter().map(|run| run.peak_ssh).max().unwrap_or(0);
+        let peak_memory = runs.iter().map(|run| run.peak_memory).max().unwrap_or(0);
+        let mut median_run = runs.swap_remove(0);
+        median_run.wall = wall;
+        median_run.cpu = cpu;
+        median_run.peak_kb = peak_kb;
+        median_run.peak_ssh = peak_ssh;
+        median_run.peak_memory = peak_memory;
+        median_run
+    }
+
     /// When the first line containing `text` arrived.
     pub(crate) fn when(&self, text: &str) -> Option<Duration> {
         self.stderr.iter().find(|(_, line)| line.contains(text)).map(|(at, _)| *at)
@@ -103,6 +120,9 @@ fn main() {
     let deployer = std::env::args().nth(1).map_or_else(|| PathBuf::from("target/release/deployer"), PathBuf::from);
     let deployer =
         std::fs::canonicalize(&deployer).unwrap_or_else(|_| panic!("build deployer first: {}", deployer.display()));
+    // `BENCH_ROUNDS=3`: medians of three interleaved deploys per cell, since one
+    // deploy per cell does not tell a few percent of controller CPU apart here.
+    let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|rounds| rounds.parse().ok()).unwrap_or(1_usize).max(1);
     let (work, fleet) = start_delayed_fleet(SIZES[3], ROUND_TRIPS[1], Options::default());
     let source = work.join("source");
     init_repository(&source);
@@ -116,11 +136,21 @@ fn main() {
             commit(&source);
             let _ = run_deployer(&deployer, &config, "tool");
             let _ = lower_bound::run(&config, "plain", &work, &fleet);
-            commit(&source);
-            std::thread::sleep(Duration::from_millis(1100)); // a new release id (one-second stamps)
-            let tool = run_deployer(&deployer, &config, "tool");
-            commit(&source);
-            let plain = lower_bound::run(&config, "plain", &work, &fleet);
+            let (mut tools, mut plains) = (Vec::new(), Vec::new());
+            for round in 0..rounds {
+                // Each goes first in every other round, so neither always meets
+                // the other's leftovers (page cache, sshd children exiting).
+                for tool_now in if round % 2 == 0 { [true, false] } else { [false, true] } {
+                    commit(&source);
+                    if tool_now {
+                        std::thread::sleep(Duration::from_millis(1100)); // a new release id (one-second stamps)
+                        tools.push(run_deployer(&deployer, &config, "tool"));
+                    } else {
+                        plains.push(lower_bound::run(&config, "plain", &work, &fleet));
+                    }
+                }
+            }
+            let (tool, plain) = (Measure::median(tools), Measure::median(plains));
             eprintln!(
                 "N={size:>3} rtt={round_trip:>2}ms  deployer {:>6.2}s cpu {:>5.2}s rss {:>6} KB | lower bound {:>6.2}s cpu {:>5.2}s",
                 tool.wall.as_secs_f64(),
@@ -132,6 +162,7 @@ fn main() {
             rows.push((size, round_trip, tool, plain));
         }
     }
+    println!("Medians of {rounds} interleaved round(s) per cell.");
     println!(
         "| N | RTT | deployer wall | lower bound wall | wall ratio | deployer CPU | lower bound CPU | CPU ratio | deployer peak RSS |"
     );
@@ -150,6 +181,12 @@ fn main() {
     }
     drop(fleet);
     let _ = std::fs::remove_dir_all(&work);
+}
+
+/// The middle of `values` (the upper one of an even count).
+pub(crate) fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
 }
 
 /// [`start_fleet`], each host also reachable at [`DELAYED_PORT`] through a proxy

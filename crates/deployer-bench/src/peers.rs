@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use deployer_fleet::{DEPLOY_PATH, Fleet, Options, PORT};
 
-use crate::{DELAYED_PORT, Measure, cgroup, commit, git, run_deployer_with, start_delayed_fleet, write_config};
+use crate::{DELAYED_PORT, Measure, cgroup, commit, git, median, run_deployer_with, start_delayed_fleet, write_config};
 
 const SIZES: [usize; 3] = [1, 10, 50];
 const ROUND_TRIPS: [u64; 2] = [0, 50];
@@ -291,10 +291,6 @@ fn clear_aside(fleet: &Fleet, pause: bool) {
 
 /// The median wall and CPU time of `runs`.
 fn medians(runs: &[Measure]) -> (Duration, Duration) {
-    let median = |mut values: Vec<Duration>| {
-        values.sort();
-        values[values.len() / 2]
-    };
     (median(runs.iter().map(|run| run.wall).collect()), median(runs.iter().map(|run| run.cpu).collect()))
 }
 

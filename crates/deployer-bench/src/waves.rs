@@ -47,17 +47,11 @@ pub(crate) fn run(deployer: &Path) {
             measured[index].push(measure);
         }
     }
-    let median = |values: &mut Vec<Duration>| {
-        values.sort();
-        values[values.len() / 2]
-    };
     let medians: Vec<(Duration, Duration)> = measured
-        .iter()
+        .into_iter()
         .map(|runs| {
-            (
-                median(&mut runs.iter().map(|run| run.wall).collect()),
-                median(&mut runs.iter().map(|run| run.cpu).collect()),
-            )
+            let middle = Measure::median(runs);
+            (middle.wall, middle.cpu)
         })
         .collect();
     println!("| {HOSTS} hosts, median of {ROUNDS} interleaved runs | wall | controller CPU | wall vs batches |");
