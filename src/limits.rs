@@ -1,8 +1,8 @@
 //! Before a run touches hosts: enough open files and processes for the fleet.
-//! Each host holds an `ssh` master (a process and a socket) and a shell waiting
-//! for its next phase (a socket and three pipes) for the whole run, and each host
-//! at work a session (a socket and three pipes), so a thousand hosts need
-//! thousands of descriptors, more than the usual soft limit of 1024.
+//! Each host holds an `ssh` master (a process and a socket) and up to two shells
+//! waiting for its next phases (a socket and three pipes each) for the whole run,
+//! and each host at work a session (a socket and three pipes), so a thousand
+//! hosts need thousands of descriptors, more than the usual soft limit of 1024.
 //! deployer raises a soft limit that is too low up to its hard limit, and when
 //! even the hard limit is too low refuses before connecting, saying what to run.
 
@@ -16,7 +16,7 @@ pub(crate) fn needs(hosts: usize, busy: usize, behind_bastion: bool) -> (u64, u6
     let hosts = hosts as u64;
     let busy = (busy as u64).min(hosts);
     let per_host = if behind_bastion { 2 } else { 1 };
-    (64 + hosts * 6 + busy * 4, 32 + hosts * per_host + busy)
+    (64 + hosts * 10 + busy * 4, 32 + hosts * per_host + busy)
 }
 
 /// Raises the soft limits as far as `needs` asks (never above the hard limits);
@@ -45,8 +45,8 @@ fn raise(resource: Resource, needed: u64, what: &str, command: &str, hosts: usiz
 mod tests {
     #[test]
     fn needs_grow_with_the_fleet_and_the_hosts_at_work() {
-        assert_eq!(super::needs(1, 8, false), (64 + 6 + 4, 32 + 1 + 1));
-        assert_eq!(super::needs(1000, 100, false), (64 + 6000 + 400, 32 + 1000 + 100));
-        assert_eq!(super::needs(1000, 100, true), (64 + 6000 + 400, 32 + 2000 + 100));
+        assert_eq!(super::needs(1, 8, false), (64 + 10 + 4, 32 + 1 + 1));
+        assert_eq!(super::needs(1000, 100, false), (64 + 10000 + 400, 32 + 1000 + 100));
+        assert_eq!(super::needs(1000, 100, true), (64 + 10000 + 400, 32 + 2000 + 100));
     }
 }

@@ -227,3 +227,36 @@ fn a_waiting_shell_that_died_is_replaced_not_written_to() {
     let release = project.current(0).unwrap();
     check_fleet(&project, 1, &outcome, &Expect::all_on(&release));
 }
+
+/// A migration that counts the shells of its own ssh connection waiting beside
+/// it (for up to 5 s, until there are two) and records how many it saw.
+const COUNT_WAITING_SHELLS: &str = r#"# The phase's shell is the ancestor whose parent is the connection's sshd.
+phase=$$
+while :; do
+    parent=$(ps -o ppid= -p "$phase" | tr -d ' ')
+    case $(ps -o comm= -p "$parent") in sshd*) break ;; esac
+    phase=$parent
+done
+tries=0
+while :; do
+    waiting=$(pgrep -P "$parent" | grep -cvx "$phase")
+    [ "$waiting" -lt 2 ] && [ "$tries" -lt 100 ] || break
+    tries=$((tries + 1))
+    sleep 0.05
+done
+echo "$waiting" >/srv/deployer-fleet/waiting-shells
+"#;
+
+/// A shell is ready two round trips after it is asked for, so the migration's
+/// short phase would leave the switch waiting for its shell: while the
+/// migration runs, the shells of both phases after it (switch, finish) wait.
+#[test]
+fn a_migrating_host_keeps_the_shells_of_its_next_two_phases_waiting() {
+    let extra = "migrate:\n  role: web\n  command: \"sh /srv/deployer-fleet/count-waiting-shells.sh\"\n";
+    let Some(project) = project(1, extra) else { return };
+    std::fs::write(project.fleet.hosts[0].files.join("count-waiting-shells.sh"), COUNT_WAITING_SHELLS).unwrap();
+    let outcome = run_and_check(&project, &["deploy_full", "testing"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let waiting = std::fs::read_to_string(project.fleet.hosts[0].files.join("waiting-shells")).unwrap();
+    assert_eq!(waiting.trim(), "2", "shells waiting beside the migration");
+}

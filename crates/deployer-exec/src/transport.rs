@@ -77,11 +77,11 @@ pub trait Transport: Sync {
         async { Err(TransportError::Other("this transport cannot send data to hosts".to_owned())) }
     }
 
-    /// Says that the next script run on `index` is its last of the run unless
-    /// something fails: a transport that prepares for a host's next script (SSH
-    /// opens its shell while the one before runs) need not. A script run after
-    /// all (an undo) works as without preparation.
-    fn last_script_next(&self, _index: usize) {}
+    /// Says how many scripts `index` runs after its next one unless something
+    /// fails: a transport that prepares for a host's coming scripts (SSH opens
+    /// their shells while the one before runs) prepares no more than that. A
+    /// script run after all (an undo) works as without preparation.
+    fn scripts_after_next(&self, _index: usize, _left: usize) {}
 
     /// Closes every connection. Called on every way out.
     fn close(&self) -> impl Future<Output = ()> + Send;

@@ -17,7 +17,7 @@ use openssh::{ControlPersist, Session, SessionBuilder};
 
 use crate::control_dir::ControlDir;
 use crate::persist::{self, PersistDir};
-use crate::standby::{RemoteShell, Standbys, open_shell};
+use crate::standby::{RemoteShell, SHELLS_AHEAD, Standbys, open_shell};
 
 /// How long an idle master survives if deployer dies without closing it.
 const ORPHAN_LIFETIME_SECONDS: usize = 60;
@@ -62,10 +62,11 @@ pub struct FleetTransport {
     /// Where masters that outlive the run live, with `ssh.control_persist`.
     persist: Option<PersistDir>,
     sessions: Mutex<HashMap<usize, HostSession>>,
-    /// Each connected host's shell for its next phase.
+    /// Each connected host's shells for its coming phases.
     standbys: Standbys,
-    /// Hosts whose next script is their last: no shell is opened after it.
-    last_scripts: Mutex<std::collections::HashSet<usize>>,
+    /// How many scripts each host runs after its next one, as the executor said:
+    /// no more shells are opened for it than that.
+    scripts_after: Mutex<HashMap<usize, usize>>,
     /// Per gateway (by host string): its master and the ssh configuration that
     /// reaches hosts through it, or why it could not be reached. Connected once,
     /// when the first host behind it connects.
@@ -103,7 +104,7 @@ impl FleetTransport {
             persist,
             sessions: Mutex::new(HashMap::new()),
             standbys: Standbys::default(),
-            last_scripts: Mutex::new(std::collections::HashSet::new()),
+            scripts_after: Mutex::new(HashMap::new()),
             gateways: tokio::sync::Mutex::new(HashMap::new()),
             sending: SharedRate::new(SharedRate::SSH_BYTES_PER_SECOND),
         })
@@ -368,8 +369,8 @@ impl Transport for FleetTransport {
         self.converse(index, &session, child, (script, Some(replies)), sink).await
     }
 
-    fn last_script_next(&self, index: usize) {
-        self.last_scripts.lock().expect("not poisoned").insert(index);
+    fn scripts_after_next(&self, index: usize, left: usize) {
+        self.scripts_after.lock().expect("not poisoned").insert(index, left);
     }
 
     async fn close(&self) {
@@ -560,22 +561,26 @@ impl FleetTransport {
         let stdout = child.stdout().take().expect("piped");
         let stderr = child.stderr().take().expect("piped");
         let write = write_input(stdin, script, replies, (Some(Pace::SSH), Some(&self.sending)));
-        // The next phase's shell opens while this one runs. Failing to open it is
-        // not this phase's failure (the next phase opens its own), and it never
-        // holds this phase's end up for more than a moment.
-        let mut next = std::pin::pin!(async {
+        // The coming phases' shells open while this one runs (see standby.rs):
+        // as many as the host runs scripts after this one, at most SHELLS_AHEAD,
+        // less those already waiting; after its last script none (it would only
+        // wait, then close); one when nobody said (an undo). Failing to open one
+        // is not this phase's failure (that phase opens its own), and opening
+        // never holds this phase's end up for more than a moment.
+        let left = self.scripts_after.lock().expect("not poisoned").remove(&index).unwrap_or(1);
+        let opening = left.min(SHELLS_AHEAD).saturating_sub(self.standbys.count(index));
+        let mut next = std::pin::pin!(futures::future::join_all((0..opening).map(|_| async {
             if let Ok(shell) = open_shell(session).await {
                 self.standbys.put(index, shell);
             }
-        });
+        })));
         // Read both streams to the end before waiting (openssh-rust/openssh#103).
         let mut io = std::pin::pin!(until_read(write, read_both(stdout, stderr, sink)));
-        // After the host's last script, a shell would only wait, then close.
-        let mut next_opened = self.last_scripts.lock().expect("not poisoned").remove(&index);
+        let mut next_opened = opening == 0;
         let read = loop {
             tokio::select! {
                 read = &mut io => break read,
-                () = &mut next, if !next_opened => next_opened = true,
+                _ = &mut next, if !next_opened => next_opened = true,
             }
         };
         if !next_opened {

@@ -66,9 +66,10 @@ impl WorkResult {
 impl<T: Transport, C: Cloud> Executor<'_, T, C> {
     /// Whether `phase` is one of the plan's phases and no later one has work on
     /// `host` (an undo phase is not one of them: false).
-    fn is_last_phase_of(&self, phase: &Phase, host: usize) -> bool {
-        self.plan.phases.iter().position(|planned| std::ptr::eq(planned, phase)).is_some_and(|index| {
-            self.plan.phases[index + 1..].iter().all(|later| later.work.iter().all(|work| work.host != host))
+    /// How many of the plan's phases after `phase` work on `host`.
+    fn phases_after(&self, phase: &Phase, host: usize) -> usize {
+        self.plan.phases.iter().position(|planned| std::ptr::eq(planned, phase)).map_or(0, |index| {
+            self.plan.phases[index + 1..].iter().filter(|later| later.work.iter().any(|work| work.host == host)).count()
         })
     }
 
@@ -111,9 +112,7 @@ impl<T: Transport, C: Cloud> Executor<'_, T, C> {
             lead,
             want: None,
         };
-        if self.is_last_phase_of(phase, work.host) {
-            self.transport.last_script_next(work.host);
-        }
+        self.transport.scripts_after_next(work.host, self.phases_after(phase, work.host));
         let deadline = answer_deadline(work);
         let sent = tokio::time::timeout(deadline, self.send(context, work, (script, requesting), &mut sink)).await;
         let (status, upload_error) = sent.unwrap_or_else(|_| {

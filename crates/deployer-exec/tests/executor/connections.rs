@@ -3,16 +3,16 @@
 use super::*;
 
 /// The local transport, counting open connections, refusing to run a script on
-/// a host that is not connected, and recording for each script whether it was
-/// announced as its host's last.
+/// a host that is not connected, and recording for each script how many scripts
+/// were announced to come after it on its host.
 #[derive(Default)]
 struct Counting {
     open: Mutex<std::collections::BTreeSet<usize>>,
     peak: std::sync::atomic::AtomicUsize,
     connects: std::sync::atomic::AtomicUsize,
-    announced: Mutex<std::collections::BTreeSet<usize>>,
-    /// (host, the phase's name from the script's `logged` line, announced as last)
-    runs: Mutex<Vec<(usize, String, bool)>>,
+    announced: Mutex<std::collections::BTreeMap<usize, usize>>,
+    /// (host, the phase's name from the script's `logged` line, scripts announced after it)
+    runs: Mutex<Vec<(usize, String, Option<usize>)>>,
 }
 
 impl Transport for Counting {
@@ -26,8 +26,8 @@ impl Transport for Counting {
     async fn disconnect(&self, index: usize) {
         assert!(self.open.lock().unwrap().remove(&index), "host {index} closed while not connected");
     }
-    fn last_script_next(&self, index: usize) {
-        self.announced.lock().unwrap().insert(index);
+    fn scripts_after_next(&self, index: usize, left: usize) {
+        self.announced.lock().unwrap().insert(index, left);
     }
     async fn run(
         &self,
@@ -40,8 +40,8 @@ impl Transport for Counting {
             return Err(TransportError::Other(format!("host {index} is not connected")));
         }
         let name = script.split("echo '").nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or_default();
-        let last = self.announced.lock().unwrap().remove(&index);
-        self.runs.lock().unwrap().push((index, name.to_owned(), last));
+        let left = self.announced.lock().unwrap().remove(&index);
+        self.runs.lock().unwrap().push((index, name.to_owned(), left));
         LocalTransport.run(index, host, script, sink).await
     }
     async fn close(&self) {
@@ -90,14 +90,15 @@ async fn without_a_budget_each_host_connects_once() {
 }
 
 #[tokio::test]
-async fn only_a_hosts_last_phase_is_announced_as_its_last() {
+async fn each_script_is_announced_with_the_scripts_its_host_runs_after_it() {
     let fixture = fixture();
-    // Phase two works on host 0 only: phase one is the last of hosts 1 and 2.
+    // Phase two works on host 0 only: hosts 1 and 2 have two scripts, host 0 three.
     let plan = plan(
         3,
         vec![
             phase("one", 3, POOL, logged(&fixture.log, "one", "")),
             phase("two", 1, POOL, logged(&fixture.log, "two", "")),
+            phase("three", 3, POOL, logged(&fixture.log, "three", "")),
         ],
     );
     let transport = Counting::default();
@@ -105,6 +106,7 @@ async fn only_a_hosts_last_phase_is_announced_as_its_last() {
     assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.failures);
     let mut runs = transport.runs.lock().unwrap().clone();
     runs.sort();
-    let expected = [(0, "one", false), (0, "two", true), (1, "one", true), (2, "one", true)];
-    assert_eq!(runs, expected.map(|(host, name, last)| (host, name.to_owned(), last)));
+    let expected =
+        [(0, "one", 2), (0, "three", 0), (0, "two", 1), (1, "one", 1), (1, "three", 0), (2, "one", 1), (2, "three", 0)];
+    assert_eq!(runs, expected.map(|(host, name, left)| (host, name.to_owned(), Some(left))));
 }
