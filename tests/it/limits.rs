@@ -107,14 +107,14 @@ fn under_limits(limits: &str, args: &[&str]) -> crate::support::Outcome {
 
 #[test]
 fn too_few_open_files_for_the_fleet_are_refused_before_connecting_and_a_low_soft_limit_is_raised() {
-    // 10 hosts, 10 at work: 64 + 60 + 40 = 164 descriptors at most.
+    // 10 hosts, 10 at work: 64 + 100 + 40 = 204 descriptors at most.
     let refused = under_limits("-n 40", &["run", "testing", "--", "true"]);
     assert_eq!(refused.code, 1, "{}", refused.stderr);
     assert!(
         refused
             .stderr
-            .contains("a run on 10 hosts needs up to 164 open files, but this shell allows 40 (hard limit 40)")
-            && refused.stderr.contains("`ulimit -n 164`"),
+            .contains("a run on 10 hosts needs up to 204 open files, but this shell allows 40 (hard limit 40)")
+            && refused.stderr.contains("`ulimit -n 204`"),
         "{}",
         refused.stderr
     );
