@@ -23,7 +23,12 @@ impl Fleet {
     /// it started, so it holds connections open but answers nothing.
     pub fn signal_host(&self, index: usize, signal: &str) {
         for pid in self.family(index) {
-            let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
+            // A session may end between listing and signalling: not worth a line.
+            let _ = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(pid.to_string())
+                .stderr(std::process::Stdio::null())
+                .status();
         }
     }
 
