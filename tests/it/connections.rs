@@ -190,17 +190,26 @@ fn kept_masters_spare_the_next_run_its_handshakes_until_disconnect() {
     assert_eq!(deployer(&["disconnect"]).stdout, "closed 2 kept connections\n");
 }
 
-/// A restart that kills the other shells of its own ssh connection: the shell
-/// waiting for the next phase (`deployer-ssh`'s `standby.rs`). It waits for that
-/// shell to exist, and records that it killed one.
-const KILL_WAITING_SHELL: &str = r#"# The phase's shell is the ancestor whose parent is the connection's sshd.
-phase=$$
+/// The start of a step's script that looks at the other shells of its own ssh
+/// connection: `$phase` is the phase's shell, the ancestor whose parent
+/// (`$parent`) is the connection's sshd.
+const FIND_PHASE_SHELL: &str = r#"phase=$$
 while :; do
     parent=$(ps -o ppid= -p "$phase" | tr -d ' ')
     case $(ps -o comm= -p "$parent") in sshd*) break ;; esac
     phase=$parent
 done
-tries=0
+"#;
+
+/// Writes `script`, after [`FIND_PHASE_SHELL`], to `name` in host 0's files.
+fn write_phase_script(project: &Project, name: &str, script: &str) {
+    std::fs::write(project.fleet.hosts[0].files.join(name), format!("{FIND_PHASE_SHELL}{script}")).unwrap();
+}
+
+/// A restart that kills the other shells of its own ssh connection: the shell
+/// waiting for the next phase (`deployer-ssh`'s `standby.rs`). It waits for that
+/// shell to exist, and records that it killed one.
+const KILL_WAITING_SHELL: &str = r#"tries=0
 until others=$(pgrep -P "$parent" | grep -vx "$phase"); do
     tries=$((tries + 1))
     [ "$tries" -lt 200 ] || exit 1
@@ -216,7 +225,7 @@ fn a_waiting_shell_that_died_is_replaced_not_written_to() {
     let roles =
         "  web:\n    restart: \"sh /srv/deployer-fleet/kill-waiting-shell.sh\"\n    healthcheck: test -f app.txt\n";
     let Some(project) = crate::support::project::project_with(1, roles, "") else { return };
-    std::fs::write(project.fleet.hosts[0].files.join("kill-waiting-shell.sh"), KILL_WAITING_SHELL).unwrap();
+    write_phase_script(&project, "kill-waiting-shell.sh", KILL_WAITING_SHELL);
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(outcome.code, 0, "the phase after the restart ran in a new shell:\n{}", outcome.stderr);
     assert!(
@@ -230,14 +239,7 @@ fn a_waiting_shell_that_died_is_replaced_not_written_to() {
 
 /// A migration that counts the shells of its own ssh connection waiting beside
 /// it (for up to 5 s, until there are two) and records how many it saw.
-const COUNT_WAITING_SHELLS: &str = r#"# The phase's shell is the ancestor whose parent is the connection's sshd.
-phase=$$
-while :; do
-    parent=$(ps -o ppid= -p "$phase" | tr -d ' ')
-    case $(ps -o comm= -p "$parent") in sshd*) break ;; esac
-    phase=$parent
-done
-tries=0
+const COUNT_WAITING_SHELLS: &str = r#"tries=0
 while :; do
     waiting=$(pgrep -P "$parent" | grep -cvx "$phase")
     [ "$waiting" -lt 2 ] && [ "$tries" -lt 100 ] || break
@@ -254,7 +256,7 @@ echo "$waiting" >/srv/deployer-fleet/waiting-shells
 fn a_migrating_host_keeps_the_shells_of_its_next_two_phases_waiting() {
     let extra = "migrate:\n  role: web\n  command: \"sh /srv/deployer-fleet/count-waiting-shells.sh\"\n";
     let Some(project) = project(1, extra) else { return };
-    std::fs::write(project.fleet.hosts[0].files.join("count-waiting-shells.sh"), COUNT_WAITING_SHELLS).unwrap();
+    write_phase_script(&project, "count-waiting-shells.sh", COUNT_WAITING_SHELLS);
     let outcome = run_and_check(&project, &["deploy_full", "testing"]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let waiting = std::fs::read_to_string(project.fleet.hosts[0].files.join("waiting-shells")).unwrap();

@@ -64,9 +64,8 @@ impl WorkResult {
 }
 
 impl<T: Transport, C: Cloud> Executor<'_, T, C> {
-    /// Whether `phase` is one of the plan's phases and no later one has work on
-    /// `host` (an undo phase is not one of them: false).
-    /// How many of the plan's phases after `phase` work on `host`.
+    /// How many of the plan's phases after `phase` work on `host` (none after an
+    /// undo phase, which is not one of them).
     fn phases_after(&self, phase: &Phase, host: usize) -> usize {
         self.plan.phases.iter().position(|planned| std::ptr::eq(planned, phase)).map_or(0, |index| {
             self.plan.phases[index + 1..].iter().filter(|later| later.work.iter().any(|work| work.host == host)).count()
