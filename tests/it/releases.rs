@@ -412,7 +412,9 @@ fn ctrl_c_during_prepare_cleans_up_and_a_second_one_exits_at_once() {
     project.tick();
     let mut child = project.spawn(&["deploy_full", "testing"]);
     let said = StderrLines::follow(&mut child);
+    // Both builds running, as the line awaited below says.
     wait_for(&project.host_file(0, "building"));
+    wait_for(&project.host_file(1, "building"));
     signal(child.id(), "INT");
     // The second press goes in once deployer has said it is stopping, not after a sleep.
     said.wait_for_line(|line| line.starts_with("stopping (Ctrl-C): no new steps start; waiting for 2 running steps"));
